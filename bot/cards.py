@@ -1,0 +1,179 @@
+"""What the bot writes about a report: the staff card, the reporter's receipt, list lines.
+
+Every user string goes through :func:`html.escape` here and nowhere else, and every message is
+cut to Telegram's limits (4096 characters for text, 1024 for captions, counted as Telegram
+counts them: after the HTML is parsed) by splitting between lines, never by failing.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from bot.i18n import N_, Translator
+from bot.report import KIND_LABELS, QUESTIONS, Kind, display_answer
+from bot.store import Outgoing, ReportRow
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+USER_VALUE_LIMIT = 1000  # one typed answer on a card; the card stays readable on a phone
+
+KIND_ICONS = {Kind.SIGHTING: "🐆", Kind.LIVESTOCK: "🐄", Kind.SIGNS: "🐾", Kind.TIP: "🚨"}
+
+SOURCE_LABELS = {
+    "telegram": N_("shared location"),
+    "live": N_("live location"),
+    "venue": N_("place shared"),
+    "typed": N_("typed coordinates"),
+    "map_link": N_("map link"),
+    "place": N_("place name"),
+    "exif": N_("photo GPS"),
+}
+
+STATUS_LABELS = {
+    "new": N_("waiting for staff"),
+    "verified": N_("verified"),
+    "rejected": N_("not confirmed"),
+}
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_length(text_html: str) -> int:
+    """Length of an HTML message as Telegram counts it: tags removed, entities decoded."""
+    return len(html.unescape(_TAG.sub("", text_html)))
+
+
+def user_text(value: str, limit: int = USER_VALUE_LIMIT) -> str:
+    """A person's text, cut to `limit` characters and escaped for HTML."""
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return html.escape(value, quote=True)
+
+
+def split_message(lines: Iterable[str], limit: int = TEXT_LIMIT) -> list[str]:
+    """Packs HTML lines into as few messages as fit `limit`; a line is never cut inside a tag.
+
+    Each line must fit on its own (callers cap user text with :func:`user_text`); a line that
+    still does not fit is cut on its visible text as a last resort.
+    """
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        length = visible_length(line)
+        if length > limit:
+            plain = html.unescape(_TAG.sub("", line))
+            line, length = html.escape(plain[: limit - 1] + "…"), limit
+        extra = length + (1 if current else 0)
+        if current and size + extra > limit:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+            extra = length
+        current.append(line)
+        size += extra
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+def format_coordinates(latitude: float, longitude: float) -> str:
+    # 5 decimals is about 1 m: enough for a field visit, no false precision beyond that.
+    return f"{latitude:.5f}, {longitude:.5f}"
+
+
+def answer_lines(report: ReportRow, t: Translator) -> list[str]:
+    """'Label: value' lines for the kind's answers (button labels translated, typed text escaped)."""
+    lines = []
+    for q in QUESTIONS[Kind(report.kind)]:
+        if q.key not in report.details:
+            continue
+        text, translatable = display_answer(q, report.details[q.key])
+        value = html.escape(t.gettext(text)) if translatable else user_text(text)
+        lines.append(f"{html.escape(t.gettext(q.label))}: {value}")
+    return lines
+
+
+def location_line(report: ReportRow, t: Translator) -> str:
+    parts = [format_coordinates(report.latitude, report.longitude)]
+    if report.accuracy_m:
+        parts.append(t.gettext("±{distance}", distance=t.distance(report.accuracy_m)))
+    parts.append(t.gettext(SOURCE_LABELS.get(report.location_source, report.location_source)))
+    if report.place_name:
+        parts.append(user_text(report.place_name, 200))
+    return "📍 " + " · ".join(parts)
+
+
+def staff_card_lines(report: ReportRow, t: Translator) -> list[str]:
+    """The moderation group's card, in the staff language; reporter identity only when not anonymous."""
+    kind = Kind(report.kind)
+    lines = [
+        f"{KIND_ICONS[kind]} <b>{html.escape(t.gettext(KIND_LABELS[kind]))}</b> · <code>{report.ref_code}</code>",
+        "🕒 " + t.gettext("Seen {seen} · reported {reported}", seen=t.datetime(report.observed_at),
+                          reported=t.datetime(report.submitted_at)),
+        location_line(report, t),
+    ]
+    lines += answer_lines(report, t)
+    if report.photos:
+        lines.append("📷 " + t.ngettext("{n} photo", "{n} photos", len(report.photos)))
+    if report.reporter_id is None:
+        lines.append("👤 " + html.escape(t.gettext("Anonymous")))
+    else:
+        who = user_text(report.reporter_name or str(report.reporter_id), 100)
+        link = f'<a href="tg://user?id={report.reporter_id}">{who}</a>'
+        if report.reporter_username:
+            link += " @" + user_text(report.reporter_username, 64)
+        lines.append("👤 " + link)
+    return lines
+
+
+def staff_card_messages(report: ReportRow, staff_chat_id: int, t: Translator) -> list[Outgoing]:
+    """Album (derived photos only), location pin, then the card text, for the moderation group."""
+    purpose = f"card:{report.id}"
+    messages: list[Outgoing] = []
+    kind = Kind(report.kind)
+    caption = f"{KIND_ICONS[kind]} {html.escape(t.gettext(KIND_LABELS[kind]))} · {report.ref_code}"
+    if report.photos:
+        messages.append(Outgoing(staff_chat_id, "send_photos", {
+            "paths": [p.derived_path for p in report.photos], "caption": caption,
+        }, purpose))
+    location: dict[str, Any] = {"latitude": report.latitude, "longitude": report.longitude}
+    if report.accuracy_m:
+        location["horizontal_accuracy"] = min(1500.0, report.accuracy_m)  # Telegram's maximum
+    messages.append(Outgoing(staff_chat_id, "send_location", location, purpose))
+    for text in split_message(staff_card_lines(report, t)):
+        messages.append(Outgoing(staff_chat_id, "send_message", {"text": text}, purpose))
+    return messages
+
+
+def receipt_text(report: ReportRow, t: Translator) -> str:
+    """What the reporter is told once the report is safely stored."""
+    lines = [
+        "✅ " + html.escape(t.gettext("Thank you! Your report is saved.")),
+        html.escape(t.gettext("Reference code:")) + f" <code>{report.ref_code}</code>",
+        html.escape(t.gettext(
+            "Forestry bureau staff will look at it soon. You can check it any time with /myreports."
+        )),
+    ]
+    if Kind(report.kind) is Kind.TIP and not report.notify_reporter:
+        lines.append(html.escape(t.gettext("Your name and account are not stored with this tip.")))
+    return "\n".join(lines)
+
+
+def report_messages(report: ReportRow, staff_chat_id: int, staff: Translator,
+                    reporter: Translator, reporter_chat_id: int | None) -> list[Outgoing]:
+    """Everything a new report sends: the staff card, then the reporter's receipt."""
+    messages = staff_card_messages(report, staff_chat_id, staff)
+    if reporter_chat_id is not None:
+        messages.append(Outgoing(reporter_chat_id, "send_message", {"text": receipt_text(report, reporter)},
+                                 f"receipt:{report.id}", private=report.reporter_id is None))
+    return messages
+
+
+def my_report_line(report: ReportRow, t: Translator) -> str:
+    kind = Kind(report.kind)
+    status = t.gettext(STATUS_LABELS.get(report.status, report.status))
+    return (f"{KIND_ICONS[kind]} <code>{report.ref_code}</code> · {html.escape(t.gettext(KIND_LABELS[kind]))}"
+            f" · {html.escape(t.datetime(report.observed_at))} · <i>{html.escape(status)}</i>")

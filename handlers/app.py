@@ -1,0 +1,156 @@
+"""The application factory: every handler registered in one place, services built in post_init.
+
+Production (`leopard-watch run`) and the tests build the bot through :func:`build_application`
+and run it through :func:`run_bot`, so the tests exercise the code path that ships.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import time
+import traceback
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.config import Config
+from bot.i18n import N_, translator
+from handlers import menu
+from handlers.common import SERVICES_KEY, Services, reply, services, tr
+from handlers.outbox import OutboxSender
+from handlers.persistence import SQLitePersistence
+from handlers.report import build_conversation
+
+log = logging.getLogger(__name__)
+
+OUTBOX_TASK = "outbox_task"
+COMMANDS = (
+    ("start", N_("Report a leopard, livestock loss, signs or poaching")),
+    ("myreports", N_("See your reports")),
+    ("cancel", N_("Stop the report you are making")),
+    ("help", N_("How this bot works")),
+)
+# The last group runs after every other handler has finished with an update.
+FLUSH_GROUP = 100
+
+
+async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Builds the shared services, starts the outbox sender and sets the command menu."""
+    config: Config = application.bot_data["config"]
+    persistence = application.persistence
+    assert isinstance(persistence, SQLitePersistence)
+    svc = Services(config=config, store=await persistence.store())
+    application.bot_data[SERVICES_KEY] = svc
+    sender = OutboxSender(application.bot, svc.store, svc.outbox_wakeup, config.outbox_poll_seconds)
+    application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
+    for language, code in (("en", None), ("zh_Hans", "zh")):
+        t = translator(language)
+        commands = [BotCommand(name, t.gettext(description)) for name, description in COMMANDS]
+        await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=code)
+
+
+async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stops the outbox sender and closes the database (after PTB's last persistence flush)."""
+    task = application.bot_data.pop(OUTBOX_TASK, None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    persistence = application.persistence
+    if isinstance(persistence, SQLitePersistence):
+        await persistence.close()
+
+
+async def flush_persistence(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Writes the draft and conversation state now, so a crash right after loses nothing."""
+    await context.application.update_persistence()
+
+
+_last_alert: dict[str, float] = {}
+
+
+async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Logs the error, tells the person their draft is safe, and tells the admins (at most once a minute)."""
+    log.error("update %s failed", getattr(update, "update_id", None), exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
+        with contextlib.suppress(Exception):
+            await reply(update, html.escape(tr(update, context).gettext(
+                "Sorry, something went wrong on our side. Your report so far is kept; please try again.")))
+    name = type(context.error).__name__
+    if time.monotonic() - _last_alert.get(name, -1e9) < 60:
+        return
+    _last_alert[name] = time.monotonic()
+    svc = services(context)
+    detail = "".join(traceback.format_exception_only(context.error)).strip() if context.error else name
+    for admin in svc.config.staff_user_ids:
+        with contextlib.suppress(Exception):
+            await context.bot.send_message(admin, f"⚠️ <code>{html.escape(detail[:3500])}</code>", parse_mode="HTML")
+
+
+def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot, with every handler registered here, in groups: gatekeeping first, side effects last."""
+    application = (
+        ApplicationBuilder()
+        .token(config.bot_token)
+        .base_url(config.base_url)
+        .base_file_url(config.base_file_url)
+        .persistence(SQLitePersistence(config.database_path))
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data["config"] = config
+    private = filters.ChatType.PRIVATE
+
+    # Group 0 — conversations and commands. The report conversation goes first: during a draft
+    # its fallbacks own /start and stray messages; outside a draft it lets them through.
+    application.add_handler(build_conversation(config.draft_timeout.total_seconds()))
+    application.add_handler(CommandHandler("start", menu.start, filters=private))
+    application.add_handler(CommandHandler("help", menu.help_command, filters=private))
+    application.add_handler(CommandHandler("myreports", menu.my_reports, filters=private))
+    application.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:(mine|help)$"))
+    application.add_handler(CallbackQueryHandler(menu.stale_button))
+    application.add_handler(MessageHandler(private & ~filters.COMMAND, menu.not_understood))
+    application.add_handler(MessageHandler(private & filters.COMMAND, menu.not_understood))
+
+    # Last — side effects after an update is fully handled.
+    application.add_handler(TypeHandler(Update, flush_persistence), group=FLUSH_GROUP)
+    application.add_error_handler(error_handler)
+    return application
+
+
+async def run_bot(application: Application[Any, Any, Any, Any, Any, Any], stop: asyncio.Event,
+                  *, poll_interval: float = 0.0, timeout: int = 10) -> None:
+    """Runs `application` with long polling until `stop` is set, then shuts down cleanly."""
+    async with application:  # initialize … shutdown
+        if application.post_init:
+            await application.post_init(application)
+        try:
+            assert application.updater is not None
+            await application.updater.start_polling(poll_interval=poll_interval, timeout=timeout,
+                                                    allowed_updates=Update.ALL_TYPES)
+            await application.start()
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+        finally:
+            # `async with` shuts down after this; post_shutdown must follow the final flush, so
+            # run shutdown here first (it is idempotent) and then close our services.
+            await application.shutdown()
+            if application.post_shutdown:
+                await application.post_shutdown(application)

@@ -1,0 +1,89 @@
+"""/start, the main menu, /help and /myreports."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.cards import my_report_line
+from bot.i18n import N_
+from bot.report import KIND_LABELS, Kind
+from handlers.common import inline_keyboard, reply, services, tr
+
+MENU_ICONS = {Kind.SIGHTING: "🐆", Kind.LIVESTOCK: "🐄", Kind.SIGNS: "🐾", Kind.TIP: "🚨"}
+MENU_LABELS = {
+    Kind.SIGHTING: N_("I saw a leopard"),
+    Kind.LIVESTOCK: N_("A leopard attacked my animals"),
+    Kind.SIGNS: N_("Tracks, scat or camera-trap photo"),
+    Kind.TIP: N_("Snares, poison or hunting (anonymous)"),
+}
+
+
+async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greets the person in their language and shows what they can report."""
+    t = tr(update, context)
+    rows = [[(f"{MENU_ICONS[kind]} {t.gettext(MENU_LABELS[kind])}", f"report:{kind.value}")] for kind in Kind]
+    rows.append([(t.gettext("📋 My reports"), "menu:mine"), (t.gettext("❓ Help"), "menu:help")])
+    text = "\n".join([
+        "<b>" + html.escape(t.gettext("Heshun Leopard Watch")) + "</b>",
+        html.escape(t.gettext("Thank you for helping protect the North China leopard. What do you want to report?")),
+    ])
+    await reply(update, text, reply_markup=inline_keyboard(rows))
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: the greeting and the menu."""
+    await show_menu(update, context)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: what the bot does and how to use it."""
+    t = tr(update, context)
+    kinds = "\n".join(f"{MENU_ICONS[k]} {html.escape(t.gettext(KIND_LABELS[k]))}" for k in Kind)
+    text = "\n\n".join([
+        html.escape(t.gettext("This bot sends your leopard reports to the Heshun county forestry bureau.")),
+        kinds,
+        html.escape(t.gettext("Send /start to report, /myreports to see your reports, /cancel to stop a report.")),
+        html.escape(t.gettext("Keep away from leopards. Never chase or corner one.")),
+    ])
+    await reply(update, text)
+
+
+async def my_reports(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/myreports: the person's reports with their status, newest first."""
+    t = tr(update, context)
+    user = update.effective_user
+    assert user is not None
+    reports = await services(context).store.reports_of(user.id)
+    if not reports:
+        await reply(update, html.escape(t.gettext("You have not sent any reports yet. Send /start to report.")))
+        return
+    lines = ["<b>" + html.escape(t.gettext("Your reports")) + "</b>"]
+    lines += [my_report_line(r, t) for r in reports]
+    await reply(update, "\n".join(lines))
+
+
+async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The menu's My reports and Help buttons."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    if query.data == "menu:mine":
+        await my_reports(update, context)
+    else:
+        await help_command(update, context)
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button nothing is waiting for (an old message, a finished report)."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer(tr(update, context).gettext("That button is from an older message."))
+
+
+async def not_understood(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything sent outside a report: point to the menu."""
+    t = tr(update, context)
+    await reply(update, html.escape(t.gettext("I did not understand that. Send /start to make a report.")))

@@ -1,0 +1,41 @@
+"""Getting a photo's bytes from Telegram, within the Bot API's 20 MB download limit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from telegram import Bot, Document, PhotoSize
+from telegram.error import BadRequest
+
+from bot.i18n import N_
+from bot.media import TOO_BIG, PhotoProblemError, store_photo
+from bot.photos import MAX_DOWNLOAD_BYTES
+
+NOT_AN_IMAGE_FILE = N_("That file is not a picture. Please send a photo (JPEG, PNG, WebP or HEIC).")
+IMAGE_TYPES = ("image/",)
+
+
+async def save_photo(bot: Bot, attachment: PhotoSize | Document, media_dir: Path, *,
+                     now: datetime) -> dict[str, Any]:
+    """Downloads a photo or image file, checks it, stores it; returns the draft's photo entry."""
+    if isinstance(attachment, Document):
+        mime = attachment.mime_type or ""
+        name = (attachment.file_name or "").lower()
+        if not mime.startswith(IMAGE_TYPES) and not name.endswith((".jpg", ".jpeg", ".png", ".webp", ".heic",
+                                                                      ".heif", ".gif")):
+            raise PhotoProblemError(NOT_AN_IMAGE_FILE)
+    if attachment.file_size and attachment.file_size > MAX_DOWNLOAD_BYTES:
+        raise PhotoProblemError(TOO_BIG)
+    try:
+        file = await bot.get_file(attachment.file_id)
+    except BadRequest as error:
+        if "too big" in error.message.lower():
+            raise PhotoProblemError(TOO_BIG) from None
+        raise
+    data = bytes(await file.download_as_bytearray())
+    entry = await store_photo(data, media_dir, now=now)
+    entry["file_id"] = attachment.file_id
+    entry["file_unique_id"] = attachment.file_unique_id
+    return entry

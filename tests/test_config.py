@@ -1,0 +1,54 @@
+"""Configuration: one clear line naming the setting, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+ENV = {"BOT_TOKEN": "123:abc"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[telegram]\nmoderation_chat_id = -100123\n"), ENV)
+    assert config.moderation_chat_id == -100123 and config.timezone.key == "Asia/Shanghai"
+    assert config.database_path == tmp_path / "data" / "leopard-watch.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "named"),
+    [
+        ("[telegram]\nmoderation_chat_id = -1\n", {}, "BOT_TOKEN"),
+        ("[telegram]\nmoderation_chat_id = -1\n", {"BOT_TOKEN": "nocolon"}, "BOT_TOKEN"),
+        ("[telegram]\n", ENV, "telegram.moderation_chat_id"),
+        ("[telegram]\nmoderation_chat_id = 'x'\n", ENV, "telegram.moderation_chat_id"),
+        ("[telegram]\nmoderation_chat_id = -1\n[region]\ntimezone = 'Mars/Base'\n", ENV, "region.timezone"),
+        ("[telegram]\nmoderation_chat_id = -1\n[reports]\nmax_age_days = 0\n", ENV, "reports.max_age_days"),
+        ("[telegram]\nmoderation_chat_id = -1\n[languages]\ndefault = 'fr'\n", ENV, "languages.default"),
+        ("[telegram]\nmoderation_chat_id = -1\nstaff_user_ids = ['a']\n", ENV, "telegram.staff_user_ids"),
+        ("[telegram\n", ENV, "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_setting(tmp_path: Path, text: str, env: dict, named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_config(write(tmp_path, text), env)
+
+
+def test_command_line_reports_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[telegram]\n")
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(path)],
+                            env={"BOT_TOKEN": "1:x", "PATH": ""}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "leopard-watch: configuration error: telegram.moderation_chat_id is required"
+    help_text = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60)
+    assert help_text.returncode == 0 and "run" in help_text.stdout

@@ -1,0 +1,234 @@
+"""End to end: whole report conversations over real HTTP against the fake Bot API."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.fake_telegram import FakeTelegram
+from tests.conftest import STAFF_GROUP, Person, make_jpeg
+
+HESHUN = (37.3296, 113.5702)
+CODE = re.compile(r"HS-\d{4}-\d{5}")
+
+
+def rows(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+async def staff_card(fake: FakeTelegram, code: str) -> dict:
+    return await fake.wait_for_message(STAFF_GROUP, contains=code, timeout=10)
+
+
+async def report_sighting(person: Person, *, photo: bytes | None = None) -> str:
+    """Walks a sighting from the menu to the receipt; returns the reference code."""
+    await person.send("/start", contains="Leopard Watch")
+    await person.tap("I saw a leopard", contains="photos")
+    if photo is None:
+        await person.tap("No photo", contains="Where was it")
+    else:
+        await person.send_photo(photo, contains="Got 1 photo")
+        await person.tap("Done", contains="Where was it")
+    await person.send_location(*HESHUN, accuracy=25, contains="When did you see it")
+    await person.tap("Just now", contains="How many leopards")
+    await person.tap("2", contains="cubs")
+    await person.tap("No", contains="What was it doing")
+    await person.send("walking along the <b>ridge</b> & into trees", contains="How far")
+    await person.tap("50 to 200 m", contains="Please check your report")
+    receipt = await person.tap("Send report", contains="Reference code")
+    match = CODE.search(receipt["text"])
+    assert match, receipt
+    return match.group(0)
+
+
+async def test_sighting_end_to_end(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 501, "Li <Wei>", language="en")
+    code = await report_sighting(person, photo=make_jpeg(seed=3))
+    assert code.startswith("HS-")
+
+    card = await staff_card(fake, code)
+    text = card["text"]
+    assert "Leopard sighting" in text and "37.32960, 113.57020" in text and "±25 m" in text
+    assert "walking along the <b>ridge</b> & into trees" in text  # shown literally, not as markup
+    assert "Li <Wei>" in text
+    kinds = [c.method for c in fake.calls if c.params.get("chat_id") in (STAFF_GROUP, str(STAFF_GROUP))]
+    assert kinds.index("sendPhoto") < kinds.index("sendLocation") < kinds.index("sendMessage")
+
+    report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    assert report["kind"] == "sighting" and report["reporter_id"] == 501 and report["accuracy_m"] == 25
+    photos = rows(config.database_path, "SELECT * FROM photos WHERE report_id = ?", report["id"])
+    assert len(photos) == 1 and Path(photos[0]["original_path"]).exists()
+    assert Path(photos[0]["derived_path"]).exists() and len(photos[0]["sha256"]) == 64
+
+    listing = await person.send("/myreports", contains=code)
+    assert "waiting for staff" in listing["text"]
+
+
+async def test_livestock_needs_a_photo_and_takes_a_contact(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 502, language="en")
+    await person.send("/start")
+    prompt = await person.tap("attacked my animals", contains="at least one")
+    assert "No photo" not in str(prompt.get("reply_markup"))
+    await person.send_file(b"this is not a picture", "cow.jpg", "image/jpeg", contains="photo")
+    await person.send("here is no photo", contains="I need a photo")
+    await person.send_photo(make_jpeg(seed=5), contains="Got 1 photo")
+    await person.send_photo(make_jpeg(seed=6), contains="Got 2 photos")
+    await person.tap("Done", contains="Where was it")
+    await person.send("37.33, 113.57", contains="When did you see it")
+    await person.tap("Yesterday", contains="what time")
+    await person.send("25:00", contains="does not exist")
+    await person.send("21:30", contains="Which animal")
+    await person.tap("Sheep", contains="killed")
+    await person.send("３", contains="injured")  # full-width digit
+    await person.tap("0", contains="penned")
+    await person.tap("Penned", contains="owner")
+    await person.send("张三", contains="phone")
+    await person.send_contact("+8613912345678", contains="Please check")
+    receipt = await person.tap("Send report", contains="Reference code")
+    code = CODE.search(receipt["text"]).group(0)
+    await fake.wait_for_call("sendMediaGroup")
+    card = await staff_card(fake, code)
+    assert "Sheep" in card["text"] and "2 photos" in card["text"]
+    report = rows(config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)[0]
+    assert '"killed": 3' in report["details"] and "+8613912345678" in report["details"]
+
+
+async def test_cancel_and_start_during_a_draft(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 503, language="en")
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.send("/start", contains="not sent yet")
+    await person.tap("Keep my report", contains="photos")
+    await person.send("/cancel", contains="cancelled")
+    assert rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
+    # A new report from the menu while a draft is open asks first, then starts the new kind.
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    menu = [m for m in fake.messages_in(person.id) if "Leopard Watch" in (m.get("text") or "")][-1]
+    _, data = next((b["text"], b["callback_data"]) for row in menu["reply_markup"]["inline_keyboard"]
+                   for b in row if "Snares" in b["text"])
+    before = person._seen()
+    fake.press_button(person.id, menu, data)
+    await fake.wait_for_message(person.id, contains="not sent yet", after=before)
+    await person.tap("Throw it away", contains="Poaching tip")
+
+
+async def test_bad_input_keeps_the_draft(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 504, language="en")
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    before = person._seen()
+    fake.send_sticker(person.id)
+    await fake.wait_for_message(person.id, contains="I need a photo", after=before)
+    await person.tap("No photo", contains="Where was it")
+    before = person._seen()
+    fake.send_voice(person.id)
+    await fake.wait_for_message(person.id, contains="I need a location", after=before)
+    await person.send("x" * 10_000)
+    await person.send("40.7128, -74.0060")  # New York
+    assert "China" in person.last_text() or "outside" in person.last_text()
+    await person.send_location(*HESHUN, contains="When did you see it")
+    await person.tap("Type date and time", contains="2026-11-20")
+    await person.send("2099-01-01 10:00", contains="future")
+    await person.send("1999-01-01 10:00", contains="days ago")
+    await person.send("tomorrow-ish", contains="like 2026-11-20 14:30")
+    # An old button (the time choice) pressed again is answered, not obeyed.
+    message, data = person.button("Just now")
+    fake.press_forged_button(person.id, message["message_id"], data)
+    await fake.wait_until_idle()
+    await person.send("10:00", contains="How many leopards")
+    draft_messages = len(fake.messages_in(person.id))
+    assert draft_messages > 5
+
+
+async def test_a_draft_survives_a_restart(fake: FakeTelegram, running, config) -> None:
+    bot = await running()
+    person = Person(fake, 505, language="en")
+    await person.send("/start")
+    await person.tap("Tracks, scat", contains="photos")
+    await person.send_photo(make_jpeg(seed=9), contains="Got 1 photo")
+    await person.tap("Done", contains="Where was it")
+    await bot.shutdown()
+
+    await running()
+    await person.send("37.35 113.60", contains="When did you see it")
+    await person.tap("Just now", contains="What did you find")
+    await person.tap("Scat", contains="Anything to add")
+    await person.tap("Skip", contains="Please check")
+    receipt = await person.tap("Send report", contains="Reference code")
+    code = CODE.search(receipt["text"]).group(0)
+    photos = rows(config.database_path,
+                  "SELECT COUNT(*) AS n FROM photos JOIN reports r ON r.id = report_id WHERE r.ref_code = ?", code)
+    assert photos[0]["n"] == 1
+
+
+async def test_anonymous_tip_stores_no_identity(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 506, "Secret Person", language="en")
+    await person.send("/start")
+    await person.tap("Snares", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await person.send("北纬37.33 东经113.57", contains="When did you see it")
+    await person.tap("Just now", contains="What did you see")
+    await person.tap("Snares", contains="Tell us more")
+    await person.send("Wire snares near the spring <script>", contains="anonymous")
+    await person.tap("Stay anonymous", contains="Please check")
+    receipt = await person.tap("Send report", contains="Reference code")
+    code = CODE.search(receipt["text"]).group(0)
+    card = await staff_card(fake, code)
+    assert "Anonymous" in card["text"] and "Secret" not in card["text"] and "506" not in card["text"]
+    report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    assert report["reporter_id"] is None and report["reporter_name"] is None
+    # The receipt has gone out, so the outbox no longer knows whom it went to.
+    outbox = rows(config.database_path, "SELECT chat_id, payload FROM outbox WHERE purpose LIKE 'receipt:%'")
+    assert outbox and all(r["chat_id"] == 0 and r["payload"] == "{}" for r in outbox)
+    listing = await person.send("/myreports")
+    assert code not in listing["text"]
+
+
+async def test_submitting_twice_stores_one_report(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 507, language="en")
+    code = await report_sighting(person)
+    submit = [c for c in fake.calls if c.method == "answerCallbackQuery"][-1]
+    assert submit
+    # Telegram delivers at least once: the same Send press arrives again.
+    fake.deliver_again(max(u["update_id"] for u in fake.delivered_updates()))
+    await fake.wait_until_idle()
+    assert rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
+    assert code
+
+
+@pytest.mark.parametrize("language", ["en"])
+async def test_outbox_survives_a_telegram_outage(fake: FakeTelegram, running, config, language) -> None:
+    await running()
+    person = Person(fake, 508, language=language)
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await person.send("37.33, 113.57", contains="When")
+    await person.tap("Just now")
+    for label in ("1", "Not sure", "Resting", "Over 1 km"):
+        await person.tap(label)
+    # Telegram goes down just as the report is sent: the card and the receipt wait, then arrive.
+    fake.fail_next("sendLocation", error_code=429, description="Too Many Requests: retry after 1", retry_after=1)
+    fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=2)
+    await person.tap_silently("Send report")
+    receipt = await fake.wait_for_message(person.id, contains="Reference code", timeout=20)
+    code = CODE.search(receipt["text"]).group(0)
+    card = await staff_card(fake, code)
+    assert code in card["text"]
+    failed = [c for c in fake.calls if not c.ok and c.method in ("sendLocation", "sendMessage")]
+    assert len(failed) == 3

@@ -1,0 +1,98 @@
+"""Storage: migrations, one-transaction submission, idempotency, the outbox, persistence."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot import report
+from bot.report import Kind
+from bot.store import MIGRATIONS, Outgoing, Reporter, Store, StoredPhoto
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+REPORTER = Reporter(user_id=42, name="王", username=None, language="zh_Hans", notify=True)
+
+
+def a_draft(kind: Kind = Kind.SIGHTING) -> dict:
+    draft = report.new_draft(kind, NOW, "zh_Hans")
+    draft.update(photos_done=True, observed_at=NOW.isoformat(),
+                 location={"latitude": 37.33, "longitude": 113.57, "accuracy_m": 10.0, "source": "telegram"})
+    draft["answers"] = {"leopards": 1, "cubs": "no", "behaviour": "walking", "distance": "lt50"}
+    return draft
+
+
+def photo(n: int) -> StoredPhoto:
+    return StoredPhoto(f"file{n}", f"u{n}", f"{n:064x}", (1 << 64) - n, "image/jpeg", 10, 10, "o", "d", "t")
+
+
+def card(row) -> list[Outgoing]:
+    return [Outgoing(-100, "send_message", {"text": row.ref_code}, f"card:{row.id}"),
+            Outgoing(42, "send_message", {"text": "receipt"}, f"receipt:{row.id}", private=row.reporter_id is None)]
+
+
+async def test_database_is_wal_with_foreign_keys(store: Store, tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "test.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert await store.migrate() == len(MIGRATIONS)  # idempotent
+    assert await store.integrity_problems() == []
+
+
+async def test_submit_stores_report_photos_and_outbox_together(store: Store) -> None:
+    submitted = await store.submit_report(a_draft(), REPORTER, [photo(1), photo(2)], NOW, card)
+    assert submitted.created and submitted.ref_code == "HS-2026-00001"
+    row = await store.report_by_code("HS-2026-00001")
+    assert row is not None and len(row.photos) == 2 and row.photos[0].phash == (1 << 64) - 1
+    assert row.details["leopards"] == 1 and row.incident_id is not None
+    due = await store.due_outbox()
+    assert [i.purpose for i in due] == [f"card:{row.id}", f"receipt:{row.id}"]
+    second = await store.submit_report(a_draft(), REPORTER, [], NOW, card)
+    assert second.ref_code == "HS-2026-00002"
+
+
+async def test_same_draft_twice_is_one_report(store: Store) -> None:
+    draft = a_draft()
+    first = await store.submit_report(draft, REPORTER, [photo(1)], NOW, card)
+    again = await store.submit_report(draft, REPORTER, [photo(1)], NOW, card)
+    assert again == type(first)(first.id, first.ref_code, created=False)
+    assert await store.count_reports() == 1 and await store.outbox_depth() == 2
+
+
+async def test_failed_composition_rolls_everything_back(store: Store) -> None:
+    def broken(row):
+        raise RuntimeError("card could not be made")
+
+    with pytest.raises(RuntimeError):
+        await store.submit_report(a_draft(), REPORTER, [photo(1)], NOW, broken)
+    assert await store.count_reports() == 0 and await store.outbox_depth() == 0
+    assert (await store.submit_report(a_draft(), REPORTER, [], NOW, card)).ref_code == "HS-2026-00001"
+
+
+async def test_outbox_keeps_order_per_chat_and_scrubs_private_messages(store: Store) -> None:
+    anonymous = Reporter(None, None, None, "en", notify=False)
+    await store.submit_report(a_draft(Kind.TIP), anonymous, [], NOW, card)
+    first = await store.due_outbox()
+    assert [i.chat_id for i in first] == [-100, 42]
+    await store.outbox_retry(first[0].id, 60, "429")
+    # The group's head message waits, and nothing behind it in that chat overtakes it.
+    assert [i.chat_id for i in await store.due_outbox()] == [42]
+    await store.outbox_sent(first[1].id, [7])
+    async with store.reading() as conn:
+        scrubbed = await (await conn.execute("SELECT chat_id, payload FROM outbox WHERE id = ?",
+                                             (first[1].id,))).fetchone()
+    assert tuple(scrubbed) == (0, "{}")
+    assert await store.outbox_depth() == 1
+
+
+async def test_persistence_round_trip(store: Store) -> None:
+    await store.save_user_data(7, {"lang": "en", "draft": {"id": "x"}})
+    await store.save_conversation("report", (7, 7), 3)
+    assert await store.load_user_data() == {7: {"lang": "en", "draft": {"id": "x"}}}
+    assert await store.load_conversations("report") == {(7, 7): 3}
+    await store.save_conversation("report", (7, 7), None)
+    await store.drop_user_data(7)
+    assert await store.load_conversations("report") == {} and await store.load_user_data() == {}
