@@ -84,6 +84,11 @@ def format_coordinates(latitude: float, longitude: float) -> str:
     return f"{latitude:.5f}, {longitude:.5f}"
 
 
+def labelled(t: Translator, label: str, value_html: str) -> str:
+    """'Label: value' with the language's own colon; the label is escaped, the value already is."""
+    return t.gettext("{label}: {value}", label=html.escape(label), value=value_html)
+
+
 def answer_lines(report: ReportRow, t: Translator) -> list[str]:
     """'Label: value' lines for the kind's answers (button labels translated, typed text escaped)."""
     lines = []
@@ -92,7 +97,7 @@ def answer_lines(report: ReportRow, t: Translator) -> list[str]:
             continue
         text, translatable = display_answer(q, report.details[q.key])
         value = html.escape(t.gettext(text)) if translatable else user_text(text)
-        lines.append(f"{html.escape(t.gettext(q.label))}: {value}")
+        lines.append(labelled(t, t.gettext(q.label), value))
     return lines
 
 
@@ -110,9 +115,14 @@ def staff_card_lines(report: ReportRow, t: Translator) -> list[str]:
     """The moderation group's card, in the staff language; reporter identity only when not anonymous."""
     kind = Kind(report.kind)
     lines = [
-        f"{KIND_ICONS[kind]} <b>{html.escape(t.gettext(KIND_LABELS[kind]))}</b> · <code>{report.ref_code}</code>",
-        "🕒 " + t.gettext("Seen {seen} · reported {reported}", seen=t.datetime(report.observed_at),
-                          reported=t.datetime(report.submitted_at)),
+        f"{KIND_ICONS[kind]} <b>{html.escape(t.gettext(KIND_LABELS[kind]))}</b>"
+        f" · <code>{report.ref_code}</code>",
+        "🕒 "
+        + t.gettext(
+            "Seen {seen} · reported {reported}",
+            seen=t.datetime(report.observed_at),
+            reported=t.datetime(report.submitted_at),
+        ),
         location_line(report, t),
     ]
     lines += answer_lines(report, t)
@@ -136,9 +146,17 @@ def staff_card_messages(report: ReportRow, staff_chat_id: int, t: Translator) ->
     kind = Kind(report.kind)
     caption = f"{KIND_ICONS[kind]} {html.escape(t.gettext(KIND_LABELS[kind]))} · {report.ref_code}"
     if report.photos:
-        messages.append(Outgoing(staff_chat_id, "send_photos", {
-            "paths": [p.derived_path for p in report.photos], "caption": caption,
-        }, purpose))
+        messages.append(
+            Outgoing(
+                staff_chat_id,
+                "send_photos",
+                {
+                    "paths": [p.derived_path for p in report.photos],
+                    "caption": caption,
+                },
+                purpose,
+            )
+        )
     location: dict[str, Any] = {"latitude": report.latitude, "longitude": report.longitude}
     if report.accuracy_m:
         location["horizontal_accuracy"] = min(1500.0, report.accuracy_m)  # Telegram's maximum
@@ -153,27 +171,43 @@ def receipt_text(report: ReportRow, t: Translator) -> str:
     lines = [
         "✅ " + html.escape(t.gettext("Thank you! Your report is saved.")),
         html.escape(t.gettext("Reference code:")) + f" <code>{report.ref_code}</code>",
-        html.escape(t.gettext(
-            "Forestry bureau staff will look at it soon. You can check it any time with /myreports."
-        )),
+        html.escape(
+            t.gettext(
+                "Forestry bureau staff will look at it soon. You can check it any time with /myreports."
+            )
+        ),
     ]
     if Kind(report.kind) is Kind.TIP and not report.notify_reporter:
         lines.append(html.escape(t.gettext("Your name and account are not stored with this tip.")))
     return "\n".join(lines)
 
 
-def report_messages(report: ReportRow, staff_chat_id: int, staff: Translator,
-                    reporter: Translator, reporter_chat_id: int | None) -> list[Outgoing]:
+def report_messages(
+    report: ReportRow,
+    staff_chat_id: int,
+    staff: Translator,
+    reporter: Translator,
+    reporter_chat_id: int | None,
+) -> list[Outgoing]:
     """Everything a new report sends: the staff card, then the reporter's receipt."""
     messages = staff_card_messages(report, staff_chat_id, staff)
     if reporter_chat_id is not None:
-        messages.append(Outgoing(reporter_chat_id, "send_message", {"text": receipt_text(report, reporter)},
-                                 f"receipt:{report.id}", private=report.reporter_id is None))
+        messages.append(
+            Outgoing(
+                reporter_chat_id,
+                "send_message",
+                {"text": receipt_text(report, reporter)},
+                f"receipt:{report.id}",
+                private=report.reporter_id is None,
+            )
+        )
     return messages
 
 
 def my_report_line(report: ReportRow, t: Translator) -> str:
     kind = Kind(report.kind)
     status = t.gettext(STATUS_LABELS.get(report.status, report.status))
-    return (f"{KIND_ICONS[kind]} <code>{report.ref_code}</code> · {html.escape(t.gettext(KIND_LABELS[kind]))}"
-            f" · {html.escape(t.datetime(report.observed_at))} · <i>{html.escape(status)}</i>")
+    return (
+        f"{KIND_ICONS[kind]} <code>{report.ref_code}</code> · {html.escape(t.gettext(KIND_LABELS[kind]))}"
+        f" · {html.escape(t.datetime(report.observed_at))} · <i>{html.escape(status)}</i>"
+    )

@@ -22,9 +22,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="run the bot (long polling) until SIGTERM or Ctrl-C")
-    run.add_argument("-c", "--config", type=Path, default=None,
-                     help=f"TOML configuration file (default: ${DEFAULT_CONFIG_ENV}, else config.toml if present)")
+    run.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        help=f"TOML configuration file (default: ${DEFAULT_CONFIG_ENV}, else config.toml if present)",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub.add_parser(
+        "import-places",
+        add_help=False,
+        help="build a gazetteer CSV from GeoNames or OSM GeoJSON (see import-places --help)",
+    )
     return parser
 
 
@@ -52,6 +62,11 @@ async def _run(config_path: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import-places"]:
+        from bot.gazetteer import import_main
+
+        return import_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command != "run":
         _parser().print_help()

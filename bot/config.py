@@ -115,7 +115,9 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
     for key in ("default", "staff"):
         lang = _get(languages, "languages", key, str, "zh_Hans")
         if lang not in SUPPORTED_LANGUAGES:
-            raise ConfigError(f"languages.{key} must be one of {', '.join(SUPPORTED_LANGUAGES)}, not {lang!r}")
+            raise ConfigError(
+                f"languages.{key} must be one of {', '.join(SUPPORTED_LANGUAGES)}, not {lang!r}"
+            )
         langs[key] = lang
 
     def resolve(p: str) -> Path:
@@ -138,7 +140,8 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
         ),
         draft_timeout=timedelta(
             minutes=_positive(
-                _get(reports, "reports", "draft_timeout_minutes", float, 30.0), "reports.draft_timeout_minutes"
+                _get(reports, "reports", "draft_timeout_minutes", float, 30.0),
+                "reports.draft_timeout_minutes",
             )
         ),
         max_photos=int(_positive(_get(reports, "reports", "max_photos", int, 10), "reports.max_photos")),

@@ -204,7 +204,7 @@ class Gazetteer:
         return cls(read_csv(io.StringIO(text)))
 
     def search(self, text: str, *, limit: int = 10) -> list[Place]:
-        """Places matching ``text``: exact name/alias/pinyin/English matches first, then prefix, then substring.
+        """Places matching ``text``: exact name/alias/pinyin/English matches, then prefix, then substring.
 
         Suffixes (镇/乡/村/县, "town", "zhen"...) are optional on both sides; pinyin ignores case, spaces
         and tone marks.  Within a tier, bigger places (county seat, towns) come first.
@@ -418,7 +418,8 @@ def import_geonames(
             zh_names.insert(0, name)
         name_zh = zh_names[0] if zh_names else ""
         latin = name if not _has_cjk(name) else ascii_name
-        aliases = tuple(dict.fromkeys(a for a in (*zh_names[1:], *alt_names) if a not in (name_zh, latin)))[:12]
+        unique = dict.fromkeys(a for a in (*zh_names[1:], *alt_names) if a not in (name_zh, latin))
+        aliases = tuple(unique)[:12]
         places.append(
             Place(
                 id=f"geonames-{gid}",
@@ -477,7 +478,9 @@ def _places_from_geojson(
         if not name_zh and _has_cjk(name):
             name_zh = name
         name_en = str(props.get("name_en") or props.get("name:en") or ("" if _has_cjk(name) else name))
-        pinyin = str(props.get("pinyin") or props.get("name:zh-Latn-pinyin") or props.get("name:zh_pinyin") or "")
+        pinyin = str(
+            props.get("pinyin") or props.get("name:zh-Latn-pinyin") or props.get("name:zh_pinyin") or ""
+        )
         if not (name_zh or name_en or pinyin):
             continue
         kind = str(props["kind"]) if props.get("kind") in KINDS else _osm_kind(props)
@@ -571,7 +574,9 @@ def import_main(argv: Sequence[str] | None = None) -> int:
         prog="leopard-watch import-places",
         description="Build a gazetteer CSV from GeoNames dumps and/or OSM GeoJSON exports.",
     )
-    parser.add_argument("--geonames", action="append", default=[], metavar="FILE", help="GeoNames dump (.txt)")
+    parser.add_argument(
+        "--geonames", action="append", default=[], metavar="FILE", help="GeoNames dump (.txt)"
+    )
     parser.add_argument("--osm", action="append", default=[], metavar="FILE", help="OSM GeoJSON export")
     parser.add_argument(
         "--bbox",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -62,7 +62,24 @@ CHINA_BBOX = (18.0, 73.0, 54.0, 135.0)
 _EARTH_RADIUS_M = 6371008.8
 
 COMPASS_8 = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
-COMPASS_16 = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW")
+COMPASS_16 = (
+    "N",
+    "NNE",
+    "NE",
+    "ENE",
+    "E",
+    "ESE",
+    "SE",
+    "SSE",
+    "S",
+    "SSW",
+    "SW",
+    "WSW",
+    "W",
+    "WNW",
+    "NW",
+    "NNW",
+)
 
 
 @runtime_checkable
@@ -97,11 +114,10 @@ class Location:
 
     latitude: float
     longitude: float
-    _: KW_ONLY
-    source: str
-    accuracy_m: float | None = None
-    datum: str = "wgs84"
-    place_name: str | None = None
+    source: str = field(kw_only=True)
+    accuracy_m: float | None = field(default=None, kw_only=True)
+    datum: str = field(default="wgs84", kw_only=True)
+    place_name: str | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.latitude) and math.isfinite(self.longitude)):

@@ -46,14 +46,28 @@ def service_area() -> geo.ServiceArea:
     return _AREA
 
 
-def from_point(latitude: float, longitude: float, *, accuracy_m: float | None = None, source: str,
-               datum: str = "wgs84", place_name: str | None = None) -> Found:
+def from_point(
+    latitude: float,
+    longitude: float,
+    *,
+    accuracy_m: float | None = None,
+    source: str,
+    datum: str = "wgs84",
+    place_name: str | None = None,
+) -> Found:
     """A WGS-84 point from a pin, venue or parsed text, checked for plausibility."""
     problem = geo.check_plausible(latitude, longitude)
     if problem is not None:
         raise LocationError(problem)
-    return Found(latitude, longitude, accuracy_m, source, datum, place_name,
-                 outside_area=not service_area().contains(latitude, longitude))
+    return Found(
+        latitude,
+        longitude,
+        accuracy_m,
+        source,
+        datum,
+        place_name,
+        outside_area=not service_area().contains(latitude, longitude),
+    )
 
 
 def from_text(text: str) -> Found:

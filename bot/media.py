@@ -17,11 +17,19 @@ from typing import Any
 from bot import photos
 from bot.i18n import N_
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic",
-              "image/heif": "heif", "image/gif": "gif"}
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "image/heif": "heif",
+    "image/gif": "gif",
+}
 
-TOO_BIG = N_("That file is bigger than 20 MB, too big for the bot to download. "
-             "Please send it as a photo instead (not as a file).")
+TOO_BIG = N_(
+    "That file is bigger than 20 MB, too big for the bot to download. "
+    "Please send it as a photo instead (not as a file)."
+)
 
 
 class PhotoProblemError(Exception):

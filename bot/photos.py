@@ -19,9 +19,9 @@ handlers call :func:`process_photo_async`, which runs it in a thread pool. Pillo
 the GIL while decoding, resizing and encoding, so the event loop keeps serving other people.
 
 Speed: a JPEG is decoded only once, with libjpeg's DCT scaling (``Image.draft``) to the smallest
-power-of-two scale that is still at least the derived size; the thumbnail and the hash are then
-made from that already-small image instead of from a second decode, because Huffman decoding —
-which scaling cannot skip — dominates the cost of a scaled decode.
+power-of-two scale that still gives the derived size (see :data:`DERIVED_MIN_SIDE`); the thumbnail
+and the hash are then made from that already-small image instead of from a second decode, because
+Huffman decoding — which scaling cannot skip — dominates the cost of a scaled decode.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import hashlib
 import io
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
@@ -50,6 +51,7 @@ pillow_heif.register_heif_opener()
 __all__ = [
     "ACCEPTED_FORMATS",
     "DERIVED_MAX_SIDE",
+    "DERIVED_MIN_SIDE",
     "MAX_DOWNLOAD_BYTES",
     "MAX_PIXELS",
     "PROBLEM_MESSAGES",
@@ -68,8 +70,15 @@ MAX_DOWNLOAD_BYTES: Final = 20 * 1024 * 1024
 #: Our own decompression-bomb limit, checked on every call (independent of ``Image.MAX_IMAGE_PIXELS``).
 #: 60 MP covers every phone and trail camera we know (48-50 MP sensors) with some margin.
 MAX_PIXELS: Final = 60_000_000
-#: Long side of the derived JPEG; Telegram itself delivers photos at most 2560 px, so nothing is lost.
+#: Long side of the derived JPEG is at most this; Telegram itself delivers photos at most 2560 px.
 DERIVED_MAX_SIDE: Final = 2560
+#: ... and at least this (unless the original is smaller). Between the two, whatever size the cheap
+#: power-of-two JPEG DCT scaling (or an integer box reduce) lands on is kept as is: a 4000x3000
+#: photo becomes 2000x1500 straight from the decoder instead of being decoded in full and then
+#: resampled to 2560x1920, which costs more than the decode itself. Full HD is plenty for
+#: reviewers, and the untouched original stays available as evidence. Set it equal to
+#: DERIVED_MAX_SIDE to always get the largest size (about 3x slower for 12 MP photos).
+DERIVED_MIN_SIDE: Final = 1920
 DERIVED_QUALITY: Final = 85
 THUMBNAIL_MAX_SIDE: Final = 320
 THUMBNAIL_QUALITY: Final = 80
@@ -189,7 +198,7 @@ class ProcessedPhoto:
     height: int
     format: str  # Pillow format name: JPEG, PNG, WEBP, HEIF, GIF
     mime_type: str
-    derived_jpeg: bytes  # oriented, RGB, long side <= DERIVED_MAX_SIDE, no metadata
+    derived_jpeg: bytes  # oriented, RGB, no metadata; long side <= DERIVED_MAX_SIDE (see DERIVED_MIN_SIDE)
     thumbnail_jpeg: bytes  # oriented, RGB, long side <= THUMBNAIL_MAX_SIDE, no metadata
     facts: PhotoFacts
 
@@ -205,6 +214,11 @@ def process_photo(
     ``now`` (default: the current time) is used to discard capture dates in the future; a naive
     ``now`` is taken as Beijing time. Raises :class:`PhotoRejected`.
     """
+    return _process(data, now=now, max_pixels=max_pixels, derived_min_side=DERIVED_MIN_SIDE)
+
+
+def _process(data: bytes, *, now: datetime | None, max_pixels: int, derived_min_side: int) -> ProcessedPhoto:
+    """:func:`process_photo` with the derived size policy as a parameter (the benchmark compares both)."""
     if not data:
         raise PhotoRejected(PhotoProblem.EMPTY)
     if len(data) > MAX_DOWNLOAD_BYTES:
@@ -219,13 +233,21 @@ def process_photo(
         if width * height > max_pixels:
             raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS)
         fmt = str(img.format)
-        mime_type = img.get_format_mimetype() or ACCEPTED_FORMATS[fmt]
+        if fmt == "MPO":
+            # A JPEG with extra frames (cameras, some phones: depth or a second lens); Pillow names
+            # it MPO. The first frame is a plain JPEG, and the file is one to any viewer.
+            fmt = "JPEG"
+        mime_type = (
+            ACCEPTED_FORMATS[fmt] if fmt == "JPEG" else img.get_format_mimetype() or ACCEPTED_FORMATS[fmt]
+        )
         if fmt == "JPEG":
             # DCT scaling: libjpeg decodes straight to 1/2, 1/4 or 1/8 size, the smallest of those
-            # that is still >= the derived size, skipping most of the IDCT and colour work.
-            box = _fit_size((width, height), DERIVED_MAX_SIDE)
-            if box != (width, height):
-                img.draft("RGB", box)
+            # whose long side is still >= the derived minimum, skipping most of the IDCT, chroma
+            # upsampling and colour conversion work, and the memory of a full decode.
+            scale = _scale_for((width, height), derived_min_side, (8, 4, 2))
+            if scale > 1:
+                # Pillow picks the largest power of two <= size // requested, hence the floor division.
+                img.draft("RGB", (width // scale, height // scale))
         _load(img)  # the first frame only, for animated GIF/WebP
         exif = _read_exif(img)  # after load(): a PNG may keep its eXIf chunk after the pixels
         orientation = _orientation(exif)
@@ -233,11 +255,9 @@ def process_photo(
             pixels = _to_rgb(img)
         except (ValueError, OSError) as exc:  # a mode Pillow cannot convert
             raise PhotoRejected(PhotoProblem.UNSUPPORTED) from exc
-        # reducing_gap=1.0: integer box-reduce first (cheap, and the right filter for big steps),
-        # then a short bilinear resample (< 2x) to the exact size. Inside the ``with``: closing
-        # the file frees its pixels, and ``pixels`` may be the file's own image.
-        derived = _fit(pixels, DERIVED_MAX_SIDE, Image.Resampling.BILINEAR, 1.0)
-        del pixels  # free the large decode before encoding
+        # Inside the ``with``: closing the file frees its pixels, and ``pixels`` may be its image.
+        derived = _derive(pixels, derived_min_side)
+        del pixels  # the large decode is freed when the file closes, before any encoding
     facts = _facts_from_exif(exif, now)
     derived = _orient(derived, orientation)  # transposing the small image is cheap
     thumbnail = _fit(derived, THUMBNAIL_MAX_SIDE, Image.Resampling.LANCZOS, 2.0)
@@ -289,7 +309,8 @@ def _open(data: bytes) -> ImageFile.ImageFile:
     """Open (header only) with our accepted formats, mapping failures to a :class:`PhotoProblem`."""
     try:
         return Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
-    except Image.DecompressionBombError as exc:  # beyond 2x the global Pillow limit
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's global limit (the warning only matters where warnings are errors); ours follows.
         raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS) from exc
     except UnidentifiedImageError as exc:
         raise PhotoRejected(_classify_unknown(data)) from exc
@@ -334,7 +355,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
             scaled = np.clip(values, 0, 255)
         else:
             scaled = np.clip(values, 0, 65535) / 257.0
-        return Image.fromarray(np.rint(scaled).astype(np.uint8), "L").convert("RGB")
+        return Image.fromarray(np.rint(scaled).astype(np.uint8)).convert("RGB")  # 2-D uint8: "L"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         background = Image.new("RGB", rgba.size, _WHITE)
@@ -352,6 +373,24 @@ def _fit_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     if scale >= 1:
         return size
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _scale_for(size: tuple[int, int], min_side: int, scales: Iterable[int]) -> int:
+    """The largest of ``scales`` that keeps the long side >= ``min_side`` (1 when none does)."""
+    long_side = max(size)
+    return next((scale for scale in scales if long_side // scale >= min_side), 1)
+
+
+def _derive(img: Image.Image, min_side: int) -> Image.Image:
+    """The derived picture: an integer box reduce while the long side stays >= ``min_side`` (cheap,
+    and the right filter for big steps), then a bilinear resample only if still above the maximum
+    (by less than 2x, so bilinear is enough). Always a new image object, so its ``info`` is ours.
+    """
+    factor = max(1, max(img.size) // min_side)
+    reduced = img.reduce(factor) if factor > 1 else img
+    if max(reduced.size) > DERIVED_MAX_SIDE:
+        return reduced.resize(_fit_size(reduced.size, DERIVED_MAX_SIDE), Image.Resampling.BILINEAR)
+    return reduced if reduced is not img else img.copy()
 
 
 def _fit(img: Image.Image, max_side: int, resample: Image.Resampling, reducing_gap: float) -> Image.Image:

@@ -75,86 +75,156 @@ NOT_SURE = "not_sure"
 
 _SIGHTING = (
     Question(
-        "leopards", N_("How many leopards did you see?"), N_("Leopards"), AnswerType.COUNT,
+        "leopards",
+        N_("How many leopards did you see?"),
+        N_("Leopards"),
+        AnswerType.COUNT,
         choices=(Choice("1", "1"), Choice("2", "2"), Choice("3", "3"), Choice(NOT_SURE, N_("Not sure"))),
-        minimum=1, maximum=20,
+        minimum=1,
+        maximum=20,
     ),
     Question(
-        "cubs", N_("Were there cubs?"), N_("Cubs"), AnswerType.CHOICE,
+        "cubs",
+        N_("Were there cubs?"),
+        N_("Cubs"),
+        AnswerType.CHOICE,
         choices=(Choice("yes", N_("Yes")), Choice("no", N_("No")), Choice(NOT_SURE, N_("Not sure"))),
     ),
     Question(
-        "behaviour", N_("What was it doing? Tap one, or type a few words."), N_("Doing"), AnswerType.CHOICE,
+        "behaviour",
+        N_("What was it doing? Tap one, or type a few words."),
+        N_("Doing"),
+        AnswerType.CHOICE,
         choices=(
-            Choice("walking", N_("Walking")), Choice("resting", N_("Resting")),
-            Choice("hunting", N_("Hunting")), Choice("eating", N_("Eating")),
-            Choice("crossing_road", N_("Crossing a road")), Choice("ran_away", N_("Ran away")),
+            Choice("walking", N_("Walking")),
+            Choice("resting", N_("Resting")),
+            Choice("hunting", N_("Hunting")),
+            Choice("eating", N_("Eating")),
+            Choice("crossing_road", N_("Crossing a road")),
+            Choice("ran_away", N_("Ran away")),
         ),
-        typed_other=True, max_length=200,
+        typed_other=True,
+        max_length=200,
     ),
     Question(
-        "distance", N_("How far away was it?"), N_("Distance"), AnswerType.CHOICE,
+        "distance",
+        N_("How far away was it?"),
+        N_("Distance"),
+        AnswerType.CHOICE,
         choices=(
-            Choice("lt50", N_("Under 50 m")), Choice("50_200", N_("50 to 200 m")),
-            Choice("200_1000", N_("200 m to 1 km")), Choice("gt1000", N_("Over 1 km")),
+            Choice("lt50", N_("Under 50 m")),
+            Choice("50_200", N_("50 to 200 m")),
+            Choice("200_1000", N_("200 m to 1 km")),
+            Choice("gt1000", N_("Over 1 km")),
         ),
     ),
 )
 
 _LIVESTOCK = (
     Question(
-        "animal", N_("Which animal was attacked?"), N_("Animal"), AnswerType.CHOICE,
+        "animal",
+        N_("Which animal was attacked?"),
+        N_("Animal"),
+        AnswerType.CHOICE,
         choices=(
-            Choice("cattle", N_("Cattle")), Choice("sheep", N_("Sheep")), Choice("goat", N_("Goat")),
-            Choice("donkey", N_("Donkey")), Choice("horse", N_("Horse")), Choice("mule", N_("Mule")),
-            Choice("pig", N_("Pig")), Choice("other", N_("Other")),
+            Choice("cattle", N_("Cattle")),
+            Choice("sheep", N_("Sheep")),
+            Choice("goat", N_("Goat")),
+            Choice("donkey", N_("Donkey")),
+            Choice("horse", N_("Horse")),
+            Choice("mule", N_("Mule")),
+            Choice("pig", N_("Pig")),
+            Choice("other", N_("Other")),
         ),
     ),
     Question(
-        "killed", N_("How many were killed?"), N_("Killed"), AnswerType.COUNT,
-        choices=tuple(Choice(str(n), str(n)) for n in range(0, 4)), minimum=0, maximum=500,
+        "killed",
+        N_("How many were killed?"),
+        N_("Killed"),
+        AnswerType.COUNT,
+        choices=tuple(Choice(str(n), str(n)) for n in range(0, 4)),
+        minimum=0,
+        maximum=500,
     ),
     Question(
-        "injured", N_("How many were injured?"), N_("Injured"), AnswerType.COUNT,
-        choices=tuple(Choice(str(n), str(n)) for n in range(0, 4)), minimum=0, maximum=500,
+        "injured",
+        N_("How many were injured?"),
+        N_("Injured"),
+        AnswerType.COUNT,
+        choices=tuple(Choice(str(n), str(n)) for n in range(0, 4)),
+        minimum=0,
+        maximum=500,
     ),
     Question(
-        "penned", N_("Were the animals penned or free-ranging?"), N_("Kept"), AnswerType.CHOICE,
+        "penned",
+        N_("Were the animals penned or free-ranging?"),
+        N_("Kept"),
+        AnswerType.CHOICE,
         choices=(Choice("penned", N_("Penned")), Choice("free_ranging", N_("Free-ranging"))),
     ),
-    Question("owner_name", N_("What is the owner's name?"), N_("Owner"), AnswerType.TEXT, max_length=MAX_NAME),
     Question(
-        "phone", N_("What phone number can the forestry bureau call? Tap the button or type it."),
-        N_("Phone"), AnswerType.PHONE,
+        "owner_name", N_("What is the owner's name?"), N_("Owner"), AnswerType.TEXT, max_length=MAX_NAME
+    ),
+    Question(
+        "phone",
+        N_("What phone number can the forestry bureau call? Tap the button or type it."),
+        N_("Phone"),
+        AnswerType.PHONE,
     ),
 )
 
 _SIGNS = (
     Question(
-        "sign", N_("What did you find?"), N_("Sign"), AnswerType.CHOICE,
+        "sign",
+        N_("What did you find?"),
+        N_("Sign"),
+        AnswerType.CHOICE,
         choices=(
-            Choice("tracks", N_("Tracks")), Choice("scat", N_("Scat")),
-            Choice("scratches", N_("Scratch marks")), Choice("camera_trap", N_("Camera-trap photo")),
+            Choice("tracks", N_("Tracks")),
+            Choice("scat", N_("Scat")),
+            Choice("scratches", N_("Scratch marks")),
+            Choice("camera_trap", N_("Camera-trap photo")),
             Choice("other", N_("Other")),
         ),
     ),
-    Question("note", N_("Anything to add? Type a few words, or tap Skip."), N_("Note"), AnswerType.TEXT,
-             max_length=MAX_TEXT, optional=True),
+    Question(
+        "note",
+        N_("Anything to add? Type a few words, or tap Skip."),
+        N_("Note"),
+        AnswerType.TEXT,
+        max_length=MAX_TEXT,
+        optional=True,
+    ),
 )
 
 _TIP = (
     Question(
-        "threat", N_("What did you see?"), N_("Seen"), AnswerType.CHOICE,
+        "threat",
+        N_("What did you see?"),
+        N_("Seen"),
+        AnswerType.CHOICE,
         choices=(
-            Choice("snares", N_("Snares")), Choice("traps", N_("Traps")), Choice("poison", N_("Poison")),
-            Choice("hunting", N_("Hunting")), Choice("trade", N_("Wildlife trade")), Choice("other", N_("Other")),
+            Choice("snares", N_("Snares")),
+            Choice("traps", N_("Traps")),
+            Choice("poison", N_("Poison")),
+            Choice("hunting", N_("Hunting")),
+            Choice("trade", N_("Wildlife trade")),
+            Choice("other", N_("Other")),
         ),
     ),
-    Question("description", N_("Tell us more, or tap Skip. Do not put yourself in danger."), N_("Details"),
-             AnswerType.TEXT, max_length=MAX_TEXT, optional=True),
     Question(
-        "follow_up", N_("Your tip is anonymous: we keep no name or contact. Do you want to hear what happens?"),
-        N_("Updates"), AnswerType.CHOICE,
+        "description",
+        N_("Tell us more, or tap Skip. Do not put yourself in danger."),
+        N_("Details"),
+        AnswerType.TEXT,
+        max_length=MAX_TEXT,
+        optional=True,
+    ),
+    Question(
+        "follow_up",
+        N_("Your tip is anonymous: we keep no name or contact. Do you want to hear what happens?"),
+        N_("Updates"),
+        AnswerType.CHOICE,
         choices=(Choice("anonymous", N_("Stay anonymous")), Choice("updates", N_("Yes, tell me"))),
     ),
 )
@@ -237,8 +307,10 @@ def reopen_field(draft: dict[str, Any], field_name: str) -> None:
 def photos_problem(draft: dict[str, Any]) -> str | None:
     """Why the photo step cannot be finished yet, or None."""
     if draft_kind(draft) in PHOTO_REQUIRED and not draft["photos"]:
-        return N_("A photo is needed for a livestock report: the compensation desk must see the animals. "
-                  "Please send at least one photo.")
+        return N_(
+            "A photo is needed for a livestock report: the compensation desk must see the animals. "
+            "Please send at least one photo."
+        )
     return None
 
 
@@ -268,7 +340,9 @@ class AnswerError(ValueError):
         self.params = params
 
 
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_CONTROL = re.compile(
+    r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 def clean_text(text: str, max_length: int) -> str:
@@ -285,10 +359,14 @@ def parse_count(text: str, minimum: int, maximum: int) -> int:
     """A whole number typed with ASCII or full-width digits."""
     normalized = unicodedata.normalize("NFKC", text).strip()
     if not re.fullmatch(r"\d{1,6}", normalized):
-        raise AnswerError(N_("Please send a number from {minimum} to {maximum}."), minimum=minimum, maximum=maximum)
+        raise AnswerError(
+            N_("Please send a number from {minimum} to {maximum}."), minimum=minimum, maximum=maximum
+        )
     value = int(normalized)
     if not minimum <= value <= maximum:
-        raise AnswerError(N_("Please send a number from {minimum} to {maximum}."), minimum=minimum, maximum=maximum)
+        raise AnswerError(
+            N_("Please send a number from {minimum} to {maximum}."), minimum=minimum, maximum=maximum
+        )
     return value
 
 
@@ -303,8 +381,9 @@ def parse_phone(text: str) -> str:
     return normalized
 
 
-def answer_question(draft: dict[str, Any], key: str, *, choice: str | None = None,
-                    text: str | None = None) -> None:
+def answer_question(
+    draft: dict[str, Any], key: str, *, choice: str | None = None, text: str | None = None
+) -> None:
     """Checks and stores an answer (a button's value or typed text); raises AnswerError."""
     q = question(draft_kind(draft), key)
     value: Any

@@ -101,6 +101,82 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # 2: incidents grouping reports (issue 5; the rules are in bot/dedupe.py).
+    # An incident is matched only through its fixed anchor (its first report's fix), so the R*Tree
+    # indexes anchors, one degenerate box per incident in (lat, lon, epoch seconds): no member
+    # other than the anchor is ever a spatial candidate, and the index holds bare points, so it stays
+    # valid whatever radii, windows and accuracy cap are configured (the query box carries them).
+    # A merged incident keeps its row and its anchor, with merged_into pointing at the live incident,
+    # so reports near either original anchor keep joining the merged one.
+    # Times are epoch seconds (observed_s) because observed_at text carries offsets and does not sort.
+    # Photos repeat their report's observed_s so each perceptual-hash band index is (band, time):
+    # a near-copy lookup reads only the photos of the photo window.
+    """
+    ALTER TABLE incidents ADD COLUMN anchor_report_id INTEGER REFERENCES reports(id);
+    ALTER TABLE incidents ADD COLUMN anchor_kind TEXT;
+    ALTER TABLE incidents ADD COLUMN anchor_latitude REAL;
+    ALTER TABLE incidents ADD COLUMN anchor_longitude REAL;
+    ALTER TABLE incidents ADD COLUMN anchor_accuracy_m REAL;
+    ALTER TABLE incidents ADD COLUMN anchor_observed_s REAL;
+    ALTER TABLE incidents ADD COLUMN merged_into INTEGER REFERENCES incidents(id);
+    ALTER TABLE incidents ADD COLUMN updated_at TEXT;
+    ALTER TABLE incidents ADD COLUMN report_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN reporter_count INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX incidents_by_merged_into ON incidents (merged_into) WHERE merged_into IS NOT NULL;
+    ALTER TABLE reports ADD COLUMN reporter_key TEXT;
+    ALTER TABLE reports ADD COLUMN observed_s REAL;
+    ALTER TABLE reports ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE reports ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE reports ADD COLUMN updated_at TEXT;
+    ALTER TABLE reports ADD COLUMN match_reason TEXT;
+    ALTER TABLE reports ADD COLUMN match_distance_m REAL;
+    UPDATE reports SET
+        reporter_key = CASE WHEN reporter_id IS NULL THEN NULL ELSE 'tg:' || reporter_id END,
+        observed_s = (julianday(observed_at) - 2440587.5) * 86400.0,
+        match_reason = 'new';
+    CREATE INDEX reports_by_reporter_key ON reports (reporter_key, observed_s) WHERE reporter_key IS NOT NULL;
+    ALTER TABLE photos ADD COLUMN observed_s REAL;
+    UPDATE photos SET observed_s = (SELECT r.observed_s FROM reports r WHERE r.id = photos.report_id);
+    CREATE INDEX photos_phash_band0 ON photos ((phash & 65535), observed_s);
+    CREATE INDEX photos_phash_band1 ON photos (((phash >> 16) & 65535), observed_s);
+    CREATE INDEX photos_phash_band2 ON photos (((phash >> 32) & 65535), observed_s);
+    CREATE INDEX photos_phash_band3 ON photos (((phash >> 48) & 65535), observed_s);
+    UPDATE incidents SET (anchor_report_id, anchor_kind, anchor_latitude, anchor_longitude, anchor_accuracy_m,
+                          anchor_observed_s, updated_at) =
+        (SELECT r.id, r.kind, r.latitude, r.longitude, r.accuracy_m, r.observed_s, r.submitted_at
+         FROM reports r WHERE r.incident_id = incidents.id ORDER BY r.id LIMIT 1);
+    UPDATE incidents SET
+        report_count = (SELECT COUNT(*) FROM reports r WHERE r.incident_id = incidents.id),
+        reporter_count = (SELECT COUNT(DISTINCT r.reporter_key) + COUNT(*) - COUNT(r.reporter_key)
+                          FROM reports r WHERE r.incident_id = incidents.id);
+    CREATE VIRTUAL TABLE incident_anchors USING rtree(id, min_lat, max_lat, min_lon, max_lon, min_s, max_s);
+    INSERT INTO incident_anchors
+        SELECT id, anchor_latitude, anchor_latitude, anchor_longitude, anchor_longitude,
+               anchor_observed_s, anchor_observed_s
+        FROM incidents WHERE anchor_observed_s IS NOT NULL;
+    CREATE TABLE report_drafts (
+        draft_id TEXT PRIMARY KEY,
+        report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+        submitted_at TEXT NOT NULL
+    );
+    CREATE TABLE merge_suggestions (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        other_id INTEGER NOT NULL REFERENCES incidents(id),
+        report_id INTEGER REFERENCES reports(id),
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (incident_id, other_id)
+    );
+    CREATE INDEX merge_suggestions_by_other ON merge_suggestions (other_id);
+    CREATE TABLE incident_decisions (
+        id INTEGER PRIMARY KEY,
+        action TEXT NOT NULL CHECK (action IN ('merge', 'split')),
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        other_id INTEGER NOT NULL REFERENCES incidents(id),
+        report_id INTEGER REFERENCES reports(id),
+        staff_id INTEGER NOT NULL,
+        decided_at TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -146,9 +222,18 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class SubmittedReport:
+    """What a submission did. `id`/`ref_code` name the stored report: the new one, or the reporter's
+    earlier report when this submission updated it. A replayed draft (created=False) carries only
+    those and the defaults below."""
+
     id: int
     ref_code: str
     created: bool  # False when the same draft had already been submitted
+    incident_id: int | None = None
+    joined_existing: bool = False  # a new report joined an incident that already existed
+    updated_existing: bool = False  # the same person's report of the same thing: updated, not added
+    merge_suggestions: tuple[int, ...] = ()  # other incidents this report also matched
+    match_reason: str | None = None  # a bot.dedupe.MatchReason value
 
 
 @dataclass(frozen=True)
@@ -275,45 +360,55 @@ class Store:
             ).fetchone()
             if existing:
                 return SubmittedReport(existing["id"], existing["ref_code"], created=False)
+            # A draft that updated the same person's earlier report is replayed the same way.
+            alias = await (await conn.execute(
+                "SELECT r.id, r.ref_code FROM report_drafts d JOIN reports r ON r.id = d.report_id"
+                " WHERE d.draft_id = ?", (draft["id"],),
+            )).fetchone()
+            if alias:
+                return SubmittedReport(alias["id"], alias["ref_code"], created=False)
             year = submitted_at.year
             seq = (await (await conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM reports WHERE year = ?", (year,)
             )).fetchone())[0]
             code = reference_code(year, seq)
-            cursor = await conn.execute(
-                "INSERT INTO incidents (kind, created_at) VALUES (?, ?)",
-                (draft["kind"], submitted_at.isoformat()),
-            )
-            incident_id = cursor.lastrowid
-            cursor = await conn.execute(
-                """INSERT INTO reports (draft_id, year, seq, ref_code, kind, reporter_id, reporter_name,
-                       reporter_username, language, latitude, longitude, accuracy_m, location_source,
-                       input_datum, place_name, observed_at, submitted_at, details, notify_reporter,
-                       incident_id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    draft["id"], year, seq, code, draft["kind"], reporter.user_id, reporter.name,
-                    reporter.username, reporter.language, location["latitude"], location["longitude"],
-                    location.get("accuracy_m"), location["source"], location.get("datum", "wgs84"),
-                    location.get("place_name"), draft["observed_at"], submitted_at.isoformat(),
-                    json.dumps(draft["answers"], ensure_ascii=False), int(reporter.notify), incident_id,
-                ),
-            )
-            report_id = cursor.lastrowid
-            assert report_id is not None
-            await conn.executemany(
-                """INSERT INTO photos (report_id, position, file_id, file_unique_id, sha256, phash, mime_type,
-                       width, height, original_path, derived_path, thumbnail_path)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [
-                    (report_id, i, p.file_id, p.file_unique_id, p.sha256, _signed64(p.phash), p.mime_type,
-                     p.width, p.height, p.original_path, p.derived_path, p.thumbnail_path)
-                    for i, p in enumerate(photos)
-                ],
-            )
+            probe = _probe(draft, reporter, photos)
+            earlier = await self._earlier_same_report(conn, probe)
+            if earlier is not None:
+                outcome = await self._update_earlier(conn, earlier, draft, photos, submitted_at)
+                report_id = outcome.id
+            else:
+                decision = await self._find_incident(conn, probe)
+                incident_id = decision.incident_id
+                if incident_id is None:
+                    incident_id = await self._insert_incident(conn, probe, submitted_at)
+                cursor = await conn.execute(
+                    """INSERT INTO reports (draft_id, year, seq, ref_code, kind, reporter_id, reporter_name,
+                           reporter_username, language, latitude, longitude, accuracy_m, location_source,
+                           input_datum, place_name, observed_at, submitted_at, details, notify_reporter,
+                           incident_id, reporter_key, observed_s, match_reason, match_distance_m)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        draft["id"], year, seq, code, draft["kind"], reporter.user_id, reporter.name,
+                        reporter.username, reporter.language, location["latitude"], location["longitude"],
+                        location.get("accuracy_m"), location["source"], location.get("datum", "wgs84"),
+                        location.get("place_name"), draft["observed_at"], submitted_at.isoformat(),
+                        json.dumps(draft["answers"], ensure_ascii=False), int(reporter.notify), incident_id,
+                        probe.reporter_key, probe.observed_s, decision.reason.value, decision.distance_m,
+                    ),
+                )
+                report_id = cursor.lastrowid
+                assert report_id is not None
+                await _insert_photos(conn, report_id, photos, probe.observed_s)
+                await self._joined(conn, incident_id, report_id, decision, submitted_at)
+                outcome = SubmittedReport(
+                    report_id, code, created=True, incident_id=incident_id,
+                    joined_existing=decision.incident_id is not None,
+                    merge_suggestions=decision.merge_suggestions, match_reason=decision.reason.value,
+                )
             row = await self._report(conn, report_id)
             await self._enqueue(conn, compose(row), submitted_at)
-        return SubmittedReport(report_id, code, created=True)
+        return outcome
 
     async def report_by_code(self, code: str) -> ReportRow | None:
         async with self.reading() as conn:

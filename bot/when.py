@@ -97,7 +97,9 @@ def check_when(moment: datetime, *, now: datetime, max_age: timedelta) -> dateti
         raise WhenError(N_("That time is in the future. Please send when you saw it."))
     if moment < now - max_age:
         raise WhenError(
-            N_("That is more than {days} days ago. Please report only what happened in the last {days} days."),
+            N_(
+                "That is more than {days} days ago. Please report only what happened in the last {days} days."
+            ),
             days=max(1, max_age.days),
         )
     return moment

@@ -60,7 +60,9 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     for language, code in (("en", None), ("zh_Hans", "zh")):
         t = translator(language)
         commands = [BotCommand(name, t.gettext(description)) for name, description in COMMANDS]
-        await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=code)
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeAllPrivateChats(), language_code=code
+        )
 
 
 async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -88,8 +90,15 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     log.error("update %s failed", getattr(update, "update_id", None), exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == "private":
         with contextlib.suppress(Exception):
-            await reply(update, html.escape(tr(update, context).gettext(
-                "Sorry, something went wrong on our side. Your report so far is kept; please try again.")))
+            await reply(
+                update,
+                html.escape(
+                    tr(update, context).gettext(
+                        "Sorry, something went wrong on our side. "
+                        "Your report so far is kept; please try again."
+                    )
+                ),
+            )
     name = type(context.error).__name__
     if time.monotonic() - _last_alert.get(name, -1e9) < 60:
         return
@@ -98,7 +107,9 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     detail = "".join(traceback.format_exception_only(context.error)).strip() if context.error else name
     for admin in svc.config.staff_user_ids:
         with contextlib.suppress(Exception):
-            await context.bot.send_message(admin, f"⚠️ <code>{html.escape(detail[:3500])}</code>", parse_mode="HTML")
+            await context.bot.send_message(
+                admin, f"⚠️ <code>{html.escape(detail[:3500])}</code>", parse_mode="HTML"
+            )
 
 
 def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -134,16 +145,22 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     return application
 
 
-async def run_bot(application: Application[Any, Any, Any, Any, Any, Any], stop: asyncio.Event,
-                  *, poll_interval: float = 0.0, timeout: int = 10) -> None:
+async def run_bot(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    stop: asyncio.Event,
+    *,
+    poll_interval: float = 0.0,
+    poll_timeout: int = 10,
+) -> None:
     """Runs `application` with long polling until `stop` is set, then shuts down cleanly."""
     async with application:  # initialize … shutdown
         if application.post_init:
             await application.post_init(application)
         try:
             assert application.updater is not None
-            await application.updater.start_polling(poll_interval=poll_interval, timeout=timeout,
-                                                    allowed_updates=Update.ALL_TYPES)
+            await application.updater.start_polling(
+                poll_interval=poll_interval, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+            )
             await application.start()
             await stop.wait()
             await application.updater.stop()

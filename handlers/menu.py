@@ -26,10 +26,16 @@ async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     t = tr(update, context)
     rows = [[(f"{MENU_ICONS[kind]} {t.gettext(MENU_LABELS[kind])}", f"report:{kind.value}")] for kind in Kind]
     rows.append([(t.gettext("📋 My reports"), "menu:mine"), (t.gettext("❓ Help"), "menu:help")])
-    text = "\n".join([
-        "<b>" + html.escape(t.gettext("Heshun Leopard Watch")) + "</b>",
-        html.escape(t.gettext("Thank you for helping protect the North China leopard. What do you want to report?")),
-    ])
+    text = "\n".join(
+        [
+            "<b>" + html.escape(t.gettext("Heshun Leopard Watch")) + "</b>",
+            html.escape(
+                t.gettext(
+                    "Thank you for helping protect the North China leopard. What do you want to report?"
+                )
+            ),
+        ]
+    )
     await reply(update, text, reply_markup=inline_keyboard(rows))
 
 
@@ -42,12 +48,18 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """/help: what the bot does and how to use it."""
     t = tr(update, context)
     kinds = "\n".join(f"{MENU_ICONS[k]} {html.escape(t.gettext(KIND_LABELS[k]))}" for k in Kind)
-    text = "\n\n".join([
-        html.escape(t.gettext("This bot sends your leopard reports to the Heshun county forestry bureau.")),
-        kinds,
-        html.escape(t.gettext("Send /start to report, /myreports to see your reports, /cancel to stop a report.")),
-        html.escape(t.gettext("Keep away from leopards. Never chase or corner one.")),
-    ])
+    text = "\n\n".join(
+        [
+            html.escape(
+                t.gettext("This bot sends your leopard reports to the Heshun county forestry bureau.")
+            ),
+            kinds,
+            html.escape(
+                t.gettext("Send /start to report, /myreports to see your reports, /cancel to stop a report.")
+            ),
+            html.escape(t.gettext("Keep away from leopards. Never chase or corner one.")),
+        ]
+    )
     await reply(update, text)
 
 
@@ -58,7 +70,9 @@ async def my_reports(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     assert user is not None
     reports = await services(context).store.reports_of(user.id)
     if not reports:
-        await reply(update, html.escape(t.gettext("You have not sent any reports yet. Send /start to report.")))
+        await reply(
+            update, html.escape(t.gettext("You have not sent any reports yet. Send /start to report."))
+        )
         return
     lines = ["<b>" + html.escape(t.gettext("Your reports")) + "</b>"]
     lines += [my_report_line(r, t) for r in reports]

@@ -9,8 +9,11 @@ permanent refusal (blocked bot, chat not found) is recorded and does not hold up
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+import warnings
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +37,26 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
     p: dict[str, Any] = item.payload
     if item.method == "send_message":
         markup = InlineKeyboardMarkup.de_json(p["reply_markup"], bot) if p.get("reply_markup") else None
-        message = await bot.send_message(item.chat_id, p["text"], parse_mode="HTML", reply_markup=markup,
-                                         disable_web_page_preview=True)
+        message = await bot.send_message(
+            item.chat_id, p["text"], parse_mode="HTML", reply_markup=markup, disable_web_page_preview=True
+        )
         return [message.message_id]
     if item.method == "send_location":
-        message = await bot.send_location(item.chat_id, p["latitude"], p["longitude"],
-                                          horizontal_accuracy=p.get("horizontal_accuracy"))
+        message = await bot.send_location(
+            item.chat_id, p["latitude"], p["longitude"], horizontal_accuracy=p.get("horizontal_accuracy")
+        )
         return [message.message_id]
     if item.method == "send_photos":
         blobs = [await asyncio.to_thread(Path(path).read_bytes) for path in p["paths"]]
         if len(blobs) == 1:
-            message = await bot.send_photo(item.chat_id, blobs[0], caption=p.get("caption"), parse_mode="HTML")
+            message = await bot.send_photo(
+                item.chat_id, blobs[0], caption=p.get("caption"), parse_mode="HTML"
+            )
             return [message.message_id]
-        media = [InputMediaPhoto(blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML")
-                 for i, blob in enumerate(blobs)]
+        media = [
+            InputMediaPhoto(blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML")
+            for i, blob in enumerate(blobs)
+        ]
         messages: tuple[Message, ...] = await bot.send_media_group(item.chat_id, media)
         return [m.message_id for m in messages]
     raise ValueError(f"unknown outbox method {item.method!r}")
@@ -73,8 +82,10 @@ class OutboxSender:
         try:
             ids = await send(self.bot, item)
         except RetryAfter as error:
-            delay = error.retry_after if isinstance(error.retry_after, int | float) else \
-                error.retry_after.total_seconds()
+            with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
+                warnings.simplefilter("ignore")
+                retry_after = error.retry_after
+            delay = retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
             await self.store.outbox_retry(item.id, float(delay), f"429 retry after {delay}")
         except Forbidden as error:
             # The person blocked the bot (or left): nothing later will change that.
@@ -103,7 +114,5 @@ class OutboxSender:
                 continue
             next_due = await self.store.outbox_next_due()
             timeout = self.poll_s if next_due is None else max(0.05, min(self.poll_s, next_due - time.time()))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout)
-            except TimeoutError:
-                pass

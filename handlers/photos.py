@@ -17,14 +17,16 @@ NOT_AN_IMAGE_FILE = N_("That file is not a picture. Please send a photo (JPEG, P
 IMAGE_TYPES = ("image/",)
 
 
-async def save_photo(bot: Bot, attachment: PhotoSize | Document, media_dir: Path, *,
-                     now: datetime) -> dict[str, Any]:
+async def save_photo(
+    bot: Bot, attachment: PhotoSize | Document, media_dir: Path, *, now: datetime
+) -> dict[str, Any]:
     """Downloads a photo or image file, checks it, stores it; returns the draft's photo entry."""
     if isinstance(attachment, Document):
         mime = attachment.mime_type or ""
         name = (attachment.file_name or "").lower()
-        if not mime.startswith(IMAGE_TYPES) and not name.endswith((".jpg", ".jpeg", ".png", ".webp", ".heic",
-                                                                      ".heif", ".gif")):
+        if not mime.startswith(IMAGE_TYPES) and not name.endswith(
+            (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".gif")
+        ):
             raise PhotoProblemError(NOT_AN_IMAGE_FILE)
     if attachment.file_size and attachment.file_size > MAX_DOWNLOAD_BYTES:
         raise PhotoProblemError(TOO_BIG)

@@ -7,8 +7,10 @@ token, so a button from an older message is recognised and answered kindly, neve
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
+import warnings
 from datetime import date, datetime
 from typing import Any
 
@@ -27,9 +29,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot import locations, report
-from bot.cards import answer_lines, format_coordinates, report_messages
+from bot.cards import answer_lines, format_coordinates, labelled, report_messages
 from bot.i18n import Translator
 from bot.media import PhotoProblemError
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
@@ -119,8 +122,9 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await ask_question(update, t, draft, report.question(report.draft_kind(draft), step))
 
 
-async def ask_photos(update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator,
-                     draft: dict[str, Any]) -> int:
+async def ask_photos(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any]
+) -> int:
     kind = report.draft_kind(draft)
     if draft["photos"]:
         return await _photos_received(update, t, draft)
@@ -129,22 +133,28 @@ async def ask_photos(update: Update, context: ContextTypes.DEFAULT_TYPE, t: Tran
         await reply(update, html.escape(text), reply_markup=ReplyKeyboardRemove())
         return PHOTOS
     text = t.gettext("Please send photos if you have them (several are fine), or tap No photo.")
-    await reply(update, html.escape(text),
-                reply_markup=inline_keyboard([[(t.gettext("No photo"), _data(draft, "no_photo"))]]))
+    await reply(
+        update,
+        html.escape(text),
+        reply_markup=inline_keyboard([[(t.gettext("No photo"), _data(draft, "no_photo"))]]),
+    )
     return PHOTOS
 
 
 async def _photos_received(update: Update, t: Translator, draft: dict[str, Any]) -> int:
     n = len(draft["photos"])
     text = t.ngettext("Got {n} photo. Send more, or tap Done.", "Got {n} photos. Send more, or tap Done.", n)
-    await reply(update, html.escape(text), reply_markup=inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]]))
+    await reply(
+        update, html.escape(text), reply_markup=inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]])
+    )
     return PHOTOS
 
 
 async def ask_location(update: Update, t: Translator, draft: dict[str, Any]) -> int:
     keyboard = ReplyKeyboardMarkup(
         [[KeyboardButton(t.gettext("📍 Send my location"), request_location=True)]],
-        resize_keyboard=True, one_time_keyboard=True,
+        resize_keyboard=True,
+        one_time_keyboard=True,
     )
     text = t.gettext(
         "Where was it? Tap the button below to send your location, or type the coordinates, "
@@ -157,8 +167,10 @@ async def ask_location(update: Update, t: Translator, draft: dict[str, Any]) -> 
 async def ask_when(update: Update, t: Translator, draft: dict[str, Any]) -> int:
     rows = [
         [(t.gettext("Just now"), _data(draft, "when:now"))],
-        [(t.gettext("Earlier today"), _data(draft, "when:today")),
-         (t.gettext("Yesterday"), _data(draft, "when:yesterday"))],
+        [
+            (t.gettext("Earlier today"), _data(draft, "when:today")),
+            (t.gettext("Yesterday"), _data(draft, "when:yesterday")),
+        ],
         [(t.gettext("Type date and time"), _data(draft, "when:typed"))],
     ]
     await reply(update, html.escape(t.gettext("When did you see it?")), reply_markup=inline_keyboard(rows))
@@ -170,12 +182,13 @@ async def ask_question(update: Update, t: Translator, draft: dict[str, Any], q: 
     if q.answer is AnswerType.PHONE:
         keyboard = ReplyKeyboardMarkup(
             [[KeyboardButton(t.gettext("📞 Send my phone number"), request_contact=True)]],
-            resize_keyboard=True, one_time_keyboard=True,
+            resize_keyboard=True,
+            one_time_keyboard=True,
         )
         await reply(update, text, reply_markup=keyboard)
         return QUESTION
     buttons = [(t.gettext(c.label), _data(draft, f"a:{c.value}")) for c in q.choices]
-    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     if q.optional:
         rows.append([(t.gettext("Skip"), _data(draft, "a:skip"))])
     await reply(update, text, reply_markup=inline_keyboard(rows) if rows else ReplyKeyboardRemove())
@@ -187,34 +200,38 @@ def review_text(t: Translator, draft: dict[str, Any]) -> str:
     kind = report.draft_kind(draft)
     loc = draft["location"]
     observed = datetime.fromisoformat(draft["observed_at"])
-    def field(label: str, value: str) -> str:
-        return html.escape(label) + ": " + value
-
     lines = [
         "<b>" + html.escape(t.gettext("Please check your report")) + "</b>",
-        field(t.gettext("Kind"), html.escape(t.gettext(KIND_LABELS[kind]))),
-        field(t.gettext("Photos"), t.number(len(draft["photos"]))),
-        field(t.gettext("Location"), format_coordinates(loc["latitude"], loc["longitude"])),
-        field(t.gettext("Time"), html.escape(t.datetime(observed))),
+        labelled(t, t.gettext("Kind"), html.escape(t.gettext(KIND_LABELS[kind]))),
+        labelled(t, t.gettext("Photos"), t.number(len(draft["photos"]))),
+        labelled(t, t.gettext("Location"), format_coordinates(loc["latitude"], loc["longitude"])),
+        labelled(t, t.gettext("Time"), html.escape(t.datetime(observed))),
     ]
     if loc.get("outside_area"):
-        lines.append("⚠️ " + html.escape(t.gettext("This place is outside Heshun county. We will still look at it.")))
+        lines.append(
+            "⚠️ " + html.escape(t.gettext("This place is outside Heshun county. We will still look at it."))
+        )
     lines += answer_lines(_preview_row(draft), t)
     return "\n".join(lines)
 
 
 def _preview_row(draft: dict[str, Any]) -> Any:
     """Just enough of a report row for `answer_lines` (kind and details)."""
+
     class Preview:
         kind = draft["kind"]
         details = draft["answers"]
+
     return Preview()
 
 
 async def show_review(update: Update, t: Translator, draft: dict[str, Any]) -> int:
     rows = [
         [(t.gettext("✅ Send report"), _data(draft, "submit"))],
-        [(t.gettext("✏️ Change something"), _data(draft, "edit")), (t.gettext("✖️ Cancel"), _data(draft, "cancel"))],
+        [
+            (t.gettext("✏️ Change something"), _data(draft, "edit")),
+            (t.gettext("✖️ Cancel"), _data(draft, "cancel")),
+        ],
     ]
     await reply(update, review_text(t, draft), reply_markup=inline_keyboard(rows))
     return REVIEW
@@ -242,8 +259,13 @@ async def _begin(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Kind)
     draft = report.new_draft(kind, services(context).now(), user_language(update, context))
     context.user_data[DRAFT] = draft
     t = tr(update, context)
-    await reply(update, "<b>" + html.escape(t.gettext(KIND_LABELS[kind])) + "</b>\n"
-                + html.escape(t.gettext("You can stop at any time with /cancel.")))
+    await reply(
+        update,
+        "<b>"
+        + html.escape(t.gettext(KIND_LABELS[kind]))
+        + "</b>\n"
+        + html.escape(t.gettext("You can stop at any time with /cancel.")),
+    )
     return await ask_next(update, context)
 
 
@@ -270,7 +292,11 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     svc = services(context)
     if len(draft["photos"]) >= svc.config.max_photos:
         text = t.gettext("That is enough photos ({limit}). Tap Done to go on.", limit=svc.config.max_photos)
-        await reply(update, html.escape(text), reply_markup=inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]]))
+        await reply(
+            update,
+            html.escape(text),
+            reply_markup=inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]]),
+        )
         return PHOTOS
     attachment = message.photo[-1] if message.photo else message.document
     assert attachment is not None
@@ -312,9 +338,13 @@ async def _store_location(update: Update, context: ContextTypes.DEFAULT_TYPE, fo
     draft = _draft(context)
     t = tr(update, context)
     draft["location"] = found.as_dict()
-    await reply(update, html.escape(t.gettext("Location saved: {where}",
-                                              where=format_coordinates(found.latitude, found.longitude))),
-                reply_markup=ReplyKeyboardRemove())
+    await reply(
+        update,
+        html.escape(
+            t.gettext("Location saved: {where}", where=format_coordinates(found.latitude, found.longitude))
+        ),
+        reply_markup=ReplyKeyboardRemove(),
+    )
     return await ask_next(update, context)
 
 
@@ -326,11 +356,16 @@ async def receive_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     assert point is not None
     try:
         if venue is not None:
-            found = locations.from_point(venue.location.latitude, venue.location.longitude, source="venue",
-                                         place_name=venue.title)
+            found = locations.from_point(
+                venue.location.latitude, venue.location.longitude, source="venue", place_name=venue.title
+            )
         else:
-            found = locations.from_point(point.latitude, point.longitude, accuracy_m=point.horizontal_accuracy,
-                                         source="live" if point.live_period else "telegram")
+            found = locations.from_point(
+                point.latitude,
+                point.longitude,
+                accuracy_m=point.horizontal_accuracy,
+                source="live" if point.live_period else "telegram",
+            )
     except locations.LocationError as problem:
         await reply(update, html.escape(tr(update, context).gettext(problem.message)))
         return LOCATION
@@ -407,8 +442,11 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, **answer: 
         return QUESTION
     except KeyError:
         return await ask_next(update, context)  # the step moved on (an old button): just ask again
-    reply_markup = ReplyKeyboardRemove() if report.question(report.draft_kind(draft), key).answer is AnswerType.PHONE \
+    reply_markup = (
+        ReplyKeyboardRemove()
+        if report.question(report.draft_kind(draft), key).answer is AnswerType.PHONE
         else None
+    )
     if reply_markup is not None:
         await reply(update, html.escape(tr(update, context).gettext("Thank you.")), reply_markup=reply_markup)
     return await ask_next(update, context)
@@ -453,9 +491,14 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
         await _drop_buttons(update)
         return await discard(update, context)
     if action == "edit":
-        rows = [[(t.gettext(label), _data(draft, f"edit:{name}"))] for name, label in report.editable_fields(draft)]
+        rows = [
+            [(t.gettext(label), _data(draft, f"edit:{name}"))]
+            for name, label in report.editable_fields(draft)
+        ]
         rows.append([(t.gettext("« Back"), _data(draft, "edit:back"))])
-        await reply(update, html.escape(t.gettext("What do you want to change?")), reply_markup=inline_keyboard(rows))
+        await reply(
+            update, html.escape(t.gettext("What do you want to change?")), reply_markup=inline_keyboard(rows)
+        )
         return EDIT
     return REVIEW
 
@@ -468,10 +511,8 @@ async def edit_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     await _drop_buttons(update)
     field_name = action.removeprefix("edit:")
     if field_name != "back":
-        try:
+        with contextlib.suppress(KeyError):
             report.reopen_field(_draft(context), field_name)
-        except KeyError:
-            pass
     return await ask_next(update, context)
 
 
@@ -499,7 +540,10 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     staff_t = svc.staff_translator()
     submitted = await svc.store.submit_report(
-        draft, reporter, photos, svc.now(),
+        draft,
+        reporter,
+        photos,
+        svc.now(),
         compose=lambda row: report_messages(row, svc.config.moderation_chat_id, staff_t, t, chat.id),
     )
     log.info("report %s stored (new=%s)", submitted.ref_code, submitted.created)
@@ -523,8 +567,11 @@ async def discard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     if context.user_data is not None:
         context.user_data.pop(DRAFT, None)
     t = tr(update, context)
-    await reply(update, html.escape(t.gettext("Report cancelled. Nothing was sent. Send /start to begin again.")),
-                reply_markup=ReplyKeyboardRemove())
+    await reply(
+        update,
+        html.escape(t.gettext("Report cancelled. Nothing was sent. Send /start to begin again.")),
+        reply_markup=ReplyKeyboardRemove(),
+    )
     return END
 
 
@@ -533,9 +580,17 @@ async def ask_discard(update: Update, context: ContextTypes.DEFAULT_TYPE, pendin
     draft = _draft(context)
     draft["pending_kind"] = pending
     t = tr(update, context)
-    rows = [[(t.gettext("Keep my report"), _data(draft, "keep")), (t.gettext("Throw it away"), _data(draft, "drop"))]]
-    await reply(update, html.escape(t.gettext("You have a report that is not sent yet. Do you want to keep it?")),
-                reply_markup=inline_keyboard(rows))
+    rows = [
+        [
+            (t.gettext("Keep my report"), _data(draft, "keep")),
+            (t.gettext("Throw it away"), _data(draft, "drop")),
+        ]
+    ]
+    await reply(
+        update,
+        html.escape(t.gettext("You have a report that is not sent yet. Do you want to keep it?")),
+        reply_markup=inline_keyboard(rows),
+    )
     return CONFIRM_DISCARD
 
 
@@ -569,10 +624,22 @@ async def timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if draft is None:
         return
     t = tr(update, context)
-    rows = [[(t.gettext("Continue my report"), _data(draft, "resume")), (t.gettext("Throw it away"), _data(draft, "discard"))]]
-    await reply(update, html.escape(t.gettext("Your report is paused because nothing happened for a while. "
-                                              "It is kept: tap Continue when you are ready.")),
-                reply_markup=inline_keyboard(rows))
+    rows = [
+        [
+            (t.gettext("Continue my report"), _data(draft, "resume")),
+            (t.gettext("Throw it away"), _data(draft, "discard")),
+        ]
+    ]
+    await reply(
+        update,
+        html.escape(
+            t.gettext(
+                "Your report is paused because nothing happened for a while. "
+                "It is kept: tap Continue when you are ready."
+            )
+        ),
+        reply_markup=inline_keyboard(rows),
+    )
 
 
 async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
@@ -590,7 +657,9 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
         report.REVIEW: t.gettext("Please use the buttons under your report: send, change or cancel."),
     }
     step = report.next_step(draft) if draft else report.REVIEW
-    text = expected.get(step, t.gettext("Please answer the question above, using the buttons if there are any."))
+    text = expected.get(
+        step, t.gettext("Please answer the question above, using the buttons if there are any.")
+    )
     if message is not None and message.text and len(message.text) > 4000:
         text = t.gettext("That message is too long.") + " " + text
     await reply(update, html.escape(text))
@@ -603,6 +672,20 @@ def build_conversation(draft_timeout_s: float) -> ConversationHandler[ContextTyp
     text = filters.TEXT & ~filters.COMMAND
     button = r"^[0-9a-f]{8}\|"
     anything = MessageHandler(filters.ALL & ~filters.COMMAND, unexpected)
+    with warnings.catch_warnings():
+        # PTB warns that per_message=False does not track buttons per message. That is the design:
+        # the conversation is per person, and every button carries the draft's token instead.
+        warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
+        return _conversation(draft_timeout_s, private, text, button, anything)
+
+
+def _conversation(
+    draft_timeout_s: float,
+    private: filters.BaseFilter,
+    text: filters.BaseFilter,
+    button: str,
+    anything: MessageHandler[ContextTypes.DEFAULT_TYPE, object],
+) -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     return ConversationHandler(
         name=CONVERSATION_NAME,
         persistent=True,

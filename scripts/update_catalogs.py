@@ -29,12 +29,33 @@ def po_path(language: str) -> Path:
 
 
 def main() -> int:
-    run("extract", "-F", "pyproject.toml", "-k", "N_", "--no-location", "--sort-output", "--omit-header",
-        "-o", str(TEMPLATE), "bot", "handlers")
+    run(
+        "extract",
+        "-F",
+        "pyproject.toml",
+        "-k",
+        "N_",
+        "--no-location",
+        "--sort-output",
+        "--omit-header",
+        "-o",
+        str(TEMPLATE),
+        "bot",
+        "handlers",
+    )
     for language in ("zh_Hans", "en"):
         command = "update" if po_path(language).exists() else "init"
-        run(command, "-i", str(TEMPLATE), "-d", str(LOCALES), "-l", language, "--no-wrap",
-            *(["--no-fuzzy-matching", "--ignore-obsolete"] if command == "update" else []))
+        run(
+            command,
+            "-i",
+            str(TEMPLATE),
+            "-d",
+            str(LOCALES),
+            "-l",
+            language,
+            "--no-wrap",
+            *(["--no-fuzzy-matching", "--ignore-obsolete"] if command == "update" else []),
+        )
     with po_path("en").open("rb") as fh:
         english = read_po(fh, locale="en")
     for message in english:

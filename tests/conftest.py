@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
+from bot.fake_telegram.ratelimit import RateLimits
 from bot.store import Store
 from handlers.app import build_application, run_bot
 
@@ -48,10 +49,12 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     """The fake Bot API on 127.0.0.1, with the staff group set up."""
-    server = FakeTelegram()
+    # A test person taps at machine speed, not every few seconds like a villager; the private-chat
+    # bucket is scaled by the same factor. Group and overall limits stay Telegram's.
+    server = FakeTelegram(rate_limits=RateLimits(private_burst=20, private_per_second=20))
     await server.start()
-    server.add_group(STAFF_GROUP, "Heshun forestry bureau — moderation", admins=[STAFF_ADMIN])
     server.add_user(STAFF_ADMIN, "Staff", language_code="zh-hans")
+    server.add_group(STAFF_GROUP, "Heshun forestry bureau — moderation", admins=[STAFF_ADMIN])
     yield server
     await server.stop()
 
@@ -86,7 +89,7 @@ class RunningBot:
 async def start_bot(config: Config) -> RunningBot:
     stop = asyncio.Event()
     application = build_application(config)
-    task = asyncio.create_task(run_bot(application, stop, timeout=1))
+    task = asyncio.create_task(run_bot(application, stop, poll_timeout=1))
     # Running means post_init has built the services and the first getUpdates is out.
     for _ in range(200):
         if application.running or task.done():
@@ -116,7 +119,9 @@ async def running(config: Config) -> AsyncIterator[Callable[..., Any]]:
 class Person:
     """A Telegram user driving the bot through the fake server, as a person would."""
 
-    def __init__(self, fake: FakeTelegram, user_id: int, name: str = "王大爷", language: str = "zh-hans") -> None:
+    def __init__(
+        self, fake: FakeTelegram, user_id: int, name: str = "王大爷", language: str = "zh-hans"
+    ) -> None:
         self.fake = fake
         self.id = user_id
         fake.add_user(user_id, name, language_code=language)
@@ -136,18 +141,24 @@ class Person:
     async def send_photo(self, data: bytes, contains: str | None = None) -> dict[str, Any]:
         return await self._reply_to(lambda: self.fake.send_photo(self.id, data), contains)
 
-    async def send_file(self, data: bytes, name: str, mime: str | None, contains: str | None = None) -> dict[str, Any]:
+    async def send_file(
+        self, data: bytes, name: str, mime: str | None, contains: str | None = None
+    ) -> dict[str, Any]:
         return await self._reply_to(
-            lambda: self.fake.send_document(self.id, data, file_name=name, mime_type=mime), contains)
+            lambda: self.fake.send_document(self.id, data, file_name=name, mime_type=mime), contains
+        )
 
-    async def send_location(self, lat: float, lon: float, accuracy: float | None = None,
-                            contains: str | None = None) -> dict[str, Any]:
+    async def send_location(
+        self, lat: float, lon: float, accuracy: float | None = None, contains: str | None = None
+    ) -> dict[str, Any]:
         return await self._reply_to(
-            lambda: self.fake.send_location(self.id, lat, lon, horizontal_accuracy=accuracy), contains)
+            lambda: self.fake.send_location(self.id, lat, lon, horizontal_accuracy=accuracy), contains
+        )
 
     async def send_contact(self, phone: str, contains: str | None = None) -> dict[str, Any]:
         return await self._reply_to(
-            lambda: self.fake.send_contact(self.id, phone, "王", contact_user_id=self.id), contains)
+            lambda: self.fake.send_contact(self.id, phone, "王", contact_user_id=self.id), contains
+        )
 
     def button(self, label: str) -> tuple[dict[str, Any], str]:
         """The newest bot message with an inline button whose text contains `label`."""
@@ -157,7 +168,9 @@ class Person:
                 for button in row:
                     if label in button["text"]:
                         return message, button["callback_data"]
-        raise AssertionError(f"no button {label!r}; chat: {[m.get('text') for m in self.fake.messages_in(self.id)]}")
+        raise AssertionError(
+            f"no button {label!r}; chat: {[m.get('text') for m in self.fake.messages_in(self.id)]}"
+        )
 
     async def tap(self, label: str, contains: str | None = None) -> dict[str, Any]:
         message, data = self.button(label)

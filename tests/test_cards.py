@@ -18,12 +18,29 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 def row(**changes) -> ReportRow:
     base = dict(
-        id=1, ref_code="HS-2026-00001", kind="signs", status="new", reporter_id=5, reporter_name="<b>Bob</b> & co",
-        reporter_username="bob", language="en", latitude=37.33, longitude=113.57, accuracy_m=12.0,
-        location_source="telegram", input_datum="wgs84", place_name=None, observed_at=NOW, submitted_at=NOW,
-        details={"sign": "tracks", "note": "<i>" + "paw " * 2000}, notify_reporter=True, incident_id=1,
-        photos=tuple(StoredPhoto(f"f{i}", f"u{i}", "0" * 64, 1, "image/jpeg", 1, 1, "o", f"d{i}", "t")
-                     for i in range(3)),
+        id=1,
+        ref_code="HS-2026-00001",
+        kind="signs",
+        status="new",
+        reporter_id=5,
+        reporter_name="<b>Bob</b> & co",
+        reporter_username="bob",
+        language="en",
+        latitude=37.33,
+        longitude=113.57,
+        accuracy_m=12.0,
+        location_source="telegram",
+        input_datum="wgs84",
+        place_name=None,
+        observed_at=NOW,
+        submitted_at=NOW,
+        details={"sign": "tracks", "note": "<i>" + "paw " * 2000},
+        notify_reporter=True,
+        incident_id=1,
+        photos=tuple(
+            StoredPhoto(f"f{i}", f"u{i}", "0" * 64, 1, "image/jpeg", 1, 1, "o", f"d{i}", "t")
+            for i in range(3)
+        ),
     )
     base.update(changes)
     return ReportRow(**base)
@@ -43,9 +60,20 @@ def test_card_escapes_and_fits() -> None:
 
 
 def test_anonymous_card_has_no_identity() -> None:
-    messages = report_messages(row(kind="tip", reporter_id=None, reporter_name=None, reporter_username=None,
-                                   details={"threat": "snares"}, notify_reporter=False),
-                               -100, translator("en"), translator("en"), 5)
+    messages = report_messages(
+        row(
+            kind="tip",
+            reporter_id=None,
+            reporter_name=None,
+            reporter_username=None,
+            details={"threat": "snares"},
+            notify_reporter=False,
+        ),
+        -100,
+        translator("en"),
+        translator("en"),
+        5,
+    )
     card = messages[2].payload["text"]
     assert "Anonymous" in card and "tg://user" not in card
     assert messages[-1].private and not messages[0].private

@@ -46,9 +46,18 @@ def test_bad_config_names_the_setting(tmp_path: Path, text: str, env: dict, name
 
 def test_command_line_reports_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "[telegram]\n")
-    result = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(path)],
-                            env={"BOT_TOKEN": "1:x", "PATH": ""}, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", str(path)],
+        env={"BOT_TOKEN": "1:x", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
-    assert result.stderr.strip() == "leopard-watch: configuration error: telegram.moderation_chat_id is required"
-    help_text = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60)
+    assert (
+        result.stderr.strip() == "leopard-watch: configuration error: telegram.moderation_chat_id is required"
+    )
+    help_text = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert help_text.returncode == 0 and "run" in help_text.stdout

@@ -25,7 +25,15 @@ def rows(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
 
 
 async def staff_card(fake: FakeTelegram, code: str) -> dict:
-    return await fake.wait_for_message(STAFF_GROUP, contains=code, timeout=10)
+    """The card's text message (the album caption also carries the code)."""
+    await fake.wait_for_call(
+        "sendMessage",
+        timeout=20,
+        predicate=lambda c: (
+            str(c.params.get("chat_id")) == str(STAFF_GROUP) and code in str(c.params.get("text"))
+        ),
+    )
+    return next(m for m in fake.messages_in(STAFF_GROUP) if code in (m.get("text") or ""))
 
 
 async def report_sighting(person: Person, *, photo: bytes | None = None) -> str:
@@ -57,7 +65,8 @@ async def test_sighting_end_to_end(fake: FakeTelegram, running, config) -> None:
 
     card = await staff_card(fake, code)
     text = card["text"]
-    assert "Leopard sighting" in text and "37.32960, 113.57020" in text and "±25 m" in text
+    # Staff read Chinese (the default staff language); user text is shown literally, not as markup.
+    assert "目击豹子" in text and "37.32960, 113.57020" in text and "±25米" in text
     assert "walking along the <b>ridge</b> & into trees" in text  # shown literally, not as markup
     assert "Li <Wei>" in text
     kinds = [c.method for c in fake.calls if c.params.get("chat_id") in (STAFF_GROUP, str(STAFF_GROUP))]
@@ -98,7 +107,7 @@ async def test_livestock_needs_a_photo_and_takes_a_contact(fake: FakeTelegram, r
     code = CODE.search(receipt["text"]).group(0)
     await fake.wait_for_call("sendMediaGroup")
     card = await staff_card(fake, code)
-    assert "Sheep" in card["text"] and "2 photos" in card["text"]
+    assert "绵羊" in card["text"] and "2 张照片" in card["text"]
     report = rows(config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)[0]
     assert '"killed": 3' in report["details"] and "+8613912345678" in report["details"]
 
@@ -116,8 +125,12 @@ async def test_cancel_and_start_during_a_draft(fake: FakeTelegram, running, conf
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
     menu = [m for m in fake.messages_in(person.id) if "Leopard Watch" in (m.get("text") or "")][-1]
-    _, data = next((b["text"], b["callback_data"]) for row in menu["reply_markup"]["inline_keyboard"]
-                   for b in row if "Snares" in b["text"])
+    _, data = next(
+        (b["text"], b["callback_data"])
+        for row in menu["reply_markup"]["inline_keyboard"]
+        for b in row
+        if "Snares" in b["text"]
+    )
     before = person._seen()
     fake.press_button(person.id, menu, data)
     await fake.wait_for_message(person.id, contains="not sent yet", after=before)
@@ -136,7 +149,7 @@ async def test_bad_input_keeps_the_draft(fake: FakeTelegram, running, config) ->
     before = person._seen()
     fake.send_voice(person.id)
     await fake.wait_for_message(person.id, contains="I need a location", after=before)
-    await person.send("x" * 10_000)
+    await person.send("x" * 4096, contains="find coordinates")  # clients split longer texts at 4096
     await person.send("40.7128, -74.0060")  # New York
     assert "China" in person.last_text() or "outside" in person.last_text()
     await person.send_location(*HESHUN, contains="When did you see it")
@@ -169,8 +182,11 @@ async def test_a_draft_survives_a_restart(fake: FakeTelegram, running, config) -
     await person.tap("Skip", contains="Please check")
     receipt = await person.tap("Send report", contains="Reference code")
     code = CODE.search(receipt["text"]).group(0)
-    photos = rows(config.database_path,
-                  "SELECT COUNT(*) AS n FROM photos JOIN reports r ON r.id = report_id WHERE r.ref_code = ?", code)
+    photos = rows(
+        config.database_path,
+        "SELECT COUNT(*) AS n FROM photos JOIN reports r ON r.id = report_id WHERE r.ref_code = ?",
+        code,
+    )
     assert photos[0]["n"] == 1
 
 
@@ -188,7 +204,7 @@ async def test_anonymous_tip_stores_no_identity(fake: FakeTelegram, running, con
     receipt = await person.tap("Send report", contains="Reference code")
     code = CODE.search(receipt["text"]).group(0)
     card = await staff_card(fake, code)
-    assert "Anonymous" in card["text"] and "Secret" not in card["text"] and "506" not in card["text"]
+    assert "匿名" in card["text"] and "Secret" not in card["text"] and "506" not in card["text"]
     report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert report["reporter_id"] is None and report["reporter_name"] is None
     # The receipt has gone out, so the outbox no longer knows whom it went to.
@@ -202,10 +218,8 @@ async def test_submitting_twice_stores_one_report(fake: FakeTelegram, running, c
     await running()
     person = Person(fake, 507, language="en")
     code = await report_sighting(person)
-    submit = [c for c in fake.calls if c.method == "answerCallbackQuery"][-1]
-    assert submit
     # Telegram delivers at least once: the same Send press arrives again.
-    fake.deliver_again(max(u["update_id"] for u in fake.delivered_updates()))
+    fake.deliver_again(fake.last_update_id())
     await fake.wait_until_idle()
     assert rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
     assert code
@@ -223,7 +237,9 @@ async def test_outbox_survives_a_telegram_outage(fake: FakeTelegram, running, co
     for label in ("1", "Not sure", "Resting", "Over 1 km"):
         await person.tap(label)
     # Telegram goes down just as the report is sent: the card and the receipt wait, then arrive.
-    fake.fail_next("sendLocation", error_code=429, description="Too Many Requests: retry after 1", retry_after=1)
+    fake.fail_next(
+        "sendLocation", error_code=429, description="Too Many Requests: retry after 1", retry_after=1
+    )
     fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=2)
     await person.tap_silently("Send report")
     receipt = await fake.wait_for_message(person.id, contains="Reference code", timeout=20)
@@ -232,3 +248,43 @@ async def test_outbox_survives_a_telegram_outage(fake: FakeTelegram, running, co
     assert code in card["text"]
     failed = [c for c in fake.calls if not c.ok and c.method in ("sendLocation", "sendMessage")]
     assert len(failed) == 3
+
+
+async def test_idle_draft_pauses_and_resumes(fake: FakeTelegram, running, config) -> None:
+    from datetime import timedelta
+
+    await running(draft_timeout=timedelta(seconds=1))
+    person = Person(fake, 509, language="en")
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await fake.wait_for_message(person.id, contains="paused", timeout=10)
+    await person.tap("Continue my report", contains="Where was it")
+    await person.send("37.33, 113.57", contains="When did you see it")
+
+
+async def test_whole_conversation_in_chinese_has_no_english(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 510, "王大爷", language="zh-hans")
+    await person.send("/start", contains="和顺豹子守护")
+    await person.tap("我看到豹子了", contains="照片")
+    await person.send_photo(make_jpeg(seed=11), contains="收到 1 张照片")
+    await person.tap("好了", contains="在哪里")
+    await person.send_location(*HESHUN, contains="什么时候")
+    await person.tap("昨天", contains="几点")
+    await person.send("8:30", contains="几只豹子")
+    await person.tap("不确定", contains="小豹子")
+    await person.tap("没有", contains="在做什么")
+    await person.tap("在休息", contains="多远")
+    await person.tap("50米以内", contains="请核对")
+    await person.tap("✏️ 修改", contains="要改哪一项")
+    await person.tap("时间", contains="什么时候")
+    await person.tap("刚才", contains="请核对")
+    receipt = await person.tap("✅ 提交", contains="编号")
+    card = await staff_card(fake, CODE.search(receipt["text"]).group(0))
+    assert "目击豹子" in card["text"]
+    english = re.compile(r"[A-Za-z]{3,}")
+    allowed = {"start", "myreports", "cancel", "JPEG", "PNG", "WebP", "HEIC"}
+    for text in person.texts() + [card["text"]]:
+        words = set(english.findall(re.sub(r"<[^>]+>", "", text))) - allowed
+        assert not words, f"English in a Chinese conversation: {words} in {text!r}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,8 +40,11 @@ def test_every_message_is_translated(language: str) -> None:
     ids = {m.id[0] if isinstance(m.id, tuple) else m.id: m for m in cat if m.id}
     missing = sorted(code_messages() - ids.keys())
     assert not missing, f"not in {language} catalog (run scripts/update_catalogs.py): {missing}"
-    untranslated = [k for k, m in ids.items() if m.fuzzy or not (all(m.string) if isinstance(m.string, tuple)
-                                                               else m.string)]
+    untranslated = [
+        k
+        for k, m in ids.items()
+        if m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string)
+    ]
     assert not untranslated, f"untranslated or fuzzy in {language}: {untranslated}"
 
 
@@ -75,12 +78,14 @@ def test_language_choice_and_formatting() -> None:
     assert language_for("zh-hans") == language_for("zh-TW") == language_for("zh") == "zh_Hans"
     assert language_for("en-GB") == language_for("de") == language_for(None) == "en"
     zh, en = Translator("zh_Hans"), Translator("en")
-    moment = datetime(2026, 11, 20, 6, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 20, 6, 30, tzinfo=UTC)
     assert zh.datetime(moment) == "2026年11月20日 14:30"
     assert en.datetime(moment) == "Nov 20, 2026 14:30"
     assert en.distance(850) == "850 m" and en.distance(2345) == "2.3 km" and zh.distance(2345) == "2.3公里"
     assert en.ngettext("{n} photo", "{n} photos", 1) == "1 photo"
     assert en.ngettext("{n} photo", "{n} photos", 3) == "3 photos"
     assert zh.ngettext("{n} photo", "{n} photos", 3) == "3 张照片"
-    assert zh.gettext("Please send a number from {minimum} to {maximum}.", minimum=0, maximum=5) == \
-        "请发一个 0 到 5 之间的数字。"
+    assert (
+        zh.gettext("Please send a number from {minimum} to {maximum}.", minimum=0, maximum=5)
+        == "请发一个 0 到 5 之间的数字。"
+    )

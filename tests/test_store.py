@@ -19,8 +19,11 @@ REPORTER = Reporter(user_id=42, name="王", username=None, language="zh_Hans", n
 
 def a_draft(kind: Kind = Kind.SIGHTING) -> dict:
     draft = report.new_draft(kind, NOW, "zh_Hans")
-    draft.update(photos_done=True, observed_at=NOW.isoformat(),
-                 location={"latitude": 37.33, "longitude": 113.57, "accuracy_m": 10.0, "source": "telegram"})
+    draft.update(
+        photos_done=True,
+        observed_at=NOW.isoformat(),
+        location={"latitude": 37.33, "longitude": 113.57, "accuracy_m": 10.0, "source": "telegram"},
+    )
     draft["answers"] = {"leopards": 1, "cubs": "no", "behaviour": "walking", "distance": "lt50"}
     return draft
 
@@ -30,8 +33,12 @@ def photo(n: int) -> StoredPhoto:
 
 
 def card(row) -> list[Outgoing]:
-    return [Outgoing(-100, "send_message", {"text": row.ref_code}, f"card:{row.id}"),
-            Outgoing(42, "send_message", {"text": "receipt"}, f"receipt:{row.id}", private=row.reporter_id is None)]
+    return [
+        Outgoing(-100, "send_message", {"text": row.ref_code}, f"card:{row.id}"),
+        Outgoing(
+            42, "send_message", {"text": "receipt"}, f"receipt:{row.id}", private=row.reporter_id is None
+        ),
+    ]
 
 
 async def test_database_is_wal_with_foreign_keys(store: Store, tmp_path: Path) -> None:
@@ -82,8 +89,9 @@ async def test_outbox_keeps_order_per_chat_and_scrubs_private_messages(store: St
     assert [i.chat_id for i in await store.due_outbox()] == [42]
     await store.outbox_sent(first[1].id, [7])
     async with store.reading() as conn:
-        scrubbed = await (await conn.execute("SELECT chat_id, payload FROM outbox WHERE id = ?",
-                                             (first[1].id,))).fetchone()
+        scrubbed = await (
+            await conn.execute("SELECT chat_id, payload FROM outbox WHERE id = ?", (first[1].id,))
+        ).fetchone()
     assert tuple(scrubbed) == (0, "{}")
     assert await store.outbox_depth() == 1
 

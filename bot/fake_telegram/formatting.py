@@ -247,7 +247,8 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             tag, argument, start = nested[-1]
             if end_name and end_name != tag:
                 raise EntityError(
-                    f'Unmatched end tag at byte offset {begin_byte}, expected "</{tag}>", found "</{end_name}>"'
+                    f"Unmatched end tag at byte offset {begin_byte}, "
+                    f'expected "</{tag}>", found "</{end_name}>"'
                 )
             nested.pop()
             length = utf16_offset - start
@@ -273,7 +274,9 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     return "".join(out), entities
 
 
-def _make_entity(tag: str, argument: str, offset: int, length: int, text_so_far: str) -> dict[str, Any] | None:
+def _make_entity(
+    tag: str, argument: str, offset: int, length: int, text_so_far: str
+) -> dict[str, Any] | None:
     kind = _TAG_TYPES[tag]
     entity: dict[str, Any] = {"offset": offset, "length": length}
     if tag == "a":
@@ -285,7 +288,9 @@ def _make_entity(tag: str, argument: str, offset: int, length: int, text_so_far:
             return None
         m = re.fullmatch(r"tg://user\?id=(\d+)", url)
         if m:
-            entity.update(type="text_mention", user={"id": int(m.group(1)), "is_bot": False, "first_name": ""})
+            entity.update(
+                type="text_mention", user={"id": int(m.group(1)), "is_bot": False, "first_name": ""}
+            )
             return entity
         entity.update(type="text_link", url=url)
         return entity

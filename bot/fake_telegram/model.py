@@ -43,7 +43,8 @@ class UploadedFile:
     data: bytes = field(repr=False)
 
     def __repr__(self) -> str:
-        return f"UploadedFile(filename={self.filename!r}, content_type={self.content_type!r}, size={len(self.data)})"
+        size = len(self.data)
+        return f"UploadedFile(filename={self.filename!r}, content_type={self.content_type!r}, size={size})"
 
 
 @dataclass

@@ -7,7 +7,8 @@ about one message per second in a single chat, at most 20 messages per minute in
 * private chats: a token bucket per chat, capacity :attr:`RateLimits.private_burst` (default 5) refilled
   at :attr:`RateLimits.private_per_second` (default 1 per second). A short burst such as "text + photo +
   keyboard" passes; sustained sending faster than 1/s does not. A media group costs one token here
-  (Telegram's own clients send 10-photo albums to a person without trouble).
+  (Telegram's own clients send 10-photo albums to a person without trouble), though each of its
+  items counts towards the overall limit.
 * groups, supergroups and channels: at most :attr:`RateLimits.group_per_minute` (20) messages in any
   sliding 60 s window per chat; a media group counts each item.
 * overall: at most :attr:`RateLimits.global_per_second` (30) messages in any sliding 1 s window.
@@ -65,7 +66,11 @@ class RateLimiter:
         return window[index] + period - now
 
     def check(self, chat_id: int, private: bool, cost: int) -> int | None:
-        """Records ``cost`` messages into ``chat_id``; returns ``retry_after`` seconds if refused."""
+        """Records ``cost`` messages (one request) into ``chat_id``; returns ``retry_after`` if refused.
+
+        A private chat's bucket is charged one token per request; the group and overall windows count
+        every message of it.
+        """
         limits = self.limits
         if not limits.enabled:
             return None

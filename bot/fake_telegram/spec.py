@@ -47,7 +47,9 @@ class MethodSpec:
 class Spec:
     """Documented methods (by name) and types (raw dicts with ``fields`` and/or ``subtypes``)."""
 
-    def __init__(self, version: str, methods: dict[str, MethodSpec], types: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, version: str, methods: dict[str, MethodSpec], types: dict[str, dict[str, Any]]
+    ) -> None:
         self.version = version
         self.methods = methods
         self.types = types
@@ -186,11 +188,11 @@ def _check_named(spec: Spec, type_name: str, value: Any, path: str) -> list[str]
     if "subtypes" in tdef and "fields" not in tdef:
         best: list[str] | None = None
         for sub in tdef["subtypes"]:
-            errs = _check_named(spec, sub, value, path)
-            if not errs:
+            sub_errors = _check_named(spec, sub, value, path)
+            if not sub_errors:
                 return []
-            if best is None or len(errs) < len(best):
-                best = errs
+            if best is None or len(sub_errors) < len(best):
+                best = sub_errors
         return best or [f"{path}: matches no subtype of {type_name}"]
     if not isinstance(value, dict):
         return [f"{path}: expected {type_name} object, got {type(value).__name__}"]
@@ -213,7 +215,8 @@ def _check_named(spec: Spec, type_name: str, value: Any, path: str) -> list[str]
                 break
             alternatives.append(errs)
         if alternatives:
-            errors.extend(min(alternatives, key=len))
+            shortest: list[str] = min(alternatives, key=len)
+            errors.extend(shortest)
     return errors
 
 
