@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from bot.gazetteer import Place
 from bot.i18n import N_, Translator
+from bot.locations import relative_to_places
 from bot.report import KIND_LABELS, QUESTIONS, Kind, display_answer
 from bot.store import Outgoing, ReportRow
 
@@ -30,6 +32,17 @@ SOURCE_LABELS = {
     "map_link": N_("map link"),
     "place": N_("place name"),
     "exif": N_("photo GPS"),
+}
+
+COMPASS = {
+    "N": N_("north"),
+    "NE": N_("northeast"),
+    "E": N_("east"),
+    "SE": N_("southeast"),
+    "S": N_("south"),
+    "SW": N_("southwest"),
+    "W": N_("west"),
+    "NW": N_("northwest"),
 }
 
 STATUS_LABELS = {
@@ -101,6 +114,29 @@ def answer_lines(report: ReportRow, t: Translator) -> list[str]:
     return lines
 
 
+def place_label(place: Place, t: Translator) -> str:
+    """A gazetteer place's name as this reader knows it (Chinese always shown: it is on the signs)."""
+    if t.language == "zh_Hans" or not place.name_en:
+        return place.name_zh or place.display_name
+    return f"{place.name_en} ({place.name_zh})" if place.name_zh else place.name_en
+
+
+def describe_place(latitude: float, longitude: float, t: Translator) -> str | None:
+    """'about 2.3 km northeast of 义兴镇' from the gazetteer, or None when no place is near (plain text)."""
+    relative = relative_to_places(latitude, longitude)
+    if relative is None:
+        return None
+    name = place_label(relative.place, t)
+    if relative.is_near:
+        return t.gettext("near {place}", place=name)
+    return t.gettext(
+        "about {distance} {direction} of {place}",
+        distance=t.distance(relative.distance_m),
+        direction=t.gettext(COMPASS.get(relative.bearing, relative.bearing)),
+        place=name,
+    )
+
+
 def location_line(report: ReportRow, t: Translator) -> str:
     parts = [format_coordinates(report.latitude, report.longitude)]
     if report.accuracy_m:
@@ -108,6 +144,9 @@ def location_line(report: ReportRow, t: Translator) -> str:
     parts.append(t.gettext(SOURCE_LABELS.get(report.location_source, report.location_source)))
     if report.place_name:
         parts.append(user_text(report.place_name, 200))
+    nearby = describe_place(report.latitude, report.longitude, t)
+    if nearby:
+        parts.append(html.escape(nearby))
     return "📍 " + " · ".join(parts)
 
 

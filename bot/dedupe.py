@@ -45,7 +45,7 @@ the WGS-84 ellipsoid: at these latitudes and distances of a few km the two diffe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -205,6 +205,7 @@ class MatchReason(StrEnum):
     PHOTO_EXACT = "photo_exact"
     PHOTO_SIMILAR = "photo_similar"
     NEARBY = "nearby"
+    SAME_REPORTER = "same_reporter"  # the reporter's earlier report of the same thing was updated
     STAFF_SPLIT = "staff_split"  # set on a report staff moved into its own incident
 
 
@@ -251,17 +252,19 @@ def distance_m(a: Located, b: Located) -> float:
     return haversine_m((a.latitude, a.longitude), (b.latitude, b.longitude))
 
 
-def matches(a: Located, b: Located, rules: DedupeRules) -> float | None:
+def matches(a: Located, b: Located, rules: DedupeRules,
+            distance: Callable[[Located, Located], float] = distance_m) -> float | None:
     """The distance between two fixes when they may describe the same event, else None.
 
     Symmetric in `a` and `b`: compatible kinds, |Δt| within the larger window, and distance within
-    the larger radius plus both capped accuracies.
+    the larger radius plus both capped accuracies. (`distance` is replaceable so the benchmark can
+    check the same rule with geodesic distances.)
     """
     if not rules.compatible(a.kind, b.kind):
         return None
     if abs(a.observed_s - b.observed_s) > rules.window_s(a.kind, b.kind):
         return None
-    d = distance_m(a, b)
+    d = distance(a, b)
     limit = rules.radius_m(a.kind, b.kind) + rules.capped(a.accuracy_m) + rules.capped(b.accuracy_m)
     return d if d <= limit else None
 
@@ -312,7 +315,8 @@ def spatial_matches(probe: Located, anchors: Iterable[Candidate], rules: DedupeR
         d = matches(probe, anchor, rules)
         if d is not None and d < best.get(anchor.incident_id, math.inf):
             best[anchor.incident_id] = d
-    return sorted((Match(i, distance_m=d) for i, d in best.items()), key=lambda m: (m.distance_m, m.incident_id))
+    ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))
+    return [Match(incident_id, distance_m=d) for incident_id, d in ranked]
 
 
 def photo_matches(probe: Probe, photos: Iterable[PhotoCandidate], rules: DedupeRules) -> list[Match]:
@@ -332,7 +336,8 @@ def photo_matches(probe: Probe, photos: Iterable[PhotoCandidate], rules: DedupeR
             continue
         if bits < best.get(photo.incident_id, 65):
             best[photo.incident_id] = bits
-    return sorted((Match(i, hamming=b) for i, b in best.items()), key=lambda m: (m.hamming, m.incident_id))
+    ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))
+    return [Match(incident_id, hamming=bits) for incident_id, bits in ranked]
 
 
 def decide(nearby: Sequence[Match], by_photo: Sequence[Match]) -> Decision:

@@ -9,9 +9,11 @@ the report is on disk.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +22,24 @@ from typing import Any
 
 import aiosqlite
 
+from bot.dedupe import (
+    DEFAULT_RULES,
+    Candidate,
+    Decision,
+    DedupeRules,
+    Located,
+    Match,
+    MatchReason,
+    PhotoCandidate,
+    Probe,
+    band_probes,
+    decide,
+    epoch_seconds,
+    photo_matches,
+    same_report,
+    search_box,
+    spatial_matches,
+)
 from bot.report import reference_code
 
 MIGRATIONS: list[str] = [
@@ -376,12 +396,11 @@ class Store:
             earlier = await self._earlier_same_report(conn, probe)
             if earlier is not None:
                 outcome = await self._update_earlier(conn, earlier, draft, photos, submitted_at)
-                report_id = outcome.id
             else:
                 decision = await self._find_incident(conn, probe)
                 incident_id = decision.incident_id
                 if incident_id is None:
-                    incident_id = await self._insert_incident(conn, probe, submitted_at)
+                    incident_id = await _insert_incident(conn, probe, submitted_at.isoformat(), None)
                 cursor = await conn.execute(
                     """INSERT INTO reports (draft_id, year, seq, ref_code, kind, reporter_id, reporter_name,
                            reporter_username, language, latitude, longitude, accuracy_m, location_source,
@@ -406,7 +425,7 @@ class Store:
                     joined_existing=decision.incident_id is not None,
                     merge_suggestions=decision.merge_suggestions, match_reason=decision.reason.value,
                 )
-            row = await self._report(conn, report_id)
+            row = await self._report(conn, outcome.id)
             await self._enqueue(conn, compose(row), submitted_at)
         return outcome
 
@@ -564,6 +583,273 @@ class Store:
                 )
 
 
+    # --- incidents and dedupe ------------------------------------------------------------------
+
+    #: The rules of bot/dedupe.py; replace on the instance (e.g. from configuration) before serving.
+    dedupe_rules: DedupeRules = DEFAULT_RULES
+
+    async def find_incident_for(self, probe: Probe) -> Decision:
+        """Which incident a report like `probe` would join now (read-only; submit_report applies it)."""
+        async with self.reading() as conn:
+            return await self._find_incident(conn, probe)
+
+    async def incident(self, incident_id: int) -> IncidentRow | None:
+        async with self.reading() as conn:
+            return await self._incident(conn, incident_id)
+
+    async def incident_reports(self, incident_id: int) -> list[ReportRow]:
+        """The reports of an incident, oldest first (after a merge: the target's reports)."""
+        async with self.reading() as conn:
+            rows = await _fetch(
+                conn, "SELECT id FROM reports WHERE incident_id = ? ORDER BY id", (incident_id,)
+            )
+            return [await self._report(conn, r["id"]) for r in rows]
+
+    async def merge_incidents(self, source: int, target: int, staff_id: int, now: datetime) -> IncidentRow:
+        """Staff merge `source` into `target`: its reports move, and its anchor keeps catching new
+        reports for `target`. Kept for good: matching only ever places new reports.
+
+        Raises LookupError for an unknown incident and ValueError for a merge that cannot be made
+        (the same incident, one already merged, or kinds that never share a card, e.g. a tip).
+        """
+        async with self.transaction() as conn:
+            found = await _fetch(
+                conn, "SELECT id, status, anchor_kind FROM incidents WHERE id IN (?, ?)", (source, target)
+            )
+            pair = {r["id"]: r for r in found}
+            if source not in pair or target not in pair:
+                raise LookupError(f"no incident {source if source not in pair else target}")
+            if source == target or pair[source]["status"] != "open" or pair[target]["status"] != "open":
+                raise ValueError("only two different open incidents can be merged")
+            if not self.dedupe_rules.compatible(pair[source]["anchor_kind"], pair[target]["anchor_kind"]):
+                raise ValueError("these kinds of report never share an incident")
+            stamp = now.isoformat()
+            await conn.execute("UPDATE reports SET incident_id = ? WHERE incident_id = ?", (target, source))
+            await conn.execute(
+                "UPDATE incidents SET status = 'merged', merged_into = ?, updated_at = ?"
+                " WHERE id = ? OR merged_into = ?", (target, stamp, source, source),
+            )
+            # Suggestions that named the source now name the target; one naming both is settled.
+            await conn.execute(
+                "INSERT OR IGNORE INTO merge_suggestions (incident_id, other_id, report_id, created_at)"
+                " SELECT CASE incident_id WHEN :s THEN :t ELSE incident_id END,"
+                "        CASE other_id WHEN :s THEN :t ELSE other_id END, report_id, created_at"
+                " FROM merge_suggestions WHERE (incident_id = :s OR other_id = :s)"
+                "   AND incident_id != :t AND other_id != :t",
+                {"s": source, "t": target},
+            )
+            await conn.execute(
+                "DELETE FROM merge_suggestions WHERE incident_id IN (:s, :t) AND other_id IN (:s, :t)"
+                " OR incident_id = :s OR other_id = :s", {"s": source, "t": target},
+            )
+            await conn.execute(_DECISION_SQL, ("merge", target, source, None, staff_id, stamp))
+            for incident_id in (source, target):
+                await _refresh_incident(conn, incident_id, stamp)
+            merged = await self._incident(conn, target)
+        assert merged is not None
+        return merged
+
+    async def split_report(self, report_id: int, staff_id: int, now: datetime) -> int:
+        """Staff move a report out into an incident of its own, anchored on it; returns its id.
+
+        The report is pinned (a staff placement that nothing automatic may change). If it was the
+        anchor of its old incident, that incident re-anchors on its earliest remaining report, so
+        new reports at the split-out spot go to the new incident rather than back to the old one.
+        """
+        async with self.transaction() as conn:
+            rows = await _fetch(
+                conn, f"SELECT incident_id, {_FIX_COLUMNS} FROM reports WHERE id = ?", (report_id,)
+            )
+            if not rows:
+                raise LookupError(f"no report {report_id}")
+            old = rows[0]["incident_id"]
+            remaining = await _fetch(
+                conn, f"SELECT id, {_FIX_COLUMNS} FROM reports WHERE incident_id = ? AND id != ?"
+                " ORDER BY id LIMIT 1", (old, report_id),
+            )
+            if not remaining:
+                raise ValueError("the report is already alone in its incident")
+            stamp = now.isoformat()
+            # Every anchor on the split-out report that still serves the old incident (its own, or
+            # one of an incident merged into it) moves to the old incident's earliest remaining report.
+            for (moved,) in await _fetch(
+                conn,
+                "SELECT id FROM incidents WHERE anchor_report_id = ? AND COALESCE(merged_into, id) = ?",
+                (report_id, old),
+            ):
+                await _set_anchor(conn, moved, _fix(remaining[0]), remaining[0]["id"])
+            new = await _insert_incident(conn, _fix(rows[0]), stamp, report_id)
+            await conn.execute(
+                "UPDATE reports SET incident_id = ?, pinned = 1, match_reason = ?, match_distance_m = NULL"
+                " WHERE id = ?", (new, MatchReason.STAFF_SPLIT.value, report_id),
+            )
+            await conn.execute(_DECISION_SQL, ("split", old, new, report_id, staff_id, stamp))
+            for incident_id in (old, new):
+                await _refresh_incident(conn, incident_id, stamp)
+        return new
+
+    @staticmethod
+    def bulk_load(conn: sqlite3.Connection, rows: Iterable[BulkReport], batch: int = 100_000) -> int:
+        """Imports already-deduplicated history fast: every row becomes a report and its own incident.
+
+        For archives and the benchmark, on a synchronous connection to a migrated database that
+        nothing else writes meanwhile (ids are assigned here). Commits once per `batch`; returns the
+        number of reports loaded.
+        """
+        def next_id(table: str) -> int:
+            return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
+
+        report_id, incident_id = next_id("reports"), next_id("incidents")
+        seqs = dict(conn.execute("SELECT year, MAX(seq) FROM reports GROUP BY year").fetchall())
+        loaded = 0
+        rows = iter(rows)
+        while chunk := list(itertools.islice(rows, batch)):
+            incidents, anchors, reports, photos = [], [], [], []
+            for row in chunk:
+                stamp = row.submitted_at.isoformat()
+                year = row.submitted_at.year
+                seqs[year] = seq = seqs.get(year, 0) + 1
+                fix = Probe(row.kind, row.latitude, row.longitude, row.accuracy_m,
+                            epoch_seconds(row.observed_at))
+                incidents.append((incident_id, *_incident_values(fix, stamp, report_id), 1, 1))
+                anchors.append(_anchor_box(incident_id, fix))
+                reports.append((
+                    report_id, f"import-{report_id}", year, seq, reference_code(year, seq), row.kind,
+                    row.reporter_id, row.latitude, row.longitude, row.accuracy_m, row.observed_at.isoformat(),
+                    stamp, incident_id, _reporter_key(row.reporter_id), fix.observed_s,
+                ))
+                photos += [
+                    _photo_values(report_id, i, StoredPhoto(
+                        "import", f"import-{report_id}-{i}", sha, phash, "image/jpeg", 0, 0, "", "", ""
+                    ), fix.observed_s)
+                    for i, (sha, phash) in enumerate(row.photos)
+                ]
+                report_id += 1
+                incident_id += 1
+            conn.execute("BEGIN")
+            try:
+                # An incident names its anchor report and the report its incident: check at commit.
+                conn.execute("PRAGMA defer_foreign_keys = ON")
+                conn.executemany(_INSERT_INCIDENT, incidents)
+                conn.executemany(_INSERT_ANCHOR, anchors)
+                conn.executemany(
+                    "INSERT INTO reports (id, draft_id, year, seq, ref_code, kind, reporter_id, language,"
+                    " latitude, longitude, accuracy_m, location_source, observed_at, submitted_at, details,"
+                    " notify_reporter, incident_id, reporter_key, observed_s, match_reason)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'zh_Hans', ?, ?, ?, 'import', ?, ?, '{}', 0,"
+                    " ?, ?, ?, 'new')",
+                    reports,
+                )
+                conn.executemany(_INSERT_PHOTO, photos)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            loaded += len(chunk)
+        return loaded
+
+    async def _find_incident(self, conn: aiosqlite.Connection, probe: Probe) -> Decision:
+        rules = self.dedupe_rules
+        anchors = await _fetch(conn, ANCHOR_SQL, anchor_params(probe, rules))
+        photos = await _fetch(conn, PHOTO_SQL, photo_params(probe, rules)) if _has_photos(probe) else []
+        return _decide(probe, anchors, photos, rules)
+
+    async def _earlier_same_report(self, conn: aiosqlite.Connection, probe: Probe) -> Candidate | None:
+        """The reporter's own earlier report of the same thing (see dedupe.same_report), if any."""
+        if probe.reporter_key is None:
+            return None
+        window = self.dedupe_rules.window_s(probe.kind, probe.kind)
+        rows = await _fetch(
+            conn, f"SELECT incident_id, id, {_FIX_COLUMNS} FROM reports"
+            " WHERE reporter_key = ? AND observed_s BETWEEN ? AND ? AND kind = ?",
+            (probe.reporter_key, probe.observed_s - window, probe.observed_s + window, probe.kind),
+        )
+        return same_report(probe, (_candidate(r["incident_id"], r["id"], r) for r in rows), self.dedupe_rules)
+
+    async def _update_earlier(
+        self, conn: aiosqlite.Connection, earlier: Candidate, draft: dict[str, Any],
+        photos: Sequence[StoredPhoto], now: datetime,
+    ) -> SubmittedReport:
+        """Folds a repeat submission into the reporter's earlier report: newer answers replace older
+        ones, new photos are appended; place and time stay those of the first report (it may be an
+        anchor). The draft id is kept so a replay of this draft is recognised."""
+        assert earlier.report_id is not None
+        report_id, stamp = earlier.report_id, now.isoformat()
+        first = (await _fetch(
+            conn, "SELECT ref_code, details FROM reports WHERE id = ?", (report_id,)
+        ))[0]
+        details = {**json.loads(first["details"]), **draft["answers"]}
+        await conn.execute(
+            "UPDATE reports SET details = ?, revision = revision + 1, updated_at = ? WHERE id = ?",
+            (json.dumps(details, ensure_ascii=False), stamp, report_id),
+        )
+        known = await _fetch(
+            conn, "SELECT sha256, position FROM photos WHERE report_id = ?", (report_id,)
+        )
+        seen = {r["sha256"] for r in known}
+        fresh = []
+        for photo in photos:  # the same picture sent again is not a new photo
+            if photo.sha256 not in seen:
+                seen.add(photo.sha256)
+                fresh.append(photo)
+        start = max((r["position"] for r in known), default=-1) + 1
+        await _insert_photos(conn, report_id, fresh, earlier.observed_s, start)
+        await conn.execute(
+            "INSERT INTO report_drafts (draft_id, report_id, submitted_at) VALUES (?, ?, ?)",
+            (draft["id"], report_id, stamp),
+        )
+        await _refresh_incident(conn, earlier.incident_id, stamp)
+        return SubmittedReport(
+            report_id, first["ref_code"], created=True, incident_id=earlier.incident_id,
+            updated_existing=True, match_reason=MatchReason.SAME_REPORTER.value,
+        )
+
+    @staticmethod
+    async def _joined(
+        conn: aiosqlite.Connection, incident_id: int, report_id: int, decision: Decision, now: datetime,
+    ) -> None:
+        """Bookkeeping once a new report is in `incident_id`: the anchor of a new incident, the
+        merge suggestions, the counts."""
+        stamp = now.isoformat()
+        if decision.incident_id is None:
+            await conn.execute(
+                "UPDATE incidents SET anchor_report_id = ? WHERE id = ?", (report_id, incident_id)
+            )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO merge_suggestions (incident_id, other_id, report_id, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            [(incident_id, other, report_id, stamp) for other in decision.merge_suggestions],
+        )
+        await _refresh_incident(conn, incident_id, stamp)
+
+    @staticmethod
+    async def _incident(conn: aiosqlite.Connection, incident_id: int) -> IncidentRow | None:
+        rows = await _fetch(conn, "SELECT * FROM incidents WHERE id = ?", (incident_id,))
+        if not rows:
+            return None
+        i = rows[0]
+        # A suggestion shows on both cards while the other incident is still open.
+        suggested = await _fetch(
+            conn,
+            """SELECT s.other_id FROM merge_suggestions s JOIN incidents o ON o.id = s.other_id
+               WHERE s.incident_id = :id AND o.status = 'open'
+               UNION
+               SELECT s.incident_id FROM merge_suggestions s JOIN incidents o ON o.id = s.incident_id
+               WHERE s.other_id = :id AND o.status = 'open'
+               ORDER BY 1""",
+            {"id": incident_id},
+        )
+        return IncidentRow(
+            id=i["id"], kind=i["kind"], status=i["status"],
+            created_at=datetime.fromisoformat(i["created_at"]),
+            updated_at=datetime.fromisoformat(i["updated_at"]) if i["updated_at"] else None,
+            merged_into=i["merged_into"], anchor_report_id=i["anchor_report_id"],
+            anchor_latitude=i["anchor_latitude"], anchor_longitude=i["anchor_longitude"],
+            anchor_accuracy_m=i["anchor_accuracy_m"], anchor_observed_s=i["anchor_observed_s"],
+            report_count=i["report_count"], reporter_count=i["reporter_count"],
+            merge_suggestions=tuple(r[0] for r in suggested),
+        )
+
 _SCRUB_PRIVATE = "UPDATE outbox SET chat_id = 0, payload = '{}', result = NULL WHERE id = ? AND private = 1"
 
 
@@ -583,3 +869,234 @@ def _unsigned64(value: int | None) -> int | None:
     if value is None:
         return None
     return value + (1 << 64) if value < 0 else value
+
+
+# --- incidents and dedupe ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """An incident with what its staff card needs; `merge_suggestions` are open incidents only."""
+
+    id: int
+    kind: str
+    status: str  # 'open', or 'merged' (then merged_into names the live incident)
+    created_at: datetime
+    updated_at: datetime | None
+    merged_into: int | None
+    anchor_report_id: int | None
+    anchor_latitude: float | None
+    anchor_longitude: float | None
+    anchor_accuracy_m: float | None
+    anchor_observed_s: float | None
+    report_count: int
+    reporter_count: int  # distinct people (each anonymous tip counts once): the corroboration
+    merge_suggestions: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BulkReport:
+    """One historical report for :meth:`Store.bulk_load`; photos are (sha256 hex, unsigned phash)."""
+
+    kind: str
+    latitude: float
+    longitude: float
+    accuracy_m: float | None
+    observed_at: datetime
+    submitted_at: datetime
+    reporter_id: int | None = None
+    photos: tuple[tuple[str, int | None], ...] = ()
+
+
+# Anchors whose degenerate box lies in the probe's search box (the R*Tree answers the six range
+# constraints), of a kind the probe may group with; a merged incident's anchor answers for its target.
+ANCHOR_SQL = """
+    SELECT COALESCE(i.merged_into, i.id), i.anchor_report_id, i.anchor_kind, i.anchor_latitude,
+           i.anchor_longitude, i.anchor_accuracy_m, i.anchor_observed_s
+    FROM incident_anchors a JOIN incidents i ON i.id = a.id
+    WHERE a.max_lat >= :min_lat AND a.min_lat <= :max_lat AND a.max_lon >= :min_lon AND a.min_lon <= :max_lon
+      AND a.max_s >= :min_s AND a.min_s <= :max_s
+      AND i.anchor_kind IN (SELECT value FROM json_each(:kinds))
+"""
+
+# Photos that may copy one of the probe's: equal SHA-256, or a perceptual hash sharing a band value
+# with one of the probe's near-copy band values (bot.dedupe.band_probes), each branch an index range
+# within the photo window. Hamming distances are checked in Python (SQLite has no popcount).
+PHOTO_SQL = """
+    SELECT r.incident_id, r.kind, r.observed_s, p.sha256, p.phash
+    FROM photos p JOIN reports r ON r.id = p.report_id
+    WHERE p.id IN (
+        SELECT id FROM photos WHERE sha256 IN (SELECT value FROM json_each(:sha256s))
+            AND observed_s BETWEEN :min_s AND :max_s
+        UNION ALL SELECT id FROM photos WHERE (phash & 65535) IN (SELECT value FROM json_each(:band0))
+            AND observed_s BETWEEN :min_s AND :max_s
+        UNION ALL SELECT id FROM photos WHERE ((phash >> 16) & 65535) IN (SELECT value FROM json_each(:band1))
+            AND observed_s BETWEEN :min_s AND :max_s
+        UNION ALL SELECT id FROM photos WHERE ((phash >> 32) & 65535) IN (SELECT value FROM json_each(:band2))
+            AND observed_s BETWEEN :min_s AND :max_s
+        UNION ALL SELECT id FROM photos WHERE ((phash >> 48) & 65535) IN (SELECT value FROM json_each(:band3))
+            AND observed_s BETWEEN :min_s AND :max_s
+    ) AND r.kind IN (SELECT value FROM json_each(:kinds))
+"""
+
+_FIX_COLUMNS = "kind, latitude, longitude, accuracy_m, observed_s"
+
+_INSERT_INCIDENT = (
+    "INSERT INTO incidents (id, kind, created_at, updated_at, anchor_report_id, anchor_kind, anchor_latitude,"
+    " anchor_longitude, anchor_accuracy_m, anchor_observed_s, report_count, reporter_count)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_ANCHOR = (
+    "INSERT INTO incident_anchors (id, min_lat, max_lat, min_lon, max_lon, min_s, max_s)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_PHOTO = (
+    "INSERT INTO photos (report_id, position, file_id, file_unique_id, sha256, phash, mime_type, width,"
+    " height, original_path, derived_path, thumbnail_path, observed_s)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_DECISION_SQL = (
+    "INSERT INTO incident_decisions (action, incident_id, other_id, report_id, staff_id, decided_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def anchor_params(probe: Probe, rules: DedupeRules) -> dict[str, Any]:
+    box = search_box(probe, rules)
+    return {
+        "min_lat": box.min_lat, "max_lat": box.max_lat, "min_lon": box.min_lon, "max_lon": box.max_lon,
+        "min_s": box.min_s, "max_s": box.max_s, "kinds": json.dumps(rules.group_kinds(probe.kind)),
+    }
+
+
+def photo_params(probe: Probe, rules: DedupeRules) -> dict[str, Any]:
+    window = rules.photo_window.total_seconds()
+    params: dict[str, Any] = {
+        "sha256s": json.dumps(sorted(probe.sha256s)), "kinds": json.dumps(rules.group_kinds(probe.kind)),
+        "min_s": probe.observed_s - window, "max_s": probe.observed_s + window,
+    }
+    for n, values in enumerate(band_probes(probe.phashes)):
+        params[f"band{n}"] = json.dumps(values)
+    return params
+
+
+def _has_photos(probe: Probe) -> bool:
+    return bool(probe.sha256s or probe.phashes)
+
+
+def _decide(probe: Probe, anchors: Iterable[Sequence[Any]], photos: Iterable[Sequence[Any]],
+            rules: DedupeRules) -> Decision:
+    """The decision from ANCHOR_SQL and PHOTO_SQL rows (positional, so sync and async rows both fit)."""
+    return decide(
+        spatial_matches(probe, (Candidate(*row) for row in anchors), rules),
+        photo_matches(
+            probe, (PhotoCandidate(r[0], r[1], r[2], r[3], _unsigned64(r[4])) for r in photos), rules
+        ),
+    )
+
+
+def find_incident_sync(conn: sqlite3.Connection, probe: Probe,
+                       rules: DedupeRules = DEFAULT_RULES) -> Decision:
+    """:meth:`Store.find_incident_for` on a synchronous connection (the benchmark and the property
+    tests): the same SQL and the same decision."""
+    anchors = conn.execute(ANCHOR_SQL, anchor_params(probe, rules)).fetchall()
+    photos = conn.execute(PHOTO_SQL, photo_params(probe, rules)).fetchall() if _has_photos(probe) else []
+    return _decide(probe, anchors, photos, rules)
+
+
+def nearby_incidents_sync(conn: sqlite3.Connection, probe: Probe,
+                          rules: DedupeRules = DEFAULT_RULES) -> list[Match]:
+    """Every incident whose anchor matches `probe` in place and time, through the index, nearest first."""
+    rows = conn.execute(ANCHOR_SQL, anchor_params(probe, rules)).fetchall()
+    return spatial_matches(probe, (Candidate(*row) for row in rows), rules)
+
+
+async def _fetch(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[aiosqlite.Row]:
+    return list(await conn.execute_fetchall(sql, params))
+
+
+def _reporter_key(user_id: int | None) -> str | None:
+    """Who counts as "the same person": a Telegram account. Anonymous tips have none, on purpose."""
+    return None if user_id is None else f"tg:{user_id}"
+
+
+def _probe(draft: dict[str, Any], reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
+    location = draft["location"]
+    return Probe(
+        kind=draft["kind"], latitude=location["latitude"], longitude=location["longitude"],
+        accuracy_m=location.get("accuracy_m"),
+        observed_s=epoch_seconds(datetime.fromisoformat(draft["observed_at"])),
+        reporter_key=_reporter_key(reporter.user_id),
+        sha256s=frozenset(p.sha256 for p in photos),
+        phashes=tuple(p.phash for p in photos if p.phash is not None),
+    )
+
+
+def _fix(row: Any) -> Probe:
+    """A report row's fix (columns _FIX_COLUMNS)."""
+    return Probe(row["kind"], row["latitude"], row["longitude"], row["accuracy_m"], row["observed_s"])
+
+
+def _candidate(incident_id: int, report_id: int, row: Any) -> Candidate:
+    fix = _fix(row)
+    return Candidate(incident_id, report_id, fix.kind, fix.latitude, fix.longitude, fix.accuracy_m,
+                     fix.observed_s)
+
+
+def _incident_values(fix: Located, stamp: str, anchor_report_id: int | None) -> tuple[Any, ...]:
+    """Columns kind … anchor_observed_s of _INSERT_INCIDENT for an incident anchored on `fix`."""
+    return (fix.kind, stamp, stamp, anchor_report_id, fix.kind, fix.latitude, fix.longitude, fix.accuracy_m,
+            fix.observed_s)
+
+
+def _anchor_box(incident_id: int, fix: Located) -> tuple[Any, ...]:
+    # A bare point: the query box carries radius, accuracies and window (see migration 2).
+    return (incident_id, fix.latitude, fix.latitude, fix.longitude, fix.longitude,
+            fix.observed_s, fix.observed_s)
+
+
+async def _insert_incident(conn: aiosqlite.Connection, fix: Located, stamp: str,
+                           anchor_report_id: int | None) -> int:
+    values = _incident_values(fix, stamp, anchor_report_id)
+    cursor = await conn.execute(_INSERT_INCIDENT, (None, *values, 0, 0))
+    incident_id = cursor.lastrowid
+    assert incident_id is not None
+    await conn.execute(_INSERT_ANCHOR, _anchor_box(incident_id, fix))
+    return incident_id
+
+
+async def _set_anchor(conn: aiosqlite.Connection, incident_id: int, fix: Located, report_id: int) -> None:
+    await conn.execute(
+        "UPDATE incidents SET anchor_report_id = ?, anchor_kind = ?, anchor_latitude = ?,"
+        " anchor_longitude = ?, anchor_accuracy_m = ?, anchor_observed_s = ? WHERE id = ?",
+        (report_id, fix.kind, fix.latitude, fix.longitude, fix.accuracy_m, fix.observed_s, incident_id),
+    )
+    box = _anchor_box(incident_id, fix)
+    await conn.execute(
+        "UPDATE incident_anchors SET min_lat = ?, max_lat = ?, min_lon = ?, max_lon = ?, min_s = ?, max_s = ?"
+        " WHERE id = ?", (*box[1:], incident_id),
+    )
+
+
+async def _refresh_incident(conn: aiosqlite.Connection, incident_id: int, stamp: str) -> None:
+    """Recounts an incident's reports and distinct reporters (each anonymous report counts once)."""
+    await conn.execute(
+        """UPDATE incidents SET updated_at = :stamp,
+               report_count = (SELECT COUNT(*) FROM reports WHERE incident_id = :id),
+               reporter_count = (SELECT COUNT(DISTINCT reporter_key) + COUNT(*) - COUNT(reporter_key)
+                                 FROM reports WHERE incident_id = :id)
+           WHERE id = :id""",
+        {"id": incident_id, "stamp": stamp},
+    )
+
+
+def _photo_values(report_id: int, position: int, p: StoredPhoto, observed_s: float) -> tuple[Any, ...]:
+    return (report_id, position, p.file_id, p.file_unique_id, p.sha256, _signed64(p.phash), p.mime_type,
+            p.width, p.height, p.original_path, p.derived_path, p.thumbnail_path, observed_s)
+
+
+async def _insert_photos(conn: aiosqlite.Connection, report_id: int, photos: Sequence[StoredPhoto],
+                         observed_s: float, start: int = 0) -> None:
+    await conn.executemany(
+        _INSERT_PHOTO, [_photo_values(report_id, start + i, p, observed_s) for i, p in enumerate(photos)]
+    )

@@ -126,7 +126,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .build()
     )
     application.bot_data["config"] = config
-    private = filters.ChatType.PRIVATE
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
 
     # Group 0 — conversations and commands. The report conversation goes first: during a draft
     # its fallbacks own /start and stray messages; outside a draft it lets them through.

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -82,9 +81,7 @@ class OutboxSender:
         try:
             ids = await send(self.bot, item)
         except RetryAfter as error:
-            with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
-                warnings.simplefilter("ignore")
-                retry_after = error.retry_after
+            retry_after = error.retry_after
             delay = retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
             await self.store.outbox_retry(item.id, float(delay), f"429 retry after {delay}")
         except Forbidden as error:

@@ -32,7 +32,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import locations, report
-from bot.cards import answer_lines, format_coordinates, labelled, report_messages
+from bot.cards import answer_lines, describe_place, format_coordinates, labelled, place_label, report_messages
 from bot.i18n import Translator
 from bot.media import PhotoProblemError
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
@@ -114,9 +114,9 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     if step == report.PHOTOS:
         return await ask_photos(update, context, t, draft)
     if step == report.LOCATION:
-        return await ask_location(update, t, draft)
+        return await ask_location(update, context, t, draft)
     if step == report.WHEN:
-        return await ask_when(update, t, draft)
+        return await ask_when(update, context, t, draft)
     if step == report.REVIEW:
         return await show_review(update, t, draft)
     return await ask_question(update, t, draft, report.question(report.draft_kind(draft), step))
@@ -150,7 +150,42 @@ async def _photos_received(update: Update, t: Translator, draft: dict[str, Any])
     return PHOTOS
 
 
-async def ask_location(update: Update, t: Translator, draft: dict[str, Any]) -> int:
+def _photo_place(draft: dict[str, Any]) -> locations.Found | None:
+    """The first usable position among the draft's photos (originals sent as files keep EXIF)."""
+    for photo in draft["photos"]:
+        found = locations.from_photo(photo.get("facts") or {})
+        if found is not None:
+            return found
+    return None
+
+
+def _photo_moment(context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> datetime | None:
+    """The first plausible capture time among the draft's photos."""
+    svc = services(context)
+    for photo in draft["photos"]:
+        moment = locations.photo_time(
+            photo.get("facts") or {}, now=svc.now(), tz=svc.config.timezone, max_age=svc.config.max_report_age
+        )
+        if moment is not None:
+            return moment
+    return None
+
+
+def _where(t: Translator, latitude: float, longitude: float) -> str:
+    return describe_place(latitude, longitude, t) or format_coordinates(latitude, longitude)
+
+
+async def ask_location(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any]
+) -> int:
+    offer = _photo_place(draft)
+    if offer is not None:
+        text = t.gettext(
+            "Your photo has a position: {where}. Use it as the place?",
+            where=_where(t, offer.latitude, offer.longitude),
+        )
+        button = [[(t.gettext("📷 Use the photo's place"), _data(draft, "loc:photo"))]]
+        await reply(update, html.escape(text), reply_markup=inline_keyboard(button))
     keyboard = ReplyKeyboardMarkup(
         [[KeyboardButton(t.gettext("📍 Send my location"), request_location=True)]],
         resize_keyboard=True,
@@ -164,7 +199,9 @@ async def ask_location(update: Update, t: Translator, draft: dict[str, Any]) -> 
     return LOCATION
 
 
-async def ask_when(update: Update, t: Translator, draft: dict[str, Any]) -> int:
+async def ask_when(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any]
+) -> int:
     rows = [
         [(t.gettext("Just now"), _data(draft, "when:now"))],
         [
@@ -173,6 +210,10 @@ async def ask_when(update: Update, t: Translator, draft: dict[str, Any]) -> int:
         ],
         [(t.gettext("Type date and time"), _data(draft, "when:typed"))],
     ]
+    taken = _photo_moment(context, draft)
+    if taken is not None:
+        label = t.gettext("📷 When the photo was taken: {time}", time=t.datetime(taken))
+        rows.insert(0, [(label, _data(draft, "when:photo"))])
     await reply(update, html.escape(t.gettext("When did you see it?")), reply_markup=inline_keyboard(rows))
     return WHEN
 
@@ -365,23 +406,79 @@ async def receive_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                 point.longitude,
                 accuracy_m=point.horizontal_accuracy,
                 source="live" if point.live_period else "telegram",
+                message_id=message.message_id if point.live_period else None,
             )
     except locations.LocationError as problem:
-        await reply(update, html.escape(tr(update, context).gettext(problem.message)))
+        await reply(update, html.escape(tr(update, context).gettext(problem.message, **problem.params)))
         return LOCATION
     return await _store_location(update, context, found)
 
 
 async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Reads typed coordinates (or a map link) and asks when."""
+    """Reads typed coordinates, a map link or a place name (offering candidates) and asks when."""
     message = update.effective_message
     assert message is not None and message.text is not None
+    t = tr(update, context)
     try:
         found = locations.from_text(message.text)
     except locations.LocationError as problem:
-        await reply(update, html.escape(tr(update, context).gettext(problem.message)))
+        await reply(update, html.escape(t.gettext(problem.message, **problem.params)))
+        return LOCATION
+    if isinstance(found, list):
+        draft = _draft(context)
+        rows = [[(place_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found]
+        await reply(
+            update,
+            html.escape(t.gettext("Did you mean one of these places?")),
+            reply_markup=inline_keyboard(rows),
+        )
         return LOCATION
     return await _store_location(update, context, found)
+
+
+async def location_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """The photo's position, or a place picked from "did you mean"."""
+    action = await _button(update, context)
+    if action is None:
+        return LOCATION
+    draft = _draft(context)
+    t = tr(update, context)
+    choice = action.removeprefix("loc:")
+    try:
+        if choice == "photo":
+            found = _photo_place(draft)
+        else:
+            place = locations.gazetteer().get(choice.removeprefix("place:"))
+            found = locations.from_place(place) if place is not None else None
+    except locations.LocationError as problem:
+        await reply(update, html.escape(t.gettext(problem.message, **problem.params)))
+        return LOCATION
+    if found is None:
+        return await ask_next(update, context)
+    await _drop_buttons(update)
+    return await _store_location(update, context, found)
+
+
+async def live_location_moved(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A live location moved: follow it while the draft is open, ignore it otherwise."""
+    message = update.edited_message
+    draft = current_draft(context)
+    if message is None or message.location is None or draft is None or not draft.get("location"):
+        return
+    if draft["location"].get("message_id") != message.message_id:
+        return
+    point = message.location
+    try:
+        found = locations.from_point(
+            point.latitude,
+            point.longitude,
+            accuracy_m=point.horizontal_accuracy,
+            source="live",
+            message_id=message.message_id,
+        )
+    except locations.LocationError:
+        return  # a bad fix is ignored; the last good one stays
+    draft["location"] = found.as_dict()
 
 
 # --- when ------------------------------------------------------------------------------------
@@ -397,6 +494,11 @@ async def when_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     svc = services(context)
     choice = action.removeprefix("when:")
     await _drop_buttons(update)
+    if choice == "photo":
+        taken = _photo_moment(context, draft)
+        if taken is not None:
+            draft["observed_at"] = taken.isoformat()
+        return await ask_next(update, context)
     if choice == "typed":
         draft.pop("when_day", None)
         await reply(update, html.escape(t.gettext(WHEN_EXPECTED)))
@@ -668,10 +770,11 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
 
 def build_conversation(draft_timeout_s: float) -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     """The report conversation, readable top to bottom."""
-    private = filters.ChatType.PRIVATE
+    # New messages only: an edited message (a live location moving) is not a new answer.
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = filters.TEXT & ~filters.COMMAND
     button = r"^[0-9a-f]{8}\|"
-    anything = MessageHandler(filters.ALL & ~filters.COMMAND, unexpected)
+    anything = MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, unexpected)
     with warnings.catch_warnings():
         # PTB warns that per_message=False does not track buttons per message. That is the design:
         # the conversation is per person, and every button carries the draft's token instead.
@@ -703,9 +806,12 @@ def _conversation(
             LOCATION: [
                 MessageHandler(private & (filters.LOCATION | filters.VENUE), receive_location),
                 MessageHandler(private & text, receive_location_text),
+                CallbackQueryHandler(location_button, pattern=button + r"loc:(photo|place:[\w-]+)$"),
             ],
             WHEN: [
-                CallbackQueryHandler(when_button, pattern=button + r"when:(now|today|yesterday|typed)$"),
+                CallbackQueryHandler(
+                    when_button, pattern=button + r"when:(now|today|yesterday|typed|photo)$"
+                ),
                 MessageHandler(private & text, receive_when_text),
             ],
             WHEN_TIME: [MessageHandler(private & text, receive_when_text)],
@@ -726,6 +832,7 @@ def _conversation(
             CommandHandler("cancel", cancel),
             CommandHandler("start", restart_during_draft),
             CallbackQueryHandler(start_report, pattern=r"^report:"),
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, live_location_moved),
             anything,
             CallbackQueryHandler(unexpected),
         ],

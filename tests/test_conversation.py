@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -149,19 +151,21 @@ async def test_bad_input_keeps_the_draft(fake: FakeTelegram, running, config) ->
     before = person._seen()
     fake.send_voice(person.id)
     await fake.wait_for_message(person.id, contains="I need a location", after=before)
-    await person.send("x" * 4096, contains="find coordinates")  # clients split longer texts at 4096
+    await person.send("x" * 4096, contains="send your location")  # clients split longer texts at 4096
     await person.send("40.7128, -74.0060")  # New York
     assert "China" in person.last_text() or "outside" in person.last_text()
     await person.send_location(*HESHUN, contains="When did you see it")
+    stale_message, stale_data = person.button("Just now")
     await person.tap("Type date and time", contains="2026-11-20")
     await person.send("2099-01-01 10:00", contains="future")
     await person.send("1999-01-01 10:00", contains="days ago")
     await person.send("tomorrow-ish", contains="like 2026-11-20 14:30")
-    # An old button (the time choice) pressed again is answered, not obeyed.
-    message, data = person.button("Just now")
-    fake.press_forged_button(person.id, message["message_id"], data)
+    # An old button (the time choice, since removed) pressed anyway is answered, not obeyed.
+    fake.press_forged_button(person.id, stale_message["message_id"], stale_data)
     await fake.wait_until_idle()
-    await person.send("10:00", contains="How many leopards")
+    assert fake.callback_answers()[-1].get("text") == "That button is from an older message."
+    yesterday = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)
+    await person.send(yesterday.strftime("%Y-%m-%d 10:00"), contains="How many leopards")
     draft_messages = len(fake.messages_in(person.id))
     assert draft_messages > 5
 
@@ -251,8 +255,6 @@ async def test_outbox_survives_a_telegram_outage(fake: FakeTelegram, running, co
 
 
 async def test_idle_draft_pauses_and_resumes(fake: FakeTelegram, running, config) -> None:
-    from datetime import timedelta
-
     await running(draft_timeout=timedelta(seconds=1))
     person = Person(fake, 509, language="en")
     await person.send("/start")
@@ -288,3 +290,102 @@ async def test_whole_conversation_in_chinese_has_no_english(fake: FakeTelegram, 
     for text in person.texts() + [card["text"]]:
         words = set(english.findall(re.sub(r"<[^>]+>", "", text))) - allowed
         assert not words, f"English in a Chinese conversation: {words} in {text!r}"
+
+
+def camera_original(lat: float, lon: float, taken: str) -> bytes:
+    """A phone's original JPEG (sent as a file) with EXIF GPS and DateTimeOriginal."""
+    from fractions import Fraction
+
+    from PIL import Image
+
+    def dms(value: float) -> tuple:
+        degrees = int(value)
+        minutes = int((value - degrees) * 60)
+        seconds = Fraction(round(((value - degrees) * 60 - minutes) * 60 * 100), 100)
+        return (Fraction(degrees), Fraction(minutes), seconds)
+
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: dms(lat), 3: "E", 4: dms(lon)}
+    exif[0x8769] = {0x9003: taken, 0x9011: "+08:00"}
+    import io
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(make_jpeg(seed=21))).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+async def test_photo_position_and_time_are_offered_not_applied(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 511, language="en")
+    taken = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(hours=3)
+    await person.send("/start")
+    await person.tap("Tracks, scat", contains="photos")
+    await person.send_file(
+        camera_original(37.3503, 113.6005, taken.strftime("%Y:%m:%d %H:%M:%S")),
+        "IMG_0001.JPG",
+        "image/jpeg",
+        contains="Got 1 photo",
+    )
+    await person.tap("Done", contains="Where was it")
+    offer = [t for t in person.texts() if "Your photo has a position" in t][-1]
+    assert "northeast of Yixing Town" in offer
+    await person.tap("Use the photo's place", contains="When did you see it")
+    await person.tap("When the photo was taken", contains="What did you find")
+    report = rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]
+    assert report["n"] == 0  # nothing stored before the review is confirmed
+    await person.tap("Camera-trap photo", contains="Anything to add")
+    await person.tap("Skip", contains="Please check")
+    receipt = await person.tap("Send report", contains="Reference code")
+    stored = rows(
+        config.database_path,
+        "SELECT * FROM reports WHERE ref_code = ?",
+        CODE.search(receipt["text"]).group(0),
+    )[0]
+    assert stored["location_source"] == "exif" and abs(stored["latitude"] - 37.3503) < 1e-4
+    assert stored["observed_at"].startswith(taken.strftime("%Y-%m-%dT%H:%M"))
+
+
+async def test_place_names_map_links_and_live_locations(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 512, language="en")
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await person.send("Atlantis", contains="don't know a place")
+    await person.send("李阳镇", contains="not exactly where")
+    await person.send("yixing", contains="Location saved")
+    await person.send("/cancel", contains="cancelled")
+
+    # A map link from Amap (GCJ-02) is converted to WGS-84 before it is stored.
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await person.send(
+        "https://uri.amap.com/marker?position=113.5768,37.3300&name=here", contains="Location saved"
+    )
+    await person.send("/cancel", contains="cancelled")
+
+    # A live location: its later fixes move the draft's point while the draft is open.
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    seen = person._seen()
+    live = fake.send_location(person.id, 37.30, 113.50, horizontal_accuracy=30, live_period=900)
+    await fake.wait_for_message(person.id, contains="When did you see it", after=seen)
+    fake.edit_live_location(person.id, live, 37.31, 113.51)
+    await fake.wait_until_idle()
+    await person.tap("Just now", contains="How many")
+    for label in ("1", "Not sure", "Resting", "Over 1 km"):
+        await person.tap(label)
+    receipt = await person.tap("Send report", contains="Reference code")
+    stored = rows(
+        config.database_path,
+        "SELECT * FROM reports WHERE ref_code = ?",
+        CODE.search(receipt["text"]).group(0),
+    )[0]
+    assert (stored["latitude"], stored["longitude"], stored["location_source"]) == (37.31, 113.51, "live")
+    amap = [t for t in person.texts() if "Location saved" in t][1]
+    lat, lon = map(float, re.search(r"([\d.]+), ([\d.]+)", amap).groups())
+    from bot.geo import distance_m
+
+    assert 300 < distance_m((lat, lon), (37.33, 113.5768)) < 700  # GCJ-02 offset removed
