@@ -23,6 +23,23 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message names it."""
 
 
+KINDS = ("sighting", "livestock", "signs", "tip")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A staff channel or group that verified incidents of some kinds are posted to.
+
+    A trusted destination gets the exact location, original photos and the reporter's contact;
+    a public one gets the obscured grid cell, stripped photos and no identity at all.
+    """
+
+    name: str
+    chat_id: int
+    kinds: frozenset[str]
+    trusted: bool
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the bot needs to run; built by :func:`load_config`."""
@@ -42,6 +59,12 @@ class Config:
     max_photos: int = 10
     outbox_poll_seconds: float = 2.0
     secret_key: str = ""
+    destinations: tuple[Destination, ...] = ()
+    staff_cache_seconds: float = 300.0
+    public_cell_degrees: float = 0.2
+
+    def destinations_for(self, kind: str) -> list[Destination]:
+        return [d for d in self.destinations if kind in d.kinds]
 
 
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -55,7 +78,7 @@ def _get(table: dict[str, Any], section: str, key: str, kind: type, default: Any
     """Reads one setting, checking its type; `None` default means required."""
     if key not in table:
         if default is None:
-            raise ConfigError(f"{section}.{key} is required")
+            raise ConfigError(f"{section}.{key} is required" if section else f"{key} is required")
         return default
     value = table[key]
     # bool is an int in Python; a number setting given `true` is still a mistake.
@@ -124,6 +147,8 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
         candidate = Path(p).expanduser()
         return candidate if candidate.is_absolute() else base / candidate
 
+    destinations = tuple(_destination(i, d) for i, d in enumerate(_get(data, "", "destinations", list, [])))
+    moderation = _section(data, "moderation")
     return Config(
         bot_token=token,
         moderation_chat_id=moderation_chat_id,
@@ -149,4 +174,28 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
             _get(telegram, "telegram", "outbox_poll_seconds", float, 2.0), "telegram.outbox_poll_seconds"
         ),
         secret_key=env.get("LEOPARD_WATCH_SECRET", ""),
+        destinations=destinations,
+        staff_cache_seconds=_positive(
+            _get(moderation, "moderation", "staff_cache_seconds", float, 300.0), "moderation.staff_cache_seconds"
+        ),
+        public_cell_degrees=_positive(
+            _get(moderation, "moderation", "public_cell_degrees", float, 0.2), "moderation.public_cell_degrees"
+        ),
+    )
+
+
+def _destination(index: int, raw: Any) -> Destination:
+    """One `[[destinations]]` table: where verified incidents of some kinds go."""
+    section = f"destinations[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{section} must be a table")
+    kinds = _get(raw, section, "kinds", list)
+    unknown = [k for k in kinds if k not in KINDS]
+    if not kinds or unknown:
+        raise ConfigError(f"{section}.kinds must list some of {', '.join(KINDS)}; unknown: {unknown}")
+    return Destination(
+        name=_get(raw, section, "name", str),
+        chat_id=_get(raw, section, "chat_id", int),
+        kinds=frozenset(kinds),
+        trusted=_get(raw, section, "trusted", bool),
     )

@@ -60,6 +60,9 @@ from bot.report import Kind
 _EARTH_RADIUS_M = 6371008.8
 # Float slack added to search boxes (~1 cm) so rounding can never drop a point on the boundary.
 _BOX_SLACK_DEG = 1e-7
+# The anchor grid (see grid_cell); changing it needs a migration that recomputes incidents.anchor_cell.
+_CELLS_PER_DEGREE = 100
+_GRID_COLUMNS = 360 * _CELLS_PER_DEGREE + 1
 # Observed times are stored with their offset; a naive one is read in the county's own zone.
 _COUNTY_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -290,6 +293,31 @@ def search_box(probe: Located, rules: DedupeRules) -> SearchBox:
         max(-90.0, probe.latitude - dlat), min(90.0, probe.latitude + dlat),
         min_lon, max_lon, probe.observed_s - dt, probe.observed_s + dt,
     )
+
+
+def grid_cell(latitude: float, longitude: float) -> int:
+    """The 0.01° grid cell (about 1.1 × 0.9 km here) holding a point, as one integer.
+
+    Offsetting to non-negative values makes truncation equal floor, in Python and in SQLite's
+    CAST alike (migration 2 backfills with the same arithmetic); both are monotonic in floating
+    point, so every point inside a box lies in one of :func:`grid_cells` of that box.
+    """
+    return _grid_row(latitude) * _GRID_COLUMNS + _grid_column(longitude)
+
+
+def grid_cells(box: SearchBox) -> list[int]:
+    """Every grid cell a box touches (a few dozen for the default rules)."""
+    rows = range(_grid_row(box.min_lat), _grid_row(box.max_lat) + 1)
+    columns = range(_grid_column(box.min_lon), _grid_column(box.max_lon) + 1)
+    return [r * _GRID_COLUMNS + c for r in rows for c in columns]
+
+
+def _grid_row(latitude: float) -> int:
+    return int((latitude + 90) * _CELLS_PER_DEGREE)
+
+
+def _grid_column(longitude: float) -> int:
+    return int((longitude + 180) * _CELLS_PER_DEGREE)
 
 
 def phash_bands(value: int) -> tuple[int, ...]:

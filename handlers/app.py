@@ -55,7 +55,9 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     assert isinstance(persistence, SQLitePersistence)
     svc = Services(config=config, store=await persistence.store())
     application.bot_data[SERVICES_KEY] = svc
-    sender = OutboxSender(application.bot, svc.store, svc.outbox_wakeup, config.outbox_poll_seconds)
+    sender = OutboxSender(
+        application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
+    )
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
     for language, code in (("en", None), ("zh_Hans", "zh")):
         t = translator(language)

@@ -16,9 +16,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto, Message
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    Message,
+    ReplyParameters,
+)
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from bot.i18n import Translator
+from bot.moderation import BUTTON_LABELS, REJECT_REASONS, Action, card_text, main_buttons
+from bot.review import CardState
 from bot.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
@@ -31,15 +42,73 @@ def backoff_seconds(attempts: int) -> float:
     return float(min(MAX_BACKOFF_S, 2 ** min(attempts, 12)))
 
 
+def _button_label(action: Action, arg: str, state: CardState, t: Translator) -> str:
+    if action is Action.REJECT_WITH:
+        return t.gettext(REJECT_REASONS[arg])
+    if action is Action.MERGE_INTO:
+        return t.gettext("Into incident #{number}", number=arg)
+    if action is Action.SPLIT_OUT:
+        return next((r.ref_code for r in state.reports if str(r.id) == arg), arg)
+    return t.gettext(BUTTON_LABELS[action])
+
+
+async def card_markup(store: Store, incident_id: int, rows: list[list[tuple[Action, str]]] | None,
+                      t: Translator) -> InlineKeyboardMarkup | None:
+    """The card's buttons (its main ones when `rows` is None), each carrying an opaque token."""
+    state = await store.card_state(incident_id)
+    if state is None:
+        return None
+    rows = main_buttons(state) if rows is None else rows
+    tokens = await store.action_tokens(incident_id, [pair for row in rows for pair in row])
+    keyboard = [[InlineKeyboardButton(_button_label(a, arg, state, t), callback_data=f"m:{tokens[(a, arg)]}")
+                 for a, arg in row] for row in rows]
+    return InlineKeyboardMarkup(keyboard) if keyboard else None
+
+
+def _reply_to(p: dict[str, Any]) -> ReplyParameters | None:
+    # A reply to a card that was deleted should still arrive, just not threaded.
+    return ReplyParameters(p["reply_to"], allow_sending_without_reply=True) if p.get("reply_to") else None
+
+
+async def send_card(bot: Bot, store: Store, t: Translator, item: OutboxItem) -> list[int]:
+    """Posts the incident's card, or edits it in place when it is already posted."""
+    incident_id = int(item.payload["incident_id"])
+    state = await store.card_state(incident_id)
+    if state is None:
+        return []
+    text = card_text(state, t)
+    markup = await card_markup(store, incident_id, None, t)
+    existing = await store.card_message(incident_id)
+    if existing is None:
+        message = await bot.send_message(item.chat_id, text, parse_mode="HTML", reply_markup=markup)
+        await store.card_sent(incident_id, message.chat_id, message.message_id)
+        return [message.message_id]
+    try:
+        await bot.edit_message_text(text, existing[0], existing[1], parse_mode="HTML", reply_markup=markup)
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise
+    return [existing[1]]
+
+
 async def send(bot: Bot, item: OutboxItem) -> list[int]:
     """Performs one queued call; returns the ids of the messages it created."""
     p: dict[str, Any] = item.payload
     if item.method == "send_message":
-        markup = InlineKeyboardMarkup.de_json(p["reply_markup"], bot) if p.get("reply_markup") else None
         message = await bot.send_message(
-            item.chat_id, p["text"], parse_mode="HTML", reply_markup=markup, disable_web_page_preview=True
+            item.chat_id, p["text"], parse_mode="HTML", disable_web_page_preview=True,
+            reply_parameters=_reply_to(p),
         )
         return [message.message_id]
+    if item.method == "send_documents":
+        blobs = [(await asyncio.to_thread(Path(path).read_bytes), Path(path).name) for path in p["paths"]]
+        if len(blobs) == 1:
+            message = await bot.send_document(item.chat_id, blobs[0][0], filename=blobs[0][1],
+                                              reply_parameters=_reply_to(p))
+            return [message.message_id]
+        documents = [InputMediaDocument(blob, filename=name) for blob, name in blobs]
+        sent = await bot.send_media_group(item.chat_id, documents, reply_parameters=_reply_to(p))
+        return [m.message_id for m in sent]
     if item.method == "send_location":
         message = await bot.send_location(
             item.chat_id, p["latitude"], p["longitude"], horizontal_accuracy=p.get("horizontal_accuracy")
@@ -64,10 +133,12 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
 class OutboxSender:
     """A background task draining the outbox; `wakeup` makes it look at once."""
 
-    def __init__(self, bot: Bot, store: Store, wakeup: asyncio.Event, poll_s: float = 2.0) -> None:
+    def __init__(self, bot: Bot, store: Store, wakeup: asyncio.Event, staff: Translator,
+                 poll_s: float = 2.0) -> None:
         self.bot = bot
         self.store = store
         self.wakeup = wakeup
+        self.staff = staff
         self.poll_s = poll_s
 
     async def deliver_due(self) -> int:
@@ -78,8 +149,13 @@ class OutboxSender:
         return len(items)
 
     async def deliver(self, item: OutboxItem) -> None:
+        if item.method == "card" and await self.store.superseded(item):
+            # A later refresh of the same card is queued: in a burst the card is edited once, not fifty times.
+            await self.store.outbox_sent(item.id, "superseded")
+            return
         try:
-            ids = await send(self.bot, item)
+            ids = await (send_card(self.bot, self.store, self.staff, item) if item.method == "card"
+                         else send(self.bot, item))
         except RetryAfter as error:
             retry_after = error.retry_after
             delay = retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)

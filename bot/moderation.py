@@ -1,0 +1,266 @@
+"""Moderation: what staff can do to an incident, the card they see, and what reporters hear.
+
+Plain Python: the handlers check staff rights and translate button presses into
+`Store.moderate(...)` calls; this module decides what each state looks like. Everything that
+goes to a public destination is built by :func:`public_post`, which only ever sees the
+obscured grid cell — the precise point and the reporter never reach it.
+"""
+
+from __future__ import annotations
+
+import html
+from enum import StrEnum
+
+from bot.cards import (
+    KIND_ICONS,
+    answer_lines,
+    describe_place,
+    format_coordinates,
+    labelled,
+    location_line,
+    user_text,
+)
+from bot.config import Config
+from bot.geo import haversine_m, obscure
+from bot.i18n import N_, Translator, translator
+from bot.report import KIND_LABELS, Kind
+from bot.review import CardState, Review
+from bot.store import Outgoing, ReportRow
+
+
+class Action(StrEnum):
+    """A card button. The callback data is a token naming a row of `card_actions`, never this."""
+
+    VERIFY = "verify"
+    REJECT = "reject"  # opens the reasons
+    REJECT_WITH = "reject_with"  # arg: reason
+    MERGE = "merge"  # opens the candidates
+    MERGE_INTO = "merge_into"  # arg: target incident id
+    SPLIT = "split"  # opens the reports
+    SPLIT_OUT = "split_out"  # arg: report id
+    ASK = "ask"
+    ASSIGN = "assign"
+    EXACT = "exact"
+    ORIGINALS = "originals"
+    BACK = "back"
+
+
+REJECT_REASONS = {
+    "not_leopard": N_("Not a leopard"),
+    "no_evidence": N_("Not enough evidence"),
+    "duplicate": N_("Duplicate"),
+    "outside": N_("Outside the area"),
+    "spam": N_("Spam"),
+}
+
+# Kind reasons for the reporter: the staff reason names are too blunt to send as they are.
+REPORTER_REASONS = {
+    "not_leopard": N_("From the photos and details it was probably another animal."),
+    "no_evidence": N_("There was not enough to be sure this time."),
+    "duplicate": N_("Someone had already reported the same thing."),
+    "outside": N_("It happened outside the area we look after."),
+    "spam": N_("It could not be used."),
+}
+
+BUTTON_LABELS = {
+    Action.VERIFY: N_("✅ Verify"),
+    Action.REJECT: N_("❌ Reject"),
+    Action.MERGE: N_("🔀 Merge into…"),
+    Action.SPLIT: N_("✂️ Split a report out"),
+    Action.ASK: N_("❓ Ask the reporter"),
+    Action.ASSIGN: N_("🧭 Assign to me"),
+    Action.EXACT: N_("📍 Exact location"),
+    Action.ORIGINALS: N_("🖼 Original photos"),
+    Action.BACK: N_("« Back"),
+}
+
+
+def main_buttons(state: CardState) -> list[list[tuple[Action, str]]]:
+    """Rows of (action, arg) for the card in this state."""
+    info = [(Action.EXACT, ""), (Action.ORIGINALS, "")]
+    if state.status == "merged":
+        return []
+    if state.review is not Review.PENDING:
+        return [info]
+    rows = [[(Action.VERIFY, ""), (Action.REJECT, "")], [(Action.MERGE, ""), (Action.ASK, "")]]
+    if len(state.reports) > 1:
+        rows[1].insert(1, (Action.SPLIT, ""))
+    rows.append([(Action.ASSIGN, "")])
+    rows.append(info)
+    return rows
+
+
+def spread_m(reports: tuple[ReportRow, ...]) -> float:
+    """How far the incident's reports lie from its first one (the anchor)."""
+    anchor = reports[0]
+    return max(haversine_m((anchor.latitude, anchor.longitude), (r.latitude, r.longitude)) for r in reports)
+
+
+def card_text(state: CardState, t: Translator) -> str:
+    """The incident card for the moderation group, in the staff language."""
+    kind = Kind(state.kind)
+    anchor = state.reports[0]
+    people = len({r.reporter_id if r.reporter_id is not None else f"anon{r.id}" for r in state.reports})
+    codes = ", ".join(r.ref_code for r in state.reports[:5]) + (" …" if len(state.reports) > 5 else "")
+    lines = [
+        f"{KIND_ICONS[kind]} <b>{html.escape(t.gettext(KIND_LABELS[kind]))}</b> · "
+        + html.escape(t.gettext("Incident #{number}", number=state.incident_id)),
+        f"<code>{codes}</code>",
+        review_line(state, t),
+    ]
+    first = min(r.observed_at for r in state.reports)
+    last = max(r.observed_at for r in state.reports)
+    when = t.datetime(first) if first == last else f"{t.datetime(first)} – {t.datetime(last)}"
+    lines.append("🕒 " + html.escape(when))
+    lines.append(location_line(anchor, t))
+    if len(state.reports) > 1:
+        lines.append("👥 " + html.escape(
+            t.ngettext("{n} report", "{n} reports", len(state.reports))
+            + " · " + t.ngettext("{n} person", "{n} people", people)
+            + " · " + t.gettext("within {distance}", distance=t.distance(spread_m(state.reports)))
+        ))
+    lines += answer_lines(anchor, t)
+    photos = sum(len(r.photos) for r in state.reports)
+    if photos:
+        lines.append("📷 " + html.escape(t.ngettext("{n} photo", "{n} photos", photos)))
+    lines.append("👤 " + reporter_html(anchor, t))
+    if state.assignee:
+        lines.append("🧭 " + html.escape(t.gettext("Field visit: {name}", name=state.assignee)))
+    if state.merge_suggestions:
+        others = ", ".join(f"#{n}" for n in state.merge_suggestions)
+        lines.append("🔀 " + html.escape(t.gettext("Possibly the same as {incidents}", incidents=others)))
+    return "\n".join(lines)
+
+
+def review_line(state: CardState, t: Translator) -> str:
+    if state.status == "merged":
+        return "🔀 " + html.escape(t.gettext("Merged into incident #{number}", number=state.merged_into))
+    if state.review is Review.PENDING:
+        return "⏳ " + html.escape(t.gettext("Waiting for staff"))
+    who = user_text(state.reviewer or "?", 100)
+    at = html.escape(t.datetime(state.reviewed_at)) if state.reviewed_at else ""
+    if state.review is Review.VERIFIED:
+        return "✅ " + t.gettext("Verified by {name}, {time}", name=who, time=at)
+    reason = html.escape(t.gettext(REJECT_REASONS.get(state.reject_reason or "", N_("Not confirmed"))))
+    return "❌ " + t.gettext("Not confirmed ({reason}) by {name}, {time}", reason=reason, name=who, time=at)
+
+
+def reporter_html(report: ReportRow, t: Translator) -> str:
+    """Who reported, as a link staff can tap; anonymous tipsters stay anonymous."""
+    if report.reporter_id is None:
+        return html.escape(t.gettext("Anonymous"))
+    who = user_text(report.reporter_name or str(report.reporter_id), 100)
+    link = f'<a href="tg://user?id={report.reporter_id}">{who}</a>'
+    if report.reporter_username:
+        link += " @" + user_text(report.reporter_username, 64)
+    phone = report.details.get("phone")
+    if phone:
+        link += " · " + labelled(t, t.gettext("Phone"), user_text(str(phone), 20))
+    return link
+
+
+def trusted_post(state: CardState, t: Translator) -> str:
+    """A verified incident for a trusted destination: exact place and reporter contact."""
+    urgent = Kind(state.kind) is Kind.TIP
+    head = "🚨 <b>" + html.escape(t.gettext("URGENT")) + "</b>\n" if urgent else ""
+    body = card_text(state, t).split("\n")
+    body[2] = "✅ " + html.escape(t.gettext("Verified by the forestry bureau"))
+    return head + "\n".join(body)
+
+
+def public_post(state: CardState, t: Translator, cell_deg: float) -> str:
+    """A verified incident for a public destination: grid cell only, no names, no people."""
+    kind = Kind(state.kind)
+    anchor = state.reports[0]
+    cell = obscure(anchor.latitude, anchor.longitude, cell_deg)
+    first = min(r.observed_at for r in state.reports)
+    lines = []
+    if kind is Kind.TIP:
+        lines.append("🚨 <b>" + html.escape(t.gettext("URGENT")) + "</b>")
+    lines += [
+        f"{KIND_ICONS[kind]} <b>{html.escape(t.gettext(KIND_LABELS[kind]))}</b> · "
+        + html.escape(t.gettext("verified")),
+        "🕒 " + html.escape(t.datetime(first.replace(minute=0, second=0, microsecond=0))),
+        "🗺 " + html.escape(t.gettext("Area: {cell}", cell=cell.label)),
+    ]
+    if len(state.reports) > 1:
+        lines.append("👥 " + html.escape(t.ngettext("{n} report", "{n} reports", len(state.reports))))
+    return "\n".join(lines)
+
+
+def exact_locations_text(state: CardState, t: Translator) -> str:
+    """Every report's precise point, for staff who pressed "Exact location"."""
+    lines = ["📍 <b>" + html.escape(t.gettext("Exact locations")) + "</b>"]
+    for r in state.reports:
+        where = format_coordinates(r.latitude, r.longitude)
+        if r.accuracy_m:
+            where += " " + t.gettext("±{distance}", distance=t.distance(r.accuracy_m))
+        nearby = describe_place(r.latitude, r.longitude, t)
+        lines.append(f"<code>{r.ref_code}</code> {where}" + (f" · {html.escape(nearby)}" if nearby else ""))
+    return "\n".join(lines)
+
+
+def reporter_notice(review: Review, reason: str | None, ref_code: str, t: Translator) -> str:
+    """What a reporter hears when staff decide, in the reporter's language."""
+    if review is Review.VERIFIED:
+        return "✅ " + html.escape(t.gettext(
+            "Your report {code} was confirmed by the forestry bureau. Thank you for helping the leopards!",
+            code=ref_code))
+    kind_reason = t.gettext(REPORTER_REASONS.get(reason or "", REPORTER_REASONS["no_evidence"]))
+    return html.escape(t.gettext(
+        "Thank you for report {code}. The forestry bureau could not confirm it: {reason} "
+        "Please keep telling us what you see.", code=ref_code, reason=kind_reason))
+
+
+def card_messages(incident_id: int, moderation_chat_id: int) -> list[Outgoing]:
+    """Posting or refreshing an incident's card: rendered when sent, so it always shows the current state."""
+    return [Outgoing(moderation_chat_id, "card", {"incident_id": incident_id}, f"card:{incident_id}")]
+
+
+def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
+    """What a verify or reject causes: the card refreshed, reporters told, destinations posted to."""
+    messages = card_messages(state.incident_id, config.moderation_chat_id)
+    codes_told: set[int] = set()
+    for report in state.reports:
+        if report.reporter_id is None or not report.notify_reporter or report.reporter_id in codes_told:
+            continue  # anonymous tipsters hear nothing unless they chose to
+        codes_told.add(report.reporter_id)
+        t = translator(report.language, config.timezone.key)
+        text = reporter_notice(state.review, state.reject_reason, report.ref_code, t)
+        messages.append(Outgoing(report.reporter_id, "send_message", {"text": text}, f"notice:{report.id}"))
+    if state.review is not Review.VERIFIED:
+        return messages
+    for destination in config.destinations_for(state.kind):
+        t = translator(config.staff_language, config.timezone.key)
+        purpose = f"route:{state.incident_id}:{destination.name}"
+        anchor = state.reports[0]
+        if destination.trusted:
+            messages.append(Outgoing(destination.chat_id, "send_message", {"text": trusted_post(state, t)}, purpose))
+            messages.append(Outgoing(destination.chat_id, "send_location",
+                                     {"latitude": anchor.latitude, "longitude": anchor.longitude}, purpose))
+            originals = [p.original_path for r in state.reports for p in r.photos][:10]
+            if originals:
+                messages.append(Outgoing(destination.chat_id, "send_documents", {"paths": originals}, purpose))
+        else:
+            text = public_post(state, t, config.public_cell_degrees)
+            messages.append(Outgoing(destination.chat_id, "send_message", {"text": text}, purpose))
+            derived = [p.derived_path for r in state.reports for p in r.photos][:10]
+            if derived:
+                messages.append(Outgoing(destination.chat_id, "send_photos", {"paths": derived, "caption": ""},
+                                         purpose))
+    return messages
+
+
+def evidence_messages(state: CardState, what: str, chat_id: int, card_message_id: int,
+                      t: Translator) -> list[Outgoing]:
+    """Exact locations or original photos, sent as replies under the card for staff only."""
+    purpose = f"evidence:{state.incident_id}"
+    if what == Action.EXACT.value:
+        return [Outgoing(chat_id, "send_message",
+                         {"text": exact_locations_text(state, t), "reply_to": card_message_id}, purpose)]
+    originals = [p.original_path for r in state.reports for p in r.photos][:10]
+    if not originals:
+        return [Outgoing(chat_id, "send_message",
+                         {"text": html.escape(t.gettext("This incident has no photos.")), "reply_to": card_message_id},
+                         purpose)]
+    return [Outgoing(chat_id, "send_documents", {"paths": originals, "reply_to": card_message_id}, purpose)]

@@ -1,0 +1,475 @@
+"""The tip line as an aiohttp application: form, status pages, /healthz and /metrics.
+
+Built by :func:`make_tipline_app` (aiohttp-demos "polls" style: one factory, typed ``AppKey``
+state, ``cleanup_ctx`` for background work). `handlers/web.py` adds the Telegram webhook to the
+same application and runs it; the tests build it through the same factory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import BodyPartReader, web
+
+from bot.cards import TEXT_LIMIT, labelled, report_messages, user_text, visible_length
+from bot.config import Config
+from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
+from bot.media import PhotoProblemError, store_photo
+from bot.report import Kind
+from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto
+from bot.web import form, pages
+from bot.web.form import Problem
+from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
+from bot.web.security import RateLimiter, Signer, new_cookie_value
+from bot.web.settings import MB, WebSettings
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+CSRF_COOKIE = "lw_csrf"
+MAX_FIELD_BYTES = 8 * 1024  # one text field; the longest answer is 1000 characters
+PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smaller one.")
+TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
+WEB_CHANNEL = N_("Sent through the web tip line")
+CONTACT_LABEL = N_("Contact")
+
+
+class TiplineServices(Protocol):
+    """What the tip line uses of `handlers.common.Services` (kept Telegram-free here)."""
+
+    config: Config
+    store: Store
+    outbox_wakeup: asyncio.Event
+
+    def now(self) -> datetime: ...
+
+    def staff_translator(self) -> Translator: ...
+
+
+@dataclass
+class Tipline:
+    """The web application's state."""
+
+    services: TiplineServices
+    settings: WebSettings
+    signer: Signer
+    metrics: Metrics
+    reports: RateLimiter  # stored reports per address
+    posts: RateLimiter  # any form post per address
+
+
+TIPLINE = web.AppKey("tipline", Tipline)
+
+
+def megabytes(size: int) -> str:
+    """A byte limit as people read it: 20, or 0.5 for small test limits."""
+    return f"{round(size / MB, 2):g}"
+
+
+class TooLargeError(Exception):
+    """The request body is over the configured total."""
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+def request_language(request: web.Request, default: str) -> str:
+    """?lang= if valid, else the best of Accept-Language (zh* → Chinese, else English), else `default`."""
+    asked = request.query.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    best: tuple[float, str] | None = None
+    for item in request.headers.get("Accept-Language", "").split(","):
+        tag, _, params = item.strip().partition(";")
+        if not tag or tag == "*":
+            continue
+        q = 1.0
+        if params.strip().startswith("q="):
+            with contextlib.suppress(ValueError):
+                q = float(params.strip()[2:])
+        if best is None or q > best[0]:
+            best = (q, tag)
+    return language_for(best[1]) if best else default
+
+
+def client_key(request: web.Request, state: Tipline) -> str:
+    """A pseudonym of the sender's address for rate limits (the address itself is never kept)."""
+    address = request.remote or "unknown"
+    if state.settings.trust_forwarded_for:
+        hops = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+        address = hops[-1] if hops else address
+    return state.signer.mac("address", address)
+
+
+def _t(request: web.Request) -> Translator:
+    state = request.app[TIPLINE]
+    config = state.services.config
+    return translator(request_language(request, config.default_language), config.timezone.key)
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refuse(request: web.Request, reason: str, status: int, message: str, **params: object) -> web.Response:
+    request.app[TIPLINE].metrics.web_refusals.labels(reason).inc()
+    return _html(pages.message_page(_t(request), message, **params), status)
+
+
+def _kind(request: web.Request) -> Kind:
+    try:
+        return Kind(request.match_info["kind"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def _read_limited(part: BodyPartReader, limit: int, budget: list[int]) -> bytes | None:
+    """A part's bytes, or None (drained) past `limit`; `budget` is what the whole body may still use."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await part.read_chunk(64 * 1024):
+        size += len(chunk)
+        budget[0] -= len(chunk)
+        if budget[0] < 0:
+            raise TooLargeError
+        if size <= limit:
+            chunks.append(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
+async def read_form(
+    request: web.Request, settings: WebSettings, max_photos: int
+) -> tuple[dict[str, str], list[str], list[bytes], dict[str, Problem]]:
+    """(text fields, kept-photo blobs, new photo bytes, problems) from a multipart form, within limits."""
+    if request.content_length is not None and request.content_length > settings.max_request_bytes:
+        raise TooLargeError
+    fields: dict[str, str] = {}
+    kept: list[str] = []
+    photos: list[bytes] = []
+    problems: dict[str, Problem] = {}
+    budget = [settings.max_request_bytes]
+    if request.content_type != "multipart/form-data":  # a form without files may come url-encoded
+        posted = await request.post()  # bounded by client_max_size
+        fields = {k: v for k, v in posted.items() if isinstance(v, str) and k != "kept"}
+        return fields, [v for v in posted.getall("kept", []) if isinstance(v, str)], photos, problems
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue  # a nested multipart is not something our form sends
+        if part.name == "photo" and part.filename is not None:
+            data = await _read_limited(part, settings.max_photo_bytes, budget)
+            if data is None:
+                problems[form.PHOTOS] = Problem(PHOTO_TOO_BIG, {"limit": megabytes(settings.max_photo_bytes)})
+            elif data and len(photos) >= max_photos:
+                problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": max_photos})
+            elif data:
+                photos.append(data)
+            continue
+        raw = await _read_limited(part, MAX_FIELD_BYTES, budget)
+        text = raw.decode("utf-8", "replace") if raw is not None else ""
+        if part.name == "kept":
+            kept.append(text)
+        elif part.name and part.name not in fields:
+            fields[part.name] = text
+    return fields, kept, photos, problems
+
+
+# --- photos --------------------------------------------------------------------------------------
+
+
+def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[dict[str, Any]]:
+    """Photos stored during an earlier attempt of this form (signed by us, so not forged)."""
+    entries = []
+    for blob in blobs:
+        entry = state.signer.unsign_blob(blob)
+        if (
+            isinstance(entry, dict)
+            and all(k in entry for k in StoredPhoto.__dataclass_fields__)
+            and Path(entry["derived_path"]).resolve().is_relative_to(media_dir.resolve())
+        ):
+            entries.append(entry)
+    return entries
+
+
+async def _store_photos(
+    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem]
+) -> None:
+    """Checks and stores new photos with the bot's own media code, appending to `entries`."""
+    svc = state.services
+    for blob in data:
+        if len(entries) >= svc.config.max_photos:
+            problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
+            return
+        try:
+            entry = await store_photo(blob, svc.config.media_dir, now=svc.now())
+        except PhotoProblemError as problem:
+            problems[form.PHOTOS] = Problem(problem.message)
+            continue
+        if any(e["sha256"] == entry["sha256"] for e in entries):
+            continue
+        # No Telegram file: the ids name the web upload (the outbox sends the files on disk).
+        entry["file_id"] = f"web:{entry['sha256']}"
+        entry["file_unique_id"] = f"web-{entry['sha256'][:24]}"
+        entries.append(entry)
+
+
+# --- staff card ----------------------------------------------------------------------------------
+
+
+def web_report_messages(row: ReportRow, config: Config, staff: Translator) -> list[Outgoing]:
+    """The usual staff card (no receipt: there is no chat), saying it came from the web and any contact.
+
+    The extra lines belong in `bot.cards.staff_card_lines` once reports carry their channel.
+    """
+    messages = report_messages(row, config.moderation_chat_id, staff, staff, None)
+    extra = ["🌐 " + html.escape(staff.gettext(WEB_CHANNEL))]
+    contact = row.details.get(form.CONTACT)
+    if contact:
+        value = user_text(str(contact), form.MAX_CONTACT)
+        extra.append("📞 " + labelled(staff, staff.gettext(CONTACT_LABEL), value))
+    last = max(i for i, m in enumerate(messages) if m.method == "send_message")
+    text = messages[last].payload["text"] + "\n" + "\n".join(extra)
+    if visible_length(text) <= TEXT_LIMIT:
+        messages[last] = replace(messages[last], payload={**messages[last].payload, "text": text})
+    else:
+        extra_message = replace(messages[last], payload={"text": "\n".join(extra)})
+        messages.insert(last + 1, extra_message)
+    return messages
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+def _csrf(request: web.Request) -> str:
+    """The browser's CSRF cookie value, or a new one."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return cookie if 16 <= len(cookie) <= 64 else new_cookie_value()
+
+
+def _with_cookie(response: web.Response, state: Tipline, cookie: str) -> web.Response:
+    response.set_cookie(
+        CSRF_COOKIE, cookie, httponly=True, samesite="Strict", secure=state.settings.secure_cookies, path="/"
+    )
+    return response
+
+
+def status_link(state: Tipline, code: str, language: str) -> str:
+    path = f"/r/{code}/{state.signer.status_token(code)}"
+    return f"{state.settings.public_url}{path}?lang={language}"
+
+
+async def index(request: web.Request) -> web.Response:
+    return _html(pages.index_page(_t(request)))
+
+
+def _render_form(
+    request: web.Request,
+    kind: Kind,
+    cookie: str,
+    *,
+    draft_id: str = "",
+    fields: dict[str, str] | None = None,
+    kept: list[str] | None = None,
+    outcome: form.Outcome | None = None,
+    problems: dict[str, Problem] | None = None,
+    status: int = 200,
+) -> web.Response:
+    state = request.app[TIPLINE]
+    t = _t(request)
+    body = pages.form_page(
+        t,
+        kind,
+        action=pages.url(f"/report/{kind.value}", t.language),
+        csrf=state.signer.csrf_token(cookie),
+        draft_id=draft_id or uuid.uuid4().hex,
+        fields=fields or {},
+        kept_photos=kept or [],
+        places=outcome.places if outcome else [],
+        problems=problems or {},
+        now_local=state.services.now().astimezone(state.services.config.timezone),
+        max_photos=state.services.config.max_photos,
+    )
+    return _with_cookie(_html(body, status), state, cookie)
+
+
+async def report_form(request: web.Request) -> web.Response:
+    return _render_form(request, _kind(request), _csrf(request))
+
+
+async def submit_report(request: web.Request) -> web.StreamResponse:
+    """Checks CSRF and limits, builds the draft like the conversation does, stores it, redirects."""
+    state = request.app[TIPLINE]
+    svc = state.services
+    kind = _kind(request)
+    key = client_key(request, state)
+    if not state.posts.hit(key) or not state.reports.allowed(key):
+        return _refuse(request, "rate_limit", 429, pages.TOO_MANY)
+    try:
+        fields, kept_blobs, uploads, problems = await read_form(
+            request, state.settings, svc.config.max_photos
+        )
+    except TooLargeError:
+        limit = megabytes(state.settings.max_request_bytes)
+        return _refuse(request, "too_large", 413, pages.TOO_LARGE, limit=limit)
+    except (ValueError, AssertionError, KeyError):  # not multipart at all, or a broken body
+        return _refuse(request, "invalid", 400, pages.EXPIRED)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not state.signer.check("csrf", cookie, fields.get("csrf", "")):
+        return _refuse(request, "csrf", 403, pages.EXPIRED)
+
+    t = _t(request)
+    entries = _kept_photos(state, kept_blobs, svc.config.media_dir)
+    await _store_photos(state, uploads, entries, problems)
+    outcome = form.build_draft(
+        kind,
+        fields,
+        entries,
+        now=svc.now(),
+        tz=svc.config.timezone,
+        max_age=svc.config.max_report_age,
+        language=t.language,
+    )
+    problems = {**outcome.problems, **problems}
+    if problems:
+        state.metrics.web_refusals.labels("invalid").inc()
+        return _render_form(
+            request,
+            kind,
+            cookie,
+            draft_id=outcome.draft["id"],
+            fields=fields,
+            kept=[state.signer.sign_blob(e) for e in entries],
+            outcome=outcome,
+            problems=problems,
+            status=422,
+        )
+
+    draft = outcome.draft
+    photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
+    # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
+    reporter = Reporter(user_id=None, name=None, username=None, language=t.language, notify=False)
+    staff = svc.staff_translator()
+    submitted = await svc.store.submit_report(
+        draft, reporter, photos, svc.now(), compose=lambda row: web_report_messages(row, svc.config, staff)
+    )
+    svc.outbox_wakeup.set()
+    if submitted.created:
+        state.reports.record(key)
+        state.metrics.web_reports.labels(kind.value).inc()
+    log.info("web report %s stored (new=%s)", submitted.ref_code, submitted.created)
+    link = f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}"
+    raise web.HTTPSeeOther(pages.url(link, t.language, new="1"))
+
+
+async def report_status(request: web.Request) -> web.Response:
+    """The private status page; an unknown code and a wrong token look the same."""
+    state = request.app[TIPLINE]
+    code, token = request.match_info["code"], request.match_info["token"]
+    t = _t(request)
+    row = None
+    if state.signer.check("status", code, token):
+        row = await state.services.store.report_by_code(code)
+    if row is None:
+        return _html(pages.message_page(t, pages.NOT_FOUND), 404)
+    link = status_link(state, code, t.language)
+    return _html(pages.status_page(t, row, link, new=request.query.get("new") == "1"))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers and the outbox is not stuck; 503 with the reason otherwise."""
+    state = request.app[TIPLINE]
+    try:
+        outbox = await asyncio.wait_for(outbox_state(state.services.store), 5)
+    except Exception as error:  # any failure to read is "database unreachable"
+        log.warning("healthz: database check failed: %s", error)
+        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+    lagging = outbox.lag_s > state.settings.max_outbox_lag_seconds
+    body = {
+        "status": "lagging" if lagging else "ok",
+        "database": "ok",
+        "outbox_depth": outbox.depth,
+        "outbox_lag_seconds": round(outbox.lag_s, 1),
+    }
+    return web.json_response(body, status=503 if lagging else 200, headers={"Cache-Control": "no-store"})
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    state = request.app[TIPLINE]
+    await state.metrics.refresh(state.services.store)
+    response = web.Response(body=state.metrics.exposition())
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+@web.middleware
+async def friendly_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A localized page for 404/405 and oversized bodies on the HTML routes."""
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        settings = request.app[TIPLINE].settings
+        return _refuse(
+            request, "too_large", 413, pages.TOO_LARGE, limit=megabytes(settings.max_request_bytes)
+        )
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as error:
+        if request.path.startswith("/telegram/"):
+            raise
+        return _html(pages.message_page(_t(request), pages.NOT_FOUND), error.status)
+
+
+async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: forgets idle rate-limit entries hourly while the app runs."""
+    state = app[TIPLINE]
+
+    async def prune() -> None:
+        while True:
+            await asyncio.sleep(3600)
+            state.reports.prune()
+            state.posts.prune()
+
+    task = asyncio.create_task(prune(), name="tipline-housekeeping")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def make_tipline_app(
+    services: TiplineServices, settings: WebSettings, metrics: Metrics | None = None
+) -> web.Application:
+    """The tip line, status pages, /healthz, /metrics and static files, as one aiohttp application."""
+    app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[friendly_errors])
+    app[TIPLINE] = Tipline(
+        services=services,
+        settings=settings,
+        signer=Signer(services.config.secret_key),
+        metrics=metrics or Metrics(),
+        reports=RateLimiter(settings.reports_per_hour),
+        posts=RateLimiter(settings.posts_per_hour),
+    )
+    app.cleanup_ctx.append(_housekeeping)
+    app.router.add_get("/", index)
+    app.router.add_get("/report/{kind}", report_form)
+    app.router.add_post("/report/{kind}", submit_report)
+    app.router.add_get("/r/{code}/{token}", report_status)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_static("/static", STATIC, append_version=False)
+    return app

@@ -1,0 +1,178 @@
+"""A web form's fields to a report draft, with the conversation's own checks.
+
+No aiohttp here: :func:`build_draft` takes the decoded fields and the already stored photos and
+returns the draft plus a problem per field, each a translatable message from the core modules
+(`bot.report`, `bot.locations`, `bot.when`), so the web and Telegram refuse the same things in
+the same words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import locations, report
+from bot.gazetteer import Place
+from bot.i18n import N_, Translator
+from bot.report import AnswerError, AnswerType, Kind, Question
+from bot.when import WhenError, check_when, parse_when
+
+MAX_CONTACT = 100
+DRAFT_ID = re.compile(r"^[0-9a-f]{32}$")
+BROWSER_SOURCE = "browser"  # the browser's geolocation (cards.SOURCE_LABELS should name it)
+
+# Form field names. Answers are a_<key> (a choice) and t_<key> (typed text).
+LATITUDE, LONGITUDE, ACCURACY, LOCATION, PLACE, WHEN, CONTACT = (
+    "latitude",
+    "longitude",
+    "accuracy",
+    "location",
+    "place",
+    "when",
+    "contact",
+)
+PHOTOS = "photos"
+FORM = "form"  # a problem of the whole report rather than of one field
+
+NEED_LOCATION = N_(
+    "Please say where: use your location, type coordinates like 37.33, 113.57, or a place name."
+)
+NEED_ANSWER = N_("Please answer this question.")
+CHOOSE_PLACE = N_("Several places have that name. Please choose one.")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A translatable message with its placeholders."""
+
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, t: Translator) -> str:
+        return t.gettext(self.message, **self.params)
+
+
+@dataclass
+class Outcome:
+    """The draft built from a form, and what stops it from being submitted."""
+
+    draft: dict[str, Any]
+    problems: dict[str, Problem] = field(default_factory=dict)
+    places: list[Place] = field(default_factory=list)  # did-you-mean candidates for the location
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def answer_field(q: Question) -> str:
+    return f"a_{q.key}"
+
+
+def text_field(q: Question) -> str:
+    return f"t_{q.key}"
+
+
+def accepts_text(q: Question) -> bool:
+    """Whether the form shows a typing box for `q` (free text, numbers, phones, 'other' answers)."""
+    return q.answer in (AnswerType.TEXT, AnswerType.PHONE, AnswerType.COUNT) or q.typed_other
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _location(fields: dict[str, str]) -> locations.Found | list[Place] | None:
+    """The browser's fix, a chosen place, or typed text (raises LocationError)."""
+    lat, lon = _number(fields.get(LATITUDE, "")), _number(fields.get(LONGITUDE, ""))
+    if lat is not None and lon is not None:
+        accuracy = _number(fields.get(ACCURACY, ""))
+        return locations.from_point(
+            lat, lon, accuracy_m=accuracy if accuracy and accuracy > 0 else None, source=BROWSER_SOURCE
+        )
+    place_id = fields.get(PLACE, "").strip()
+    if place_id:
+        place = locations.gazetteer().get(place_id)
+        if place is not None:
+            return locations.from_place(place)
+    text = fields.get(LOCATION, "").strip()
+    return locations.from_text(text) if text else None
+
+
+def build_draft(
+    kind: Kind,
+    fields: dict[str, str],
+    photos: list[dict[str, Any]],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    max_age: timedelta,
+    language: str,
+) -> Outcome:
+    """Fills a fresh draft from the form in the conversation's order, collecting every problem."""
+    draft = report.new_draft(kind, now, language)
+    if DRAFT_ID.match(fields.get("draft_id", "")):
+        draft["id"] = fields["draft_id"]  # the same form sent twice is the same report
+    outcome = Outcome(draft)
+    problems = outcome.problems
+
+    draft["photos"] = photos
+    draft["photos_done"] = True
+    photo_problem = report.photos_problem(draft)
+    if photo_problem:
+        problems[PHOTOS] = Problem(photo_problem)
+
+    try:
+        found = _location(fields)
+    except locations.LocationError as error:
+        problems[LOCATION] = Problem(error.message, error.params)
+    else:
+        if found is None:
+            problems[LOCATION] = Problem(NEED_LOCATION)
+        elif isinstance(found, list):
+            problems[LOCATION] = Problem(CHOOSE_PLACE)
+            outcome.places = found
+        else:
+            draft["location"] = found.as_dict()
+
+    try:
+        moment = parse_when(fields.get(WHEN, ""), now=now, tz=tz)
+        draft["observed_at"] = check_when(moment, now=now, max_age=max_age).isoformat()
+    except WhenError as error:
+        problems[WHEN] = Problem(error.message, error.params)
+
+    for q in report.QUESTIONS[kind]:
+        typed = fields.get(text_field(q), "").strip() if accepts_text(q) else ""
+        choice = fields.get(answer_field(q), "").strip()
+        try:
+            if typed:
+                report.answer_question(draft, q.key, text=typed)
+            elif choice:
+                report.answer_question(draft, q.key, choice=choice)
+            elif q.optional:
+                report.answer_question(draft, q.key, choice="skip")
+            else:
+                problems[q.key] = Problem(NEED_ANSWER)
+        except AnswerError as error:
+            problems[q.key] = Problem(error.message, error.params)
+
+    contact = fields.get(CONTACT, "").strip()
+    if contact:
+        try:
+            draft["answers"][CONTACT] = report.clean_text(contact, MAX_CONTACT)
+        except AnswerError as error:
+            problems[CONTACT] = Problem(error.message, error.params)
+
+    if not problems:
+        problem = report.submit_problem(draft)
+        if problem:
+            problems[FORM] = Problem(problem)
+    return outcome

@@ -1,0 +1,71 @@
+"""The `[web]` settings: where the web server listens, the webhook, and the tip line's limits.
+
+Secrets come from the environment, like the bot token: the webhook path and header secret are
+derived from ``LEOPARD_WATCH_SECRET`` (``Config.secret_key``) unless given explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import ConfigError, _get, _positive
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Everything the web server needs besides :class:`bot.config.Config`."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # e.g. https://leopards.example.org (no trailing slash); the webhook is under it
+    webhook_path_secret: str = ""  # the secret part of /telegram/<secret>; "" derives it from secret_key
+    webhook_secret_token: str = ""  # X-Telegram-Bot-Api-Secret-Token; "" derives it from secret_key
+    webhook_max_bytes: int = 1 * MB  # an update is a few KB; anything bigger is not from Telegram
+    max_photo_bytes: int = 20 * MB  # per photo, as for Telegram downloads
+    max_request_bytes: int = 60 * MB  # a whole form with its photos
+    reports_per_hour: int = 10  # per address: stored web reports
+    posts_per_hour: int = 60  # per address: any form post (failed checks included)
+    trust_forwarded_for: bool = False  # behind our own reverse proxy: use the last X-Forwarded-For hop
+    max_outbox_lag_seconds: float = 600.0  # /healthz fails when a message is overdue longer than this
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+
+def web_settings(data: dict[str, Any]) -> WebSettings:
+    """Reads the `[web]` table of the configuration file (absent: the web server is off)."""
+    table = data.get("web")
+    if table is None:
+        return WebSettings()
+    if not isinstance(table, dict):
+        raise ConfigError("[web] must be a table")
+    d = WebSettings()
+
+    def number(key: str, default: float) -> float:
+        return _positive(_get(table, "web", key, float, float(default)), f"web.{key}")
+
+    public_url = _get(table, "web", "public_url", str, d.public_url).rstrip("/")
+    if public_url and not public_url.startswith(("https://", "http://")):
+        raise ConfigError(f"web.public_url must start with https://, not {public_url!r}")
+    port = _get(table, "web", "port", int, d.port)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"web.port must be from 0 to 65535, not {port}")
+    return WebSettings(
+        enabled=_get(table, "web", "enabled", bool, True),
+        listen=_get(table, "web", "listen", str, d.listen),
+        port=port,
+        public_url=public_url,
+        webhook_path_secret=_get(table, "web", "webhook_path_secret", str, d.webhook_path_secret),
+        webhook_secret_token=d.webhook_secret_token,  # only ever from the environment / secret_key
+        max_photo_bytes=int(number("max_photo_mb", d.max_photo_bytes / MB) * MB),
+        max_request_bytes=int(number("max_request_mb", d.max_request_bytes / MB) * MB),
+        reports_per_hour=int(number("reports_per_hour", d.reports_per_hour)),
+        posts_per_hour=int(number("posts_per_hour", d.posts_per_hour)),
+        trust_forwarded_for=_get(table, "web", "trust_forwarded_for", bool, d.trust_forwarded_for),
+        max_outbox_lag_seconds=number("max_outbox_lag_seconds", d.max_outbox_lag_seconds),
+    )

@@ -1,0 +1,246 @@
+"""The moderation group: card buttons, questions to reporters, and /pending, /stats, /find.
+
+Only staff act: the configured ids, or current administrators of the moderation group (asked
+with getChatMember and remembered briefly). Callback data is an opaque token naming a row of
+`card_actions`; the incident it acts on comes from the database and must match the card the
+button sits on, so a forged or stale button is answered and ignored. The store changes state
+with a conditional UPDATE, so of two staff pressing at once the first wins and the second is
+shown the current state.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from typing import Any
+
+from telegram import ForceReply, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.moderation import REJECT_REASONS, Action
+from bot.review import Review
+from bot.report import parse_reference_code
+from handlers.common import Services, reply, services
+from bot.moderation import decision_messages
+from handlers.outbox import card_markup
+
+log = logging.getLogger(__name__)
+
+STAFF_STATUSES = ("creator", "administrator")
+_staff_cache: dict[tuple[int, int], tuple[bool, float]] = {}
+
+
+async def is_staff(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> bool:
+    """Configured staff, or an administrator of the moderation group right now (cached briefly)."""
+    svc = services(context)
+    if user_id in svc.config.staff_user_ids:
+        return True
+    key = (svc.config.moderation_chat_id, user_id)
+    cached = _staff_cache.get(key)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    try:
+        member = await context.bot.get_chat_member(svc.config.moderation_chat_id, user_id)
+        allowed = member.status in STAFF_STATUSES
+    except TelegramError as error:
+        log.warning("staff check for %s failed: %s", user_id, error)
+        return False  # when in doubt, no: a moderation action is never taken on a guess
+    _staff_cache[key] = (allowed, time.monotonic() + svc.config.staff_cache_seconds)
+    return allowed
+
+
+def staff_name(update: Update) -> str:
+    user = update.effective_user
+    return user.full_name if user else "?"
+
+
+async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -> None:
+    user = update.effective_user
+    log.warning("non-staff %s tried %s", user.id if user else None, what)
+    svc = services(context)
+    await svc.store.audit(None, user.id if user else None, staff_name(update), "denied", what, svc.now())
+    t = svc.staff_translator()
+    if update.callback_query is not None:
+        await update.callback_query.answer(t.gettext("Staff only."), show_alert=True)
+    else:
+        await reply(update, html.escape(t.gettext("Staff only.")))
+
+
+async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button on an incident card: checks rights and the card, then acts."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    svc = services(context)
+    t = svc.staff_translator()
+    if not await is_staff(context, update.effective_user.id):
+        await _refuse(update, context, query.data)
+        return
+    found = await svc.store.card_action(query.data.removeprefix("m:"))
+    card = await svc.store.card_message(found[0]) if found else None
+    message = query.message
+    if (
+        found is None
+        or card is None
+        or not isinstance(message, Message)
+        or (message.chat.id, message.message_id) != card
+    ):
+        await query.answer(t.gettext("That button is from an older message."))
+        return
+    incident_id, action, arg = found
+    await act(update, context, svc, incident_id, Action(action), arg)
+
+
+async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, incident_id: int,
+              action: Action, arg: str) -> None:
+    """Carries out one staff action and answers the press."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    t = svc.staff_translator()
+    staff_id, name, now = update.effective_user.id, staff_name(update), svc.now()
+    answer = ""
+    if action in (Action.REJECT, Action.MERGE, Action.SPLIT, Action.BACK):
+        rows = await submenu(svc, incident_id, action)
+        await query.answer()
+        await query.edit_message_reply_markup(await card_markup(svc.store, incident_id, rows, t))
+        return
+    if action in (Action.VERIFY, Action.REJECT_WITH):
+        review = Review.VERIFIED if action is Action.VERIFY else Review.REJECTED
+        changed = await svc.store.review_incident(
+            incident_id, review, staff_id, name, arg or None, now,
+            compose=lambda state: decision_messages(state, svc.config),
+        )
+        answer = t.gettext("Done.") if changed else t.gettext("Someone else already decided this incident.")
+    elif action is Action.MERGE_INTO:
+        changed = await svc.store.merge_into(incident_id, int(arg), staff_id, name, now)
+        answer = t.gettext("Merged.") if changed else t.gettext("That can no longer be merged.")
+    elif action is Action.SPLIT_OUT:
+        changed = await svc.store.split_out(int(arg), staff_id, name, now)
+        answer = t.gettext("Split out as a new incident.") if changed else t.gettext("That report was already split.")
+    elif action is Action.ASSIGN:
+        await svc.store.assign(incident_id, staff_id, name, now)
+        answer = t.gettext("Assigned to you.")
+    elif action is Action.ASK:
+        await ask_reporter_prompt(update, context, svc, incident_id)
+    elif action in (Action.EXACT, Action.ORIGINALS):
+        await svc.store.send_evidence(incident_id, action.value, staff_id, name, now)
+        answer = t.gettext("Sent below the card.")
+    await query.answer(answer or None)
+    svc.outbox_wakeup.set()
+
+
+async def submenu(svc: Services, incident_id: int, action: Action) -> list[list[tuple[Action, str]]] | None:
+    """The buttons behind Reject, Merge and Split (None: the card's main buttons)."""
+    back = [(Action.BACK, "")]
+    if action is Action.REJECT:
+        return [[(Action.REJECT_WITH, reason)] for reason in REJECT_REASONS] + [back]
+    if action is Action.MERGE:
+        return [[(Action.MERGE_INTO, str(i))] for i in await svc.store.merge_candidates(incident_id)] + [back]
+    if action is Action.SPLIT:
+        state = await svc.store.card_state(incident_id)
+        reports = state.reports if state else ()
+        return [[(Action.SPLIT_OUT, str(r.id))] for r in reports[1:]] + [back]
+    return None
+
+
+async def ask_reporter_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
+                              incident_id: int) -> None:
+    """Asks staff to type the question as a reply; the reply is relayed by :func:`staff_question`."""
+    t = svc.staff_translator()
+    text = t.gettext("Reply to this message with your question for the reporter of incident #{number}.",
+                     number=incident_id)
+    card = await svc.store.card_message(incident_id)
+    assert card is not None
+    prompt = await context.bot.send_message(card[0], html.escape(text), parse_mode="HTML",
+                                            reply_to_message_id=card[1],
+                                            reply_markup=ForceReply(selective=True))
+    await svc.store.open_question(incident_id, prompt.chat.id, prompt.message_id, svc.now())
+
+
+async def staff_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A staff reply to an "ask the reporter" prompt: relayed to the reporters who can be reached."""
+    message = update.effective_message
+    if message is None or message.reply_to_message is None or not message.text:
+        return
+    svc = services(context)
+    question = await svc.store.question_by_prompt(message.chat.id, message.reply_to_message.message_id)
+    if question is None:
+        return
+    assert update.effective_user is not None
+    if not await is_staff(context, update.effective_user.id):
+        await _refuse(update, context, "ask")
+        raise ApplicationHandlerStop
+    sent = await svc.store.relay_question(question, message.text, update.effective_user.id, staff_name(update),
+                                          svc.now())
+    t = svc.staff_translator()
+    text = t.ngettext("Sent to {n} reporter.", "Sent to {n} reporters.", sent) if sent else \
+        t.gettext("Nobody can be asked: the reports are anonymous.")
+    await message.reply_text(html.escape(text), parse_mode="HTML")
+    svc.outbox_wakeup.set()
+    raise ApplicationHandlerStop
+
+
+async def reporter_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reporter's reply to a staff question: threaded back under the incident's card."""
+    message = update.effective_message
+    if message is None or message.reply_to_message is None:
+        return
+    svc = services(context)
+    relayed = await svc.store.relay_answer(message.chat.id, message.reply_to_message.message_id,
+                                           message.text or message.caption or "", svc.now())
+    if not relayed:
+        return
+    from handlers.common import tr
+
+    await reply(update, html.escape(tr(update, context).gettext("Thank you. Your answer was passed on.")))
+    svc.outbox_wakeup.set()
+    raise ApplicationHandlerStop
+
+
+async def pending_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/pending: open incidents waiting for staff, oldest first."""
+    if not await _staff_command(update, context):
+        return
+    svc = services(context)
+    t = svc.staff_translator()
+    lines = await svc.store.pending_lines(t)
+    await reply(update, "\n".join(lines) if lines else html.escape(t.gettext("Nothing is waiting.")))
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats: reports of the last 7 and 30 days by kind and township."""
+    if not await _staff_command(update, context):
+        return
+    svc = services(context)
+    await reply(update, await svc.store.stats_text(svc.staff_translator(), svc.now()))
+
+
+async def find_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/find CODE: a report and its incident."""
+    if not await _staff_command(update, context):
+        return
+    svc = services(context)
+    t = svc.staff_translator()
+    parsed = parse_reference_code(" ".join(context.args or []))
+    if parsed is None:
+        await reply(update, html.escape(t.gettext("Send it like this: /find HS-2026-00042")))
+        return
+    from bot.report import reference_code
+
+    report = await svc.store.report_by_code(reference_code(*parsed))
+    if report is None or report.incident_id is None:
+        await reply(update, html.escape(t.gettext("No report has that code.")))
+        return
+    card = await svc.store.card_message(report.incident_id)
+    text = t.gettext("{code} belongs to incident #{number}.", code=report.ref_code, number=report.incident_id)
+    kwargs: dict[str, Any] = {"reply_to_message_id": card[1]} if card and card[0] == update.effective_chat.id else {}
+    await reply(update, html.escape(text), **kwargs)
+
+
+async def _staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user = update.effective_user
+    if user is None or not await is_staff(context, user.id):
+        await _refuse(update, context, (update.effective_message.text or "") if update.effective_message else "")
+        return False
+    return True

@@ -1,0 +1,490 @@
+"""The web side: tip line (CSRF, limits, validation, storage, staff card), webhook, metrics, health.
+
+Everything goes through the factories production uses: `handlers.web.make_web_app` for the
+aiohttp test client, and `run_polling_with_web` / `run_webhook` against the fake Bot API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+from telegram import Bot
+from telegram.error import BadRequest
+
+from bot.config import Config, ConfigError
+from bot.fake_telegram import FakeTelegram
+from bot.store import Store
+from bot.web.app import TIPLINE, request_language
+from bot.web.security import RateLimiter, Signer
+from bot.web.settings import WebSettings, web_settings
+from handlers.app import build_application
+from handlers.common import Services
+from handlers.web import (
+    SECRET_HEADER,
+    InstrumentedRequest,
+    make_web_app,
+    run_polling_with_web,
+    run_webhook,
+    web_url,
+    webhook_secrets,
+)
+from tests.conftest import STAFF_GROUP, Person, make_jpeg
+
+SECRET = "test-secret-0123456789abcdef"
+CODE = re.compile(r"HS-\d{4}-\d{5}")
+SETTINGS = WebSettings(enabled=True, port=0, reports_per_hour=5, posts_per_hour=50)
+
+
+def rows(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def ref_code(text: str) -> str:
+    match = CODE.search(text)
+    assert match, text
+    return match.group(0)
+
+
+def hidden(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert match, f"no hidden {name} in page"
+    return match.group(1)
+
+
+def an_hour_ago() -> str:
+    return (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+
+
+def sighting(**changes: Any) -> dict[str, str]:
+    fields = {
+        "location": "37.3296, 113.5702",
+        "when": an_hour_ago(),
+        "a_leopards": "2",
+        "a_cubs": "no",
+        "t_behaviour": "walking along the <b>ridge</b>",
+        "a_distance": "50_200",
+        "contact": "Li <Wei> 13912345678",
+    }
+    fields.update(changes)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@dataclass
+class Browserless:
+    """A cookie-keeping HTTP client that fills and posts the tip line's form like a browser would."""
+
+    client: TestClient[Any, Any] | aiohttp.ClientSession
+    base: str = ""
+
+    async def form(self, kind: str = "sighting", lang: str = "en") -> str:
+        async with self.client.get(f"{self.base}/report/{kind}?lang={lang}") as response:
+            assert response.status == 200
+            return await response.text()
+
+    async def post(
+        self,
+        kind: str = "sighting",
+        fields: dict[str, str] | None = None,
+        photos: list[bytes] = (),  # type: ignore[assignment]
+        *,
+        lang: str = "en",
+        csrf: bool = True,
+        page: str | None = None,
+    ) -> aiohttp.ClientResponse:
+        page = page if page is not None else await self.form(kind, lang)
+        data = aiohttp.FormData()
+        if csrf:
+            data.add_field("csrf", hidden(page, "csrf"))
+        data.add_field("draft_id", hidden(page, "draft_id"))
+        for name, value in (fields if fields is not None else sighting()).items():
+            data.add_field(name, value)
+        for i, photo in enumerate(photos):
+            data.add_field("photo", photo, filename=f"p{i}.jpg", content_type="image/jpeg")
+        response = await self.client.post(
+            f"{self.base}/report/{kind}?lang={lang}", data=data, allow_redirects=False
+        )
+        await response.read()
+        return response
+
+
+@pytest.fixture
+def web_config(config: Config) -> Config:
+    return replace(config, secret_key=SECRET)
+
+
+@pytest.fixture
+async def tipline(web_config: Config) -> AsyncIterator[Callable[..., Any]]:
+    """An aiohttp test client on make_web_app without a running bot (the outbox just fills)."""
+    store = await Store.open(web_config.database_path)
+    clients: list[TestClient[Any, Any]] = []
+
+    async def open_client(settings: WebSettings = SETTINGS, **config_changes: Any) -> Browserless:
+        svc = Services(config=replace(web_config, **config_changes), store=store)
+        client = TestClient(TestServer(make_web_app(svc, None, settings)))
+        await client.start_server()
+        clients.append(client)
+        return Browserless(client)
+
+    yield open_client
+    for client in clients:
+        await client.close()
+    await store.close()
+
+
+@contextlib.asynccontextmanager
+async def bot_with_web(config: Config, settings: WebSettings = SETTINGS) -> AsyncIterator[Any]:
+    """The real bot (long polling) with the web server beside it, as `--mode polling` runs it."""
+    stop = asyncio.Event()
+    application = build_application(config)
+    task = asyncio.create_task(run_polling_with_web(application, stop, settings, poll_timeout=1))
+    for _ in range(250):
+        if application.running or task.done():
+            break
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()
+    try:
+        yield application
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def staff_card(fake: FakeTelegram, code: str) -> str:
+    await fake.wait_for_call(
+        "sendMessage",
+        timeout=20,
+        predicate=lambda c: (
+            str(c.params.get("chat_id")) == str(STAFF_GROUP) and code in str(c.params.get("text"))
+        ),
+    )
+    return next(m["text"] for m in fake.messages_in(STAFF_GROUP) if code in (m.get("text") or ""))
+
+
+# --- pure parts --------------------------------------------------------------------------------
+
+
+def test_tokens_and_rate_limiter() -> None:
+    signer = Signer(SECRET)
+    token = signer.status_token("HS-2026-00001")
+    assert signer.check("status", "HS-2026-00001", token)
+    assert not signer.check("status", "HS-2026-00002", token)
+    assert not signer.check("status", "HS-2026-00001", token[:-1] + ("A" if token[-1] != "A" else "B"))
+    assert Signer("another-secret-0123456789").status_token("HS-2026-00001") != token
+    blob = signer.sign_blob({"sha256": "ab", "n": 1})
+    assert signer.unsign_blob(blob) == {"sha256": "ab", "n": 1}
+    assert signer.unsign_blob(blob.replace(".", "x.", 1)) is None
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", signer.derived("webhook-token"))
+    with pytest.raises(ValueError):
+        Signer("")
+
+    now = [0.0]
+    limiter = RateLimiter(2, 3600, clock=lambda: now[0])
+    assert limiter.hit("a") and limiter.hit("a") and not limiter.hit("a") and limiter.hit("b")
+    now[0] = 3601
+    assert limiter.hit("a")
+    limiter.prune()
+
+
+def test_settings_and_language() -> None:
+    assert web_settings({}) == WebSettings()
+    parsed = web_settings({"web": {"port": 8443, "public_url": "https://x.org/", "reports_per_hour": 3}})
+    assert parsed.enabled and parsed.port == 8443 and parsed.public_url == "https://x.org"
+    assert parsed.reports_per_hour == 3 and parsed.secure_cookies
+    for bad in ({"port": 70000}, {"public_url": "ftp://x"}, {"reports_per_hour": 0}, {"listen": 5}):
+        with pytest.raises(ConfigError):
+            web_settings({"web": bad})
+
+    class Request:
+        def __init__(self, query: dict[str, str], header: str) -> None:
+            self.query, self.headers = query, {"Accept-Language": header}
+
+    def lang(query: dict[str, str], header: str) -> str:
+        return request_language(Request(query, header), "zh_Hans")  # type: ignore[arg-type]
+
+    assert lang({}, "zh-CN,zh;q=0.9,en;q=0.8") == "zh_Hans"
+    assert lang({}, "en-US,en;q=0.9,zh;q=0.5") == "en"
+    assert lang({}, "de;q=0.3, zh-TW;q=0.8") == "zh_Hans"
+    assert lang({"lang": "en"}, "zh-CN") == "en"
+    assert lang({"lang": "xx"}, "") == "zh_Hans"
+
+
+# --- the tip line ------------------------------------------------------------------------------
+
+
+async def test_pages_are_localized_and_escaped(tipline) -> None:
+    web = await tipline()
+    async with web.client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}) as response:
+        text = await response.text()
+    assert response.status == 200 and 'lang="zh-Hans"' in text and "目击豹子" in text
+    assert "Content-Security-Policy" in response.headers
+    async with web.client.get("/report/tip?lang=en") as response:
+        page = await response.text()
+    assert "Poaching tip" in page and 'value="anonymous" checked' in page  # anonymous by default
+    cookie = response.cookies["lw_csrf"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    async with web.client.get("/report/nonsense?lang=en") as response:
+        assert response.status == 404 and "does not exist" in await response.text()
+    async with web.client.get("/static/tipline.js") as response:
+        assert response.status == 200 and "geolocation" in await response.text()
+
+
+async def test_csrf_is_required(tipline, web_config: Config) -> None:
+    web = await tipline()
+    response = await web.post(csrf=False)
+    assert response.status == 403 and "expired" in await response.text()
+    # A token from another browser (another cookie) is refused too.
+    other = await tipline()
+    page = await other.form()
+    web.client.session.cookie_jar.clear()
+    response = await web.post(page=page)
+    assert response.status == 403
+    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
+
+
+async def test_validation_errors_are_localized_and_keep_photos(tipline, web_config: Config) -> None:
+    web = await tipline()
+    fields = sighting(location="", a_cubs=None, when="2099-01-01T10:00")
+    response = await web.post(fields=fields, photos=[make_jpeg(seed=7)])
+    text = await response.text()
+    assert response.status == 422
+    assert "Please say where" in text and "That time is in the future" in text
+    assert "Please answer this question." in text
+    assert "walking along the &lt;b&gt;ridge&lt;/b&gt;" in text  # typed text comes back escaped
+    assert 'name="kept"' in text and "Photos already received: 1" in text
+    response = await web.post(fields=fields, lang="zh_Hans")
+    assert "这个时间还没到。请发您看到的时间。" in await response.text()
+    # Correcting the form sends it with the photo kept from the first attempt.
+    page = text
+    data = sighting()
+    data["kept"] = hidden(page, "kept")
+    response = await web.post(fields=data, page=page)
+    assert response.status == 303, await response.text()
+    code = ref_code(response.headers["Location"])
+    report = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    assert report["reporter_id"] is None and report["location_source"] == "typed"
+    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM photos")[0]["n"] == 1
+
+
+async def test_livestock_needs_a_photo_and_a_place_choice(tipline) -> None:
+    web = await tipline()
+    fields = {
+        "location": "37.33, 113.57",
+        "when": an_hour_ago(),
+        "a_animal": "sheep",
+        "t_killed": "2",
+        "t_injured": "0",
+        "a_penned": "penned",
+        "t_owner_name": "张三",
+        "t_phone": "139 1234 5678",
+    }
+    response = await web.post("livestock", fields)
+    assert response.status == 422 and "A photo is needed" in await response.text()
+
+
+async def test_upload_limits(tipline) -> None:
+    small = replace(SETTINGS, max_photo_bytes=30_000, max_request_bytes=400_000)
+    web = await tipline(small, max_photos=2)
+    big = make_jpeg(1600, 1200, seed=2)
+    assert 30_000 < len(big) < 400_000
+    response = await web.post(photos=[big])
+    assert response.status == 422 and "Each photo can be at most 0.03 MB" in await response.text()
+    photos = [make_jpeg(200, 150, seed=s) for s in (1, 2, 3)]
+    response = await web.post(photos=photos)
+    assert "at most 2 photos" in await response.text()
+    response = await web.post(photos=[big] * 20)
+    assert response.status == 413 and "too much" in await response.text()
+
+
+async def test_rate_limit_per_address(tipline) -> None:
+    web = await tipline(replace(SETTINGS, reports_per_hour=1))
+    assert (await web.post()).status == 303
+    response = await web.post(lang="zh_Hans")
+    assert response.status == 429
+    assert 'lang="zh-Hans"' in await response.text()
+
+
+async def test_same_form_twice_is_one_report(tipline, web_config: Config) -> None:
+    web = await tipline()
+    page = await web.form()
+    first = await web.post(page=page)
+    second = await web.post(page=page)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
+
+
+async def test_status_link_is_private(tipline) -> None:
+    web = await tipline()
+    response = await web.post()
+    location = response.headers["Location"]
+    code = ref_code(location)
+    async with web.client.get(location) as page:
+        text = await page.text()
+    assert page.status == 200 and code in text and "waiting for staff" in text and "/r/" in text
+    assert "Li &lt;Wei&gt;" not in text  # the status page shows kind, date and status only
+    wrong = location.split("?")[0][:-2] + "xx"
+    async with web.client.get(wrong) as page:
+        assert page.status == 404
+
+
+async def test_healthz_and_metrics(tipline, web_config: Config) -> None:
+    web = await tipline()
+    async with web.client.get("/healthz") as response:
+        body = await response.json()
+    assert response.status == 200 and body["status"] == "ok" and body["outbox_depth"] == 0
+    assert (await web.post()).status == 303
+    async with web.client.get("/metrics") as response:
+        text = await response.text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    reports = {s.labels["kind"]: s.value for s in families["leopard_reports"].samples}
+    assert reports["sighting"] == 1 and reports["tip"] == 0
+    assert families["leopard_outbox_depth"].samples[0].value >= 2  # location pin and card text
+    web_reports = [s for s in families["leopard_web_reports"].samples if s.name.endswith("_total")]
+    assert {s.labels["kind"]: s.value for s in web_reports}["sighting"] == 1
+    assert "leopard_handler_latency_seconds" in families and "leopard_bot_api_errors" in families
+    await web.client.app[TIPLINE].services.store.close()
+    async with web.client.get("/healthz") as response:
+        assert response.status == 503 and (await response.json())["database"] == "unreachable"
+
+
+# --- with the bot ------------------------------------------------------------------------------
+
+
+async def test_web_report_reaches_the_moderation_group(fake: FakeTelegram, web_config: Config) -> None:
+    async with (
+        bot_with_web(web_config) as application,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+    ):
+        web = Browserless(session, web_url(application))
+        response = await web.post(photos=[make_jpeg(seed=11)])
+        assert response.status == 303
+        code = ref_code(response.headers["Location"])
+        card = await staff_card(fake, code)
+        assert "目击豹子" in card and "37.32960, 113.57020" in card
+        assert "walking along the <b>ridge</b>" in card and "Li <Wei> 13912345678" in card  # literal text
+        assert "🌐" in card
+        await fake.wait_for_call("sendPhoto")
+        report = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+        assert report["kind"] == "sighting" and report["incident_id"] is not None
+
+        # Telegram updates are counted and timed; the metrics are the bot's.
+        person = Person(fake, 777, language="en")
+        await person.send("/help")
+        async with session.get(f"{web_url(application)}/metrics") as r:
+            families = {f.name: f for f in text_string_to_metric_families(await r.text())}
+        updates = {
+            s.labels["type"]: s.value
+            for s in families["leopard_updates_handled"].samples
+            if s.name.endswith("_total")
+        }
+        assert updates.get("message", 0) >= 1
+        count = next(
+            s.value for s in families["leopard_handler_latency_seconds"].samples if s.name.endswith("_count")
+        )
+        assert count >= 1
+
+
+async def test_bot_api_errors_are_counted_by_code(fake: FakeTelegram) -> None:
+    seen: list[str] = []
+    request = InstrumentedRequest()
+    request.observer = seen.append
+    bot = Bot(fake.token, base_url=fake.base_url, request=request)
+    async with bot:
+        with pytest.raises(BadRequest):
+            await bot.send_message(424242, "nobody is there")
+    assert seen == ["400"]
+
+
+# --- the webhook -------------------------------------------------------------------------------
+
+
+async def test_webhook_route_checks_secret_size_and_json(tipline, web_config: Config) -> None:
+    application = build_application(web_config)
+    store = await Store.open(web_config.database_path)
+    svc = Services(config=web_config, store=store)
+    client = TestClient(TestServer(make_web_app(svc, application, replace(SETTINGS, webhook_max_bytes=2000))))
+    await client.start_server()
+    path, token = webhook_secrets(SECRET, SETTINGS)
+    update = {
+        "update_id": 1,
+        "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "hi"},
+    }
+    try:
+        for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: token + "x"}, {SECRET_HEADER: ""}):
+            async with client.post(f"/telegram/{path}", json=update, headers=headers) as response:
+                assert response.status == 403
+        async with client.post(
+            "/telegram/not-the-path", json=update, headers={SECRET_HEADER: token}
+        ) as response:
+            assert response.status == 404
+        for body in (b"{not json", b"[1, 2]", b'"text"'):
+            async with client.post(
+                f"/telegram/{path}", data=body, headers={SECRET_HEADER: token}
+            ) as response:
+                assert response.status == 400
+        async with client.post(
+            f"/telegram/{path}", data=b" " * 3000, headers={SECRET_HEADER: token}
+        ) as response:
+            assert response.status == 413
+        # The application is not running: a good update is refused with 503 so Telegram retries.
+        async with client.post(f"/telegram/{path}", json=update, headers={SECRET_HEADER: token}) as response:
+            assert response.status == 503
+        assert application.update_queue.empty()
+    finally:
+        await client.close()
+        await store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_webhook_mode_end_to_end(fake: FakeTelegram, web_config: Config) -> None:
+    stop = asyncio.Event()
+    application = build_application(web_config)
+    port = free_port()
+    path, token = webhook_secrets(SECRET, SETTINGS)
+    task = asyncio.create_task(
+        run_webhook(
+            application,
+            stop,
+            listen="127.0.0.1",
+            port=port,
+            url_path_secret=path,
+            public_url=f"http://127.0.0.1:{port}",
+            secret_token=token,
+            settings=SETTINGS,
+        )
+    )
+    try:
+        call = await fake.wait_for_call("setWebhook", timeout=10)
+        assert call.params["secret_token"] == token and path in call.params["url"]
+        assert "callback_query" in str(call.params["allowed_updates"])
+        person = Person(fake, 778, language="en")
+        reply = await person.send("/start")
+        assert "Leopard Watch" in reply["text"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert not fake.pending_update_ids
