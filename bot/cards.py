@@ -16,7 +16,7 @@ from bot.gazetteer import Place
 from bot.i18n import N_, Translator
 from bot.locations import relative_to_places
 from bot.report import KIND_LABELS, QUESTIONS, Kind, display_answer
-from bot.store import Outgoing, ReportRow
+from bot.store import Outgoing, ReportRow, SubmittedReport
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -32,6 +32,7 @@ SOURCE_LABELS = {
     "map_link": N_("map link"),
     "place": N_("place name"),
     "exif": N_("photo GPS"),
+    "browser": N_("browser location"),
 }
 
 COMPASS = {
@@ -102,14 +103,14 @@ def labelled(t: Translator, label: str, value_html: str) -> str:
     return t.gettext("{label}: {value}", label=html.escape(label), value=value_html)
 
 
-def answer_lines(report: ReportRow, t: Translator) -> list[str]:
+def answer_lines(report: ReportRow, t: Translator, limit: int = USER_VALUE_LIMIT) -> list[str]:
     """'Label: value' lines for the kind's answers (button labels translated, typed text escaped)."""
     lines = []
     for q in QUESTIONS[Kind(report.kind)]:
         if q.key not in report.details:
             continue
         text, translatable = display_answer(q, report.details[q.key])
-        value = html.escape(t.gettext(text)) if translatable else user_text(text)
+        value = html.escape(t.gettext(text)) if translatable else user_text(text, limit)
         lines.append(labelled(t, t.gettext(q.label), value))
     return lines
 
@@ -150,96 +151,57 @@ def location_line(report: ReportRow, t: Translator) -> str:
     return "📍 " + " · ".join(parts)
 
 
-def staff_card_lines(report: ReportRow, t: Translator) -> list[str]:
-    """The moderation group's card, in the staff language; reporter identity only when not anonymous."""
-    kind = Kind(report.kind)
-    lines = [
-        f"{KIND_ICONS[kind]} <b>{html.escape(t.gettext(KIND_LABELS[kind]))}</b>"
-        f" · <code>{report.ref_code}</code>",
-        "🕒 "
-        + t.gettext(
-            "Seen {seen} · reported {reported}",
-            seen=t.datetime(report.observed_at),
-            reported=t.datetime(report.submitted_at),
-        ),
-        location_line(report, t),
-    ]
-    lines += answer_lines(report, t)
-    if report.photos:
-        lines.append("📷 " + t.ngettext("{n} photo", "{n} photos", len(report.photos)))
-    if report.reporter_id is None:
-        lines.append("👤 " + html.escape(t.gettext("Anonymous")))
-    else:
-        who = user_text(report.reporter_name or str(report.reporter_id), 100)
-        link = f'<a href="tg://user?id={report.reporter_id}">{who}</a>'
-        if report.reporter_username:
-            link += " @" + user_text(report.reporter_username, 64)
-        lines.append("👤 " + link)
-    return lines
+def card_refresh(incident_id: int, moderation_chat_id: int) -> list[Outgoing]:
+    """Posting or refreshing an incident's card: rendered when sent, so it always shows the current state."""
+    return [Outgoing(moderation_chat_id, "card", {"incident_id": incident_id}, f"card:{incident_id}")]
 
 
-def staff_card_messages(report: ReportRow, staff_chat_id: int, t: Translator) -> list[Outgoing]:
-    """Album (derived photos only), location pin, then the card text, for the moderation group."""
-    purpose = f"card:{report.id}"
+def new_report_messages(report: ReportRow, outcome: SubmittedReport, staff_chat_id: int) -> list[Outgoing]:
+    """For the staff group: a new incident gets its photos, a pin and a card; a report joining an
+    incident only refreshes that incident's card, so twenty reports of one leopard make one card."""
+    assert report.incident_id is not None
+    refresh = card_refresh(report.incident_id, staff_chat_id)
+    if not outcome.created or outcome.joined_existing or outcome.updated_existing:
+        return refresh
+    purpose = f"card:{report.incident_id}"
     messages: list[Outgoing] = []
-    kind = Kind(report.kind)
-    caption = f"{KIND_ICONS[kind]} {html.escape(t.gettext(KIND_LABELS[kind]))} · {report.ref_code}"
     if report.photos:
-        messages.append(
-            Outgoing(
-                staff_chat_id,
-                "send_photos",
-                {
-                    "paths": [p.derived_path for p in report.photos],
-                    "caption": caption,
-                },
-                purpose,
-            )
-        )
+        caption = f"{KIND_ICONS[Kind(report.kind)]} {report.ref_code}"
+        messages.append(Outgoing(staff_chat_id, "send_photos", {
+            "paths": [p.derived_path for p in report.photos], "caption": caption,
+        }, purpose))
     location: dict[str, Any] = {"latitude": report.latitude, "longitude": report.longitude}
     if report.accuracy_m:
         location["horizontal_accuracy"] = min(1500.0, report.accuracy_m)  # Telegram's maximum
     messages.append(Outgoing(staff_chat_id, "send_location", location, purpose))
-    for text in split_message(staff_card_lines(report, t)):
-        messages.append(Outgoing(staff_chat_id, "send_message", {"text": text}, purpose))
-    return messages
+    return messages + refresh
 
 
-def receipt_text(report: ReportRow, t: Translator) -> str:
+def receipt_text(report: ReportRow, outcome: SubmittedReport, t: Translator) -> str:
     """What the reporter is told once the report is safely stored."""
     lines = [
         "✅ " + html.escape(t.gettext("Thank you! Your report is saved.")),
         html.escape(t.gettext("Reference code:")) + f" <code>{report.ref_code}</code>",
-        html.escape(
-            t.gettext(
-                "Forestry bureau staff will look at it soon. You can check it any time with /myreports."
-            )
-        ),
     ]
+    if outcome.updated_existing:
+        lines.append(html.escape(t.gettext("You had reported this already, so we updated that report.")))
+    elif outcome.joined_existing:
+        lines.append(html.escape(t.gettext(
+            "Others saw it too: your report was added to one the forestry bureau is already looking at.")))
+    lines.append(html.escape(t.gettext(
+        "Forestry bureau staff will look at it soon. You can check it any time with /myreports.")))
     if Kind(report.kind) is Kind.TIP and not report.notify_reporter:
         lines.append(html.escape(t.gettext("Your name and account are not stored with this tip.")))
     return "\n".join(lines)
 
 
-def report_messages(
-    report: ReportRow,
-    staff_chat_id: int,
-    staff: Translator,
-    reporter: Translator,
-    reporter_chat_id: int | None,
-) -> list[Outgoing]:
-    """Everything a new report sends: the staff card, then the reporter's receipt."""
-    messages = staff_card_messages(report, staff_chat_id, staff)
+def report_messages(report: ReportRow, outcome: SubmittedReport, staff_chat_id: int,
+                    reporter: Translator, reporter_chat_id: int | None) -> list[Outgoing]:
+    """Everything a stored report sends: the staff card (new or refreshed), then the reporter's receipt."""
+    messages = new_report_messages(report, outcome, staff_chat_id)
     if reporter_chat_id is not None:
-        messages.append(
-            Outgoing(
-                reporter_chat_id,
-                "send_message",
-                {"text": receipt_text(report, reporter)},
-                f"receipt:{report.id}",
-                private=report.reporter_id is None,
-            )
-        )
+        messages.append(Outgoing(reporter_chat_id, "send_message", {"text": receipt_text(report, outcome, reporter)},
+                                 f"receipt:{report.id}", private=report.reporter_id is None))
     return messages
 
 

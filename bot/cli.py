@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
         help=f"TOML configuration file (default: ${DEFAULT_CONFIG_ENV}, else config.toml if present)",
     )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--mode", choices=("polling", "webhook"), default="polling",
+                     help="how Telegram updates arrive (webhook needs [web] public_url)")
     sub.add_parser(
         "import-places",
         add_help=False,
@@ -47,17 +49,19 @@ def _config_path(given: Path | None) -> Path | None:
     return default if default.exists() else None
 
 
-async def _run(config_path: Path | None) -> int:
+async def _run(config_path: Path | None, mode: str) -> int:
     # Imported here so `--help` and configuration errors do not pay for importing telegram.
-    from handlers.app import build_application, run_bot
+    from handlers.app import build_application
+    from handlers.web import runner_for
 
     config = load_config(config_path)
+    runner = runner_for(mode, config.secret_key, config.web)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     logging.getLogger(__name__).info("starting; database %s", config.database_path)
-    await run_bot(build_application(config), stop)
+    await runner(build_application(config), stop)
     return 0
 
 
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     # httpx logs every long-poll request at INFO; that drowns everything else.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        return asyncio.run(_run(_config_path(args.config)))
+        return asyncio.run(_run(_config_path(args.config), args.mode))
     except ConfigError as error:
         print(f"leopard-watch: configuration error: {error}", file=sys.stderr)
         return 2

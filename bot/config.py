@@ -11,8 +11,11 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from bot.web.settings import WebSettings
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
@@ -62,6 +65,9 @@ class Config:
     destinations: tuple[Destination, ...] = ()
     staff_cache_seconds: float = 300.0
     public_cell_degrees: float = 0.2
+    web: WebSettings = field(default_factory=lambda: _web_settings({}))
+    hotline: str = ""
+    bot_username: str = ""
 
     def destinations_for(self, kind: str) -> list[Destination]:
         return [d for d in self.destinations if kind in d.kinds]
@@ -149,6 +155,10 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
 
     destinations = tuple(_destination(i, d) for i, d in enumerate(_get(data, "", "destinations", list, [])))
     moderation = _section(data, "moderation")
+    safety = _section(data, "safety")
+    web = _web_settings(data)
+    if web.enabled and len(env.get("LEOPARD_WATCH_SECRET", "")) < 16:
+        raise ConfigError("LEOPARD_WATCH_SECRET must be set (16 or more characters) when [web] is enabled")
     return Config(
         bot_token=token,
         moderation_chat_id=moderation_chat_id,
@@ -181,7 +191,17 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
         public_cell_degrees=_positive(
             _get(moderation, "moderation", "public_cell_degrees", float, 0.2), "moderation.public_cell_degrees"
         ),
+        web=web,
+        hotline=_get(safety, "safety", "hotline", str, "").strip(),
+        bot_username=_get(telegram, "telegram", "bot_username", str, "").strip().lstrip("@"),
     )
+
+
+def _web_settings(data: dict[str, Any]) -> WebSettings:
+    # bot.web.settings reuses this module's readers, so it is imported when first needed.
+    from bot.web.settings import web_settings
+
+    return web_settings(data)
 
 
 def _destination(index: int, raw: Any) -> Destination:

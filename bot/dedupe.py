@@ -252,6 +252,7 @@ def epoch_seconds(moment: datetime) -> float:
 
 
 def distance_m(a: Located, b: Located) -> float:
+    # Haversine, not geopy's geodesic: ~50× faster on this hot path, and within 0.5 % of it at a few km.
     return haversine_m((a.latitude, a.longitude), (b.latitude, b.longitude))
 
 
@@ -276,8 +277,8 @@ def search_box(probe: Located, rules: DedupeRules) -> SearchBox:
     """The box (degrees, seconds) holding every anchor `probe` can match: a superset, never less.
 
     On the sphere a cap of angular radius δ around latitude φ spans ±δ in latitude and
-    ±asin(sin δ / cos φ) in longitude; near a pole (or past ±180°, which the county never is)
-    the box simply covers all longitudes.
+    ±asin(sin δ / cos φ) in longitude; near a pole the box covers all longitudes. It does not wrap
+    round ±180° (the county is at 113°E).
     """
     delta = rules.reach_m(probe.kind, probe.accuracy_m) / _EARTH_RADIUS_M
     dlat = math.degrees(delta) + _BOX_SLACK_DEG

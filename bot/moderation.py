@@ -9,20 +9,25 @@ obscured grid cell — the precise point and the reporter never reach it.
 from __future__ import annotations
 
 import html
+from collections import Counter
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.cards import (
     KIND_ICONS,
     answer_lines,
+    card_refresh,
     describe_place,
     format_coordinates,
     labelled,
     location_line,
+    place_label,
     user_text,
 )
 from bot.config import Config
 from bot.geo import haversine_m, obscure
 from bot.i18n import N_, Translator, translator
+from bot.locations import relative_to_places
 from bot.report import KIND_LABELS, Kind
 from bot.review import CardState, Review
 from bot.store import Outgoing, ReportRow
@@ -44,6 +49,8 @@ class Action(StrEnum):
     ORIGINALS = "originals"
     BACK = "back"
 
+
+CARD_ANSWER_LIMIT = 500
 
 REJECT_REASONS = {
     "not_leopard": N_("Not a leopard"),
@@ -119,11 +126,16 @@ def card_text(state: CardState, t: Translator) -> str:
             + " · " + t.ngettext("{n} person", "{n} people", people)
             + " · " + t.gettext("within {distance}", distance=t.distance(spread_m(state.reports)))
         ))
-    lines += answer_lines(anchor, t)
+    # A card is one message with buttons: each typed answer is cut so the whole card stays under 4096.
+    lines += answer_lines(anchor, t, limit=CARD_ANSWER_LIMIT)
     photos = sum(len(r.photos) for r in state.reports)
     if photos:
         lines.append("📷 " + html.escape(t.ngettext("{n} photo", "{n} photos", photos)))
     lines.append("👤 " + reporter_html(anchor, t))
+    if anchor.details.get("channel") == "web":
+        lines.append("🌐 " + html.escape(t.gettext("Sent through the web tip line")))
+    if anchor.details.get("contact"):
+        lines.append("📞 " + labelled(t, t.gettext("Contact"), user_text(str(anchor.details["contact"]), 200)))
     if state.assignee:
         lines.append("🧭 " + html.escape(t.gettext("Field visit: {name}", name=state.assignee)))
     if state.merge_suggestions:
@@ -212,14 +224,9 @@ def reporter_notice(review: Review, reason: str | None, ref_code: str, t: Transl
         "Please keep telling us what you see.", code=ref_code, reason=kind_reason))
 
 
-def card_messages(incident_id: int, moderation_chat_id: int) -> list[Outgoing]:
-    """Posting or refreshing an incident's card: rendered when sent, so it always shows the current state."""
-    return [Outgoing(moderation_chat_id, "card", {"incident_id": incident_id}, f"card:{incident_id}")]
-
-
 def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
     """What a verify or reject causes: the card refreshed, reporters told, destinations posted to."""
-    messages = card_messages(state.incident_id, config.moderation_chat_id)
+    messages = card_refresh(state.incident_id, config.moderation_chat_id)
     codes_told: set[int] = set()
     for report in state.reports:
         if report.reporter_id is None or not report.notify_reporter or report.reporter_id in codes_told:
@@ -264,3 +271,67 @@ def evidence_messages(state: CardState, what: str, chat_id: int, card_message_id
                          {"text": html.escape(t.gettext("This incident has no photos.")), "reply_to": card_message_id},
                          purpose)]
     return [Outgoing(chat_id, "send_documents", {"paths": originals, "reply_to": card_message_id}, purpose)]
+
+
+def question_message(report: ReportRow, question: str, purpose: str, config: Config) -> Outgoing:
+    """A staff question relayed to a reporter, in the reporter's language; they answer by replying."""
+    assert report.reporter_id is not None
+    t = translator(report.language, config.timezone.key)
+    text = "\n".join([
+        "❓ " + html.escape(t.gettext("A question from the forestry bureau about your report {code}:",
+                                     code=report.ref_code)),
+        user_text(question, 1000),
+        html.escape(t.gettext("Reply to this message to answer.")),
+    ])
+    return Outgoing(report.reporter_id, "send_message", {"text": text, "force_reply": True}, purpose)
+
+
+def answer_messages(incident_id: int, ref_code: str, answer: str, card: tuple[int, int] | None,
+                    config: Config) -> list[Outgoing]:
+    """A reporter's answer, threaded under the incident's card in the staff language."""
+    t = translator(config.staff_language, config.timezone.key)
+    text = "💬 " + html.escape(t.gettext("Answer from the reporter of {code}:", code=ref_code)) + "\n" + \
+        user_text(answer or "—", 3000)
+    payload: dict[str, object] = {"text": text}
+    if card is not None:
+        payload["reply_to"] = card[1]
+    return [Outgoing(card[0] if card else config.moderation_chat_id, "send_message", payload,
+                     f"answer:{incident_id}")]
+
+
+def pending_text(states: list[CardState], t: Translator) -> str:
+    """/pending: open incidents waiting for a decision, oldest first."""
+    lines = ["⏳ <b>" + html.escape(t.gettext("Waiting for staff")) + "</b>"]
+    for state in states:
+        kind = Kind(state.kind)
+        first = state.reports[0]
+        lines.append(
+            f"{KIND_ICONS[kind]} #{state.incident_id} · <code>{first.ref_code}</code> · "
+            + html.escape(t.datetime(first.submitted_at))
+            + " · " + html.escape(t.ngettext("{n} report", "{n} reports", len(state.reports)))
+        )
+    return "\n".join(lines)
+
+
+def stats_text(reports: list[ReportRow], now: datetime, t: Translator) -> str:
+    """/stats: reports of the last 7 and 30 days, by kind and by nearest place (township when known)."""
+    lines = ["📊 <b>" + html.escape(t.gettext("Reports")) + "</b>"]
+    for days in (7, 30):
+        recent = [r for r in reports if r.submitted_at >= now - timedelta(days=days)]
+        lines.append("<b>" + html.escape(t.ngettext("Last {n} day", "Last {n} days", days)) + "</b>: "
+                     + t.number(len(recent)))
+        by_kind = Counter(r.kind for r in recent)
+        for kind in Kind:
+            if by_kind[kind.value]:
+                lines.append(f"  {KIND_ICONS[kind]} " + labelled(t, t.gettext(KIND_LABELS[kind]),
+                                                                   t.number(by_kind[kind.value])))
+        by_place = Counter(area_name(r, t) for r in recent)
+        for place, count in sorted(by_place.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append("  🗺 " + labelled(t, place, t.number(count)))
+    return "\n".join(lines)
+
+
+def area_name(report: ReportRow, t: Translator) -> str:
+    """The township (nearest located gazetteer place) a report falls in, for statistics."""
+    relative = relative_to_places(report.latitude, report.longitude)
+    return place_label(relative.place, t) if relative else t.gettext("Elsewhere")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -42,7 +43,9 @@ from bot.dedupe import (
     search_box,
     spatial_matches,
 )
+from bot.geo import haversine_m
 from bot.report import reference_code
+from bot.review import CardState, Review
 
 MIGRATIONS: list[str] = [
     # 1: reports, photos, incidents, the outbox and conversation persistence.
@@ -202,6 +205,49 @@ MIGRATIONS: list[str] = [
         decided_at TEXT NOT NULL
     );
     """,
+    # 3: moderation — review state, the card's message, opaque button tokens, questions, audit log.
+    """
+    ALTER TABLE incidents ADD COLUMN review TEXT NOT NULL DEFAULT 'pending'
+        CHECK (review IN ('pending', 'verified', 'rejected'));
+    ALTER TABLE incidents ADD COLUMN reviewed_by INTEGER;
+    ALTER TABLE incidents ADD COLUMN reviewer_name TEXT;
+    ALTER TABLE incidents ADD COLUMN reviewed_at TEXT;
+    ALTER TABLE incidents ADD COLUMN reject_reason TEXT;
+    ALTER TABLE incidents ADD COLUMN assignee_id INTEGER;
+    ALTER TABLE incidents ADD COLUMN assignee_name TEXT;
+    CREATE TABLE cards (
+        incident_id INTEGER PRIMARY KEY REFERENCES incidents(id),
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL
+    );
+    CREATE TABLE card_actions (
+        token TEXT PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        action TEXT NOT NULL,
+        arg TEXT NOT NULL DEFAULT '',
+        UNIQUE (incident_id, action, arg)
+    );
+    CREATE TABLE questions (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        prompt_chat_id INTEGER NOT NULL,
+        prompt_message_id INTEGER NOT NULL,
+        asked_by INTEGER,
+        question TEXT,
+        asked_at TEXT NOT NULL,
+        UNIQUE (prompt_chat_id, prompt_message_id)
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        staff_id INTEGER,
+        staff_name TEXT,
+        incident_id INTEGER,
+        action TEXT NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX audit_by_incident ON audit_log (incident_id, at);
+    """,
 ]
 
 
@@ -297,7 +343,7 @@ class OutboxItem:
     attempts: int
 
 
-Compose = Callable[[ReportRow], Sequence[Outgoing]]
+Compose = Callable[[ReportRow, "SubmittedReport"], Sequence[Outgoing]]
 
 
 class Store:
@@ -431,7 +477,7 @@ class Store:
                     merge_suggestions=decision.merge_suggestions, match_reason=decision.reason.value,
                 )
             row = await self._report(conn, outcome.id)
-            await self._enqueue(conn, compose(row), submitted_at)
+            await self._enqueue(conn, compose(row, outcome), submitted_at)
         return outcome
 
     async def report_by_code(self, code: str) -> ReportRow | None:
@@ -863,6 +909,251 @@ class Store:
             merge_suggestions=tuple(r[0] for r in suggested),
         )
 
+
+    # --- moderation ----------------------------------------------------------------------------
+
+    async def card_state(self, incident_id: int) -> CardState | None:
+        """What the incident's card shows now (a merged incident shows where it went)."""
+        async with self.reading() as conn:
+            return await self._card_state(conn, incident_id)
+
+    async def _card_state(self, conn: aiosqlite.Connection, incident_id: int) -> CardState | None:
+        row = await (await conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,))).fetchone()
+        if row is None:
+            return None
+        ids = await (await conn.execute(
+            "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id", (incident_id,)
+        )).fetchall()
+        if not ids and row["merged_into"] is not None:
+            # A merged card keeps showing what it was, with a pointer to where its reports went.
+            ids = await (await conn.execute(
+                "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id", (row["merged_into"],)
+            )).fetchall()
+        reports = tuple([await self._report(conn, r["id"]) for r in ids])
+        if not reports:
+            return None
+        suggestions = await self._incident(conn, incident_id)
+        return CardState(
+            incident_id=incident_id, kind=reports[0].kind, status=row["status"], merged_into=row["merged_into"],
+            review=Review(row["review"]), reviewer=row["reviewer_name"],
+            reviewed_at=datetime.fromisoformat(row["reviewed_at"]) if row["reviewed_at"] else None,
+            reject_reason=row["reject_reason"], assignee=row["assignee_name"], reports=reports,
+            merge_suggestions=suggestions.merge_suggestions if suggestions else (),
+        )
+
+    async def card_message(self, incident_id: int) -> tuple[int, int] | None:
+        """(chat_id, message_id) of the incident's card, once it has been posted."""
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (incident_id,)
+            )).fetchone()
+        return (row[0], row[1]) if row else None
+
+    async def card_sent(self, incident_id: int, chat_id: int, message_id: int) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO cards (incident_id, chat_id, message_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (incident_id) DO UPDATE SET chat_id = excluded.chat_id, message_id = excluded.message_id",
+                (incident_id, chat_id, message_id),
+            )
+
+    async def action_tokens(self, incident_id: int, pairs: Sequence[tuple[str, str]]) -> dict[tuple[Any, str], str]:
+        """An opaque token per (action, arg) of an incident, made once and reused."""
+        async with self.transaction() as conn:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO card_actions (token, incident_id, action, arg) VALUES (?, ?, ?, ?)",
+                [(secrets.token_urlsafe(9), incident_id, str(a), arg) for a, arg in pairs],
+            )
+            rows = await (await conn.execute(
+                "SELECT action, arg, token FROM card_actions WHERE incident_id = ?", (incident_id,)
+            )).fetchall()
+        by_key = {(r["action"], r["arg"]): r["token"] for r in rows}
+        return {(a, arg): by_key[(str(a), arg)] for a, arg in pairs}
+
+    async def card_action(self, token: str) -> tuple[int, str, str] | None:
+        """(incident_id, action, arg) behind a button's token, or None for a forged one."""
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT incident_id, action, arg FROM card_actions WHERE token = ?", (token,)
+            )).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    async def superseded(self, item: OutboxItem) -> bool:
+        """Whether a later refresh of the same card is already queued."""
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT 1 FROM outbox WHERE status = 'pending' AND method = 'card' AND purpose = ? AND id > ?"
+                " AND EXISTS (SELECT 1 FROM cards WHERE incident_id = ?)",
+                (item.purpose, item.id, item.payload["incident_id"]),
+            )).fetchone()
+        return row is not None
+
+    async def review_incident(self, incident_id: int, review: Review, staff_id: int, staff_name: str,
+                              reason: str | None, now: datetime,
+                              compose: Callable[[CardState], Sequence[Outgoing]]) -> bool:
+        """Verifies or rejects a pending incident; False when someone already decided it (first wins)."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE incidents SET review = ?, reviewed_by = ?, reviewer_name = ?, reviewed_at = ?,"
+                " reject_reason = ? WHERE id = ? AND review = 'pending' AND status = 'open'",
+                (review.value, staff_id, staff_name, now.isoformat(), reason, incident_id),
+            )
+            changed = cursor.rowcount == 1
+            if changed:
+                await conn.execute("UPDATE reports SET status = ? WHERE incident_id = ?",
+                                   (review.value, incident_id))
+                await _audit(conn, now, staff_id, staff_name, incident_id, review.value, reason)
+                state = await self._card_state(conn, incident_id)
+                assert state is not None
+                await self._enqueue(conn, compose(state), now)
+        return changed
+
+    async def assign(self, incident_id: int, staff_id: int, staff_name: str, now: datetime,
+                     refresh: Sequence[Outgoing]) -> None:
+        async with self.transaction() as conn:
+            await conn.execute("UPDATE incidents SET assignee_id = ?, assignee_name = ? WHERE id = ?",
+                               (staff_id, staff_name, incident_id))
+            await _audit(conn, now, staff_id, staff_name, incident_id, "assign", None)
+            await self._enqueue(conn, refresh, now)
+
+    async def record(self, incident_id: int | None, staff_id: int | None, staff_name: str, action: str,
+                     detail: str | None, now: datetime, messages: Sequence[Outgoing] = ()) -> None:
+        """An audit entry, and the messages that action sends, in one transaction."""
+        async with self.transaction() as conn:
+            await _audit(conn, now, staff_id, staff_name, incident_id, action, detail)
+            await self._enqueue(conn, messages, now)
+
+    async def audit_entries(self, incident_id: int | None = None) -> list[dict[str, Any]]:
+        async with self.reading() as conn:
+            rows = await (await conn.execute(
+                "SELECT * FROM audit_log WHERE ? IS NULL OR incident_id = ? ORDER BY id", (incident_id, incident_id)
+            )).fetchall()
+        return [dict(r) for r in rows]
+
+    async def merge_candidates(self, incident_id: int, limit: int = 6) -> list[int]:
+        """Open, undecided incidents of a compatible kind within 10 km of this one, nearest first."""
+        async with self.reading() as conn:
+            me = await (await conn.execute(
+                "SELECT anchor_kind, anchor_latitude, anchor_longitude FROM incidents WHERE id = ?", (incident_id,)
+            )).fetchone()
+            if me is None or me["anchor_latitude"] is None:
+                return []
+            kinds = DedupeRules().group_kinds(me["anchor_kind"])
+            rows = await (await conn.execute(
+                f"SELECT id, anchor_latitude, anchor_longitude FROM incidents WHERE id != ?"
+                f" AND anchor_kind IN ({', '.join('?' * len(kinds))}) AND status = 'open' AND review = 'pending'"
+                " AND anchor_latitude BETWEEN ? AND ? AND anchor_longitude BETWEEN ? AND ?",
+                (incident_id, *kinds, me["anchor_latitude"] - 0.1, me["anchor_latitude"] + 0.1,
+                 me["anchor_longitude"] - 0.12, me["anchor_longitude"] + 0.12),
+            )).fetchall()
+        here = (me["anchor_latitude"], me["anchor_longitude"])
+        rows = sorted(rows, key=lambda r: haversine_m(here, (r["anchor_latitude"], r["anchor_longitude"])))
+        return [r["id"] for r in rows[:limit]]
+
+    async def merge_into(self, source: int, target: int, staff_id: int, staff_name: str, now: datetime,
+                         refresh: Callable[[int], Sequence[Outgoing]]) -> bool:
+        """Staff merge; False when it can no longer be made (already merged, decided, or incompatible)."""
+        try:
+            await self.merge_incidents(source, target, staff_id, now)
+        except (LookupError, ValueError):
+            return False
+        await self.record(source, staff_id, staff_name, "merge", f"into {target}", now,
+                          [*refresh(source), *refresh(target)])
+        return True
+
+    async def split_out(self, report_id: int, staff_id: int, staff_name: str, now: datetime,
+                        refresh: Callable[[int], Sequence[Outgoing]]) -> bool:
+        """Staff split a report into its own incident; False when it cannot be (already alone)."""
+        async with self.reading() as conn:
+            row = await (await conn.execute("SELECT incident_id FROM reports WHERE id = ?", (report_id,))).fetchone()
+        if row is None:
+            return False
+        old = row["incident_id"]
+        try:
+            new = await self.split_report(report_id, staff_id, now)
+        except (LookupError, ValueError):
+            return False
+        if new == old:
+            return False
+        await self.record(old, staff_id, staff_name, "split", f"report {report_id} to {new}", now,
+                          [*refresh(old), *refresh(new)])
+        return True
+
+    async def open_question(self, incident_id: int, chat_id: int, message_id: int, now: datetime) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO questions (incident_id, prompt_chat_id, prompt_message_id, asked_at) VALUES (?, ?, ?, ?)",
+                (incident_id, chat_id, message_id, now.isoformat()),
+            )
+
+    async def question_by_prompt(self, chat_id: int, message_id: int) -> int | None:
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT id FROM questions WHERE prompt_chat_id = ? AND prompt_message_id = ?", (chat_id, message_id)
+            )).fetchone()
+        return row[0] if row else None
+
+    async def relay_question(self, question_id: int, text: str, staff_id: int, staff_name: str, now: datetime,
+                             compose: Callable[[ReportRow, str], Outgoing]) -> int:
+        """Queues the question to every reachable reporter of the incident; returns how many."""
+        async with self.transaction() as conn:
+            q = await (await conn.execute("SELECT * FROM questions WHERE id = ?", (question_id,))).fetchone()
+            await conn.execute("UPDATE questions SET question = ?, asked_by = ? WHERE id = ?",
+                               (text, staff_id, question_id))
+            ids = await (await conn.execute(
+                "SELECT id FROM reports WHERE incident_id = ? AND reporter_id IS NOT NULL AND notify_reporter = 1",
+                (q["incident_id"],),
+            )).fetchall()
+            reports = [await self._report(conn, r["id"]) for r in ids]
+            seen: set[int | None] = set()
+            messages = []
+            for report in reports:
+                if report.reporter_id not in seen:
+                    seen.add(report.reporter_id)
+                    messages.append(compose(report, f"question:{question_id}:{report.id}"))
+            await _audit(conn, now, staff_id, staff_name, q["incident_id"], "ask", text[:500])
+            await self._enqueue(conn, messages, now)
+        return len(messages)
+
+    async def relay_answer(self, chat_id: int, replied_to: int, now: datetime,
+                           compose: Callable[[int, str, tuple[int, int] | None], Sequence[Outgoing]]) -> bool:
+        """A reporter's reply to a relayed question: queued under the incident's card. False if it is not one."""
+        async with self.transaction() as conn:
+            row = await (await conn.execute(
+                "SELECT purpose FROM outbox WHERE chat_id = ? AND purpose LIKE 'question:%' AND result = ?",
+                (chat_id, json.dumps([replied_to])),
+            )).fetchone()
+            if row is None:
+                return False
+            _, question_id, report_id = row["purpose"].split(":")
+            q = await (await conn.execute("SELECT incident_id FROM questions WHERE id = ?",
+                                          (int(question_id),))).fetchone()
+            code = (await (await conn.execute("SELECT ref_code FROM reports WHERE id = ?",
+                                              (int(report_id),))).fetchone())[0]
+            card = await (await conn.execute("SELECT chat_id, message_id FROM cards WHERE incident_id = ?",
+                                             (q["incident_id"],))).fetchone()
+            await self._enqueue(conn, compose(q["incident_id"], code, (card[0], card[1]) if card else None), now)
+        return True
+
+    async def pending_incidents(self, limit: int = 30) -> list[CardState]:
+        """Open incidents waiting for a decision, oldest first."""
+        async with self.reading() as conn:
+            rows = await (await conn.execute(
+                "SELECT id FROM incidents WHERE status = 'open' AND review = 'pending' ORDER BY created_at, id LIMIT ?",
+                (limit,),
+            )).fetchall()
+            states = [await self._card_state(conn, r["id"]) for r in rows]
+        return [s for s in states if s is not None]
+
+    async def reports_since(self, since: datetime) -> list[ReportRow]:
+        """Reports submitted since a moment (for /stats)."""
+        async with self.reading() as conn:
+            rows = await (await conn.execute(
+                "SELECT id FROM reports WHERE submitted_at >= ? ORDER BY id", (since.isoformat(),)
+            )).fetchall()
+            return [await self._report(conn, r["id"]) for r in rows]
+
+
 _SCRUB_PRIVATE = "UPDATE outbox SET chat_id = 0, payload = '{}', result = NULL WHERE id = ? AND private = 1"
 
 
@@ -1100,4 +1391,12 @@ async def _insert_photos(conn: aiosqlite.Connection, report_id: int, photos: Seq
                          observed_s: float, start: int = 0) -> None:
     await conn.executemany(
         _INSERT_PHOTO, [_photo_values(report_id, start + i, p, observed_s) for i, p in enumerate(photos)]
+    )
+
+
+async def _audit(conn: aiosqlite.Connection, now: datetime, staff_id: int | None, staff_name: str | None,
+                 incident_id: int | None, action: str, detail: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (at, staff_id, staff_name, incident_id, action, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        (now.isoformat(), staff_id, staff_name, incident_id, action, detail),
     )

@@ -29,11 +29,12 @@ from telegram.ext import (
 
 from bot.config import Config
 from bot.i18n import N_, translator
-from handlers import menu
+from handlers import menu, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence
 from handlers.report import build_conversation
+from handlers.web import InstrumentedRequest
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ COMMANDS = (
     ("myreports", N_("See your reports")),
     ("cancel", N_("Stop the report you are making")),
     ("help", N_("How this bot works")),
+    ("safety", N_("How to stay safe near leopards")),
+    ("language", N_("中文 / English")),
 )
 # The last group runs after every other handler has finished with an update.
 FLUSH_GROUP = 100
@@ -123,12 +126,19 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .base_file_url(config.base_file_url)
         .persistence(SQLitePersistence(config.database_path))
         .rate_limiter(AIORateLimiter(max_retries=2))
+        .request(InstrumentedRequest(connection_pool_size=256))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data["config"] = config
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    staff_group = filters.Chat(config.moderation_chat_id) & filters.UpdateType.MESSAGE
+
+    # Group -1 — replies that belong to a staff question, in either direction; they stop here.
+    application.add_handler(MessageHandler(private & filters.REPLY, staff.reporter_answer), group=-1)
+    application.add_handler(MessageHandler(staff_group & filters.REPLY & filters.TEXT, staff.staff_question),
+                            group=-1)
 
     # Group 0 — conversations and commands. The report conversation goes first: during a draft
     # its fallbacks own /start and stray messages; outside a draft it lets them through.
@@ -136,6 +146,15 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(CommandHandler("start", menu.start, filters=private))
     application.add_handler(CommandHandler("help", menu.help_command, filters=private))
     application.add_handler(CommandHandler("myreports", menu.my_reports, filters=private))
+    application.add_handler(CommandHandler("language", menu.language_command, filters=private))
+    application.add_handler(CommandHandler("safety", menu.safety_command, filters=private))
+    application.add_handler(CommandHandler("chatid", menu.chat_id_command))
+    application.add_handler(CallbackQueryHandler(menu.language_button, pattern=r"^lang:"))
+    # The moderation group: card buttons and staff commands (each checks staff rights itself).
+    application.add_handler(CallbackQueryHandler(staff.card_button, pattern=r"^m:"))
+    application.add_handler(CommandHandler("pending", staff.pending_command, filters=staff_group))
+    application.add_handler(CommandHandler("stats", staff.stats_command, filters=staff_group))
+    application.add_handler(CommandHandler("find", staff.find_command, filters=staff_group))
     application.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:(mine|help)$"))
     application.add_handler(CallbackQueryHandler(menu.stale_button))
     application.add_handler(MessageHandler(private & ~filters.COMMAND, menu.not_understood))

@@ -8,7 +8,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.cards import my_report_line
-from bot.i18n import N_
+from bot.i18n import LANGUAGES, N_
+from bot.safety import safety_text
 from bot.report import KIND_LABELS, Kind
 from handlers.common import inline_keyboard, reply, services, tr
 
@@ -101,3 +102,47 @@ async def not_understood(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Anything sent outside a report: point to the menu."""
     t = tr(update, context)
     await reply(update, html.escape(t.gettext("I did not understand that. Send /start to make a report.")))
+
+
+async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/language: choose Chinese or English."""
+    t = tr(update, context)
+    rows = [[("中文", "lang:zh_Hans"), ("English", "lang:en")]]
+    await reply(update, html.escape(t.gettext("Choose your language:")), reply_markup=inline_keyboard(rows))
+
+
+async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stores the chosen language and shows the menu in it."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and context.user_data is not None
+    language = query.data.removeprefix("lang:")
+    if language not in LANGUAGES:
+        await query.answer()
+        return
+    context.user_data["lang"] = language
+    await query.answer()
+    await show_menu(update, context)
+
+
+async def safety_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/safety: what to do (and never do) around leopards, with the county hotline if configured."""
+    await reply(update, safety_html(update, context, None))
+
+
+def safety_html(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str | None) -> str:
+    t = tr(update, context)
+    return "🛡 " + html.escape(safety_text(t, kind, services(context).config.hotline or None))
+
+
+async def chat_id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/chatid: the id of this chat (or of the channel a replied-to post was forwarded from), for setup."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return
+    lines = [f"chat_id: <code>{chat.id}</code> ({html.escape(chat.type)})"]
+    origin = message.reply_to_message.forward_origin if message.reply_to_message else None
+    source = getattr(origin, "chat", None)
+    if source is not None:
+        lines.append(f"forwarded from chat_id: <code>{source.id}</code>")
+    await reply(update, "\n".join(lines))

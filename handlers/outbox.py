@@ -18,6 +18,7 @@ from typing import Any
 
 from telegram import (
     Bot,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaDocument,
@@ -97,7 +98,7 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
     if item.method == "send_message":
         message = await bot.send_message(
             item.chat_id, p["text"], parse_mode="HTML", disable_web_page_preview=True,
-            reply_parameters=_reply_to(p),
+            reply_parameters=_reply_to(p), reply_markup=ForceReply() if p.get("force_reply") else None,
         )
         return [message.message_id]
     if item.method == "send_documents":

@@ -36,7 +36,8 @@ from bot.cards import answer_lines, describe_place, format_coordinates, labelled
 from bot.i18n import Translator
 from bot.media import PhotoProblemError
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
-from bot.store import Reporter, StoredPhoto
+from bot.safety import safety_text
+from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply, services, tr, user_language
@@ -640,13 +641,15 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         notify=not anonymous,
     )
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
-    staff_t = svc.staff_translator()
     submitted = await svc.store.submit_report(
         draft,
         reporter,
         photos,
         svc.now(),
-        compose=lambda row: report_messages(row, svc.config.moderation_chat_id, staff_t, t, chat.id),
+        compose=lambda row, outcome: [
+            *report_messages(row, outcome, svc.config.moderation_chat_id, t, chat.id),
+            *safety_messages(row, chat.id, t, svc.config.hotline),
+        ],
     )
     log.info("report %s stored (new=%s)", submitted.ref_code, submitted.created)
     assert context.user_data is not None
@@ -654,6 +657,14 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     svc.outbox_wakeup.set()
     await _drop_buttons(update)
     return END
+
+
+def safety_messages(row: ReportRow, chat_id: int, t: Translator, hotline: str) -> list[Outgoing]:
+    """After a sighting or a livestock loss: how to stay safe, right after the receipt."""
+    if row.kind not in (Kind.SIGHTING.value, Kind.LIVESTOCK.value):
+        return []
+    text = "🛡 " + html.escape(safety_text(t, row.kind, hotline or None))
+    return [Outgoing(chat_id, "send_message", {"text": text}, f"safety:{row.id}", private=row.reporter_id is None)]
 
 
 # --- leaving ---------------------------------------------------------------------------------

@@ -13,17 +13,28 @@ from __future__ import annotations
 import html
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from telegram import ForceReply, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.moderation import REJECT_REASONS, Action
-from bot.review import Review
+from bot.cards import card_refresh
+from bot.moderation import (
+    REJECT_REASONS,
+    Action,
+    answer_messages,
+    decision_messages,
+    evidence_messages,
+    pending_text,
+    question_message,
+    stats_text,
+)
 from bot.report import parse_reference_code
+from bot.review import Review
+from bot.store import Outgoing
 from handlers.common import Services, reply, services
-from bot.moderation import decision_messages
 from handlers.outbox import card_markup
 
 log = logging.getLogger(__name__)
@@ -60,7 +71,7 @@ async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str)
     user = update.effective_user
     log.warning("non-staff %s tried %s", user.id if user else None, what)
     svc = services(context)
-    await svc.store.audit(None, user.id if user else None, staff_name(update), "denied", what, svc.now())
+    await svc.store.record(None, user.id if user else None, staff_name(update), "denied", what[:200], svc.now())
     t = svc.staff_translator()
     if update.callback_query is not None:
         await update.callback_query.answer(t.gettext("Staff only."), show_alert=True)
@@ -99,11 +110,15 @@ async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
     assert query is not None and update.effective_user is not None
     t = svc.staff_translator()
     staff_id, name, now = update.effective_user.id, staff_name(update), svc.now()
+
+    def refresh(incident: int) -> list[Outgoing]:
+        return card_refresh(incident, svc.config.moderation_chat_id)
+
     answer = ""
     if action in (Action.REJECT, Action.MERGE, Action.SPLIT, Action.BACK):
         rows = await submenu(svc, incident_id, action)
-        await query.answer()
         await query.edit_message_reply_markup(await card_markup(svc.store, incident_id, rows, t))
+        await query.answer()
         return
     if action in (Action.VERIFY, Action.REJECT_WITH):
         review = Review.VERIFIED if action is Action.VERIFY else Review.REJECTED
@@ -113,18 +128,22 @@ async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
         )
         answer = t.gettext("Done.") if changed else t.gettext("Someone else already decided this incident.")
     elif action is Action.MERGE_INTO:
-        changed = await svc.store.merge_into(incident_id, int(arg), staff_id, name, now)
+        changed = await svc.store.merge_into(incident_id, int(arg), staff_id, name, now, refresh)
         answer = t.gettext("Merged.") if changed else t.gettext("That can no longer be merged.")
     elif action is Action.SPLIT_OUT:
-        changed = await svc.store.split_out(int(arg), staff_id, name, now)
+        changed = await svc.store.split_out(int(arg), staff_id, name, now, refresh)
         answer = t.gettext("Split out as a new incident.") if changed else t.gettext("That report was already split.")
     elif action is Action.ASSIGN:
-        await svc.store.assign(incident_id, staff_id, name, now)
+        await svc.store.assign(incident_id, staff_id, name, now, refresh(incident_id))
         answer = t.gettext("Assigned to you.")
     elif action is Action.ASK:
         await ask_reporter_prompt(update, context, svc, incident_id)
     elif action in (Action.EXACT, Action.ORIGINALS):
-        await svc.store.send_evidence(incident_id, action.value, staff_id, name, now)
+        state = await svc.store.card_state(incident_id)
+        card = await svc.store.card_message(incident_id)
+        assert state is not None and card is not None
+        await svc.store.record(incident_id, staff_id, name, action.value, None, now,
+                               evidence_messages(state, action.value, card[0], card[1], t))
         answer = t.gettext("Sent below the card.")
     await query.answer(answer or None)
     svc.outbox_wakeup.set()
@@ -171,8 +190,10 @@ async def staff_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if not await is_staff(context, update.effective_user.id):
         await _refuse(update, context, "ask")
         raise ApplicationHandlerStop
-    sent = await svc.store.relay_question(question, message.text, update.effective_user.id, staff_name(update),
-                                          svc.now())
+    sent = await svc.store.relay_question(
+        question, message.text, update.effective_user.id, staff_name(update), svc.now(),
+        compose=lambda report, purpose: question_message(report, message.text or "", purpose, svc.config),
+    )
     t = svc.staff_translator()
     text = t.ngettext("Sent to {n} reporter.", "Sent to {n} reporters.", sent) if sent else \
         t.gettext("Nobody can be asked: the reports are anonymous.")
@@ -187,8 +208,11 @@ async def reporter_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if message is None or message.reply_to_message is None:
         return
     svc = services(context)
-    relayed = await svc.store.relay_answer(message.chat.id, message.reply_to_message.message_id,
-                                           message.text or message.caption or "", svc.now())
+    text = message.text or message.caption or ""
+    relayed = await svc.store.relay_answer(
+        message.chat.id, message.reply_to_message.message_id, svc.now(),
+        compose=lambda incident, code, card: answer_messages(incident, code, text, card, svc.config),
+    )
     if not relayed:
         return
     from handlers.common import tr
@@ -204,8 +228,8 @@ async def pending_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     svc = services(context)
     t = svc.staff_translator()
-    lines = await svc.store.pending_lines(t)
-    await reply(update, "\n".join(lines) if lines else html.escape(t.gettext("Nothing is waiting.")))
+    states = await svc.store.pending_incidents()
+    await reply(update, pending_text(states, t) if states else html.escape(t.gettext("Nothing is waiting.")))
 
 
 async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -213,7 +237,9 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not await _staff_command(update, context):
         return
     svc = services(context)
-    await reply(update, await svc.store.stats_text(svc.staff_translator(), svc.now()))
+    now = svc.now()
+    reports = await svc.store.reports_since(now - timedelta(days=30))
+    await reply(update, stats_text(reports, now, svc.staff_translator()))
 
 
 async def find_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,4 +1,4 @@
-"""Cards and receipts: escaping and Telegram's length limits."""
+"""Cards and receipts: escaping, anonymity and Telegram's length limits."""
 
 from __future__ import annotations
 
@@ -8,75 +8,62 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.cards import CAPTION_LIMIT, TEXT_LIMIT, report_messages, split_message, user_text, visible_length
+from bot.cards import TEXT_LIMIT, report_messages, split_message, user_text, visible_length
 from bot.fake_telegram.formatting import parse_html
 from bot.i18n import translator
-from bot.store import ReportRow, StoredPhoto
+from bot.moderation import card_text, public_post
+from bot.review import CardState, Review
+from bot.store import ReportRow, StoredPhoto, SubmittedReport
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+NEW = SubmittedReport(1, "HS-2026-00001", created=True, incident_id=1)
+JOINED = SubmittedReport(2, "HS-2026-00002", created=True, incident_id=1, joined_existing=True)
 
 
 def row(**changes) -> ReportRow:
     base = dict(
-        id=1,
-        ref_code="HS-2026-00001",
-        kind="signs",
-        status="new",
-        reporter_id=5,
-        reporter_name="<b>Bob</b> & co",
-        reporter_username="bob",
-        language="en",
-        latitude=37.33,
-        longitude=113.57,
-        accuracy_m=12.0,
-        location_source="telegram",
-        input_datum="wgs84",
-        place_name=None,
-        observed_at=NOW,
-        submitted_at=NOW,
-        details={"sign": "tracks", "note": "<i>" + "paw " * 2000},
-        notify_reporter=True,
-        incident_id=1,
-        photos=tuple(
-            StoredPhoto(f"f{i}", f"u{i}", "0" * 64, 1, "image/jpeg", 1, 1, "o", f"d{i}", "t")
-            for i in range(3)
-        ),
+        id=1, ref_code="HS-2026-00001", kind="signs", status="new", reporter_id=5, reporter_name="<b>Bob</b> & co",
+        reporter_username="bob", language="en", latitude=37.33, longitude=113.57, accuracy_m=12.0,
+        location_source="telegram", input_datum="wgs84", place_name=None, observed_at=NOW, submitted_at=NOW,
+        details={"sign": "tracks", "note": "<i>" + "paw " * 2000}, notify_reporter=True, incident_id=1,
+        photos=tuple(StoredPhoto(f"f{i}", f"u{i}", "0" * 64, 1, "image/jpeg", 1, 1, "o", f"d{i}", "t")
+                     for i in range(3)),
     )
     base.update(changes)
     return ReportRow(**base)
 
 
-def test_card_escapes_and_fits() -> None:
+def state(*reports: ReportRow) -> CardState:
+    return CardState(1, reports[0].kind, "open", None, Review.PENDING, None, None, None, None, reports, (2,))
+
+
+def test_card_escapes_and_fits_one_message() -> None:
     for language in ("en", "zh_Hans"):
-        messages = report_messages(row(), -100, translator(language), translator("en"), 5)
-        texts = [m.payload["text"] for m in messages if m.method == "send_message"]
-        for text in texts:
-            plain, _entities = parse_html(text)  # valid HTML as Telegram parses it
-            assert len(plain) <= TEXT_LIMIT
-        assert "&lt;b&gt;Bob&lt;/b&gt; &amp; co" in texts[0] and "&lt;i&gt;paw" in texts[0]
-        album = messages[0]
-        assert album.method == "send_photos" and album.payload["paths"] == ["d0", "d1", "d2"]
-        assert visible_length(album.payload["caption"]) <= CAPTION_LIMIT
+        text = card_text(state(row(), row(id=2, ref_code="HS-2026-00002", latitude=37.331)), translator(language))
+        plain, _entities = parse_html(text)  # valid HTML as Telegram parses it
+        assert len(plain) <= TEXT_LIMIT
+        assert "&lt;b&gt;Bob&lt;/b&gt; &amp; co" in text and "&lt;i&gt;paw" in text
+        assert "HS-2026-00002" in text and "#2" in text  # both reports, and the merge suggestion
 
 
-def test_anonymous_card_has_no_identity() -> None:
-    messages = report_messages(
-        row(
-            kind="tip",
-            reporter_id=None,
-            reporter_name=None,
-            reporter_username=None,
-            details={"threat": "snares"},
-            notify_reporter=False,
-        ),
-        -100,
-        translator("en"),
-        translator("en"),
-        5,
-    )
-    card = messages[2].payload["text"]
-    assert "Anonymous" in card and "tg://user" not in card
+def test_new_incident_posts_photos_pin_and_card_but_a_joining_report_only_refreshes() -> None:
+    new = report_messages(row(), NEW, -100, translator("en"), 5)
+    assert [m.method for m in new] == ["send_photos", "send_location", "card", "send_message"]
+    assert new[0].payload["paths"] == ["d0", "d1", "d2"]
+    joined = report_messages(row(id=2), JOINED, -100, translator("en"), 5)
+    assert [m.method for m in joined] == ["card", "send_message"]
+    assert "Others saw it too" in joined[-1].payload["text"]
+
+
+def test_anonymous_reports_stay_anonymous() -> None:
+    tip = row(kind="tip", reporter_id=None, reporter_name=None, reporter_username=None,
+              details={"threat": "snares"}, notify_reporter=False)
+    messages = report_messages(tip, NEW, -100, translator("en"), 5)
     assert messages[-1].private and not messages[0].private
+    card = card_text(state(tip), translator("en"))
+    assert "Anonymous" in card and "tg://user" not in card
+    public = public_post(state(tip), translator("en"), 0.2)
+    assert "37.33" not in public and "URGENT" in public
 
 
 @given(st.lists(st.text(max_size=5000), max_size=8))

@@ -109,7 +109,7 @@ def photo(n: int, phash: int | None = None) -> StoredPhoto:
     return StoredPhoto(f"file{n}", f"u{n}", f"{n:064x}", phash, "image/jpeg", 10, 10, "o", "d", "t")
 
 
-def no_messages(row: Any) -> list[Any]:
+def no_messages(row: Any, outcome: Any = None) -> list[Any]:
     return []
 
 

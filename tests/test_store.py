@@ -32,7 +32,7 @@ def photo(n: int) -> StoredPhoto:
     return StoredPhoto(f"file{n}", f"u{n}", f"{n:064x}", (1 << 64) - n, "image/jpeg", 10, 10, "o", "d", "t")
 
 
-def card(row) -> list[Outgoing]:
+def card(row, outcome=None) -> list[Outgoing]:
     return [
         Outgoing(-100, "send_message", {"text": row.ref_code}, f"card:{row.id}"),
         Outgoing(
@@ -57,8 +57,9 @@ async def test_submit_stores_report_photos_and_outbox_together(store: Store) -> 
     assert row.details["leopards"] == 1 and row.incident_id is not None
     due = await store.due_outbox()
     assert [i.purpose for i in due] == [f"card:{row.id}", f"receipt:{row.id}"]
-    second = await store.submit_report(a_draft(), REPORTER, [], NOW, card)
-    assert second.ref_code == "HS-2026-00002"
+    other = Reporter(user_id=43, name="李", username=None, language="zh_Hans", notify=True)
+    second = await store.submit_report(a_draft(), other, [], NOW, card)
+    assert second.ref_code == "HS-2026-00002" and second.joined_existing
 
 
 async def test_same_draft_twice_is_one_report(store: Store) -> None:
@@ -70,7 +71,7 @@ async def test_same_draft_twice_is_one_report(store: Store) -> None:
 
 
 async def test_failed_composition_rolls_everything_back(store: Store) -> None:
-    def broken(row):
+    def broken(row, outcome):
         raise RuntimeError("card could not be made")
 
     with pytest.raises(RuntimeError):

@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import BodyPartReader, web
 
-from bot.cards import TEXT_LIMIT, labelled, report_messages, user_text, visible_length
+from bot.cards import report_messages
 from bot.config import Config
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.media import PhotoProblemError, store_photo
 from bot.report import Kind
-from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto
+from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
 from bot.web import form, pages
 from bot.web.form import Problem
 from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
@@ -39,8 +38,6 @@ CSRF_COOKIE = "lw_csrf"
 MAX_FIELD_BYTES = 8 * 1024  # one text field; the longest answer is 1000 characters
 PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smaller one.")
 TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
-WEB_CHANNEL = N_("Sent through the web tip line")
-CONTACT_LABEL = N_("Contact")
 
 
 class TiplineServices(Protocol):
@@ -233,25 +230,9 @@ async def _store_photos(
 # --- staff card ----------------------------------------------------------------------------------
 
 
-def web_report_messages(row: ReportRow, config: Config, staff: Translator) -> list[Outgoing]:
-    """The usual staff card (no receipt: there is no chat), saying it came from the web and any contact.
-
-    The extra lines belong in `bot.cards.staff_card_lines` once reports carry their channel.
-    """
-    messages = report_messages(row, config.moderation_chat_id, staff, staff, None)
-    extra = ["🌐 " + html.escape(staff.gettext(WEB_CHANNEL))]
-    contact = row.details.get(form.CONTACT)
-    if contact:
-        value = user_text(str(contact), form.MAX_CONTACT)
-        extra.append("📞 " + labelled(staff, staff.gettext(CONTACT_LABEL), value))
-    last = max(i for i, m in enumerate(messages) if m.method == "send_message")
-    text = messages[last].payload["text"] + "\n" + "\n".join(extra)
-    if visible_length(text) <= TEXT_LIMIT:
-        messages[last] = replace(messages[last], payload={**messages[last].payload, "text": text})
-    else:
-        extra_message = replace(messages[last], payload={"text": "\n".join(extra)})
-        messages.insert(last + 1, extra_message)
-    return messages
+def web_report_messages(row: ReportRow, outcome: SubmittedReport, config: Config) -> list[Outgoing]:
+    """The usual staff card and no receipt (there is no chat); the card says it came from the web."""
+    return report_messages(row, outcome, config.moderation_chat_id, translator(config.staff_language), None)
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -362,12 +343,13 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
         )
 
     draft = outcome.draft
+    draft["answers"]["channel"] = "web"  # the staff card says where the report came from
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
     reporter = Reporter(user_id=None, name=None, username=None, language=t.language, notify=False)
-    staff = svc.staff_translator()
     submitted = await svc.store.submit_report(
-        draft, reporter, photos, svc.now(), compose=lambda row: web_report_messages(row, svc.config, staff)
+        draft, reporter, photos, svc.now(),
+        compose=lambda row, result: web_report_messages(row, result, svc.config),
     )
     svc.outbox_wakeup.set()
     if submitted.created:
