@@ -25,9 +25,11 @@ from bot.cards import (
     user_text,
 )
 from bot.config import Config
+from bot.gazetteer import Place
+from bot.geo import describe_relative as geo_describe
 from bot.geo import haversine_m, obscure
 from bot.i18n import N_, Translator, translator
-from bot.locations import relative_to_places
+from bot.locations import gazetteer, relative_to_places
 from bot.report import KIND_LABELS, Kind
 from bot.review import CardState, Review
 from bot.store import Outgoing, ReportRow
@@ -46,6 +48,7 @@ class Action(StrEnum):
     ASK = "ask"
     ASSIGN = "assign"
     EXACT = "exact"
+    WARN = "warn"  # alert opted-in residents of the township; a person decides, never automatic
     ORIGINALS = "originals"
     BACK = "back"
 
@@ -77,6 +80,7 @@ BUTTON_LABELS = {
     Action.ASK: N_("❓ Ask the reporter"),
     Action.ASSIGN: N_("🧭 Assign to me"),
     Action.EXACT: N_("📍 Exact location"),
+    Action.WARN: N_("📢 Warn residents"),
     Action.ORIGINALS: N_("🖼 Original photos"),
     Action.BACK: N_("« Back"),
 }
@@ -87,6 +91,8 @@ def main_buttons(state: CardState) -> list[list[tuple[Action, str]]]:
     info = [(Action.EXACT, ""), (Action.ORIGINALS, "")]
     if state.status == "merged":
         return []
+    if state.review is Review.VERIFIED and state.kind in (Kind.SIGHTING.value, Kind.LIVESTOCK.value):
+        return [[(Action.WARN, "")], info]
     if state.review is not Review.PENDING:
         return [info]
     rows = [[(Action.VERIFY, ""), (Action.REJECT, "")], [(Action.MERGE, ""), (Action.ASK, "")]]
@@ -328,6 +334,12 @@ def stats_text(reports: list[ReportRow], now: datetime, t: Translator) -> str:
         by_place = Counter(area_name(r, t) for r in recent)
         for place, count in sorted(by_place.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append("  🗺 " + labelled(t, place, t.number(count)))
+        # Which QR posters bring reports in (the spot the person opened the bot from).
+        by_spot = Counter(r.details["spot"] for r in recent if r.details.get("spot"))
+        for spot, count in sorted(by_spot.items(), key=lambda kv: (-kv[1], kv[0])):
+            place = gazetteer().get(spot)
+            name = place_label(place, t) if place else spot
+            lines.append("  📮 " + labelled(t, t.gettext("Poster at {place}", place=name), t.number(count)))
     return "\n".join(lines)
 
 
@@ -335,3 +347,26 @@ def area_name(report: ReportRow, t: Translator) -> str:
     """The township (nearest located gazetteer place) a report falls in, for statistics."""
     relative = relative_to_places(report.latitude, report.longitude)
     return place_label(relative.place, t) if relative else t.gettext("Elsewhere")
+
+
+TOWNSHIP_KINDS = ("county_seat", "town", "township")
+
+
+def incident_township(state: CardState) -> Place | None:
+    """The township an incident is in (nearest township-level place): the finest a warning may name."""
+    anchor = state.reports[0]
+    relative = geo_describe(anchor.latitude, anchor.longitude, gazetteer(), kinds=TOWNSHIP_KINDS)
+    return relative.place if relative else None
+
+
+def warning_messages(state: CardState, township: Place, subscribers: list[tuple[int, str]],
+                     config: Config) -> list[Outgoing]:
+    """A short warning to opted-in residents: township only, never the precise place or the reporter."""
+    messages = []
+    for user_id, language in subscribers:
+        t = translator(language if language in ("zh_Hans", "en") else "zh_Hans", config.timezone.key)
+        text = "⚠️ " + html.escape(t.gettext(
+            "Forestry staff confirmed a leopard near {place}. Keep children close, pen livestock at night, "
+            "and do not go near it.", place=place_label(township, t)))
+        messages.append(Outgoing(user_id, "send_message", {"text": text}, f"warn:{state.incident_id}"))
+    return messages

@@ -1135,6 +1135,24 @@ class Store:
             await self._enqueue(conn, compose(q["incident_id"], code, (card[0], card[1]) if card else None), now)
         return True
 
+    async def alert_subscribers(self, township_id: str) -> list[tuple[int, str]]:
+        """(user_id, language) of people who asked /alerts for this township (kept in their user data)."""
+        async with self.reading() as conn:
+            rows = await (await conn.execute(
+                "SELECT user_id, COALESCE(json_extract(data, '$.lang'), 'zh_Hans') FROM user_data"
+                " WHERE EXISTS (SELECT 1 FROM json_each(data, '$.alerts') WHERE value = ?)",
+                (township_id,),
+            )).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    async def already_done(self, incident_id: int, action: str) -> bool:
+        """Whether the audit log already has this action for the incident (one warning per incident)."""
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT 1 FROM audit_log WHERE incident_id = ? AND action = ?", (incident_id, action)
+            )).fetchone()
+        return row is not None
+
     async def pending_incidents(self, limit: int = 30) -> list[CardState]:
         """Open incidents waiting for a decision, oldest first."""
         async with self.reading() as conn:

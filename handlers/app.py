@@ -45,6 +45,7 @@ COMMANDS = (
     ("cancel", N_("Stop the report you are making")),
     ("help", N_("How this bot works")),
     ("safety", N_("How to stay safe near leopards")),
+    ("alerts", N_("Get leopard warnings for your township")),
     ("language", N_("中文 / English")),
 )
 # The last group runs after every other handler has finished with an update.
@@ -149,12 +150,15 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(CommandHandler("language", menu.language_command, filters=private))
     application.add_handler(CommandHandler("safety", menu.safety_command, filters=private))
     application.add_handler(CommandHandler("chatid", menu.chat_id_command))
+    application.add_handler(CommandHandler("alerts", menu.alerts_command, filters=private))
     application.add_handler(CallbackQueryHandler(menu.language_button, pattern=r"^lang:"))
+    application.add_handler(CallbackQueryHandler(menu.alerts_button, pattern=r"^alert:"))
     # The moderation group: card buttons and staff commands (each checks staff rights itself).
     application.add_handler(CallbackQueryHandler(staff.card_button, pattern=r"^m:"))
     application.add_handler(CommandHandler("pending", staff.pending_command, filters=staff_group))
     application.add_handler(CommandHandler("stats", staff.stats_command, filters=staff_group))
     application.add_handler(CommandHandler("find", staff.find_command, filters=staff_group))
+    application.add_handler(CommandHandler("poster", staff.poster_command, filters=staff_group))
     application.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:(mine|help)$"))
     application.add_handler(CallbackQueryHandler(menu.stale_button))
     application.add_handler(MessageHandler(private & ~filters.COMMAND, menu.not_understood))

@@ -7,10 +7,12 @@ import html
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.cards import my_report_line
+from bot.cards import my_report_line, place_label
+from bot.gazetteer import Place
 from bot.i18n import LANGUAGES, N_
-from bot.safety import safety_text
+from bot.locations import gazetteer
 from bot.report import KIND_LABELS, Kind
+from bot.safety import parse_start_payload, safety_text
 from handlers.common import inline_keyboard, reply, services, tr
 
 MENU_ICONS = {Kind.SIGHTING: "🐆", Kind.LIVESTOCK: "🐄", Kind.SIGNS: "🐾", Kind.TIP: "🚨"}
@@ -41,7 +43,14 @@ async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: the greeting and the menu."""
+    """/start: the greeting and the menu; from a poster's QR code (start=spot_<id>), the spot is remembered."""
+    spot = parse_start_payload(context.args[0] if context.args else None)
+    place = gazetteer().get(spot) if spot else None
+    if place is not None and context.user_data is not None:
+        # The next report offers "I am at <spot>" and records which poster brought the person.
+        context.user_data["spot"] = place.id
+        t = tr(update, context)
+        await reply(update, "📍 " + html.escape(t.gettext("Welcome to {place}!", place=place_label(place, t))))
     await show_menu(update, context)
 
 
@@ -146,3 +155,36 @@ async def chat_id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if source is not None:
         lines.append(f"forwarded from chat_id: <code>{source.id}</code>")
     await reply(update, "\n".join(lines))
+
+
+ALERT_KINDS = ("county_seat", "town", "township")
+
+
+def townships() -> list[Place]:
+    return [p for p in gazetteer() if p.kind in ALERT_KINDS]
+
+
+async def alerts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/alerts: choose the townships you want to be warned about (tap again to stop)."""
+    t = tr(update, context)
+    chosen = set((context.user_data or {}).get("alerts", []))
+    rows = [[(("✅ " if p.id in chosen else "") + place_label(p, t), f"alert:{p.id}")] for p in townships()]
+    text = t.gettext("Get a short warning when staff confirm a leopard near your township. Tap to choose or stop.")
+    await reply(update, html.escape(text), reply_markup=inline_keyboard(rows))
+
+
+async def alerts_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Turns warnings for one township on or off."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and context.user_data is not None
+    place_id = query.data.removeprefix("alert:")
+    if place_id not in {p.id for p in townships()}:
+        await query.answer()
+        return
+    chosen = list(context.user_data.get("alerts", []))
+    chosen = [c for c in chosen if c != place_id] if place_id in chosen else [*chosen, place_id]
+    context.user_data["alerts"] = chosen
+    t = tr(update, context)
+    await query.answer(t.gettext("Saved."))
+    rows = [[(("✅ " if p.id in chosen else "") + place_label(p, t), f"alert:{p.id}")] for p in townships()]
+    await query.edit_message_reply_markup(inline_keyboard(rows))

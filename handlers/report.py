@@ -187,6 +187,11 @@ async def ask_location(
         )
         button = [[(t.gettext("📷 Use the photo's place"), _data(draft, "loc:photo"))]]
         await reply(update, html.escape(text), reply_markup=inline_keyboard(button))
+    spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
+    if spot is not None and spot.located:
+        button = [[(t.gettext("📍 I am at {place}", place=place_label(spot, t)), _data(draft, f"loc:place:{spot.id}"))]]
+        await reply(update, html.escape(t.gettext("Are you at the place on the poster?")),
+                    reply_markup=inline_keyboard(button))
     keyboard = ReplyKeyboardMarkup(
         [[KeyboardButton(t.gettext("📍 Send my location"), request_location=True)]],
         resize_keyboard=True,
@@ -299,6 +304,9 @@ async def start_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 async def _begin(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Kind) -> int:
     assert context.user_data is not None
     draft = report.new_draft(kind, services(context).now(), user_language(update, context))
+    spot = context.user_data.pop("spot", None)
+    if spot:
+        draft["answers"]["spot"] = spot  # which poster brought them: staff see it in /stats
     context.user_data[DRAFT] = draft
     t = tr(update, context)
     await reply(

@@ -10,6 +10,7 @@ shown the current state.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import time
@@ -20,17 +21,21 @@ from telegram import ForceReply, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.cards import card_refresh
+from bot.cards import card_refresh, place_label
+from bot.locations import gazetteer
 from bot.moderation import (
     REJECT_REASONS,
     Action,
     answer_messages,
     decision_messages,
     evidence_messages,
+    incident_township,
     pending_text,
     question_message,
     stats_text,
+    warning_messages,
 )
+from bot.posters import make_poster
 from bot.report import parse_reference_code
 from bot.review import Review
 from bot.store import Outgoing
@@ -138,6 +143,8 @@ async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
         answer = t.gettext("Assigned to you.")
     elif action is Action.ASK:
         await ask_reporter_prompt(update, context, svc, incident_id)
+    elif action is Action.WARN:
+        answer = await warn_residents(svc, incident_id, staff_id, name)
     elif action in (Action.EXACT, Action.ORIGINALS):
         state = await svc.store.card_state(incident_id)
         card = await svc.store.card_message(incident_id)
@@ -147,6 +154,21 @@ async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
         answer = t.gettext("Sent below the card.")
     await query.answer(answer or None)
     svc.outbox_wakeup.set()
+
+
+async def warn_residents(svc: Services, incident_id: int, staff_id: int, name: str) -> str:
+    """Sends the township-level warning once; returns what to tell the staff member."""
+    t = svc.staff_translator()
+    state = await svc.store.card_state(incident_id)
+    township = incident_township(state) if state else None
+    if state is None or township is None:
+        return t.gettext("No township is known for this place, so no warning was sent.")
+    if await svc.store.already_done(incident_id, Action.WARN.value):
+        return t.gettext("Residents were already warned about this incident.")
+    subscribers = await svc.store.alert_subscribers(township.id)
+    await svc.store.record(incident_id, staff_id, name, Action.WARN.value, township.id, svc.now(),
+                           warning_messages(state, township, subscribers, svc.config))
+    return t.ngettext("Warning sent to {n} person.", "Warning sent to {n} people.", len(subscribers))
 
 
 async def submenu(svc: Services, incident_id: int, action: Action) -> list[list[tuple[Action, str]]] | None:
@@ -270,3 +292,30 @@ async def _staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await _refuse(update, context, (update.effective_message.text or "") if update.effective_message else "")
         return False
     return True
+
+
+POSTER_KINDS = ("scenic_spot", "trailhead")
+
+
+async def poster_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/poster SPOT: a printable A4 poster (PNG at 300 dpi and PDF) with QR codes for a spot in the gazetteer."""
+    if not await _staff_command(update, context):
+        return
+    svc = services(context)
+    t = svc.staff_translator()
+    query = " ".join(context.args or []).strip()
+    places = [p for p in gazetteer().search(query) if p.kind in POSTER_KINDS] if query else []
+    if not places:
+        await reply(update, html.escape(t.gettext(
+            "Send it like this: /poster 云龙山 (a scenic spot or trailhead from the place list).")))
+        return
+    place = places[0]
+    poster = await asyncio.to_thread(
+        make_poster, place, bot_username=svc.config.bot_username or context.bot.username,
+        web_url=svc.config.web.public_url or None, hotline=svc.config.hotline or None,
+    )
+    chat = update.effective_chat
+    assert chat is not None
+    caption = t.gettext("Poster for {place}: print the PDF on A4.", place=place_label(place, t))
+    await context.bot.send_document(chat.id, poster.pdf, filename=f"poster-{place.id}.pdf", caption=caption)
+    await context.bot.send_document(chat.id, poster.png, filename=f"poster-{place.id}.png")

@@ -22,12 +22,29 @@ JOINED = SubmittedReport(2, "HS-2026-00002", created=True, incident_id=1, joined
 
 def row(**changes) -> ReportRow:
     base = dict(
-        id=1, ref_code="HS-2026-00001", kind="signs", status="new", reporter_id=5, reporter_name="<b>Bob</b> & co",
-        reporter_username="bob", language="en", latitude=37.33, longitude=113.57, accuracy_m=12.0,
-        location_source="telegram", input_datum="wgs84", place_name=None, observed_at=NOW, submitted_at=NOW,
-        details={"sign": "tracks", "note": "<i>" + "paw " * 2000}, notify_reporter=True, incident_id=1,
-        photos=tuple(StoredPhoto(f"f{i}", f"u{i}", "0" * 64, 1, "image/jpeg", 1, 1, "o", f"d{i}", "t")
-                     for i in range(3)),
+        id=1,
+        ref_code="HS-2026-00001",
+        kind="signs",
+        status="new",
+        reporter_id=5,
+        reporter_name="<b>Bob</b> & co",
+        reporter_username="bob",
+        language="en",
+        latitude=37.33,
+        longitude=113.57,
+        accuracy_m=12.0,
+        location_source="telegram",
+        input_datum="wgs84",
+        place_name=None,
+        observed_at=NOW,
+        submitted_at=NOW,
+        details={"sign": "tracks", "note": "<i>" + "paw " * 2000},
+        notify_reporter=True,
+        incident_id=1,
+        photos=tuple(
+            StoredPhoto(f"f{i}", f"u{i}", "0" * 64, 1, "image/jpeg", 1, 1, "o", f"d{i}", "t")
+            for i in range(3)
+        ),
     )
     base.update(changes)
     return ReportRow(**base)
@@ -39,7 +56,9 @@ def state(*reports: ReportRow) -> CardState:
 
 def test_card_escapes_and_fits_one_message() -> None:
     for language in ("en", "zh_Hans"):
-        text = card_text(state(row(), row(id=2, ref_code="HS-2026-00002", latitude=37.331)), translator(language))
+        text = card_text(
+            state(row(), row(id=2, ref_code="HS-2026-00002", latitude=37.331)), translator(language)
+        )
         plain, _entities = parse_html(text)  # valid HTML as Telegram parses it
         assert len(plain) <= TEXT_LIMIT
         assert "&lt;b&gt;Bob&lt;/b&gt; &amp; co" in text and "&lt;i&gt;paw" in text
@@ -56,8 +75,14 @@ def test_new_incident_posts_photos_pin_and_card_but_a_joining_report_only_refres
 
 
 def test_anonymous_reports_stay_anonymous() -> None:
-    tip = row(kind="tip", reporter_id=None, reporter_name=None, reporter_username=None,
-              details={"threat": "snares"}, notify_reporter=False)
+    tip = row(
+        kind="tip",
+        reporter_id=None,
+        reporter_name=None,
+        reporter_username=None,
+        details={"threat": "snares"},
+        notify_reporter=False,
+    )
     messages = report_messages(tip, NEW, -100, translator("en"), 5)
     assert messages[-1].private and not messages[0].private
     card = card_text(state(tip), translator("en"))

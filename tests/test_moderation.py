@@ -70,8 +70,10 @@ async def card_for(fake: FakeTelegram, code: str, *, contains: str | None = None
             if code in text and "Incident" in text and (contains is None or contains in text):
                 return message
         await asyncio.sleep(0.05)
-    raise AssertionError(f"no card for {code} containing {contains!r}: "
-                         f"{[m.get('text') for m in fake.messages_in(STAFF_GROUP)]}")
+    raise AssertionError(
+        f"no card for {code} containing {contains!r}: "
+        f"{[m.get('text') for m in fake.messages_in(STAFF_GROUP)]}"
+    )
 
 
 def button(message: dict[str, Any], label: str) -> str:
@@ -86,8 +88,9 @@ async def press(fake: FakeTelegram, staff: int, card: dict[str, Any], label: str
     """A staff member presses a card button; returns the answer the bot gave to the press."""
     fresh = next(m for m in fake.messages_in(STAFF_GROUP) if m["message_id"] == card["message_id"])
     query = fake.press_button(staff, fresh, button(fresh, label), chat_id=STAFF_GROUP)
-    call = await fake.wait_for_call("answerCallbackQuery",
-                                    predicate=lambda c: c.params.get("callback_query_id") == query["id"])
+    call = await fake.wait_for_call(
+        "answerCallbackQuery", predicate=lambda c: c.params.get("callback_query_id") == query["id"]
+    )
     return call.params
 
 
@@ -111,7 +114,9 @@ async def test_verify_notifies_reporter_and_routes_by_trust(fake: FakeTelegram, 
     trusted = await fake.wait_for_message(RESEARCHERS, contains=code)
     assert "37.32960, 113.57020" in trusted["text"] and "Zhao &lt;Li&gt;" not in trusted["text"]
     assert "Zhao <Li>" in trusted["text"]  # the reporter, escaped on the wire and shown as written
-    await fake.wait_for_call("sendDocument", predicate=lambda c: str(c.params.get("chat_id")) == str(RESEARCHERS))
+    await fake.wait_for_call(
+        "sendDocument", predicate=lambda c: str(c.params.get("chat_id")) == str(RESEARCHERS)
+    )
     public = await fake.wait_for_message(PUBLIC, contains="verified")
     assert_public_is_clean(fake, [person])
     assert "Area:" in public["text"]
@@ -178,8 +183,9 @@ async def test_two_staff_pressing_at_once_first_wins(fake: FakeTelegram, bot, co
     q2 = fake.press_button(OTHER_ADMIN, fresh, button(fresh, "Not enough evidence"), chat_id=STAFF_GROUP)
     answers = {}
     for q in (q1, q2):
-        call = await fake.wait_for_call("answerCallbackQuery",
-                                        predicate=lambda c, q=q: c.params.get("callback_query_id") == q["id"])
+        call = await fake.wait_for_call(
+            "answerCallbackQuery", predicate=lambda c, q=q: c.params.get("callback_query_id") == q["id"]
+        )
         answers[q["id"]] = call.params.get("text")
     assert answers[q1["id"]] == "Done."
     assert answers[q2["id"]] == "Someone else already decided this incident."
@@ -188,9 +194,14 @@ async def test_two_staff_pressing_at_once_first_wins(fake: FakeTelegram, bot, co
     assert [tuple(r) for r in decided] == [("rejected", "spam")]
 
 
-async def test_nearby_reports_join_one_card_and_staff_can_split_and_merge(fake: FakeTelegram, bot, config) -> None:
-    first, second, far = Person(fake, 605, language="en"), Person(fake, 606, language="en"), \
-        Person(fake, 607, language="en")
+async def test_nearby_reports_join_one_card_and_staff_can_split_and_merge(
+    fake: FakeTelegram, bot, config
+) -> None:
+    first, second, far = (
+        Person(fake, 605, language="en"),
+        Person(fake, 606, language="en"),
+        Person(fake, 607, language="en"),
+    )
     code1 = await sighting(first, photo=None)
     code2 = await sighting(second, 37.3310, 113.5710, photo=None)  # ~180 m away, minutes later
     receipt = [t for t in second.texts() if "Reference code" in t][-1]
@@ -215,23 +226,32 @@ async def test_nearby_reports_join_one_card_and_staff_can_split_and_merge(fake: 
     card3 = await card_for(fake, code3)
     await press(fake, STAFF_ADMIN, card3, "Merge into")
     card3 = await card_for(fake, code3)
-    target = next(b["text"] for row in card3["reply_markup"]["inline_keyboard"] for b in row
-                  if "Into incident" in b["text"])
+    target = next(
+        b["text"]
+        for row in card3["reply_markup"]["inline_keyboard"]
+        for b in row
+        if "Into incident" in b["text"]
+    )
     await press(fake, STAFF_ADMIN, card3, target)
     await card_for(fake, code3, contains="Merged into incident")
     audit = [r[0] for r in rows(config.database_path, "SELECT action FROM audit_log ORDER BY id")]
     assert "split" in audit and "merge" in audit
 
 
-async def test_ask_the_reporter_and_the_answer_comes_back_under_the_card(fake: FakeTelegram, bot,
-                                                                         config) -> None:
+async def test_ask_the_reporter_and_the_answer_comes_back_under_the_card(
+    fake: FakeTelegram, bot, config
+) -> None:
     person = Person(fake, 608, language="en")
     code = await sighting(person, photo=None)
     card = await card_for(fake, code)
     await press(fake, STAFF_ADMIN, card, "Ask the reporter")
     prompt = await fake.wait_for_message(STAFF_GROUP, contains="Reply to this message")
-    fake.send_text(STAFF_ADMIN, "Was it <b>near</b> the school?", chat_id=STAFF_GROUP,
-                   reply_to_message_id=prompt["message_id"])
+    fake.send_text(
+        STAFF_ADMIN,
+        "Was it <b>near</b> the school?",
+        chat_id=STAFF_GROUP,
+        reply_to_message_id=prompt["message_id"],
+    )
     question = await fake.wait_for_message(person.id, contains="A question from the forestry bureau")
     assert "Was it <b>near</b> the school?" in question["text"]
     fake.send_text(person.id, "No, by the river", reply_to_message_id=question["message_id"])
@@ -314,14 +334,21 @@ async def test_undelivered_cards_survive_a_restart(fake: FakeTelegram, running, 
 async def test_a_burst_around_one_village_makes_one_card_not_a_flood(fake: FakeTelegram, bot, config) -> None:
     """Twenty-five reports within a few hundred metres: one card, edited; the group never sees a 429."""
     people = [Person(fake, 700 + i, language="en") for i in range(25)]
-    codes = await asyncio.gather(*(
-        sighting(p, 37.3296 + (i % 7) * 0.0004, 113.5702 + (i % 5) * 0.0004, photo=None)
-        for i, p in enumerate(people)
-    ))
+    codes = await asyncio.gather(
+        *(
+            sighting(p, 37.3296 + (i % 7) * 0.0004, 113.5702 + (i % 5) * 0.0004, photo=None)
+            for i, p in enumerate(people)
+        )
+    )
     assert len(set(codes)) == 25
     await card_for(fake, codes[0], contains="25 reports")
-    group_sends = [c for c in fake.calls if str(c.params.get("chat_id")) == str(STAFF_GROUP)
-                   and c.method.startswith("send")]
+    group_sends = [
+        c
+        for c in fake.calls
+        if str(c.params.get("chat_id")) == str(STAFF_GROUP) and c.method.startswith("send")
+    ]
     assert len(group_sends) <= 3  # the pin and the card, not forty alerts
-    assert not [c for c in fake.calls if c.error_code == 429 and str(c.params.get("chat_id")) == str(STAFF_GROUP)]
+    assert not [
+        c for c in fake.calls if c.error_code == 429 and str(c.params.get("chat_id")) == str(STAFF_GROUP)
+    ]
     assert rows(config.database_path, "SELECT COUNT(*) FROM reports")[0][0] == 25
