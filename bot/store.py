@@ -247,6 +247,9 @@ MIGRATIONS: list[str] = [
         detail TEXT
     );
     CREATE INDEX audit_by_incident ON audit_log (incident_id, at);
+    -- Merge candidates and /pending read only open, undecided incidents: few, whatever the table's size.
+    CREATE INDEX incidents_awaiting_review ON incidents (anchor_latitude)
+        WHERE status = 'open' AND review = 'pending';
     """,
 ]
 
@@ -1169,6 +1172,26 @@ class Store:
             rows = await (await conn.execute(
                 "SELECT id FROM reports WHERE submitted_at >= ? ORDER BY id", (since.isoformat(),)
             )).fetchall()
+            return [await self._report(conn, r["id"]) for r in rows]
+
+    # --- export --------------------------------------------------------------------------------
+
+    async def verified_reports(self, since: datetime | None = None) -> list[ReportRow]:
+        """Reports staff verified, of incidents that are verified and open (merged ones' reports have
+        moved to their target), oldest observation first; every kind (bot/export.py drops tips).
+
+        A report that joined a verified incident afterwards keeps status 'new' until staff decide
+        again, so it is not here. `since`: only observations made at or after that moment.
+        """
+        async with self.reading() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT r.id FROM reports r JOIN incidents i ON i.id = r.incident_id"
+                " WHERE i.review = 'verified' AND i.status = 'open' AND r.status = 'verified'"
+                " AND (:since IS NULL OR r.observed_s >= :since)"
+                " ORDER BY r.observed_s, r.id",
+                {"since": since.timestamp() if since is not None else None},
+            )
             return [await self._report(conn, r["id"]) for r in rows]
 
 
