@@ -337,8 +337,8 @@ def stats_text(reports: list[ReportRow], now: datetime, t: Translator) -> str:
         # Which QR posters bring reports in (the spot the person opened the bot from).
         by_spot = Counter(r.details["spot"] for r in recent if r.details.get("spot"))
         for spot, count in sorted(by_spot.items(), key=lambda kv: (-kv[1], kv[0])):
-            place = gazetteer().get(spot)
-            name = place_label(place, t) if place else spot
+            poster_place = gazetteer().get(spot)
+            name = place_label(poster_place, t) if poster_place else spot
             lines.append("  📮 " + labelled(t, t.gettext("Poster at {place}", place=name), t.number(count)))
     return "\n".join(lines)
 

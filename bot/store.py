@@ -1190,7 +1190,7 @@ class Store:
                 " WHERE i.review = 'verified' AND i.status = 'open' AND r.status = 'verified'"
                 " AND (:since IS NULL OR r.observed_s >= :since)"
                 " ORDER BY r.observed_s, r.id",
-                {"since": since.timestamp() if since is not None else None},
+                {"since": epoch_seconds(since) if since is not None else None},
             )
             return [await self._report(conn, r["id"]) for r in rows]
 

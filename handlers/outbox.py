@@ -102,12 +102,12 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
         )
         return [message.message_id]
     if item.method == "send_documents":
-        blobs = [(await asyncio.to_thread(Path(path).read_bytes), Path(path).name) for path in p["paths"]]
-        if len(blobs) == 1:
-            message = await bot.send_document(item.chat_id, blobs[0][0], filename=blobs[0][1],
+        files = [(await asyncio.to_thread(Path(path).read_bytes), Path(path).name) for path in p["paths"]]
+        if len(files) == 1:
+            message = await bot.send_document(item.chat_id, files[0][0], filename=files[0][1],
                                               reply_parameters=_reply_to(p))
             return [message.message_id]
-        documents = [InputMediaDocument(blob, filename=name) for blob, name in blobs]
+        documents = [InputMediaDocument(blob, filename=name) for blob, name in files]
         sent = await bot.send_media_group(item.chat_id, documents, reply_parameters=_reply_to(p))
         return [m.message_id for m in sent]
     if item.method == "send_location":

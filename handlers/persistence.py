@@ -53,7 +53,7 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
         """Nothing to do: this process is the only writer of user data."""
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        return await (await self.store()).load_conversations(name)  # type: ignore[return-value]
+        return await (await self.store()).load_conversations(name)
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
         await (await self.store()).save_conversation(name, key, new_state)

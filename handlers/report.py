@@ -763,7 +763,7 @@ async def timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
     """Anything the current step cannot use: say what is expected and keep the draft."""
     t = tr(update, context)
     draft = current_draft(context)
@@ -788,26 +788,21 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int 
 
 
 def build_conversation(draft_timeout_s: float) -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
+    """The report conversation (PTB's per_message warning silenced: see `_conversation`)."""
+    with warnings.catch_warnings():
+        # PTB warns that per_message=False does not track buttons per message. That is the design:
+        # the conversation is per person, and every button carries the draft's token instead.
+        warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
+        return _conversation(draft_timeout_s)
+
+
+def _conversation(draft_timeout_s: float) -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     """The report conversation, readable top to bottom."""
     # New messages only: an edited message (a live location moving) is not a new answer.
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = filters.TEXT & ~filters.COMMAND
     button = r"^[0-9a-f]{8}\|"
     anything = MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, unexpected)
-    with warnings.catch_warnings():
-        # PTB warns that per_message=False does not track buttons per message. That is the design:
-        # the conversation is per person, and every button carries the draft's token instead.
-        warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
-        return _conversation(draft_timeout_s, private, text, button, anything)
-
-
-def _conversation(
-    draft_timeout_s: float,
-    private: filters.BaseFilter,
-    text: filters.BaseFilter,
-    button: str,
-    anything: MessageHandler[ContextTypes.DEFAULT_TYPE, object],
-) -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     return ConversationHandler(
         name=CONVERSATION_NAME,
         persistent=True,

@@ -282,7 +282,8 @@ async def find_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     card = await svc.store.card_message(report.incident_id)
     text = t.gettext("{code} belongs to incident #{number}.", code=report.ref_code, number=report.incident_id)
-    kwargs: dict[str, Any] = {"reply_to_message_id": card[1]} if card and card[0] == update.effective_chat.id else {}
+    chat = update.effective_chat
+    kwargs: dict[str, Any] = {"reply_to_message_id": card[1]} if card and chat and card[0] == chat.id else {}
     await reply(update, html.escape(text), **kwargs)
 
 

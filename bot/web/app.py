@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -21,6 +22,7 @@ from aiohttp import BodyPartReader, web
 
 from bot.cards import report_messages
 from bot.config import Config
+from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.media import PhotoProblemError, store_photo
 from bot.report import Kind
@@ -433,6 +435,55 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+# --- researchers' export (issue 9): GET /export/{level}.{fmt} with a bearer token ------------------
+# The token of each level is bot.export.export_token(secret, level); a trusted token also opens the
+# public export, a public token never opens the trusted one. See bot/export.py for what each holds.
+
+
+def _export_authorized(request: web.Request, level: Level) -> bool:
+    """Whether the request carries a bearer token good for `level` (compared in constant time)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return False
+    secret = request.app[TIPLINE].services.config.secret_key
+    accepted = [Level.TRUSTED] if level is Level.TRUSTED else [Level.PUBLIC, Level.TRUSTED]
+    offered = given.strip().encode("utf-8", "replace")
+    matches = [hmac.compare_digest(offered, export_token(secret, a).encode()) for a in accepted]
+    return any(matches)
+
+
+async def export_file(request: web.Request) -> web.Response:
+    """401 without a good token; 400 for a bad ?since=; else the file as an attachment."""
+    level, fmt = Level(request.match_info["level"]), Format(request.match_info["fmt"])
+    if not _export_authorized(request, level):
+        return web.Response(
+            status=401, text="unauthorized\n",
+            headers={"WWW-Authenticate": 'Bearer realm="leopard-watch export"', "Cache-Control": "no-store"},
+        )
+    config = request.app[TIPLINE].services.config
+    try:
+        since = parse_since(request.query["since"], config.timezone) if "since" in request.query else None
+    except ValueError:
+        return web.Response(status=400, text="since must look like 2026-03-01\n")
+    reports = await request.app[TIPLINE].services.store.verified_reports(since)
+    export = build_export(reports, level, fmt, config.public_cell_degrees, tz=config.timezone,
+                          today=request.app[TIPLINE].services.now().date())
+    log.info("export %s.%s: %d rows", level.value, fmt.value, export.rows)
+    return web.Response(body=export.data, headers={
+        "Content-Type": export.content_type,
+        "Content-Disposition": f'attachment; filename="{export.filename}"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "X-Export-Rows": str(export.rows),
+    })
+
+
+def add_export_routes(app: web.Application) -> None:
+    levels = "|".join(m.value for m in Level)
+    formats = "|".join(m.value for m in Format)
+    app.router.add_get(f"/export/{{level:(?:{levels})}}.{{fmt:(?:{formats})}}", export_file)
+
+
 def make_tipline_app(
     services: TiplineServices, settings: WebSettings, metrics: Metrics | None = None
 ) -> web.Application:
@@ -454,4 +505,5 @@ def make_tipline_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC, append_version=False)
+    add_export_routes(app)
     return app
