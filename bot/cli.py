@@ -1,4 +1,4 @@
-"""The console command: `leopard-watch run` (also `python -m bot run`)."""
+"""The console command: `leopard-watch run` and `leopard-watch backup DEST` (also `python -m bot ...`)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,35 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.add_argument("--mode", choices=("polling", "webhook"), default="polling",
                      help="how Telegram updates arrive (webhook needs [web] public_url)")
+    run.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="without BOT_TOKEN, stop with a configuration error instead of starting the local sandbox",
+    )
+    run.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=8000,
+        metavar="PORT",
+        help="port of the sandbox page on 127.0.0.1 (default: 8000; used only without BOT_TOKEN)",
+    )
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database to DEST with SQLite's online backup (safe while the bot runs)",
+        description="Copies the database to DEST with SQLite's online backup API: a consistent copy even "
+        "while the bot is writing. The copy is checked (integrity_check) before it is moved into place. "
+        "Photos are files: back up the media folder separately. To restore, see deploy/GUIDE.md, section 9.",
+    )
+    backup.add_argument(
+        "destination", type=Path, metavar="DEST", help="the file to write (its folder is created)"
+    )
+    backup.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        help=f"TOML configuration file (default: ${DEFAULT_CONFIG_ENV}, else config.toml if present)",
+    )
     sub.add_parser(
         "import-places",
         add_help=False,
@@ -65,6 +94,40 @@ async def _run(config_path: Path | None, mode: str) -> int:
     return 0
 
 
+async def _sandbox(config_path: Path | None, port: int) -> int:
+    # Imported here, like the bot: `--help` and configuration errors stay fast.
+    from bot.sandbox.runner import run_sandbox
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_sandbox(config_path, port=port, stop=stop, announce=lambda line: print(line, flush=True))
+    return 0
+
+
+def _backup(config_path: Path | None, destination: Path) -> int:
+    """`leopard-watch backup DEST`: one line on success (for the journal), one line on failure."""
+    import sqlite3
+
+    from bot.store import Store
+
+    try:
+        config = load_config(config_path, require_token=False)
+        result = Store.backup_file(config.database_path, destination)
+    except ConfigError as error:
+        print(f"leopard-watch: configuration error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.Error) as error:
+        print(f"leopard-watch: backup failed: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"leopard-watch: backup of {config.database_path} written to {result.path} "
+        f"({result.size} bytes, {result.reports} reports, database version {result.user_version})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["import-places"]:
@@ -72,16 +135,35 @@ def main(argv: list[str] | None = None) -> int:
 
         return import_main(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "backup":
+        return _backup(_config_path(args.config), args.destination)
     if args.command != "run":
         _parser().print_help()
         return 0 if args.command is None else 2
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every long-poll request at INFO; that drowns everything else.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    sandbox = not os.environ.get("BOT_TOKEN", "").strip() and not args.no_sandbox
     try:
+        if sandbox:
+            print(
+                "leopard-watch: BOT_TOKEN is not set, so this runs a local sandbox (a fake Telegram and a "
+                "web page on this computer) instead of the bot; set BOT_TOKEN to run for real, or pass "
+                "--no-sandbox to stop here.",
+                flush=True,
+            )
+            return asyncio.run(_sandbox(_config_path(args.config), args.sandbox_port))
         return asyncio.run(_run(_config_path(args.config), args.mode))
     except ConfigError as error:
         print(f"leopard-watch: configuration error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        from bot.sandbox.runner import SandboxAddressError
+
+        if not isinstance(error, SandboxAddressError):
+            raise
+        hint = "choose another port with --sandbox-port"
+        print(f"leopard-watch: sandbox: {error.strerror}; {hint}", file=sys.stderr)
         return 2
 
 

@@ -44,6 +44,23 @@ class Destination:
 
 
 @dataclass(frozen=True)
+class CompensationSettings:
+    """`[compensation]`: livestock-kill compensation cases (bot/compensation.py) and their deadlines.
+
+    The day counts are Shanxi's rules in force since 2023-03-01, in working days (weekends and
+    public holidays excluded, adjusted working weekends included; see `holidays_file`).
+    """
+
+    survey_working_days: int = 5  # the bureau surveys the site and writes its report
+    apply_working_days: int = 10  # the owner applies, counted from the loss
+    payment_working_days: int = 10  # payment, counted from the approval
+    remind_working_days: int = 1  # staff are reminded this many working days before a deadline
+    reminder_hour: int = 9  # county time of the daily reminders and digest
+    holidays_file: Path | None = None  # None: the bundled bot/data/holidays_cn.toml
+    destination: str = ""  # name of the [[destinations]] entry that is the compensation chat
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the bot needs to run; built by :func:`load_config`."""
 
@@ -68,6 +85,10 @@ class Config:
     web: WebSettings = field(default_factory=lambda: _web_settings({}))
     hotline: str = ""
     bot_username: str = ""
+    reports_per_hour: int = 5  # [abuse]: reports one person may submit in an hour
+    messages_per_minute: int = 20  # [abuse]: private messages one person may send in a minute
+    photo_retention_days: float = 90.0  # [privacy]: original photos of rejected reports are then deleted
+    compensation: CompensationSettings = field(default_factory=CompensationSettings)
 
     def destinations_for(self, kind: str) -> list[Destination]:
         return [d for d in self.destinations if kind in d.kinds]
@@ -103,8 +124,14 @@ def _positive(value: float, name: str) -> float:
     return value
 
 
-def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
-    """Reads the TOML file at `path` (optional) and secrets from `env` (default: the process's)."""
+def load_config(
+    path: Path | None, env: dict[str, str] | None = None, *, require_token: bool = True
+) -> Config:
+    """Reads the TOML file at `path` (optional) and secrets from `env` (default: the process's).
+
+    `require_token=False` is for commands that never talk to Telegram (`leopard-watch backup`): a
+    missing BOT_TOKEN then leaves `bot_token` empty instead of stopping.
+    """
     env = dict(os.environ) if env is None else env
     data: dict[str, Any] = {}
     if path is not None:
@@ -118,9 +145,9 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
     base = path.parent if path is not None else Path.cwd()
 
     token = env.get("BOT_TOKEN", "").strip()
-    if not token:
+    if not token and require_token:
         raise ConfigError("BOT_TOKEN is not set (put the token from BotFather in the environment)")
-    if ":" not in token:
+    if token and ":" not in token:
         raise ConfigError("BOT_TOKEN does not look like a bot token (expected digits:letters)")
 
     telegram = _section(data, "telegram")
@@ -157,6 +184,8 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
     moderation = _section(data, "moderation")
     safety = _section(data, "safety")
     web = _web_settings(data)
+    abuse = _section(data, "abuse")
+    privacy = _section(data, "privacy")
     if web.enabled and len(env.get("LEOPARD_WATCH_SECRET", "")) < 16:
         raise ConfigError("LEOPARD_WATCH_SECRET must be set (16 or more characters) when [web] is enabled")
     return Config(
@@ -194,6 +223,53 @@ def load_config(path: Path | None, env: dict[str, str] | None = None) -> Config:
         web=web,
         hotline=_get(safety, "safety", "hotline", str, "").strip(),
         bot_username=_get(telegram, "telegram", "bot_username", str, "").strip().lstrip("@"),
+        reports_per_hour=int(
+            _positive(_get(abuse, "abuse", "reports_per_hour", int, 5), "abuse.reports_per_hour")
+        ),
+        messages_per_minute=int(
+            _positive(_get(abuse, "abuse", "messages_per_minute", int, 20), "abuse.messages_per_minute")
+        ),
+        photo_retention_days=_positive(
+            _get(privacy, "privacy", "photo_retention_days", float, 90.0), "privacy.photo_retention_days"
+        ),
+        compensation=_compensation(_section(data, "compensation"), destinations, resolve),
+    )
+
+
+def _compensation(table: dict[str, Any], destinations: tuple[Destination, ...],
+                  resolve: Any) -> CompensationSettings:
+    """The `[compensation]` table. A named destination must be trusted and take livestock reports:
+    case cards carry the owner's name and phone."""
+    d = CompensationSettings()
+
+    def days(key: str, default: int, minimum: int) -> int:
+        value = _get(table, "compensation", key, int, default)
+        if value < minimum:
+            raise ConfigError(f"compensation.{key} must be {minimum} or more, not {value}")
+        return int(value)
+
+    hour = _get(table, "compensation", "reminder_hour", int, d.reminder_hour)
+    if not 0 <= hour <= 23:
+        raise ConfigError(f"compensation.reminder_hour must be from 0 to 23, not {hour}")
+    holidays = _get(table, "compensation", "holidays_file", str, "").strip()
+    holidays_path = resolve(holidays) if holidays else None
+    if holidays_path is not None and not holidays_path.is_file():
+        raise ConfigError(f"compensation.holidays_file {holidays_path} does not exist")
+    name = _get(table, "compensation", "destination", str, "").strip()
+    if name:
+        found = next((x for x in destinations if x.name == name), None)
+        if found is None:
+            raise ConfigError(f"compensation.destination {name!r} names no [[destinations]] block")
+        if not found.trusted or "livestock" not in found.kinds:
+            raise ConfigError(f"compensation.destination {name!r} must be trusted and take \"livestock\"")
+    return CompensationSettings(
+        survey_working_days=days("survey_working_days", d.survey_working_days, 1),
+        apply_working_days=days("apply_working_days", d.apply_working_days, 1),
+        payment_working_days=days("payment_working_days", d.payment_working_days, 1),
+        remind_working_days=days("remind_working_days", d.remind_working_days, 0),
+        reminder_hour=hour,
+        holidays_file=holidays_path,
+        destination=name,
     )
 
 

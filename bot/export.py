@@ -265,7 +265,8 @@ def occurrence_remarks(report: ReportRow, *, public: bool) -> str:
 def cell_uncertainty_m(cell: ObscuredLocation) -> int:
     """Half the cell's diagonal: the geodesic from its centre to the farthest corner, rounded up."""
     centre = (cell.center_lat, cell.center_lon)
-    corners = [(lat, lon) for lat in (cell.cell_south, cell.cell_north) for lon in (cell.cell_west, cell.cell_east)]
+    corners = [(lat, lon) for lat in (cell.cell_south, cell.cell_north)
+               for lon in (cell.cell_west, cell.cell_east)]
     return math.ceil(max(distance_m(centre, corner) for corner in corners))
 
 
@@ -327,6 +328,9 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
+_POINT = ("decimalLatitude", "decimalLongitude")
+
+
 def to_geojson(rows: Sequence[dict[str, Any]]) -> bytes:
     """An RFC 7946 FeatureCollection (WGS-84 lon/lat points); properties are the other columns."""
     features = [
@@ -334,7 +338,7 @@ def to_geojson(rows: Sequence[dict[str, Any]]) -> bytes:
             "type": "Feature",
             "id": row["occurrenceID"],
             "geometry": {"type": "Point", "coordinates": [row["decimalLongitude"], row["decimalLatitude"]]},
-            "properties": {c: row.get(c) for c in COLUMNS if c not in ("decimalLatitude", "decimalLongitude")},
+            "properties": {c: row.get(c) for c in COLUMNS if c not in _POINT},
         }
         for row in rows
     ]
@@ -373,8 +377,8 @@ def eml_xml(level: Level | str, count: int, today: date) -> str:
         f" through the Heshun leopard watch Telegram bot and web tip line and verified by forestry bureau"
         f" staff. Poaching tips are not included. {what}"
     )
-    party = "    <{tag}>\n      <organizationName>和顺县林业局 Heshun County Forestry Bureau</organizationName>\n" \
-            "    </{tag}>\n"
+    bureau = "和顺县林业局 Heshun County Forestry Bureau"
+    party = "    <{tag}>\n      <organizationName>" + bureau + "</organizationName>\n    </{tag}>\n"
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<eml:eml xmlns:eml="eml://ecoinformatics.org/eml-2.1.1"'
@@ -402,7 +406,9 @@ def occurrence_txt(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_dwca(rows: Sequence[dict[str, Any]], *, level: Level | str | None = None, today: date | None = None) -> bytes:
+def to_dwca(
+    rows: Sequence[dict[str, Any]], *, level: Level | str | None = None, today: date | None = None
+) -> bytes:
     """A Darwin Core Archive: occurrence.txt (tab-separated, UTF-8, no BOM), meta.xml and eml.xml.
 
     `level` only words the metadata; by default it is read from the rows (public rows carry

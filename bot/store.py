@@ -251,6 +251,103 @@ MIGRATIONS: list[str] = [
     CREATE INDEX incidents_awaiting_review ON incidents (anchor_latitude)
         WHERE status = 'open' AND review = 'pending';
     """,
+    # 4: abuse, privacy and backups (issue 10). A ban names a person the way reports do (reporter_key:
+    # 'tg:<id>', or an anonymous tipster's keyed hash, so a tipster can be banned without ever being
+    # identified). Their reports are kept and flagged hidden: out of the staff queue, still in the record,
+    # and still hidden if they later ask to be forgotten (their key is then replaced). An original photo
+    # deleted by the retention rule or by /forgetme leaves original_deleted_at set and original_path
+    # pointing at the stripped copy, so whatever sends "originals" sends that copy instead of failing.
+    """
+    CREATE TABLE bans (
+        ban_key TEXT PRIMARY KEY,
+        banned_by INTEGER,
+        banned_at TEXT NOT NULL,
+        reason TEXT
+    );
+    ALTER TABLE reports ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE photos ADD COLUMN original_deleted_at TEXT;
+    CREATE INDEX reports_rejected ON reports (incident_id) WHERE status = 'rejected';
+    """,
+    # 5: livestock compensation cases (issue 8; the rules are in bot/compensation.py). One case per owner
+    # of a verified livestock incident, keyed by (incident_id, owner_key). Days are county dates as ISO
+    # text ('YYYY-MM-DD'), money is in fen (1/100 yuan). The deadlines are stored when they are fixed
+    # (survey and apply at opening, payment at approval), so reminders find due cases with plain SQL.
+    # The card in the compensation chat is refreshed whenever card_version runs ahead of
+    # card_sent_version (bumped in the same transaction as the change). `reminded` lists the reminder
+    # keys already sent. case_actions are the opaque tokens of the case card's buttons.
+    """
+    CREATE TABLE cases (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        owner_key TEXT NOT NULL,
+        owner_name TEXT NOT NULL,
+        phone TEXT,
+        report_id INTEGER NOT NULL REFERENCES reports(id),
+        ref_code TEXT NOT NULL,
+        reporter_id INTEGER,
+        language TEXT NOT NULL,
+        animal TEXT,
+        killed INTEGER NOT NULL DEFAULT 0,
+        injured INTEGER NOT NULL DEFAULT 0,
+        penned TEXT,
+        township_id TEXT,
+        latitude REAL NOT NULL,
+        longitude REAL NOT NULL,
+        loss_on TEXT NOT NULL,
+        reported_on TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'reported' CHECK (state IN ('reported', 'survey_scheduled', 'surveyed',
+            'approved', 'denied', 'paid', 'closed')),
+        survey_due TEXT NOT NULL,
+        apply_due TEXT NOT NULL,
+        payment_due TEXT,
+        survey_on TEXT,
+        officer TEXT,
+        surveyed_on TEXT,
+        surveyed_by TEXT,
+        findings TEXT,
+        predator_confirmed INTEGER,
+        heads INTEGER,
+        assessed_fen INTEGER,
+        applied_on TEXT,
+        decided_on TEXT,
+        decided_by TEXT,
+        approved_fen INTEGER,
+        deny_reason TEXT,
+        paid_on TEXT,
+        paid_fen INTEGER,
+        closed_on TEXT,
+        close_note TEXT,
+        reminded TEXT NOT NULL DEFAULT '',
+        opened_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        card_chat_id INTEGER,
+        card_message_id INTEGER,
+        card_version INTEGER NOT NULL DEFAULT 1,
+        card_sent_version INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (incident_id, owner_key)
+    );
+    CREATE INDEX cases_open ON cases (state) WHERE state != 'closed';
+    CREATE INDEX cases_by_reporter ON cases (reporter_id) WHERE reporter_id IS NOT NULL;
+    CREATE INDEX cases_by_reported_on ON cases (reported_on);
+    CREATE INDEX cases_by_paid_on ON cases (paid_on) WHERE paid_on IS NOT NULL;
+    CREATE INDEX cases_card_due ON cases (id) WHERE card_version > card_sent_version;
+    CREATE TABLE case_photos (
+        id INTEGER PRIMARY KEY,
+        case_id INTEGER NOT NULL REFERENCES cases(id),
+        file_id TEXT NOT NULL,
+        file_unique_id TEXT NOT NULL,
+        added_by INTEGER,
+        added_at TEXT NOT NULL,
+        UNIQUE (case_id, file_unique_id)
+    );
+    CREATE TABLE case_actions (
+        token TEXT PRIMARY KEY,
+        case_id INTEGER NOT NULL REFERENCES cases(id),
+        action TEXT NOT NULL,
+        arg TEXT NOT NULL DEFAULT '',
+        UNIQUE (case_id, action, arg)
+    );
+    """,
 ]
 
 
@@ -263,6 +360,9 @@ class Reporter:
     username: str | None
     language: str
     notify: bool
+    # An anonymous tip's keyed hash of the Telegram id (handlers/privacy.py: anonymous_key), so limits
+    # and "the same person" still work; None for everyone else (their key is their Telegram id).
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1009,6 +1109,8 @@ class Store:
                 state = await self._card_state(conn, incident_id)
                 assert state is not None
                 await self._enqueue(conn, compose(state), now)
+                if review is Review.VERIFIED:  # issue 8: a compensation case per livestock owner
+                    await self._open_cases(conn, state, staff_id, staff_name, now)
         return changed
 
     async def assign(self, incident_id: int, staff_id: int, staff_name: str, now: datetime,
@@ -1160,7 +1262,9 @@ class Store:
         """Open incidents waiting for a decision, oldest first."""
         async with self.reading() as conn:
             rows = await (await conn.execute(
-                "SELECT id FROM incidents WHERE status = 'open' AND review = 'pending' ORDER BY created_at, id LIMIT ?",
+                "SELECT id FROM incidents i WHERE status = 'open' AND review = 'pending'"
+                " AND EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id AND r.hidden = 0)"
+                " ORDER BY created_at, id LIMIT ?",
                 (limit,),
             )).fetchall()
             states = [await self._card_state(conn, r["id"]) for r in rows]
@@ -1193,6 +1297,467 @@ class Store:
                 {"since": epoch_seconds(since) if since is not None else None},
             )
             return [await self._report(conn, r["id"]) for r in rows]
+
+    # --- abuse, privacy, backups ---------------------------------------------------------------
+
+    @staticmethod
+    def person_key(user_id: int) -> str:
+        """The key a Telegram account's own (not anonymous) reports and bans carry."""
+        key = _reporter_key(user_id)
+        assert key is not None
+        return key
+
+    async def ban(self, key: str, staff_id: int, staff_name: str, reason: str | None, detail: str,
+                  now: datetime) -> int | None:
+        """Bans a person (a key from :meth:`person_key` or an anonymous tip's hash) and hides their reports
+        from the staff queue; audited. Returns how many reports were hidden, None if already banned."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO bans (ban_key, banned_by, banned_at, reason) VALUES (?, ?, ?, ?)",
+                (key, staff_id, now.isoformat(), reason),
+            )
+            if cursor.rowcount != 1:
+                return None
+            hidden = await conn.execute("UPDATE reports SET hidden = 1 WHERE reporter_key = ?", (key,))
+            await _audit(conn, now, staff_id, staff_name, None, "ban", detail[:500])
+        return hidden.rowcount
+
+    async def unban(self, key: str, staff_id: int, staff_name: str, detail: str, now: datetime) -> bool:
+        """Lifts a ban and shows the person's reports again; audited. False if they were not banned."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute("DELETE FROM bans WHERE ban_key = ?", (key,))
+            if cursor.rowcount != 1:
+                return False
+            await conn.execute("UPDATE reports SET hidden = 0 WHERE reporter_key = ?", (key,))
+            await _audit(conn, now, staff_id, staff_name, None, "unban", detail[:500])
+        return True
+
+    async def is_banned(self, *keys: str) -> bool:
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT 1 FROM bans WHERE ban_key IN (SELECT value FROM json_each(?))", (json.dumps(keys),)
+            )).fetchone()
+        return row is not None
+
+    async def banned_keys(self) -> set[str]:
+        """Every banned key (a short list), for the gatekeeper's cache."""
+        async with self.reading() as conn:
+            rows = await (await conn.execute("SELECT ban_key FROM bans")).fetchall()
+        return {r[0] for r in rows}
+
+    async def report_key(self, ref_code: str) -> str | None:
+        """Whose report this is, as a ban key; None for an unknown code or a web report (no person)."""
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT reporter_key FROM reports WHERE ref_code = ?", (ref_code,)
+            )).fetchone()
+        return row[0] if row else None
+
+    async def recent_report_count(self, user_id: int, anonymous_key: str | None, since: datetime) -> int:
+        """Reports a person submitted since `since`: under their id, and their anonymous tips by hash."""
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT COUNT(*) FROM reports WHERE (reporter_id = ? OR reporter_key = ?)"
+                " AND julianday(submitted_at) >= julianday(?)",
+                (user_id, anonymous_key, since.isoformat()),
+            )).fetchone()
+        return int(row[0])
+
+    async def forget_person(self, user_id: int, anonymous_key: str | None, now: datetime,
+                            draft_files: Sequence[tuple[str, str]] = ()) -> Forgotten:
+        """/forgetme: removes a person's identity and keeps the scientific record.
+
+        Their reports lose id, name, username, the owner's name and phone; the person's key becomes a
+        random one (the reports still count as one person in their incidents, and stay hidden if banned);
+        kind, place, time, answers, incidents and the photos' stripped copies stay. Original photos are
+        personal data (EXIF can hold the device, its owner and the home position), so they are deleted
+        unless another person's report has the same file; their rows then point at the stripped copy.
+        Drafts, settings, the messages queued to them and their id in delivered staff posts go too.
+        A ban is kept (its key names the account only so its messages stay ignored). `draft_files` are
+        (sha256, path) of the files of a draft they had not sent: deleted too unless something else uses
+        them. Returns the files to delete (after the commit) and how many reports were anonymised.
+        """
+        person = _reporter_key(user_id)
+        keys = [k for k in (person, anonymous_key) if k]
+        stamp = now.isoformat()
+        async with self.reading() as conn:
+            # Zeroes freed content, so what is removed does not linger in the file (Debian builds do
+            # this by default; other builds may not).
+            await conn.execute("PRAGMA secure_delete = ON")
+        async with self.transaction() as conn:
+            report_ids = [r[0] for r in await _fetch(
+                conn, "SELECT id FROM reports WHERE reporter_id = ? OR reporter_key IN"
+                " (SELECT value FROM json_each(?))", (user_id, json.dumps(keys)),
+            )]
+            ids = json.dumps(report_ids)
+            await conn.execute(
+                "UPDATE reports SET reporter_id = NULL, reporter_name = NULL, reporter_username = NULL,"
+                " notify_reporter = 0, reporter_key = ?,"
+                " details = json_remove(details, '$.phone', '$.owner_name'), updated_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (f"gone:{secrets.token_hex(8)}", stamp, ids),
+            )
+            originals = [(r[0], r[1]) for r in await _fetch(
+                conn, "SELECT DISTINCT sha256, original_path FROM photos WHERE original_deleted_at IS NULL"
+                " AND report_id IN (SELECT value FROM json_each(?))", (ids,),
+            )]
+            await conn.execute(
+                "UPDATE photos SET original_path = derived_path, original_deleted_at = ?"
+                " WHERE original_deleted_at IS NULL AND report_id IN (SELECT value FROM json_each(?))",
+                (stamp, ids),
+            )
+            await conn.execute("DELETE FROM user_data WHERE user_id = ?", (user_id,))
+            await conn.execute(
+                "DELETE FROM conversations WHERE EXISTS (SELECT 1 FROM json_each(conversations.key)"
+                " WHERE value = ?)", (user_id,),
+            )
+            # Messages to them: nothing more is sent, and nothing says they were sent.
+            await conn.execute(
+                "UPDATE outbox SET chat_id = 0, payload = '{}', result = NULL,"
+                " status = CASE status WHEN 'pending' THEN 'failed' ELSE status END,"
+                " last_error = CASE status WHEN 'pending' THEN 'forgotten' ELSE last_error END"
+                " WHERE chat_id = ?", (user_id,),
+            )
+            # Staff posts already delivered (trusted routes) name them with a tg:// link: drop the copy.
+            await conn.execute(
+                "UPDATE outbox SET payload = '{}' WHERE status != 'pending' AND instr(payload, ?) > 0",
+                (f"tg://user?id={user_id}\\\"",),
+            )
+            await conn.execute(
+                "UPDATE audit_log SET staff_id = NULL, staff_name = NULL"
+                " WHERE staff_id = ? AND action = 'denied'", (user_id,),
+            )
+            await _audit(conn, now, None, None, None, "forget", f"{len(report_ids)} reports anonymised")
+            delete = await self._unreferenced(conn, [*originals, *draft_files])
+        async with self.reading() as conn:
+            # The write-ahead log still holds the old pages: fold them in and empty it now.
+            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return Forgotten(len(report_ids), delete)
+
+    async def expire_rejected_originals(self, before: datetime, now: datetime) -> list[str]:
+        """The retention rule: original photos of reports staff rejected before `before` stop being kept.
+
+        Their rows point at the stripped copy from now on; returns the files nothing references any more
+        (another report, or a draft being written, may share a file: photos are stored by content).
+        """
+        async with self.transaction() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT p.id, p.sha256, p.original_path FROM photos p JOIN reports r ON r.id = p.report_id"
+                " LEFT JOIN incidents i ON i.id = r.incident_id"
+                " WHERE r.status = 'rejected' AND p.original_deleted_at IS NULL"
+                " AND julianday(COALESCE(i.reviewed_at, r.submitted_at)) < julianday(?)",
+                (before.isoformat(),),
+            )
+            await conn.execute(
+                "UPDATE photos SET original_path = derived_path, original_deleted_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (now.isoformat(), json.dumps([r["id"] for r in rows])),
+            )
+            return await self._unreferenced(conn, sorted({(r["sha256"], r["original_path"]) for r in rows}))
+
+    @staticmethod
+    async def _unreferenced(conn: aiosqlite.Connection, files: Sequence[tuple[str, str]]) -> list[str]:
+        """The paths of `files` ((sha256, path): files are named by content) that no photo row and no
+        saved draft still uses."""
+        unused = []
+        for sha256, path in dict.fromkeys(files):
+            used = await (await conn.execute(
+                "SELECT 1 FROM photos WHERE sha256 = ? AND ? IN (original_path, derived_path, thumbnail_path)"
+                " UNION ALL SELECT 1 FROM user_data WHERE instr(data, ?) > 0 LIMIT 1",
+                (sha256, path, json.dumps(path, ensure_ascii=False)),
+            )).fetchone()
+            if used is None:
+                unused.append(path)
+        return unused
+
+    async def backup(self, dest: Path) -> BackupResult:
+        """An online copy of this database at `dest` (see :meth:`backup_file`), safe while the bot writes."""
+        async with self.reading() as conn:
+            row = await (await conn.execute("PRAGMA database_list")).fetchone()
+        return await asyncio.to_thread(self.backup_file, Path(row["file"]), dest)
+
+    @staticmethod
+    def backup_file(source: Path, dest: Path) -> BackupResult:
+        """Copies the database at `source` to `dest` with SQLite's online backup API, checks the copy and
+        only then moves it into place (a failed backup never leaves a half copy under the final name).
+
+        One backup step on its own read connection: in WAL mode that reads one consistent snapshot and
+        neither blocks the bot's writes nor is restarted by them. Plain synchronous code, for the
+        command line (`leopard-watch backup`) and, through a thread, for the running bot.
+        """
+        if not source.is_file():
+            raise FileNotFoundError(f"database {source} does not exist")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        src = sqlite3.connect(source, timeout=30)
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                src.backup(copy, pages=-1)
+                # The copy stands alone: one file, no -wal beside it (WAL mode comes back on first open).
+                copy.execute("PRAGMA journal_mode = DELETE")
+                problems = [r[0] for r in copy.execute("PRAGMA integrity_check").fetchall() if r[0] != "ok"]
+                version = int(copy.execute("PRAGMA user_version").fetchone()[0])
+                reports = int(copy.execute("SELECT COUNT(*) FROM reports").fetchone()[0]) if version else 0
+            finally:
+                copy.close()
+        finally:
+            src.close()
+        if problems:
+            partial.unlink(missing_ok=True)
+            raise sqlite3.DatabaseError(f"the copy failed its integrity check: {problems[:3]}")
+        partial.replace(dest)
+        return BackupResult(dest, version, reports, dest.stat().st_size)
+
+    # --- compensation --------------------------------------------------------------------------
+    # Livestock compensation cases (issue 8). The rules, deadlines and texts are in bot/compensation.py,
+    # imported inside the methods (it imports this module for Outgoing and ReportRow).
+
+    #: A bot.compensation.CasePlan (configured numbers, holiday calendar, time zone); replace on the
+    #: instance from configuration before serving (handlers/compensation.py does, in post_init).
+    #: None: the defaults (Shanxi's 5/10/10 working days, the bundled calendar, Asia/Shanghai).
+    compensation_plan: Any = None
+
+    def case_plan(self) -> Any:
+        from bot.compensation import default_plan
+
+        return self.compensation_plan or default_plan()
+
+    async def _open_cases(self, conn: aiosqlite.Connection, state: CardState, staff_id: int | None,
+                          staff_name: str | None, now: datetime) -> list[int]:
+        """Inside review_incident's transaction: a case per owner of the incident's livestock reports
+        (none for other kinds), each owner told through the outbox. A case that exists stays as it is."""
+        from bot.compensation import new_cases, owner_messages
+
+        plan = self.case_plan()
+        opened = []
+        for values in new_cases(state.reports, now, plan):
+            columns = ", ".join(values)
+            cursor = await conn.execute(
+                f"INSERT OR IGNORE INTO cases ({columns}) VALUES ({', '.join('?' * len(values))})",
+                tuple(values.values()),
+            )
+            if cursor.rowcount != 1 or cursor.lastrowid is None:
+                continue
+            case = await self._case(conn, cursor.lastrowid)
+            assert case is not None
+            opened.append(case.id)
+            await _audit(conn, now, staff_id, staff_name, state.incident_id, "case_open",
+                         f"{case.code} {case.owner_name}")
+            await self._enqueue(conn, owner_messages(case, "opened", plan), now)
+        return opened
+
+    @staticmethod
+    async def _case(conn: aiosqlite.Connection, case_id: int) -> Any:
+        from bot.compensation import Case
+
+        row = await (await conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,))).fetchone()
+        if row is None:
+            return None
+        photos = (await (await conn.execute(
+            "SELECT COUNT(*) FROM case_photos WHERE case_id = ?", (case_id,)
+        )).fetchone())[0]
+        return Case.from_row(row, photos)
+
+    async def _cases(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
+        rows = await (await conn.execute(sql, params)).fetchall()
+        return [await self._case(conn, r[0]) for r in rows]
+
+    async def case(self, case_id: int) -> Any:
+        """The case (a bot.compensation.Case), or None."""
+        async with self.reading() as conn:
+            return await self._case(conn, case_id)
+
+    async def case_by_report_code(self, code: str) -> Any:
+        """The case a report belongs to: its incident's only case, or the owner's case it opened."""
+        async with self.reading() as conn:
+            report = await (await conn.execute(
+                "SELECT id, incident_id FROM reports WHERE ref_code = ?", (code,)
+            )).fetchone()
+            if report is None:
+                return None
+            cases = await self._cases(conn, "SELECT id FROM cases WHERE incident_id = ? ORDER BY id",
+                                      (report["incident_id"],))
+        if len(cases) == 1:
+            return cases[0]
+        return next((c for c in cases if c.report_id == report["id"]), None)
+
+    async def case_by_card(self, chat_id: int, message_id: int) -> Any:
+        async with self.reading() as conn:
+            found = await self._cases(
+                conn, "SELECT id FROM cases WHERE card_chat_id = ? AND card_message_id = ?",
+                (chat_id, message_id),
+            )
+        return found[0] if found else None
+
+    async def open_cases(self) -> list[Any]:
+        """Every case not closed yet, oldest first (/cases, reminders, the digest)."""
+        async with self.reading() as conn:
+            return await self._cases(conn, "SELECT id FROM cases WHERE state != 'closed' ORDER BY id")
+
+    async def cases_of(self, user_id: int, limit: int = 20) -> list[Any]:
+        """The cases a person is told about (/myreports), newest first."""
+        async with self.reading() as conn:
+            return await self._cases(
+                conn, "SELECT id FROM cases WHERE reporter_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit)
+            )
+
+    async def cases_in_month(self, start: str, end: str) -> list[Any]:
+        """Cases opened, or paid, on a day in [start, end) (ISO dates): the monthly report."""
+        async with self.reading() as conn:
+            return await self._cases(
+                conn, "SELECT id FROM cases WHERE reported_on >= :s AND reported_on < :e"
+                " UNION SELECT id FROM cases WHERE paid_on >= :s AND paid_on < :e ORDER BY 1",
+                {"s": start, "e": end},
+            )
+
+    async def change_case(self, case_id: int, staff_id: int | None, staff_name: str, now: datetime,
+                          step: Callable[[Any], Any]) -> Any:
+        """Applies one staff step in one transaction: `step(case)` returns a bot.compensation.CaseChange
+        (or raises IllegalTransition / CaseInputError, and nothing is written). The update only lands
+        if the case is still in the state the step was decided on (of two staff, the first wins; the
+        second's step is decided again on the new state). The card is marked for refresh, the step is
+        audited and the owner's notice queued. Returns the case after the step; LookupError if unknown."""
+        from bot.compensation import CASE_COLUMNS, owner_messages
+
+        async with self.transaction() as conn:
+            case = await self._case(conn, case_id)
+            if case is None:
+                raise LookupError(f"no case {case_id}")
+            change = step(case)
+            fields = dict(change.fields)
+            if change.state is not None:
+                fields["state"] = change.state.value
+            unknown = set(fields) - CASE_COLUMNS
+            assert not unknown, unknown
+            sets = "".join(f"{name} = :{name}, " for name in fields)
+            cursor = await conn.execute(
+                f"UPDATE cases SET {sets}updated_at = :updated_at, card_version = card_version + 1"
+                " WHERE id = :id AND state = :old",
+                {**fields, "updated_at": now.isoformat(), "id": case_id, "old": case.state.value},
+            )
+            assert cursor.rowcount == 1  # the state was read in this transaction
+            after = await self._case(conn, case_id)
+            await _audit(conn, now, staff_id, staff_name, case.incident_id, f"case_{change.action}",
+                         f"{case.code} {case.state.value}->{after.state.value} {change.detail}".strip()[:500])
+            await self._enqueue(conn, owner_messages(after, change.notice, self.case_plan()), now)
+        return after
+
+    async def add_case_photo(self, case_id: int, file_id: str, file_unique_id: str, staff_id: int | None,
+                             staff_name: str, now: datetime) -> bool:
+        """A survey photo (kept as Telegram's file id); False when the same photo was already added."""
+        async with self.transaction() as conn:
+            case = await self._case(conn, case_id)
+            if case is None:
+                raise LookupError(f"no case {case_id}")
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO case_photos (case_id, file_id, file_unique_id, added_by, added_at)"
+                " VALUES (?, ?, ?, ?, ?)", (case_id, file_id, file_unique_id, staff_id, now.isoformat()),
+            )
+            if cursor.rowcount != 1:
+                return False
+            await conn.execute(
+                "UPDATE cases SET card_version = card_version + 1, updated_at = ? WHERE id = ?",
+                (now.isoformat(), case_id),
+            )
+            await _audit(conn, now, staff_id, staff_name, case.incident_id, "case_photo",
+                         f"{case.code} {file_unique_id}")
+        return True
+
+    async def case_photo_ids(self, case_id: int) -> list[str]:
+        async with self.reading() as conn:
+            rows = await (await conn.execute(
+                "SELECT file_id FROM case_photos WHERE case_id = ? ORDER BY id", (case_id,)
+            )).fetchall()
+        return [r[0] for r in rows]
+
+    async def case_tokens(self, case_id: int,
+                          pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """An opaque token per (action, arg) of a case card's buttons, made once and reused."""
+        async with self.transaction() as conn:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO case_actions (token, case_id, action, arg) VALUES (?, ?, ?, ?)",
+                [(secrets.token_urlsafe(9), case_id, a, arg) for a, arg in pairs],
+            )
+            rows = await (await conn.execute(
+                "SELECT action, arg, token FROM case_actions WHERE case_id = ?", (case_id,)
+            )).fetchall()
+        by_key = {(r["action"], r["arg"]): r["token"] for r in rows}
+        return {pair: by_key[pair] for pair in pairs}
+
+    async def case_action(self, token: str) -> tuple[int, str, str] | None:
+        """(case_id, action, arg) behind a case button's token, or None for a forged one."""
+        async with self.reading() as conn:
+            row = await (await conn.execute(
+                "SELECT case_id, action, arg FROM case_actions WHERE token = ?", (token,)
+            )).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    async def case_cards_due(self, limit: int = 20) -> list[tuple[int, int]]:
+        """(case_id, card_version) of the case cards to post or refresh."""
+        async with self.reading() as conn:
+            rows = await (await conn.execute(
+                "SELECT id, card_version FROM cases WHERE card_version > card_sent_version"
+                " ORDER BY id LIMIT ?", (limit,),
+            )).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    async def case_card_sent(self, case_id: int, version: int, chat_id: int, message_id: int) -> None:
+        """The card shows `version` now (a change made while it was sent leaves it due again)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE cases SET card_chat_id = ?, card_message_id = ?,"
+                " card_sent_version = MAX(card_sent_version, ?) WHERE id = ?",
+                (chat_id, message_id, version, case_id),
+            )
+
+    async def repost_case_card(self, case_id: int) -> bool:
+        """Posts the card again as a new message (the old one is left as it is)."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE cases SET card_message_id = NULL, card_version = card_version + 1 WHERE id = ?",
+                (case_id,),
+            )
+        return cursor.rowcount == 1
+
+    async def remind_cases(self, keys: dict[int, list[str]], messages: Sequence[Outgoing],
+                           now: datetime, refresh_cards: bool = False) -> None:
+        """Records the reminders sent per case (each key once) and queues the messages, in one
+        transaction; `refresh_cards` marks every open case's card for refresh (its countdowns)."""
+        async with self.transaction() as conn:
+            if refresh_cards:
+                await conn.execute("UPDATE cases SET card_version = card_version + 1 WHERE state != 'closed'")
+            for case_id, new in keys.items():
+                row = await (await conn.execute("SELECT incident_id, reminded FROM cases WHERE id = ?",
+                                                (case_id,))).fetchone()
+                if row is None:
+                    continue
+                known = [k for k in (row["reminded"] or "").split(",") if k]
+                await conn.execute("UPDATE cases SET reminded = ? WHERE id = ?",
+                                   (",".join(known + [k for k in new if k not in known]), case_id))
+                await _audit(conn, now, None, None, row["incident_id"], "case_remind",
+                             f"C{case_id} {' '.join(new)}"[:500])
+            await self._enqueue(conn, messages, now)
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What :meth:`Store.forget_person` did: reports anonymised, original files now to delete."""
+
+    reports: int
+    originals_to_delete: list[str]
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """A finished backup: where, the schema version (PRAGMA user_version), reports in it, bytes."""
+
+    path: Path
+    user_version: int
+    reports: int
+    size: int
 
 
 _SCRUB_PRIVATE = "UPDATE outbox SET chat_id = 0, payload = '{}', result = NULL WHERE id = ? AND private = 1"
@@ -1356,9 +1921,10 @@ async def _fetch(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list
     return list(await conn.execute_fetchall(sql, params))
 
 
-def _reporter_key(user_id: int | None) -> str | None:
-    """Who counts as "the same person": a Telegram account. Anonymous tips have none, on purpose."""
-    return None if user_id is None else f"tg:{user_id}"
+def _reporter_key(user_id: int | None, anonymous_key: str | None = None) -> str | None:
+    """Who counts as "the same person": a Telegram account, or for an anonymous tip the keyed hash of
+    one (never the id itself); a web report has neither."""
+    return anonymous_key if user_id is None else f"tg:{user_id}"
 
 
 def _probe(draft: dict[str, Any], reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
@@ -1367,7 +1933,7 @@ def _probe(draft: dict[str, Any], reporter: Reporter, photos: Sequence[StoredPho
         kind=draft["kind"], latitude=location["latitude"], longitude=location["longitude"],
         accuracy_m=location.get("accuracy_m"),
         observed_s=epoch_seconds(datetime.fromisoformat(draft["observed_at"])),
-        reporter_key=_reporter_key(reporter.user_id),
+        reporter_key=_reporter_key(reporter.user_id, reporter.key),
         sha256s=frozenset(p.sha256 for p in photos),
         phashes=tuple(p.phash for p in photos if p.phash is not None),
     )

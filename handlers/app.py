@@ -29,7 +29,7 @@ from telegram.ext import (
 
 from bot.config import Config
 from bot.i18n import N_, translator
-from handlers import menu, staff
+from handlers import export, menu, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence
@@ -159,6 +159,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(CommandHandler("stats", staff.stats_command, filters=staff_group))
     application.add_handler(CommandHandler("find", staff.find_command, filters=staff_group))
     application.add_handler(CommandHandler("poster", staff.poster_command, filters=staff_group))
+    application.add_handler(CommandHandler("export", export.export_command, filters=staff_group))
     application.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:(mine|help)$"))
     application.add_handler(CallbackQueryHandler(menu.stale_button))
     application.add_handler(MessageHandler(private & ~filters.COMMAND, menu.not_understood))
