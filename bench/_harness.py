@@ -345,7 +345,8 @@ class Child:
 
 
 async def spawn(fake: BenchFake, kind: str, workdir: Path, *, rate_limiter: bool,
-                profile: Path | None = None, outbox_poll_seconds: float = 2.0) -> Child:
+                profile: Path | None = None, outbox_poll_seconds: float = 2.0,
+                experiments: tuple[str, ...] = ()) -> Child:
     """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`."""
     spec = {
         "kind": kind,
@@ -357,6 +358,7 @@ async def spawn(fake: BenchFake, kind: str, workdir: Path, *, rate_limiter: bool
         "rate_limiter": rate_limiter,
         "profile": str(profile) if profile else None,
         "outbox_poll_seconds": outbox_poll_seconds,
+        "experiments": list(experiments),
     }
     log_path = workdir / f"{kind}.log"
     with open(log_path, "wb") as log_file:
@@ -408,10 +410,101 @@ def _echo_application(spec: dict[str, Any]) -> Any:
     return application
 
 
+EXPERIMENTS = {
+    "sync-normal": "the bot's SQLite connection with PRAGMA synchronous=NORMAL instead of FULL",
+    "one-commit": "flush_persistence writing user data + conversation state in ONE transaction",
+    "per-user-concurrency": "updates of different users processed concurrently, each user's in order",
+}
+
+
+def _apply_experiments(names: list[str], application: Any | None) -> None:
+    """Monkeypatches standing in for proposed fixes, to measure their gain (bench --experiment only;
+    the tree's code is not changed and the headline figures never use these)."""
+    from bot.store import Store
+
+    unknown = set(names) - set(EXPERIMENTS)
+    if unknown and application is None:
+        raise SystemExit(f"unknown experiment(s): {sorted(unknown)}; known: {sorted(EXPERIMENTS)}")
+    if "sync-normal" in names and application is None:
+        opened = Store.open.__func__  # type: ignore[attr-defined]
+
+        async def open_normal(cls: type[Store], path: Path) -> Store:
+            store = await opened(cls, path)
+            await store._conn.execute("PRAGMA synchronous = NORMAL")
+            return store
+
+        Store.open = classmethod(open_normal)  # type: ignore[method-assign, assignment]
+    if "one-commit" in names and application is None:
+        # The writes of one update_persistence() run (PTB gathers them) share one BEGIN … COMMIT.
+        from handlers.persistence import SQLitePersistence
+
+        queues: dict[int, list[tuple[str, tuple[Any, ...]]]] = {}
+
+        async def commit_soon(self: SQLitePersistence, sql: str, params: tuple[Any, ...]) -> None:
+            queue = queues.setdefault(id(self), [])
+            queue.append((sql, params))
+            await asyncio.sleep(0)  # let the other writes of this flush queue up
+            if not queue:
+                return
+            batch = list(queue)
+            queue.clear()
+            async with (await self.store()).transaction() as conn:
+                for statement, values in batch:
+                    await conn.execute(statement, values)
+
+        async def update_user_data(self: SQLitePersistence, user_id: int, data: dict[str, Any]) -> None:
+            await commit_soon(self, "INSERT INTO user_data (user_id, data) VALUES (?, ?) ON CONFLICT (user_id)"
+                              " DO UPDATE SET data = excluded.data", (user_id, json.dumps(data, ensure_ascii=False)))
+
+        async def update_conversation(self: SQLitePersistence, name: str, key: Any, new_state: object) -> None:
+            k = json.dumps(list(key))
+            if new_state is None:
+                await commit_soon(self, "DELETE FROM conversations WHERE name = ? AND key = ?", (name, k))
+            else:
+                await commit_soon(self, "INSERT INTO conversations (name, key, state) VALUES (?, ?, ?) ON CONFLICT"
+                                  " (name, key) DO UPDATE SET state = excluded.state", (name, k, json.dumps(new_state)))
+
+        SQLitePersistence.update_user_data = update_user_data  # type: ignore[method-assign]
+        SQLitePersistence.update_conversation = update_conversation  # type: ignore[method-assign]
+    if "per-user-concurrency" in names and application is not None:
+        from telegram import Update
+        from telegram.ext import BaseUpdateProcessor
+
+        class PerUser(BaseUpdateProcessor):
+            """Concurrent across users, sequential within one user (so a conversation never races)."""
+
+            def __init__(self) -> None:
+                super().__init__(256)
+                self._locks: dict[Any, asyncio.Lock] = {}
+
+            async def do_process_update(self, update: object, coroutine: Any) -> None:
+                key = None
+                if isinstance(update, Update):
+                    who = update.effective_user or update.effective_chat
+                    key = who.id if who else None
+                lock = self._locks.setdefault(key, asyncio.Lock())
+                try:
+                    async with lock:
+                        await coroutine
+                finally:
+                    if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+                        self._locks.pop(key, None)
+
+            async def initialize(self) -> None:
+                return None
+
+            async def shutdown(self) -> None:
+                return None
+
+        application._update_processor = PerUser()
+
+
 async def _child(spec: dict[str, Any]) -> None:
     from bot.config import Config
     from handlers.app import build_application, run_bot
 
+    if spec.get("experiments"):
+        _apply_experiments(spec["experiments"], None)  # class-level patches, before building
     if spec["kind"] == "bot":
         config = Config(
             bot_token=spec["token"],
@@ -428,6 +521,8 @@ async def _child(spec: dict[str, Any]) -> None:
         application = _echo_application(spec)
     if not spec["rate_limiter"]:
         application.bot._rate_limiter = None  # the same switch for the bot and the echo ceiling
+    if spec.get("experiments"):
+        _apply_experiments(spec["experiments"], application)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

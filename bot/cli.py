@@ -143,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every long-poll request at INFO; that drowns everything else.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    sandbox = not os.environ.get("BOT_TOKEN", "").strip() and not args.no_sandbox
+    # The sandbox is for trying the bot on a laptop: only without a token AND without a
+    # configuration file, so a server (which always has one) can never fill its real database
+    # with demo reports that its outbox would then send to the real staff group.
+    config_path = _config_path(args.config)
+    sandbox = not os.environ.get("BOT_TOKEN", "").strip() and not args.no_sandbox and config_path is None
     try:
         if sandbox:
             print(
@@ -152,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 "--no-sandbox to stop here.",
                 flush=True,
             )
-            return asyncio.run(_sandbox(_config_path(args.config), args.sandbox_port))
-        return asyncio.run(_run(_config_path(args.config), args.mode))
+            return asyncio.run(_sandbox(None, args.sandbox_port))
+        return asyncio.run(_run(config_path, args.mode))
     except ConfigError as error:
         print(f"leopard-watch: configuration error: {error}", file=sys.stderr)
         return 2

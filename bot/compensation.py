@@ -583,8 +583,8 @@ def countdown(t: Translator, due: date, today: date, calendar: WorkCalendar) -> 
 
 
 def money(t: Translator, fen: int | None) -> str:
-    value = Decimal(fen or 0) / 100
-    return t.gettext("{amount} yuan", amount=t.number(value))
+    value = Decimal(fen or 0) / 100  # babel formats a Decimal exactly (3000.5 stays 3,000.5)
+    return t.gettext("{amount} yuan", amount=t.number(value))  # type: ignore[arg-type]
 
 
 # --- what staff see ----------------------------------------------------------------------------------
@@ -736,9 +736,8 @@ def case_buttons(case: Case, menu: str | None = None) -> list[list[tuple[str, st
 def button_label(action: str, arg: str, case: Case, t: Translator) -> str:
     if action == "deny_with":
         return t.gettext(DENY_REASONS[arg])
-    if action == "approve":
-        return t.gettext(BUTTON_LABELS["approve"], amount=money(t, case.assessed_fen))
-    return t.gettext(BUTTON_LABELS[action])
+    label = BUTTON_LABELS[action]
+    return t.gettext(label, amount=money(t, case.assessed_fen)) if action == "approve" else t.gettext(label)
 
 
 # --- what the owner hears --------------------------------------------------------------------------
@@ -1032,9 +1031,6 @@ def parse_yes_no(text: str) -> bool | None:
     if normalized in _NO:
         return False
     return None
-
-
-SURVEY_USAGE = N_("Send it like this: /surveyed {case} 2 3000 yes two sheep killed at the pen")
 
 
 @dataclass(frozen=True)

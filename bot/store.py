@@ -1361,6 +1361,7 @@ class Store:
                 " AND julianday(submitted_at) >= julianday(?)",
                 (user_id, anonymous_key, since.isoformat()),
             )).fetchone()
+        assert row is not None
         return int(row[0])
 
     async def forget_person(self, user_id: int, anonymous_key: str | None, now: datetime,
@@ -1379,7 +1380,7 @@ class Store:
         """
         person = _reporter_key(user_id)
         keys = [k for k in (person, anonymous_key) if k]
-        stamp = now.isoformat()
+        day = now.date().isoformat()  # only the day: a time could link the reports forgotten together
         async with self.reading() as conn:
             # Zeroes freed content, so what is removed does not linger in the file (Debian builds do
             # this by default; other builds may not).
@@ -1390,12 +1391,15 @@ class Store:
                 " (SELECT value FROM json_each(?))", (user_id, json.dumps(keys)),
             )]
             ids = json.dumps(report_ids)
+            # Two new random keys: their own reports and their anonymous tips must not become linked
+            # (a livestock report's place could otherwise point at who sent a tip). No timestamp is
+            # written for the same reason.
             await conn.execute(
                 "UPDATE reports SET reporter_id = NULL, reporter_name = NULL, reporter_username = NULL,"
-                " notify_reporter = 0, reporter_key = ?,"
-                " details = json_remove(details, '$.phone', '$.owner_name'), updated_at = ?"
+                " notify_reporter = 0, reporter_key = CASE WHEN reporter_key IS ? THEN ? ELSE ? END,"
+                " details = json_remove(details, '$.phone', '$.owner_name')"
                 " WHERE id IN (SELECT value FROM json_each(?))",
-                (f"gone:{secrets.token_hex(8)}", stamp, ids),
+                (anonymous_key, f"gone:{secrets.token_hex(8)}", f"gone:{secrets.token_hex(8)}", ids),
             )
             originals = [(r[0], r[1]) for r in await _fetch(
                 conn, "SELECT DISTINCT sha256, original_path FROM photos WHERE original_deleted_at IS NULL"
@@ -1404,7 +1408,7 @@ class Store:
             await conn.execute(
                 "UPDATE photos SET original_path = derived_path, original_deleted_at = ?"
                 " WHERE original_deleted_at IS NULL AND report_id IN (SELECT value FROM json_each(?))",
-                (stamp, ids),
+                (day, ids),
             )
             await conn.execute("DELETE FROM user_data WHERE user_id = ?", (user_id,))
             await conn.execute(
@@ -1475,6 +1479,7 @@ class Store:
         """An online copy of this database at `dest` (see :meth:`backup_file`), safe while the bot writes."""
         async with self.reading() as conn:
             row = await (await conn.execute("PRAGMA database_list")).fetchone()
+        assert row is not None
         return await asyncio.to_thread(self.backup_file, Path(row["file"]), dest)
 
     @staticmethod
@@ -1556,10 +1561,10 @@ class Store:
         row = await (await conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,))).fetchone()
         if row is None:
             return None
-        photos = (await (await conn.execute(
+        counted = await (await conn.execute(
             "SELECT COUNT(*) FROM case_photos WHERE case_id = ?", (case_id,)
-        )).fetchone())[0]
-        return Case.from_row(row, photos)
+        )).fetchone()
+        return Case.from_row(dict(row), counted[0] if counted else 0)
 
     async def _cases(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
         rows = await (await conn.execute(sql, params)).fetchall()

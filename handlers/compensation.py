@@ -120,8 +120,7 @@ async def start_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         log.error("no JobQueue (install python-telegram-bot[job-queue]): case cards and reminders are off")
         return
     if not jobs.get_jobs_by_name(JOB_CARDS):
-        jobs.run_repeating(sync_case_cards, interval=svc.config.outbox_poll_seconds, first=0.1,
-                           name=JOB_CARDS, job_kwargs={"max_instances": 1, "coalesce": True})
+        jobs.run_once(card_tick, 0.1, name=JOB_CARDS)
     if not jobs.get_jobs_by_name(JOB_DAILY):
         at = time(hour=svc.config.compensation.reminder_hour, tzinfo=svc.config.timezone)
         jobs.run_daily(daily_job, time=at, name=JOB_DAILY)
@@ -149,6 +148,19 @@ async def case_markup(store: Store, case: Case, rows: list[list[tuple[str, str]]
                                       callback_data=CALLBACK_PREFIX + tokens[(a, arg)])
                  for a, arg in row] for row in rows]
     return InlineKeyboardMarkup(keyboard) if keyboard else None
+
+
+async def card_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The card refresher's own loop: one run, then the next one poll interval later (a chain of
+    one-off jobs rather than a repeating job, so a slow run never overlaps the next)."""
+    try:
+        await sync_case_cards(context)
+    except Exception:  # never let one bad card stop the refresher
+        log.exception("case cards: refresh failed")
+    finally:
+        if context.job_queue is not None:
+            interval = services(context).config.outbox_poll_seconds
+            context.job_queue.run_once(card_tick, interval, name=JOB_CARDS)
 
 
 async def sync_case_cards(context: ContextTypes.DEFAULT_TYPE) -> int:

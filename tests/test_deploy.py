@@ -279,7 +279,8 @@ def test_entry_command_help() -> None:
 
 def test_entry_command_without_token_prints_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
-        entry_command(example_with(tmp_path)), env=plain_env(), capture_output=True, text=True, timeout=30
+        [*entry_command(example_with(tmp_path)), "--no-sandbox"],
+        env=plain_env(), capture_output=True, text=True, timeout=30,
     )
     assert result.returncode == 2
     assert result.stdout == ""

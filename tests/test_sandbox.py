@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -236,8 +237,14 @@ async def test_text_location_and_photo_reach_the_bot(sandbox: TestClient[Any, An
     assert mine["photo"] and not mine["by_bot"] and "paw prints" in mine["html"]
     image = await sandbox.get(f"/api/file/{mine['photo']['file_id']}")
     assert image.status == 200 and image.content_type == "image/jpeg"
+    # "Send as file" keeps the original (and its EXIF), as a document.
+    [as_file] = await upload(sandbox, make_jpeg(seed=8), name="IMG_0001.jpg", as_file="1")
+    await until(sandbox, bot_says("Got 2 photos", as_file), "the second photo receipt")
+    state = await get_state(sandbox)
+    document = next(m for m in state["resident"]["messages"] if m["id"] == as_file)["document"]
+    assert document["name"] == "IMG_0001.jpg" and document["mime"] == "image/jpeg"
     where = await tap(sandbox, "Done", "Where was it")
-    # Typed coordinates are just text to the bot; a point from the map goes as a location.
+    # A point from the map (or typed into the lat/lon fields) is shared as a Telegram location.
     sent = await post(sandbox, "/api/location", {"lat": 37.3296, "lon": 113.5702})
     await until(sandbox, bot_says("When did you see it", sent["message_id"]), "the time question")
     assert where["id"] < sent["message_id"]
@@ -321,3 +328,25 @@ def test_run_without_token_starts_the_sandbox(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
+
+
+def test_taken_port_is_one_line(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "run", "--sandbox-port", str(port)],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"leopard-watch: sandbox: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "choose another port with --sandbox-port"
+    ]
+    assert not (tmp_path / "sandbox-data").exists()

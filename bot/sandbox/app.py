@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import uuid
@@ -54,11 +55,12 @@ async def _run_world(app: web.Application) -> AsyncIterator[None]:
     sandbox = app[SANDBOX]
     await sandbox.start()
     stop = asyncio.Event()
-    application = build_application(sandbox.bot_config())
-    task = asyncio.create_task(
-        run_bot(application, stop, poll_timeout=sandbox.settings.poll_timeout), name="sandbox-bot"
-    )
+    task: asyncio.Task[None] | None = None
     try:
+        application = build_application(sandbox.bot_config())
+        task = asyncio.create_task(
+            run_bot(application, stop, poll_timeout=sandbox.settings.poll_timeout), name="sandbox-bot"
+        )
         # Running means post_init has built the services and the first getUpdates is out.
         for _ in range(500):
             if application.running or task.done():
@@ -69,8 +71,9 @@ async def _run_world(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 30)
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 30)
         await sandbox.stop()
 
 
@@ -115,11 +118,15 @@ def state(sandbox: Sandbox) -> dict[str, Any]:
         user_id=sandbox.staff, name=sandbox.person_name(sandbox.staff), staff_language=config.staff_language
     )
     channels = []
-    for destination in config.destinations:
-        if destination.chat_id not in sandbox.channels:
-            continue
-        channel = _chat(sandbox, destination.chat_id, history=False)
-        channel.update(name=destination.name, trusted=destination.trusted, kinds=sorted(destination.kinds))
+    for chat_id, title in sandbox.channels.items():
+        routes = [d for d in config.destinations if d.chat_id == chat_id]
+        channel = _chat(sandbox, chat_id, history=False)
+        channel.update(
+            name=routes[0].name,
+            title=title,
+            trusted=routes[0].trusted,
+            kinds=sorted({kind for d in routes for kind in d.kinds}),
+        )
         channels.append(channel)
     return {
         "bot": {"name": fake.bot_user["first_name"], "username": fake.bot_user["username"]},
@@ -313,8 +320,8 @@ async def send_photo(request: web.Request) -> web.Response:
                 message = fake.send_photo(sandbox.resident, data, caption=text, media_group_id=album)
         if message is None:
             message = _act(
-                lambda name=name, mime=mime, data=data, text=text: fake.send_document(
-                    sandbox.resident, data, file_name=name, mime_type=mime, caption=text
+                functools.partial(
+                    fake.send_document, sandbox.resident, data, file_name=name, mime_type=mime, caption=text
                 )
             )
         sent.append(message["message_id"])

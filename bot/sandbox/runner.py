@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,23 +41,28 @@ async def run_sandbox(
     settings = SandboxSettings(
         config_path=config_path, data_dir=data_dir, rate_limits=rate_limits or RateLimits()
     )
+    # The address first: a taken port is reported at once, before the bot starts.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(128)
+        listener.setblocking(False)
+    except OSError as error:
+        listener.close()
+        raise SandboxAddressError(
+            error.errno, f"cannot listen on {host}:{port} ({error.strerror or error})"
+        ) from None
     app = make_sandbox_app(settings, host=host)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-    await runner.setup()  # runs the cleanup context: the fake server and the bot are up after this
     try:
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except OSError as error:
-            raise SandboxAddressError(
-                error.errno, f"cannot listen on {host}:{port} ({error.strerror or error})"
-            ) from error
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
+        await runner.setup()  # runs the cleanup context: the fake server and the bot are up after this
+        await web.SockSite(runner, listener).start()
         shown = f"[{host}]" if ":" in host else host
-        announce(f"Sandbox: open http://{shown}:{bound}/")
+        announce(f"Sandbox: open http://{shown}:{listener.getsockname()[1]}/")
         log.info("sandbox database %s (demo data only)", app[SANDBOX].bot_config().database_path)
         await stop.wait()
     finally:
         await runner.cleanup()
+        listener.close()

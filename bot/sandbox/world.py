@@ -65,7 +65,7 @@ def sandbox_config(
     if config_path is not None:
         base = load_config(config_path, env)
     else:
-        root = data_dir or DEFAULT_DATA_DIR
+        root = data_dir or Path.cwd() / DEFAULT_DATA_DIR
         base = Config(
             bot_token=fake.token,
             moderation_chat_id=SANDBOX_GROUP,
@@ -99,7 +99,7 @@ class Sandbox:
     config: Config | None = None
     resident: int = RESIDENT
     staff: int = STAFF
-    channels: tuple[int, ...] = ()
+    channels: dict[int, str] = field(default_factory=dict)  # chat id -> title
     _ids: Any = field(default_factory=lambda: itertools.count(RESIDENT + 1), repr=False)
 
     @property
@@ -130,18 +130,18 @@ class Sandbox:
             )
             fake.add_user(self.staff, "张科长", last_name="(林业局)", language_code="zh-hans")
             fake.add_group(config.moderation_chat_id, GROUP_TITLE, admins=[self.staff])
-            channels = []
+            channels: dict[int, str] = {}
             for destination in config.destinations:
                 if destination.chat_id in channels:
                     continue
                 kind = "trusted" if destination.trusted else "public"
                 title = CHANNEL_TITLES.get(destination.chat_id, f"{destination.name} ({kind})")
                 fake.add_channel(destination.chat_id, title)
-                channels.append(destination.chat_id)
+                channels[destination.chat_id] = title
         except BaseException:
             await fake.stop()
             raise
-        self.fake, self.config, self.channels = fake, config, tuple(channels)
+        self.fake, self.config, self.channels = fake, config, channels
 
     async def stop(self) -> None:
         if self.fake is not None:

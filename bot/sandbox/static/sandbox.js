@@ -189,14 +189,14 @@ function messageNode(pane, chatName, m, actor) {
   if (m.photo) {
     node.append(
       el("a", { href: `/api/file/${m.photo.full}`, target: "_blank", class: "photo" },
-        el("img", { src: `/api/file/${m.photo.file_id}`, alt: "photo", loading: "lazy" }))
+        el("img", { src: `/api/file/${m.photo.file_id}`, alt: "photo", onload: imageLoaded }))
     );
   }
   if (m.document) {
     const d = m.document;
     if (d.mime.startsWith("image/")) {
       node.append(el("a", { href: `/api/file/${d.file_id}`, target: "_blank", class: "photo" },
-        el("img", { src: `/api/file/${d.file_id}`, alt: d.name, loading: "lazy" })));
+        el("img", { src: `/api/file/${d.file_id}`, alt: d.name, onload: imageLoaded })));
     }
     const size = d.size ? ` · ${(d.size / 1024).toFixed(0)} KB` : "";
     node.append(el("div", { class: "doc" }, "📄 ",
@@ -236,6 +236,15 @@ function messageNode(pane, chatName, m, actor) {
     node.append(kb);
   }
   return node;
+}
+
+function imageLoaded(event) {
+  // A picture that arrives after its message grows the chat: keep the newest message in view.
+  const img = event.target;
+  const box = img.closest(".messages");
+  if (box && box.scrollHeight - box.scrollTop - box.clientHeight < img.clientHeight + 120) {
+    box.scrollTop = box.scrollHeight;
+  }
 }
 
 const drawn = new Map(); // container id -> Map(message id -> [json, node])
@@ -291,7 +300,7 @@ function drawChannels(channels) {
       list.append(box);
     }
     const kinds = c.kinds.map((k) => LABELS[ui].kinds[k] || k).join(ui === "zh" ? "、" : ", ");
-    box.querySelector("h3").textContent = `${c.trusted ? "🔒" : "📢"} ${c.name}`;
+    box.querySelector("h3").textContent = `${c.trusted ? "🔒" : "📢"} ${c.title}`;
     box.querySelector(".who").textContent = `${c.trusted ? L("trusted") : L("public")} · ${kinds}`;
     drawMessages(box.querySelector(".messages"), "channel", String(c.id), c.messages, null, L("channelEmpty"));
   }
@@ -495,8 +504,11 @@ function choose(lat, lon, reveal = false) {
 }
 
 function showMap(show) {
+  const messages = $("resident-messages");
+  const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
   $("mapbox").hidden = !show;
   $("map-button").classList.toggle("on", show);
+  if (atBottom) messages.scrollTop = messages.scrollHeight; // the chat got shorter: keep the newest in view
 }
 
 function typedPoint() {
@@ -511,6 +523,7 @@ function applyLabels() {
   document.documentElement.lang = ui === "zh" ? "zh-Hans" : "en";
   document.querySelectorAll("[data-t]").forEach((n) => { n.textContent = L(n.dataset.t); });
   document.querySelectorAll("[data-t-placeholder]").forEach((n) => { n.placeholder = L(n.dataset.tPlaceholder); });
+  $("resident-lang").title = L("langNote");
   document.querySelectorAll("[data-t-title]").forEach((n) => {
     n.title = L(n.dataset.tTitle);
     n.setAttribute("aria-label", L(n.dataset.tTitle));
@@ -558,7 +571,11 @@ $("send-location").addEventListener("click", () => {
   post("/api/location", chosen);
 });
 document.querySelectorAll("#resident-lang button").forEach((b) =>
-  b.addEventListener("click", () => post("/api/language", { language: b.dataset.lang })));
+  b.addEventListener("click", async () => {
+    const answer = await post("/api/language", { language: b.dataset.lang });
+    // The bot keeps the language it chose when this person first wrote (as on Telegram).
+    if (answer.ok && state && state.resident.messages.length) toast(L("langNote"));
+  }));
 $("new-resident").addEventListener("click", () => {
   drawn.delete("resident-messages");
   post("/api/new_resident", {});

@@ -1,0 +1,281 @@
+"""Every benchmark, one table (issue 12): ``python bench/run_all.py [--quick] [--write docs/benchmarks.md]``.
+
+Runs, one after the other (never two heavy ones at once), each script in its own interpreter:
+
+* ``bench_photos.py``  — photo pipeline vs the naive path, hash stability, peak RSS on 50 MP;
+* ``bench_dedupe.py``  — incident lookup over 1,000,000 reports (``--quick``: 100,000);
+* ``bench_e2e.py``     — whole report conversations through the real Application vs a PTB echo
+  ceiling on the same fake Bot API; RSS after 10,000 reports (``--quick``: 1,000, RSS not judged);
+* ``bench_burst.py``   — 500 reports around one village (``--quick``: 150);
+
+then prints ONE table — benchmark, figure, target, measured (both sides where there are two),
+ratio, PASS/MISS — and the machine it ran on. A MISS is printed clearly but the exit status is 0
+(non-zero only when a benchmark script itself failed). ``--write FILE`` replaces the generated part
+of FILE (between the ``run_all`` markers; the rest of the file is kept) with the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BEGIN, END = "<!-- run_all:begin -->", "<!-- run_all:end -->"
+
+
+@dataclass
+class Row:
+    bench: str
+    figure: str
+    target: str
+    measured: str
+    ratio: str
+    ok: bool | None  # None: information only
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.ok is None else ("PASS" if self.ok else "**MISS**")
+
+
+def run_script(name: str, args: list[str]) -> tuple[str, float, int]:
+    """Runs bench/<name> with `args`, echoing its output; returns (stdout, seconds, exit status)."""
+    command = [sys.executable, str(BENCH / name), *args]
+    print(f"\n$ {' '.join(['python', 'bench/' + name, *args])}", flush=True)
+    t0 = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if not line.startswith("RESULT "):
+            print("  | " + line, end="", flush=True)
+    status = process.wait()
+    return "".join(lines), time.perf_counter() - t0, status
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def result_json(out: str) -> dict[str, Any]:
+    for line in reversed(out.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise ValueError("no RESULT line")
+
+
+# ------------------------------------------------------------------------------------------ parsers
+
+
+def photos_rows(out: str) -> list[Row]:
+    naive = number(re.search(r"naive \(decode.*?:\s+([\d.,]+) ms", out).group(1))
+    ours = number(re.search(r"process_photo \(derived.*?:\s+([\d.,]+) ms", out).group(1))
+    worst = int(re.search(r"^pHash max distance to copies\s+(\d+)", out, re.M).group(1))
+    closest = int(re.search(r"^pHash min distance, different\s+(\d+)", out, re.M).group(1))
+    naive_mb, ours_mb = (number(x) for x in re.search(r"peak RSS naive ([\d.,]+) MB, ours ([\d.,]+) MB", out).groups())
+    return [
+        Row("photos", "12 MP JPEG: process_photo vs naive path", "≥ 5× faster",
+            f"{ours:.0f} ms vs {naive:.0f} ms", f"{naive / ours:.1f}×", naive / ours >= 5),
+        Row("photos", "pHash: max distance original ↔ re-encoded/resized copies", "≤ 4",
+            f"{worst} (different pictures ≥ {closest})", f"{worst}/4", worst <= 4),
+        Row("photos", "peak RSS processing a 50 MP JPEG (fresh process)", "< 200 MB",
+            f"{ours_mb:.0f} MB (naive {naive_mb:.0f} MB)", f"{ours_mb / 200:.2f} of limit", ours_mb < 200),
+    ]
+
+
+def dedupe_rows(out: str) -> list[Row]:
+    m = re.search(r"bulk load: ([\d,]+) reports .*? in ([\d.]+) s \(([\d,]+)/s\).*?database ([\d,]+) MB", out)
+    rows_n, load_s, _, db_mb = (number(x) for x in m.groups())
+    p50, p99 = (number(x) for x in re.search(r"p50 ([\d.]+) ms \[.*?p99 ([\d.]+) ms", out).groups())
+    scan = number(re.search(r"brute force, Python scan.*?median ([\d,]+) ms", out).group(1))
+    geo = number(re.search(r"brute force, WGS-84.*?median ([\d,]+) ms", out).group(1))
+    differ = sum(int(x) for x in re.findall(r"(\d+) answer\(s\) differ", out))
+    rss = number(re.search(r"peak RSS ([\d,]+) MB \(including", out).group(1))
+    label = f"{int(rows_n):,} reports"
+    faster = min(scan, geo)
+    return [
+        Row("dedupe", f"bulk load of {label} (database {db_mb:,.0f} MB)", "< 60 s", f"{load_s:.1f} s",
+            f"{load_s / 60:.2f} of limit", load_s < 60),
+        Row("dedupe", f"lookup p50 (find_incident_sync, {label})", "≤ 1 ms", f"{p50:.3f} ms",
+            f"{p50 / 1:.2f} of limit", p50 <= 1),
+        Row("dedupe", f"lookup p99 ({label})", "≤ 5 ms", f"{p99:.3f} ms", f"{p99 / 5:.2f} of limit", p99 <= 5),
+        Row("dedupe", "speed-up at p50 vs the faster brute force", "≥ 100×",
+            f"{p50:.3f} ms vs {faster:,.0f} ms (Python scan; geodesic {geo:,.0f} ms)", f"{faster / p50:,.0f}×",
+            faster / p50 >= 100),
+        Row("dedupe", "brute-force answers differing from the index", "0 (info)", str(differ), "", None),
+        Row("dedupe", "peak RSS of the benchmark process (rows held in memory)", "(info)", f"{rss:,.0f} MB", "",
+            None),
+    ]
+
+
+def e2e_rows(out: str, quick: bool) -> list[Row]:
+    r = result_json(out)
+    off = r["off"]
+    rows = [
+        Row("e2e", "throughput: bot updates/s vs PTB echo ceiling (AIORateLimiter off on both)", "≥ 50 %",
+            f"{off['bot_updates_per_s']:.0f} vs {off['echo_updates_per_s']:.0f} updates/s",
+            f"{off['ratio']:.0%}", off["ratio"] >= 0.5),
+        Row("e2e", "reports/s (50 people) vs the ceiling in reports", "(info)",
+            f"{off['bot_reports_per_s']:.1f} vs {off['ceiling_reports_per_s']:.1f} reports/s",
+            f"{off['bot_reports_per_s'] / off['ceiling_reports_per_s']:.0%}", None),
+        Row("e2e", "per-update latency p50 (bot vs echo, 50 people)", "(info)",
+            f"{off['bot_p50_ms']:.0f} vs {off['echo_p50_ms']:.0f} ms", f"{off['bot_p50_ms'] / off['echo_p50_ms']:.1f}×",
+            None),
+        Row("e2e", "per-update latency p99 (bot vs echo, 50 people)", "(info)",
+            f"{off['bot_p99_ms']:.0f} vs {off['echo_p99_ms']:.0f} ms", f"{off['bot_p99_ms'] / off['echo_p99_ms']:.1f}×",
+            None),
+        Row("e2e", f"bot RSS after {off['total_reports']:,} reports (start {off['rss_start_mb']:.0f} MB)",
+            "< 150 MB" if not quick else "< 150 MB at 10,000 (info)", f"{off['rss_mb']:.0f} MB",
+            f"{off['rss_mb'] / 150:.2f} of limit", None if off["total_reports"] < 10_000 else off["rss_mb"] < 150),
+        Row("e2e", f"reports lost ({off['receipts']:,} receipts)", "0", str(off["lost"]), "",
+            off["lost"] == 0 and off["failed_conversations"] == 0),
+    ]
+    if "on" in r:
+        on = r["on"]
+        rows.append(Row("e2e", "throughput with AIORateLimiter ON on both (Telegram's 30 msg/s)", "(info)",
+                        f"{on['bot_updates_per_s']:.1f} vs {on['echo_updates_per_s']:.1f} updates/s "
+                        f"({on['bot_reports_per_s']:.2f} reports/s)", f"{on['ratio']:.0%}", None))
+    return rows
+
+
+def burst_rows(out: str) -> list[Row]:
+    r = result_json(out)
+    label = f"{r['reports']} reports, {r['conversations_s']:.0f} s ({r['compression']:.1f}× compressed)"
+    return [
+        Row("burst", f"staff-group messages in any 60 s ({label})", "≤ 20",
+            f"{r['group_max_per_60s']} (per minute {r['group_per_minute']}; {r['group_edits']} edits)",
+            f"{r['group_max_per_60s'] / 20:.2f} of limit", r["group_max_per_60s"] <= 20),
+        Row("burst", "429 answers seen by the bot", "0", f"{r['too_many_total']} {r['too_many'] or ''}".strip(), "",
+            r["too_many_total"] == 0),
+        Row("burst", f"reports lost ({r['receipts']} receipts, {r['rows']} rows, {r['incidents']} incident(s))",
+            "0", str(r["lost"]), "", r["lost"] == 0 and r["failed_conversations"] == 0
+            and r["receipts"] == r["reports"]),
+        Row("burst", "per-update latency p50 / p99 during the burst", "(info)",
+            f"{r['p50_ms']:.0f} / {r['p99_ms']:.0f} ms", "", None),
+    ]
+
+
+# ------------------------------------------------------------------------------------------ output
+
+
+def machine() -> dict[str, str]:
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+    try:
+        import telegram
+
+        ptb = telegram.__version__
+    except ImportError:  # pragma: no cover
+        ptb = "?"
+    return {
+        "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "cpus": str(os.cpu_count()),
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "ptb": ptb,
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| benchmark | figure | target | measured | ratio | result |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r.bench} | {r.figure} | {r.target} | {r.measured} | {r.ratio} | {r.verdict} |")
+    return "\n".join(lines)
+
+
+def render(rows: list[Row], info: dict[str, str], mode: str, durations: dict[str, float], load: str) -> str:
+    misses = [r for r in rows if r.ok is False]
+    took = ", ".join(f"{k} {v / 60:.1f} min" for k, v in durations.items())
+    return "\n".join([
+        f"Latest run: **{info['date']}**, `python bench/run_all.py{' --quick' if mode == 'quick' else ''}` "
+        f"({mode}; {took}).",
+        "",
+        f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory']} RAM, {info['os']}; "
+        f"Python {info['python']}, python-telegram-bot {info['ptb']}. Load average when it started: {load} "
+        "(the machine is shared; other test runs were going on).",
+        "",
+        table(rows),
+        "",
+        f"{len(misses)} MISS: " + ("; ".join(f"{r.bench}: {r.figure}" for r in misses) if misses else "none"),
+    ])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller runs (~5 min): dedupe 100,000 rows, e2e 1,000 reports, burst 150")
+    parser.add_argument("--only", action="append", choices=["photos", "dedupe", "e2e", "burst"],
+                        help="run only these (repeatable)")
+    parser.add_argument("--write", type=Path, help="write the table into this Markdown file (e.g. docs/benchmarks.md)")
+    args = parser.parse_args()
+    mode = "quick" if args.quick else "full"
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    plan: list[tuple[str, str, list[str]]] = [
+        ("photos", "bench_photos.py", []),
+        ("dedupe", "bench_dedupe.py", ["--rows", "100000"] if args.quick else []),
+        ("e2e", "bench_e2e.py", ["--quick"] if args.quick else []),
+        ("burst", "bench_burst.py", ["--quick"] if args.quick else []),
+    ]
+    rows: list[Row] = []
+    durations: dict[str, float] = {}
+    failed = False
+    for key, script, script_args in plan:
+        if args.only and key not in args.only:
+            continue
+        out, seconds, status = run_script(script, script_args)
+        durations[key] = seconds
+        try:
+            if status != 0:
+                raise RuntimeError(f"exit status {status}")
+            if key == "photos":
+                rows += photos_rows(out)
+            elif key == "dedupe":
+                rows += dedupe_rows(out)
+            elif key == "e2e":
+                rows += e2e_rows(out, args.quick)
+            else:
+                rows += burst_rows(out)
+        except Exception as exc:  # a broken script is a row, and a non-zero exit at the end
+            failed = True
+            rows.append(Row(key, f"{script} failed: {exc}", "runs", "—", "", False))
+    info = machine()
+    text = render(rows, info, mode, durations, load)
+    print("\n" + "=" * 100)
+    print(text)
+    if args.write:
+        path = args.write if args.write.is_absolute() else ROOT / args.write
+        old = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+        if BEGIN in old and END in old:
+            head, _, rest = old.partition(BEGIN)
+            _, _, tail = rest.partition(END)
+            new = f"{head}{BEGIN}\n{text}\n{END}{tail}"
+        else:
+            new = f"{old.rstrip()}\n\n{BEGIN}\n{text}\n{END}\n"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new)
+        print(f"\nwrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
