@@ -59,8 +59,9 @@ class BenchFake(FakeTelegram):
         self.inboxes: dict[int, Inbox] = {}
         self.methods: Counter[str] = Counter()
         self.errors: Counter[tuple[str, int]] = Counter()
-        self.too_many: Counter[str] = Counter()  # 429s by "group" / "private" / "other"
+        self.too_many: Counter[str] = Counter()
         #: (monotonic time, method, messages) of every successful send* into the staff group
+        #: 429s by the limit that refused them ("overall 30/s", "staff group 20/min", "private chat")
         self.group_sends: list[tuple[float, str, int]] = []
         self.group_edits = 0
         self.first_get_updates = asyncio.Event()
@@ -88,7 +89,13 @@ class BenchFake(FakeTelegram):
         elif call.error_code is not None:
             self.errors[(method, call.error_code)] += 1
             if call.error_code == 429:
-                self.too_many["group" if in_group else "private" if chat_id is not None else "other"] += 1
+                # Which of the fake's limits refused it: the overall 30/s window, or the chat's own.
+                window = self._limiter._global
+                now = self._mono()
+                recent = sum(1 for at in window if at > now - 1.0)
+                cause = "overall 30/s" if recent + 1 > self.rate_limits.global_per_second else (
+                    "staff group 20/min" if in_group else "private chat" if chat_id is not None else "other")
+                self.too_many[cause] += 1
         call.result = None  # nobody reads it; keeps the bounded history small
         call.files = {}
         super()._record(call, started, counted)
@@ -287,6 +294,45 @@ def make_jpeg(seed: int, width: int = 800, height: int = 600) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+def preload(database: Path, reports: int, people: int, seed: int) -> int:
+    """Puts `reports` finished reports from `people` people into a new bot database, as they would be
+    after that many conversations: rows through the store's own ``Store.bulk_load`` (reports,
+    incidents, photo hashes for a third) and each person's leftover user data ({"lang": "en"}), which
+    PTB loads into memory at start-up. The outbox is empty (their cards went out long ago).
+    Returns the number of reports loaded."""
+    import sqlite3
+    from datetime import datetime, timedelta, timezone
+
+    from bot.store import MIGRATIONS, BulkReport, Store
+
+    rnd = random.Random(seed)
+    points = county_points(reports, seed + 1)
+    now = datetime.now(timezone.utc)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        for script in MIGRATIONS:
+            conn.executescript(script)
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        rows = []
+        for i, (lat, lon) in enumerate(points):
+            seen = now - timedelta(seconds=rnd.uniform(3600, 25 * 86400))
+            rows.append(BulkReport(
+                kind="sighting", latitude=lat, longitude=lon, accuracy_m=25.0, observed_at=seen,
+                submitted_at=seen + timedelta(minutes=30), reporter_id=1_000_000 + i % people,
+                photos=((f"{rnd.getrandbits(256):064x}", rnd.getrandbits(64)),) if i % 3 == 0 else (),
+            ))
+        rows.sort(key=lambda r: r.submitted_at)
+        loaded = Store.bulk_load(conn, rows)
+        conn.executemany("INSERT INTO user_data (user_id, data) VALUES (?, ?)",
+                         [(1_000_000 + p, json.dumps({"lang": "en"})) for p in range(people)])
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return loaded
 
 
 # ------------------------------------------------------------------------------------------ figures

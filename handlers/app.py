@@ -29,7 +29,7 @@ from telegram.ext import (
 
 from bot.config import Config
 from bot.i18n import N_, translator
-from handlers import export, menu, staff
+from handlers import compensation, export, menu, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence
@@ -63,6 +63,7 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
     )
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
+    await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
     for language, code in (("en", None), ("zh_Hans", "zh")):
         t = translator(language)
         commands = [BotCommand(name, t.gettext(description)) for name, description in COMMANDS]
@@ -160,6 +161,8 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(CommandHandler("find", staff.find_command, filters=staff_group))
     application.add_handler(CommandHandler("poster", staff.poster_command, filters=staff_group))
     application.add_handler(CommandHandler("export", export.export_command, filters=staff_group))
+    # The compensation chat: case buttons (group -1), /survey … /monthly, survey photos.
+    compensation.register(application, config)
     application.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:(mine|help)$"))
     application.add_handler(CallbackQueryHandler(menu.stale_button))
     application.add_handler(MessageHandler(private & ~filters.COMMAND, menu.not_understood))

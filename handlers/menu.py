@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.cards import my_report_line, place_label
+from bot.compensation import case_lines
 from bot.gazetteer import Place
 from bot.i18n import LANGUAGES, N_
 from bot.locations import gazetteer
@@ -86,6 +87,7 @@ async def my_reports(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     lines = ["<b>" + html.escape(t.gettext("Your reports")) + "</b>"]
     lines += [my_report_line(r, t) for r in reports]
+    lines += case_lines(await services(context).store.cases_of(user.id), t)
     await reply(update, "\n".join(lines))
 
 

@@ -82,8 +82,9 @@ async def sighting(person: Person, coordinates: str) -> str:
     await person.tap("No photo", contains="Where was it")
     await person.send(coordinates, contains="When did you see it")
     await person.tap("Just now", contains="How many")
-    for label in ("1", "Not sure", "Resting"):
-        await person.tap(label)
+    await person.tap("1", contains="cubs")
+    await person.tap("Not sure", contains="What was it doing")
+    await person.tap("Resting", contains="How far")
     await person.tap("Over 1 km", contains="Please check")
     receipt = await person.tap("Send report", contains="Reference code")
     match = CODE.search(receipt["text"])
