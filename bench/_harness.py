@@ -573,6 +573,18 @@ async def _child(spec: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        # Diagnostics: every SIGUSR1 writes a tracemalloc snapshot next to the database.
+        import tracemalloc
+
+        tracemalloc.start(12)
+        shots = iter(range(1, 100))
+
+        def snapshot() -> None:
+            path = Path(spec["database"]).with_name(f"tracemalloc-{next(shots)}.snap")
+            tracemalloc.take_snapshot().dump(str(path))
+
+        loop.add_signal_handler(signal.SIGUSR1, snapshot)
     profiler = None
     if spec.get("profile"):
         from pyinstrument import Profiler

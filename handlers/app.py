@@ -29,7 +29,7 @@ from telegram.ext import (
 
 from bot.config import Config
 from bot.i18n import N_, translator
-from handlers import compensation, export, menu, staff
+from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence
@@ -47,6 +47,8 @@ COMMANDS = (
     ("safety", N_("How to stay safe near leopards")),
     ("alerts", N_("Get leopard warnings for your township")),
     ("language", N_("中文 / English")),
+    ("privacy", N_("What we keep about you")),
+    ("forgetme", N_("Delete your data")),
 )
 # The last group runs after every other handler has finished with an update.
 FLUSH_GROUP = 100
@@ -64,6 +66,7 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     )
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
     await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
+    privacy.schedule_retention(application)  # originals of rejected reports, after the retention period
     for language, code in (("en", None), ("zh_Hans", "zh")):
         t = translator(language)
         commands = [BotCommand(name, t.gettext(description)) for name, description in COMMANDS]
@@ -137,10 +140,15 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     staff_group = filters.Chat(config.moderation_chat_id) & filters.UpdateType.MESSAGE
 
+    # Group -2 — gatekeeping: banned people and message floods stop here.
+    application.add_handler(TypeHandler(Update, privacy.gatekeeper), group=-2)
+
     # Group -1 — replies that belong to a staff question, in either direction; they stop here.
     application.add_handler(MessageHandler(private & filters.REPLY, staff.reporter_answer), group=-1)
     application.add_handler(MessageHandler(staff_group & filters.REPLY & filters.TEXT, staff.staff_question),
                             group=-1)
+    # /forgetme's buttons: before the report conversation, whose fallback takes any button press.
+    application.add_handler(CallbackQueryHandler(privacy.forget_button, pattern=r"^privacy:forget:"), group=-1)
 
     # Group 0 — conversations and commands. The report conversation goes first: during a draft
     # its fallbacks own /start and stray messages; outside a draft it lets them through.
@@ -151,6 +159,8 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(CommandHandler("language", menu.language_command, filters=private))
     application.add_handler(CommandHandler("safety", menu.safety_command, filters=private))
     application.add_handler(CommandHandler("chatid", menu.chat_id_command))
+    application.add_handler(CommandHandler("privacy", privacy.privacy_command, filters=private))
+    application.add_handler(CommandHandler("forgetme", privacy.forget_command, filters=private))
     application.add_handler(CommandHandler("alerts", menu.alerts_command, filters=private))
     application.add_handler(CallbackQueryHandler(menu.language_button, pattern=r"^lang:"))
     application.add_handler(CallbackQueryHandler(menu.alerts_button, pattern=r"^alert:"))
@@ -159,6 +169,8 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(CommandHandler("pending", staff.pending_command, filters=staff_group))
     application.add_handler(CommandHandler("stats", staff.stats_command, filters=staff_group))
     application.add_handler(CommandHandler("find", staff.find_command, filters=staff_group))
+    application.add_handler(CommandHandler("ban", privacy.ban_command, filters=staff_group))
+    application.add_handler(CommandHandler("unban", privacy.unban_command, filters=staff_group))
     application.add_handler(CommandHandler("poster", staff.poster_command, filters=staff_group))
     application.add_handler(CommandHandler("export", export.export_command, filters=staff_group))
     # The compensation chat: case buttons (group -1), /survey … /monthly, survey photos.

@@ -43,6 +43,7 @@ from bot.when import WhenError, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply, services, tr, user_language
 from handlers.menu import show_menu
 from handlers.photos import save_photo
+from handlers.privacy import anonymous_key, report_limit_problem
 
 log = logging.getLogger(__name__)
 
@@ -639,6 +640,9 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     user = update.effective_user
     chat = update.effective_chat
     assert user is not None and chat is not None
+    if (limited := await report_limit_problem(svc, user.id)) is not None:
+        await reply(update, html.escape(t.gettext(limited)))
+        return REVIEW
     kind = report.draft_kind(draft)
     anonymous = kind in report.ANONYMOUS_KINDS and draft["answers"].get("follow_up") != "updates"
     reporter = Reporter(
@@ -647,6 +651,8 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         username=None if anonymous else user.username,
         language=user_language(update, context),
         notify=not anonymous,
+        # Anonymous tips keep only a keyed hash, so limits and "same person" still work.
+        key=anonymous_key(svc.config.secret_key, user.id) if anonymous else None,
     )
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     submitted = await svc.store.submit_report(
