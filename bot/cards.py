@@ -15,7 +15,7 @@ from typing import Any
 from bot.gazetteer import Place
 from bot.i18n import N_, Translator
 from bot.locations import relative_to_places
-from bot.report import KIND_LABELS, QUESTIONS, Kind, display_answer
+from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, display_answer
 from bot.store import Outgoing, ReportRow, SubmittedReport
 
 TEXT_LIMIT = 4096
@@ -103,11 +103,16 @@ def labelled(t: Translator, label: str, value_html: str) -> str:
     return t.gettext("{label}: {value}", label=html.escape(label), value=value_html)
 
 
-def answer_lines(report: ReportRow, t: Translator, limit: int = USER_VALUE_LIMIT) -> list[str]:
-    """'Label: value' lines for the kind's answers (button labels translated, typed text escaped)."""
+def answer_lines(report: ReportRow, t: Translator, limit: int = USER_VALUE_LIMIT,
+                 *, private: bool = False) -> list[str]:
+    """'Label: value' lines for the kind's answers (button labels translated, typed text escaped).
+
+    A phone number is private: only the reporter's own review and the compensation desk's case
+    card show it (`private=True`), never a staff card or a channel post.
+    """
     lines = []
     for q in QUESTIONS[Kind(report.kind)]:
-        if q.key not in report.details:
+        if q.key not in report.details or (q.answer is AnswerType.PHONE and not private):
             continue
         text, translatable = display_answer(q, report.details[q.key])
         value = html.escape(t.gettext(text)) if translatable else user_text(text, limit)
@@ -200,7 +205,8 @@ def report_messages(report: ReportRow, outcome: SubmittedReport, staff_chat_id: 
     """Everything a stored report sends: the staff card (new or refreshed), then the reporter's receipt."""
     messages = new_report_messages(report, outcome, staff_chat_id)
     if reporter_chat_id is not None:
-        messages.append(Outgoing(reporter_chat_id, "send_message", {"text": receipt_text(report, outcome, reporter)},
+        receipt = {"text": receipt_text(report, outcome, reporter)}
+        messages.append(Outgoing(reporter_chat_id, "send_message", receipt,
                                  f"receipt:{report.id}", private=report.reporter_id is None))
     return messages
 

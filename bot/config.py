@@ -215,10 +215,12 @@ def load_config(
         secret_key=env.get("LEOPARD_WATCH_SECRET", ""),
         destinations=destinations,
         staff_cache_seconds=_positive(
-            _get(moderation, "moderation", "staff_cache_seconds", float, 300.0), "moderation.staff_cache_seconds"
+            _get(moderation, "moderation", "staff_cache_seconds", float, 300.0),
+            "moderation.staff_cache_seconds",
         ),
         public_cell_degrees=_positive(
-            _get(moderation, "moderation", "public_cell_degrees", float, 0.2), "moderation.public_cell_degrees"
+            _get(moderation, "moderation", "public_cell_degrees", float, 0.2),
+            "moderation.public_cell_degrees",
         ),
         web=web,
         hotline=_get(safety, "safety", "hotline", str, "").strip(),
@@ -236,8 +238,9 @@ def load_config(
     )
 
 
-def _compensation(table: dict[str, Any], destinations: tuple[Destination, ...],
-                  resolve: Any) -> CompensationSettings:
+def _compensation(
+    table: dict[str, Any], destinations: tuple[Destination, ...], resolve: Any
+) -> CompensationSettings:
     """The `[compensation]` table. A named destination must be trusted and take livestock reports:
     case cards carry the owner's name and phone."""
     d = CompensationSettings()
@@ -261,7 +264,7 @@ def _compensation(table: dict[str, Any], destinations: tuple[Destination, ...],
         if found is None:
             raise ConfigError(f"compensation.destination {name!r} names no [[destinations]] block")
         if not found.trusted or "livestock" not in found.kinds:
-            raise ConfigError(f"compensation.destination {name!r} must be trusted and take \"livestock\"")
+            raise ConfigError(f'compensation.destination {name!r} must be trusted and take "livestock"')
     return CompensationSettings(
         survey_working_days=days("survey_working_days", d.survey_working_days, 1),
         apply_working_days=days("apply_working_days", d.apply_working_days, 1),

@@ -127,11 +127,16 @@ def card_text(state: CardState, t: Translator) -> str:
     lines.append("🕒 " + html.escape(when))
     lines.append(location_line(anchor, t))
     if len(state.reports) > 1:
-        lines.append("👥 " + html.escape(
-            t.ngettext("{n} report", "{n} reports", len(state.reports))
-            + " · " + t.ngettext("{n} person", "{n} people", people)
-            + " · " + t.gettext("within {distance}", distance=t.distance(spread_m(state.reports)))
-        ))
+        lines.append(
+            "👥 "
+            + html.escape(
+                t.ngettext("{n} report", "{n} reports", len(state.reports))
+                + " · "
+                + t.ngettext("{n} person", "{n} people", people)
+                + " · "
+                + t.gettext("within {distance}", distance=t.distance(spread_m(state.reports)))
+            )
+        )
     # A card is one message with buttons: each typed answer is cut so the whole card stays under 4096.
     lines += answer_lines(anchor, t, limit=CARD_ANSWER_LIMIT)
     photos = sum(len(r.photos) for r in state.reports)
@@ -141,7 +146,9 @@ def card_text(state: CardState, t: Translator) -> str:
     if anchor.details.get("channel") == "web":
         lines.append("🌐 " + html.escape(t.gettext("Sent through the web tip line")))
     if anchor.details.get("contact"):
-        lines.append("📞 " + labelled(t, t.gettext("Contact"), user_text(str(anchor.details["contact"]), 200)))
+        lines.append(
+            "📞 " + labelled(t, t.gettext("Contact"), user_text(str(anchor.details["contact"]), 200))
+        )
     if state.assignee:
         lines.append("🧭 " + html.escape(t.gettext("Field visit: {name}", name=state.assignee)))
     if state.merge_suggestions:
@@ -171,9 +178,6 @@ def reporter_html(report: ReportRow, t: Translator) -> str:
     link = f'<a href="tg://user?id={report.reporter_id}">{who}</a>'
     if report.reporter_username:
         link += " @" + user_text(report.reporter_username, 64)
-    phone = report.details.get("phone")
-    if phone:
-        link += " · " + labelled(t, t.gettext("Phone"), user_text(str(phone), 20))
     return link
 
 
@@ -221,13 +225,22 @@ def exact_locations_text(state: CardState, t: Translator) -> str:
 def reporter_notice(review: Review, reason: str | None, ref_code: str, t: Translator) -> str:
     """What a reporter hears when staff decide, in the reporter's language."""
     if review is Review.VERIFIED:
-        return "✅ " + html.escape(t.gettext(
-            "Your report {code} was confirmed by the forestry bureau. Thank you for helping the leopards!",
-            code=ref_code))
+        return "✅ " + html.escape(
+            t.gettext(
+                "Your report {code} was confirmed by the forestry bureau. Thank you for helping the "
+                "leopards!",
+                code=ref_code,
+            )
+        )
     kind_reason = t.gettext(REPORTER_REASONS.get(reason or "", REPORTER_REASONS["no_evidence"]))
-    return html.escape(t.gettext(
-        "Thank you for report {code}. The forestry bureau could not confirm it: {reason} "
-        "Please keep telling us what you see.", code=ref_code, reason=kind_reason))
+    return html.escape(
+        t.gettext(
+            "Thank you for report {code}. The forestry bureau could not confirm it: {reason} "
+            "Please keep telling us what you see.",
+            code=ref_code,
+            reason=kind_reason,
+        )
+    )
 
 
 def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
@@ -248,34 +261,57 @@ def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
         purpose = f"route:{state.incident_id}:{destination.name}"
         anchor = state.reports[0]
         if destination.trusted:
-            messages.append(Outgoing(destination.chat_id, "send_message", {"text": trusted_post(state, t)}, purpose))
-            messages.append(Outgoing(destination.chat_id, "send_location",
-                                     {"latitude": anchor.latitude, "longitude": anchor.longitude}, purpose))
+            messages.append(
+                Outgoing(destination.chat_id, "send_message", {"text": trusted_post(state, t)}, purpose)
+            )
+            messages.append(
+                Outgoing(
+                    destination.chat_id,
+                    "send_location",
+                    {"latitude": anchor.latitude, "longitude": anchor.longitude},
+                    purpose,
+                )
+            )
             originals = [p.original_path for r in state.reports for p in r.photos][:10]
             if originals:
-                messages.append(Outgoing(destination.chat_id, "send_documents", {"paths": originals}, purpose))
+                messages.append(
+                    Outgoing(destination.chat_id, "send_documents", {"paths": originals}, purpose)
+                )
         else:
             text = public_post(state, t, config.public_cell_degrees)
             messages.append(Outgoing(destination.chat_id, "send_message", {"text": text}, purpose))
             derived = [p.derived_path for r in state.reports for p in r.photos][:10]
             if derived:
-                messages.append(Outgoing(destination.chat_id, "send_photos", {"paths": derived, "caption": ""},
-                                         purpose))
+                messages.append(
+                    Outgoing(destination.chat_id, "send_photos", {"paths": derived, "caption": ""}, purpose)
+                )
     return messages
 
 
-def evidence_messages(state: CardState, what: str, chat_id: int, card_message_id: int,
-                      t: Translator) -> list[Outgoing]:
+def evidence_messages(
+    state: CardState, what: str, chat_id: int, card_message_id: int, t: Translator
+) -> list[Outgoing]:
     """Exact locations or original photos, sent as replies under the card for staff only."""
     purpose = f"evidence:{state.incident_id}"
     if what == Action.EXACT.value:
-        return [Outgoing(chat_id, "send_message",
-                         {"text": exact_locations_text(state, t), "reply_to": card_message_id}, purpose)]
+        return [
+            Outgoing(
+                chat_id,
+                "send_message",
+                {"text": exact_locations_text(state, t), "reply_to": card_message_id},
+                purpose,
+            )
+        ]
     originals = [p.original_path for r in state.reports for p in r.photos][:10]
     if not originals:
-        return [Outgoing(chat_id, "send_message",
-                         {"text": html.escape(t.gettext("This incident has no photos.")), "reply_to": card_message_id},
-                         purpose)]
+        return [
+            Outgoing(
+                chat_id,
+                "send_message",
+                {"text": html.escape(t.gettext("This incident has no photos.")), "reply_to": card_message_id},
+                purpose,
+            )
+        ]
     return [Outgoing(chat_id, "send_documents", {"paths": originals, "reply_to": card_message_id}, purpose)]
 
 
@@ -283,26 +319,40 @@ def question_message(report: ReportRow, question: str, purpose: str, config: Con
     """A staff question relayed to a reporter, in the reporter's language; they answer by replying."""
     assert report.reporter_id is not None
     t = translator(report.language, config.timezone.key)
-    text = "\n".join([
-        "❓ " + html.escape(t.gettext("A question from the forestry bureau about your report {code}:",
-                                     code=report.ref_code)),
-        user_text(question, 1000),
-        html.escape(t.gettext("Reply to this message to answer.")),
-    ])
+    text = "\n".join(
+        [
+            "❓ "
+            + html.escape(
+                t.gettext(
+                    "A question from the forestry bureau about your report {code}:", code=report.ref_code
+                )
+            ),
+            user_text(question, 1000),
+            html.escape(t.gettext("Reply to this message to answer.")),
+        ]
+    )
     return Outgoing(report.reporter_id, "send_message", {"text": text, "force_reply": True}, purpose)
 
 
-def answer_messages(incident_id: int, ref_code: str, answer: str, card: tuple[int, int] | None,
-                    config: Config) -> list[Outgoing]:
+def answer_messages(
+    incident_id: int, ref_code: str, answer: str, card: tuple[int, int] | None, config: Config
+) -> list[Outgoing]:
     """A reporter's answer, threaded under the incident's card in the staff language."""
     t = translator(config.staff_language, config.timezone.key)
-    text = "💬 " + html.escape(t.gettext("Answer from the reporter of {code}:", code=ref_code)) + "\n" + \
-        user_text(answer or "—", 3000)
+    text = (
+        "💬 "
+        + html.escape(t.gettext("Answer from the reporter of {code}:", code=ref_code))
+        + "\n"
+        + user_text(answer or "—", 3000)
+    )
     payload: dict[str, object] = {"text": text}
     if card is not None:
         payload["reply_to"] = card[1]
-    return [Outgoing(card[0] if card else config.moderation_chat_id, "send_message", payload,
-                     f"answer:{incident_id}")]
+    return [
+        Outgoing(
+            card[0] if card else config.moderation_chat_id, "send_message", payload, f"answer:{incident_id}"
+        )
+    ]
 
 
 def pending_text(states: list[CardState], t: Translator) -> str:
@@ -314,7 +364,8 @@ def pending_text(states: list[CardState], t: Translator) -> str:
         lines.append(
             f"{KIND_ICONS[kind]} #{state.incident_id} · <code>{first.ref_code}</code> · "
             + html.escape(t.datetime(first.submitted_at))
-            + " · " + html.escape(t.ngettext("{n} report", "{n} reports", len(state.reports)))
+            + " · "
+            + html.escape(t.ngettext("{n} report", "{n} reports", len(state.reports)))
         )
     return "\n".join(lines)
 
@@ -324,13 +375,19 @@ def stats_text(reports: list[ReportRow], now: datetime, t: Translator) -> str:
     lines = ["📊 <b>" + html.escape(t.gettext("Reports")) + "</b>"]
     for days in (7, 30):
         recent = [r for r in reports if r.submitted_at >= now - timedelta(days=days)]
-        lines.append("<b>" + html.escape(t.ngettext("Last {n} day", "Last {n} days", days)) + "</b>: "
-                     + t.number(len(recent)))
+        lines.append(
+            "<b>"
+            + html.escape(t.ngettext("Last {n} day", "Last {n} days", days))
+            + "</b>: "
+            + t.number(len(recent))
+        )
         by_kind = Counter(r.kind for r in recent)
         for kind in Kind:
             if by_kind[kind.value]:
-                lines.append(f"  {KIND_ICONS[kind]} " + labelled(t, t.gettext(KIND_LABELS[kind]),
-                                                                   t.number(by_kind[kind.value])))
+                lines.append(
+                    f"  {KIND_ICONS[kind]} "
+                    + labelled(t, t.gettext(KIND_LABELS[kind]), t.number(by_kind[kind.value]))
+                )
         by_place = Counter(area_name(r, t) for r in recent)
         for place, count in sorted(by_place.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append("  🗺 " + labelled(t, place, t.number(count)))
@@ -359,14 +416,20 @@ def incident_township(state: CardState) -> Place | None:
     return relative.place if relative else None
 
 
-def warning_messages(state: CardState, township: Place, subscribers: list[tuple[int, str]],
-                     config: Config) -> list[Outgoing]:
+def warning_messages(
+    state: CardState, township: Place, subscribers: list[tuple[int, str]], config: Config
+) -> list[Outgoing]:
     """A short warning to opted-in residents: township only, never the precise place or the reporter."""
     messages = []
     for user_id, language in subscribers:
         t = translator(language if language in ("zh_Hans", "en") else "zh_Hans", config.timezone.key)
-        text = "⚠️ " + html.escape(t.gettext(
-            "Forestry staff confirmed a leopard near {place}. Keep children close, pen livestock at night, "
-            "and do not go near it.", place=place_label(township, t)))
+        text = "⚠️ " + html.escape(
+            t.gettext(
+                "Forestry staff confirmed a leopard near {place}. Keep children close, pen livestock "
+                "at night, "
+                "and do not go near it.",
+                place=place_label(township, t),
+            )
+        )
         messages.append(Outgoing(user_id, "send_message", {"text": text}, f"warn:{state.incident_id}"))
     return messages

@@ -496,7 +496,7 @@ class Store:
     async def migrate(self) -> int:
         """Applies numbered migrations past `PRAGMA user_version`; returns the version reached."""
         async with self.reading() as conn:
-            version = (await (await conn.execute("PRAGMA user_version")).fetchone())[0]
+            version = (await _one(conn, "PRAGMA user_version"))[0]
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             async with self.transaction() as conn:
                 for statement in _statements(script):
@@ -535,16 +535,19 @@ class Store:
             if existing:
                 return SubmittedReport(existing["id"], existing["ref_code"], created=False)
             # A draft that updated the same person's earlier report is replayed the same way.
-            alias = await (await conn.execute(
-                "SELECT r.id, r.ref_code FROM report_drafts d JOIN reports r ON r.id = d.report_id"
-                " WHERE d.draft_id = ?", (draft["id"],),
-            )).fetchone()
+            alias = await (
+                await conn.execute(
+                    "SELECT r.id, r.ref_code FROM report_drafts d JOIN reports r ON r.id = d.report_id"
+                    " WHERE d.draft_id = ?",
+                    (draft["id"],),
+                )
+            ).fetchone()
             if alias:
                 return SubmittedReport(alias["id"], alias["ref_code"], created=False)
             year = submitted_at.year
-            seq = (await (await conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM reports WHERE year = ?", (year,)
-            )).fetchone())[0]
+            seq = (await _one(conn, "SELECT COALESCE(MAX(seq), 0) + 1 FROM reports WHERE year = ?", (year,)))[
+                0
+            ]
             code = reference_code(year, seq)
             probe = _probe(draft, reporter, photos)
             earlier = await self._earlier_same_report(conn, probe)
@@ -562,12 +565,30 @@ class Store:
                            incident_id, reporter_key, observed_s, match_reason, match_distance_m)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
-                        draft["id"], year, seq, code, draft["kind"], reporter.user_id, reporter.name,
-                        reporter.username, reporter.language, location["latitude"], location["longitude"],
-                        location.get("accuracy_m"), location["source"], location.get("datum", "wgs84"),
-                        location.get("place_name"), draft["observed_at"], submitted_at.isoformat(),
-                        json.dumps(draft["answers"], ensure_ascii=False), int(reporter.notify), incident_id,
-                        probe.reporter_key, probe.observed_s, decision.reason.value, decision.distance_m,
+                        draft["id"],
+                        year,
+                        seq,
+                        code,
+                        draft["kind"],
+                        reporter.user_id,
+                        reporter.name,
+                        reporter.username,
+                        reporter.language,
+                        location["latitude"],
+                        location["longitude"],
+                        location.get("accuracy_m"),
+                        location["source"],
+                        location.get("datum", "wgs84"),
+                        location.get("place_name"),
+                        draft["observed_at"],
+                        submitted_at.isoformat(),
+                        json.dumps(draft["answers"], ensure_ascii=False),
+                        int(reporter.notify),
+                        incident_id,
+                        probe.reporter_key,
+                        probe.observed_s,
+                        decision.reason.value,
+                        decision.distance_m,
                     ),
                 )
                 report_id = cursor.lastrowid
@@ -575,9 +596,13 @@ class Store:
                 await _insert_photos(conn, report_id, photos, probe.observed_s)
                 await self._joined(conn, incident_id, report_id, decision, submitted_at)
                 outcome = SubmittedReport(
-                    report_id, code, created=True, incident_id=incident_id,
+                    report_id,
+                    code,
+                    created=True,
+                    incident_id=incident_id,
                     joined_existing=decision.incident_id is not None,
-                    merge_suggestions=decision.merge_suggestions, match_reason=decision.reason.value,
+                    merge_suggestions=decision.merge_suggestions,
+                    match_reason=decision.reason.value,
                 )
             row = await self._report(conn, outcome.id)
             await self._enqueue(conn, compose(row, outcome), submitted_at)
@@ -585,44 +610,69 @@ class Store:
 
     async def report_by_code(self, code: str) -> ReportRow | None:
         async with self.reading() as conn:
-            found = await (await conn.execute("SELECT id FROM reports WHERE ref_code = ?", (code,))).fetchone()
+            found = await (
+                await conn.execute("SELECT id FROM reports WHERE ref_code = ?", (code,))
+            ).fetchone()
             return await self._report(conn, found["id"]) if found else None
 
     async def reports_of(self, user_id: int, limit: int = 20) -> list[ReportRow]:
         """A person's reports, newest first."""
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                "SELECT id FROM reports WHERE reporter_id = ? ORDER BY submitted_at DESC, id DESC LIMIT ?",
-                (user_id, limit),
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT id FROM reports WHERE reporter_id = ? ORDER BY submitted_at DESC, id "
+                    "DESC LIMIT ?",
+                    (user_id, limit),
+                )
+            ).fetchall()
             return [await self._report(conn, r["id"]) for r in rows]
 
     async def count_reports(self) -> int:
         async with self.reading() as conn:
-            return int((await (await conn.execute("SELECT COUNT(*) FROM reports")).fetchone())[0])
+            return int((await _one(conn, "SELECT COUNT(*) FROM reports"))[0])
 
     async def _report(self, conn: aiosqlite.Connection, report_id: int) -> ReportRow:
         r = await (await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))).fetchone()
-        photo_rows = await (await conn.execute(
-            "SELECT * FROM photos WHERE report_id = ? ORDER BY position", (report_id,)
-        )).fetchall()
+        assert r is not None, f"no report {report_id}"
+        photo_rows = await (
+            await conn.execute("SELECT * FROM photos WHERE report_id = ? ORDER BY position", (report_id,))
+        ).fetchall()
         photos = tuple(
             StoredPhoto(
-                p["file_id"], p["file_unique_id"], p["sha256"], _unsigned64(p["phash"]), p["mime_type"],
-                p["width"], p["height"], p["original_path"], p["derived_path"], p["thumbnail_path"],
+                p["file_id"],
+                p["file_unique_id"],
+                p["sha256"],
+                _unsigned64(p["phash"]),
+                p["mime_type"],
+                p["width"],
+                p["height"],
+                p["original_path"],
+                p["derived_path"],
+                p["thumbnail_path"],
             )
             for p in photo_rows
         )
         return ReportRow(
-            id=r["id"], ref_code=r["ref_code"], kind=r["kind"], status=r["status"],
-            reporter_id=r["reporter_id"], reporter_name=r["reporter_name"],
-            reporter_username=r["reporter_username"], language=r["language"],
-            latitude=r["latitude"], longitude=r["longitude"], accuracy_m=r["accuracy_m"],
-            location_source=r["location_source"], input_datum=r["input_datum"], place_name=r["place_name"],
+            id=r["id"],
+            ref_code=r["ref_code"],
+            kind=r["kind"],
+            status=r["status"],
+            reporter_id=r["reporter_id"],
+            reporter_name=r["reporter_name"],
+            reporter_username=r["reporter_username"],
+            language=r["language"],
+            latitude=r["latitude"],
+            longitude=r["longitude"],
+            accuracy_m=r["accuracy_m"],
+            location_source=r["location_source"],
+            input_datum=r["input_datum"],
+            place_name=r["place_name"],
             observed_at=datetime.fromisoformat(r["observed_at"]),
             submitted_at=datetime.fromisoformat(r["submitted_at"]),
-            details=json.loads(r["details"]), notify_reporter=bool(r["notify_reporter"]),
-            incident_id=r["incident_id"], photos=photos,
+            details=json.loads(r["details"]),
+            notify_reporter=bool(r["notify_reporter"]),
+            incident_id=r["incident_id"],
+            photos=photos,
         )
 
     # --- outbox --------------------------------------------------------------------------------
@@ -638,8 +688,15 @@ class Store:
             "INSERT INTO outbox (chat_id, method, payload, purpose, created_at, due_at, private)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (m.chat_id, m.method, json.dumps(m.payload, ensure_ascii=False), m.purpose, now.isoformat(),
-                 time.time(), int(m.private))
+                (
+                    m.chat_id,
+                    m.method,
+                    json.dumps(m.payload, ensure_ascii=False),
+                    m.purpose,
+                    now.isoformat(),
+                    time.time(),
+                    int(m.private),
+                )
                 for m in messages
             ],
         )
@@ -651,15 +708,20 @@ class Store:
         arrive in order even when one of them has to be retried.
         """
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                """SELECT o.* FROM outbox o
-                   JOIN (SELECT chat_id, MIN(id) AS head FROM outbox WHERE status = 'pending' GROUP BY chat_id) h
+            rows = await (
+                await conn.execute(
+                    """SELECT o.* FROM outbox o
+                   JOIN (SELECT chat_id, MIN(id) AS head FROM outbox
+                         WHERE status = 'pending' GROUP BY chat_id) h
                      ON o.id = h.head
                    WHERE o.due_at <= ? ORDER BY o.id LIMIT ?""",
-                (time.time(), limit),
-            )).fetchall()
+                    (time.time(), limit),
+                )
+            ).fetchall()
         return [
-            OutboxItem(r["id"], r["chat_id"], r["method"], json.loads(r["payload"]), r["purpose"], r["attempts"])
+            OutboxItem(
+                r["id"], r["chat_id"], r["method"], json.loads(r["payload"]), r["purpose"], r["attempts"]
+            )
             for r in rows
         ]
 
@@ -688,13 +750,13 @@ class Store:
 
     async def outbox_depth(self) -> int:
         async with self.reading() as conn:
-            row = await (await conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")).fetchone()
+            row = await _one(conn, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
         return int(row[0])
 
     async def outbox_next_due(self) -> float | None:
         """When the earliest pending message is due (epoch seconds), or None when nothing waits."""
         async with self.reading() as conn:
-            row = await (await conn.execute("SELECT MIN(due_at) FROM outbox WHERE status = 'pending'")).fetchone()
+            row = await _one(conn, "SELECT MIN(due_at) FROM outbox WHERE status = 'pending'")
         return row[0]
 
     # --- conversation persistence (see handlers/persistence.py) --------------------------------
@@ -718,9 +780,9 @@ class Store:
 
     async def load_conversations(self, name: str) -> dict[tuple[int | str, ...], object]:
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                "SELECT key, state FROM conversations WHERE name = ?", (name,)
-            )).fetchall()
+            rows = await (
+                await conn.execute("SELECT key, state FROM conversations WHERE name = ?", (name,))
+            ).fetchall()
         return {tuple(json.loads(r["key"])): json.loads(r["state"]) for r in rows}
 
     async def save_conversation(self, name: str, key: tuple[int | str, ...], state: object | None) -> None:
@@ -735,7 +797,6 @@ class Store:
                     "ON CONFLICT (name, key) DO UPDATE SET state = excluded.state",
                     (name, json.dumps(list(key)), json.dumps(state)),
                 )
-
 
     # --- incidents and dedupe ------------------------------------------------------------------
 
@@ -781,7 +842,8 @@ class Store:
             await conn.execute("UPDATE reports SET incident_id = ? WHERE incident_id = ?", (target, source))
             await conn.execute(
                 "UPDATE incidents SET status = 'merged', merged_into = ?, updated_at = ?"
-                " WHERE id = ? OR merged_into = ?", (target, stamp, source, source),
+                " WHERE id = ? OR merged_into = ?",
+                (target, stamp, source, source),
             )
             # Suggestions that named the source now name the target; one naming both is settled.
             await conn.execute(
@@ -794,7 +856,8 @@ class Store:
             )
             await conn.execute(
                 "DELETE FROM merge_suggestions WHERE incident_id IN (:s, :t) AND other_id IN (:s, :t)"
-                " OR incident_id = :s OR other_id = :s", {"s": source, "t": target},
+                " OR incident_id = :s OR other_id = :s",
+                {"s": source, "t": target},
             )
             await conn.execute(_DECISION_SQL, ("merge", target, source, None, staff_id, stamp))
             for incident_id in (source, target):
@@ -818,8 +881,10 @@ class Store:
                 raise LookupError(f"no report {report_id}")
             old = rows[0]["incident_id"]
             remaining = await _fetch(
-                conn, f"SELECT id, {_FIX_COLUMNS} FROM reports WHERE incident_id = ? AND id != ?"
-                " ORDER BY id LIMIT 1", (old, report_id),
+                conn,
+                f"SELECT id, {_FIX_COLUMNS} FROM reports WHERE incident_id = ? AND id != ?"
+                " ORDER BY id LIMIT 1",
+                (old, report_id),
             )
             if not remaining:
                 raise ValueError("the report is already alone in its incident")
@@ -835,7 +900,8 @@ class Store:
             new = await _insert_incident(conn, _fix(rows[0]), stamp, report_id)
             await conn.execute(
                 "UPDATE reports SET incident_id = ?, pinned = 1, match_reason = ?, match_distance_m = NULL"
-                " WHERE id = ?", (new, MatchReason.STAFF_SPLIT.value, report_id),
+                " WHERE id = ?",
+                (new, MatchReason.STAFF_SPLIT.value, report_id),
             )
             await conn.execute(_DECISION_SQL, ("split", old, new, report_id, staff_id, stamp))
             for incident_id in (old, new):
@@ -852,6 +918,7 @@ class Store:
         once is several times faster than a million inserts at random places. Returns the number of
         reports loaded.
         """
+
         def next_id(table: str) -> int:
             return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
 
@@ -880,15 +947,43 @@ class Store:
                     observed_s = fix.observed_s
                     incidents.append((incident_id, *_incident_values(fix, stamp, report_id), 1, 1))
                     # Zero-padded so the unique draft_id index is appended to, not inserted into at random.
-                    reports.append((
-                        report_id, f"import-{report_id:010d}", year, seq, reference_code(year, seq), row.kind,
-                        row.reporter_id, row.latitude, row.longitude, row.accuracy_m,
-                        row.observed_at.isoformat(), stamp, incident_id, _reporter_key(row.reporter_id),
-                        observed_s,
-                    ))
+                    reports.append(
+                        (
+                            report_id,
+                            f"import-{report_id:010d}",
+                            year,
+                            seq,
+                            reference_code(year, seq),
+                            row.kind,
+                            row.reporter_id,
+                            row.latitude,
+                            row.longitude,
+                            row.accuracy_m,
+                            row.observed_at.isoformat(),
+                            stamp,
+                            incident_id,
+                            _reporter_key(row.reporter_id),
+                            observed_s,
+                        )
+                    )
                     for position, (sha, phash) in enumerate(row.photos):
-                        photos.append((report_id, position, "import", f"import-{report_id}-{position}", sha,
-                                       _signed64(phash), "image/jpeg", 0, 0, "", "", "", observed_s))
+                        photos.append(
+                            (
+                                report_id,
+                                position,
+                                "import",
+                                f"import-{report_id}-{position}",
+                                sha,
+                                _signed64(phash),
+                                "image/jpeg",
+                                0,
+                                0,
+                                "",
+                                "",
+                                "",
+                                observed_s,
+                            )
+                        )
                     report_id += 1
                     incident_id += 1
                 conn.executemany(_INSERT_INCIDENT, incidents)
@@ -922,32 +1017,33 @@ class Store:
             return None
         window = self.dedupe_rules.window_s(probe.kind, probe.kind)
         rows = await _fetch(
-            conn, f"SELECT incident_id, id, {_FIX_COLUMNS} FROM reports"
+            conn,
+            f"SELECT incident_id, id, {_FIX_COLUMNS} FROM reports"
             " WHERE reporter_key = ? AND observed_s BETWEEN ? AND ? AND kind = ?",
             (probe.reporter_key, probe.observed_s - window, probe.observed_s + window, probe.kind),
         )
         return same_report(probe, (_candidate(r["incident_id"], r["id"], r) for r in rows), self.dedupe_rules)
 
     async def _update_earlier(
-        self, conn: aiosqlite.Connection, earlier: Candidate, draft: dict[str, Any],
-        photos: Sequence[StoredPhoto], now: datetime,
+        self,
+        conn: aiosqlite.Connection,
+        earlier: Candidate,
+        draft: dict[str, Any],
+        photos: Sequence[StoredPhoto],
+        now: datetime,
     ) -> SubmittedReport:
         """Folds a repeat submission into the reporter's earlier report: newer answers replace older
         ones, new photos are appended; place and time stay those of the first report (it may be an
         anchor). The draft id is kept so a replay of this draft is recognised."""
         assert earlier.report_id is not None
         report_id, stamp = earlier.report_id, now.isoformat()
-        first = (await _fetch(
-            conn, "SELECT ref_code, details FROM reports WHERE id = ?", (report_id,)
-        ))[0]
+        first = (await _fetch(conn, "SELECT ref_code, details FROM reports WHERE id = ?", (report_id,)))[0]
         details = {**json.loads(first["details"]), **draft["answers"]}
         await conn.execute(
             "UPDATE reports SET details = ?, revision = revision + 1, updated_at = ? WHERE id = ?",
             (json.dumps(details, ensure_ascii=False), stamp, report_id),
         )
-        known = await _fetch(
-            conn, "SELECT sha256, position FROM photos WHERE report_id = ?", (report_id,)
-        )
+        known = await _fetch(conn, "SELECT sha256, position FROM photos WHERE report_id = ?", (report_id,))
         seen = {r["sha256"] for r in known}
         fresh = []
         for photo in photos:  # the same picture sent again is not a new photo
@@ -962,13 +1058,21 @@ class Store:
         )
         await _refresh_incident(conn, earlier.incident_id, stamp)
         return SubmittedReport(
-            report_id, first["ref_code"], created=True, incident_id=earlier.incident_id,
-            updated_existing=True, match_reason=MatchReason.SAME_REPORTER.value,
+            report_id,
+            first["ref_code"],
+            created=True,
+            incident_id=earlier.incident_id,
+            updated_existing=True,
+            match_reason=MatchReason.SAME_REPORTER.value,
         )
 
     @staticmethod
     async def _joined(
-        conn: aiosqlite.Connection, incident_id: int, report_id: int, decision: Decision, now: datetime,
+        conn: aiosqlite.Connection,
+        incident_id: int,
+        report_id: int,
+        decision: Decision,
+        now: datetime,
     ) -> None:
         """Bookkeeping once a new report is in `incident_id`: the anchor of a new incident, the
         merge suggestions, the counts."""
@@ -1002,16 +1106,21 @@ class Store:
             {"id": incident_id},
         )
         return IncidentRow(
-            id=i["id"], kind=i["kind"], status=i["status"],
+            id=i["id"],
+            kind=i["kind"],
+            status=i["status"],
             created_at=datetime.fromisoformat(i["created_at"]),
             updated_at=datetime.fromisoformat(i["updated_at"]) if i["updated_at"] else None,
-            merged_into=i["merged_into"], anchor_report_id=i["anchor_report_id"],
-            anchor_latitude=i["anchor_latitude"], anchor_longitude=i["anchor_longitude"],
-            anchor_accuracy_m=i["anchor_accuracy_m"], anchor_observed_s=i["anchor_observed_s"],
-            report_count=i["report_count"], reporter_count=i["reporter_count"],
+            merged_into=i["merged_into"],
+            anchor_report_id=i["anchor_report_id"],
+            anchor_latitude=i["anchor_latitude"],
+            anchor_longitude=i["anchor_longitude"],
+            anchor_accuracy_m=i["anchor_accuracy_m"],
+            anchor_observed_s=i["anchor_observed_s"],
+            report_count=i["report_count"],
+            reporter_count=i["reporter_count"],
             merge_suggestions=tuple(r[0] for r in suggested),
         )
-
 
     # --- moderation ----------------------------------------------------------------------------
 
@@ -1024,76 +1133,106 @@ class Store:
         row = await (await conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,))).fetchone()
         if row is None:
             return None
-        ids = await (await conn.execute(
-            "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id", (incident_id,)
-        )).fetchall()
+        ids = await (
+            await conn.execute(
+                "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id", (incident_id,)
+            )
+        ).fetchall()
         if not ids and row["merged_into"] is not None:
             # A merged card keeps showing what it was, with a pointer to where its reports went.
-            ids = await (await conn.execute(
-                "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id", (row["merged_into"],)
-            )).fetchall()
+            ids = await (
+                await conn.execute(
+                    "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id",
+                    (row["merged_into"],),
+                )
+            ).fetchall()
         reports = tuple([await self._report(conn, r["id"]) for r in ids])
         if not reports:
             return None
         suggestions = await self._incident(conn, incident_id)
         return CardState(
-            incident_id=incident_id, kind=reports[0].kind, status=row["status"], merged_into=row["merged_into"],
-            review=Review(row["review"]), reviewer=row["reviewer_name"],
+            incident_id=incident_id,
+            kind=reports[0].kind,
+            status=row["status"],
+            merged_into=row["merged_into"],
+            review=Review(row["review"]),
+            reviewer=row["reviewer_name"],
             reviewed_at=datetime.fromisoformat(row["reviewed_at"]) if row["reviewed_at"] else None,
-            reject_reason=row["reject_reason"], assignee=row["assignee_name"], reports=reports,
+            reject_reason=row["reject_reason"],
+            assignee=row["assignee_name"],
+            reports=reports,
             merge_suggestions=suggestions.merge_suggestions if suggestions else (),
         )
 
     async def card_message(self, incident_id: int) -> tuple[int, int] | None:
         """(chat_id, message_id) of the incident's card, once it has been posted."""
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (incident_id,)
-            )).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (incident_id,)
+                )
+            ).fetchone()
         return (row[0], row[1]) if row else None
 
     async def card_sent(self, incident_id: int, chat_id: int, message_id: int) -> None:
         async with self.transaction() as conn:
             await conn.execute(
                 "INSERT INTO cards (incident_id, chat_id, message_id) VALUES (?, ?, ?) "
-                "ON CONFLICT (incident_id) DO UPDATE SET chat_id = excluded.chat_id, message_id = excluded.message_id",
+                "ON CONFLICT (incident_id) DO UPDATE SET chat_id = excluded.chat_id, message_id = "
+                "excluded.message_id",
                 (incident_id, chat_id, message_id),
             )
 
-    async def action_tokens(self, incident_id: int, pairs: Sequence[tuple[str, str]]) -> dict[tuple[Any, str], str]:
+    async def action_tokens(
+        self, incident_id: int, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[Any, str], str]:
         """An opaque token per (action, arg) of an incident, made once and reused."""
         async with self.transaction() as conn:
             await conn.executemany(
                 "INSERT OR IGNORE INTO card_actions (token, incident_id, action, arg) VALUES (?, ?, ?, ?)",
                 [(secrets.token_urlsafe(9), incident_id, str(a), arg) for a, arg in pairs],
             )
-            rows = await (await conn.execute(
-                "SELECT action, arg, token FROM card_actions WHERE incident_id = ?", (incident_id,)
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT action, arg, token FROM card_actions WHERE incident_id = ?", (incident_id,)
+                )
+            ).fetchall()
         by_key = {(r["action"], r["arg"]): r["token"] for r in rows}
         return {(a, arg): by_key[(str(a), arg)] for a, arg in pairs}
 
     async def card_action(self, token: str) -> tuple[int, str, str] | None:
         """(incident_id, action, arg) behind a button's token, or None for a forged one."""
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT incident_id, action, arg FROM card_actions WHERE token = ?", (token,)
-            )).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT incident_id, action, arg FROM card_actions WHERE token = ?", (token,)
+                )
+            ).fetchone()
         return (row[0], row[1], row[2]) if row else None
 
     async def superseded(self, item: OutboxItem) -> bool:
         """Whether a later refresh of the same card is already queued."""
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT 1 FROM outbox WHERE status = 'pending' AND method = 'card' AND purpose = ? AND id > ?"
-                " AND EXISTS (SELECT 1 FROM cards WHERE incident_id = ?)",
-                (item.purpose, item.id, item.payload["incident_id"]),
-            )).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT 1 FROM outbox WHERE status = 'pending' AND method = 'card' AND purpose = "
+                    "? AND id > ?"
+                    " AND EXISTS (SELECT 1 FROM cards WHERE incident_id = ?)",
+                    (item.purpose, item.id, item.payload["incident_id"]),
+                )
+            ).fetchone()
         return row is not None
 
-    async def review_incident(self, incident_id: int, review: Review, staff_id: int, staff_name: str,
-                              reason: str | None, now: datetime,
-                              compose: Callable[[CardState], Sequence[Outgoing]]) -> bool:
+    async def review_incident(
+        self,
+        incident_id: int,
+        review: Review,
+        staff_id: int,
+        staff_name: str,
+        reason: str | None,
+        now: datetime,
+        compose: Callable[[CardState], Sequence[Outgoing]],
+    ) -> bool:
         """Verifies or rejects a pending incident; False when someone already decided it (first wins)."""
         async with self.transaction() as conn:
             cursor = await conn.execute(
@@ -1103,8 +1242,9 @@ class Store:
             )
             changed = cursor.rowcount == 1
             if changed:
-                await conn.execute("UPDATE reports SET status = ? WHERE incident_id = ?",
-                                   (review.value, incident_id))
+                await conn.execute(
+                    "UPDATE reports SET status = ? WHERE incident_id = ?", (review.value, incident_id)
+                )
                 await _audit(conn, now, staff_id, staff_name, incident_id, review.value, reason)
                 state = await self._card_state(conn, incident_id)
                 assert state is not None
@@ -1113,16 +1253,27 @@ class Store:
                     await self._open_cases(conn, state, staff_id, staff_name, now)
         return changed
 
-    async def assign(self, incident_id: int, staff_id: int, staff_name: str, now: datetime,
-                     refresh: Sequence[Outgoing]) -> None:
+    async def assign(
+        self, incident_id: int, staff_id: int, staff_name: str, now: datetime, refresh: Sequence[Outgoing]
+    ) -> None:
         async with self.transaction() as conn:
-            await conn.execute("UPDATE incidents SET assignee_id = ?, assignee_name = ? WHERE id = ?",
-                               (staff_id, staff_name, incident_id))
+            await conn.execute(
+                "UPDATE incidents SET assignee_id = ?, assignee_name = ? WHERE id = ?",
+                (staff_id, staff_name, incident_id),
+            )
             await _audit(conn, now, staff_id, staff_name, incident_id, "assign", None)
             await self._enqueue(conn, refresh, now)
 
-    async def record(self, incident_id: int | None, staff_id: int | None, staff_name: str, action: str,
-                     detail: str | None, now: datetime, messages: Sequence[Outgoing] = ()) -> None:
+    async def record(
+        self,
+        incident_id: int | None,
+        staff_id: int | None,
+        staff_name: str,
+        action: str,
+        detail: str | None,
+        now: datetime,
+        messages: Sequence[Outgoing] = (),
+    ) -> None:
         """An audit entry, and the messages that action sends, in one transaction."""
         async with self.transaction() as conn:
             await _audit(conn, now, staff_id, staff_name, incident_id, action, detail)
@@ -1130,47 +1281,78 @@ class Store:
 
     async def audit_entries(self, incident_id: int | None = None) -> list[dict[str, Any]]:
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                "SELECT * FROM audit_log WHERE ? IS NULL OR incident_id = ? ORDER BY id", (incident_id, incident_id)
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT * FROM audit_log WHERE ? IS NULL OR incident_id = ? ORDER BY id",
+                    (incident_id, incident_id),
+                )
+            ).fetchall()
         return [dict(r) for r in rows]
 
     async def merge_candidates(self, incident_id: int, limit: int = 6) -> list[int]:
         """Open, undecided incidents of a compatible kind within 10 km of this one, nearest first."""
         async with self.reading() as conn:
-            me = await (await conn.execute(
-                "SELECT anchor_kind, anchor_latitude, anchor_longitude FROM incidents WHERE id = ?", (incident_id,)
-            )).fetchone()
+            me = await (
+                await conn.execute(
+                    "SELECT anchor_kind, anchor_latitude, anchor_longitude FROM incidents WHERE id = ?",
+                    (incident_id,),
+                )
+            ).fetchone()
             if me is None or me["anchor_latitude"] is None:
                 return []
             kinds = DedupeRules().group_kinds(me["anchor_kind"])
-            rows = await (await conn.execute(
-                f"SELECT id, anchor_latitude, anchor_longitude FROM incidents WHERE id != ?"
-                f" AND anchor_kind IN ({', '.join('?' * len(kinds))}) AND status = 'open' AND review = 'pending'"
-                " AND anchor_latitude BETWEEN ? AND ? AND anchor_longitude BETWEEN ? AND ?",
-                (incident_id, *kinds, me["anchor_latitude"] - 0.1, me["anchor_latitude"] + 0.1,
-                 me["anchor_longitude"] - 0.12, me["anchor_longitude"] + 0.12),
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    f"SELECT id, anchor_latitude, anchor_longitude FROM incidents WHERE id != ?"
+                    f" AND anchor_kind IN ({', '.join('?' * len(kinds))}) AND status = 'open' AND "
+                    "review = 'pending'"
+                    " AND anchor_latitude BETWEEN ? AND ? AND anchor_longitude BETWEEN ? AND ?",
+                    (
+                        incident_id,
+                        *kinds,
+                        me["anchor_latitude"] - 0.1,
+                        me["anchor_latitude"] + 0.1,
+                        me["anchor_longitude"] - 0.12,
+                        me["anchor_longitude"] + 0.12,
+                    ),
+                )
+            ).fetchall()
         here = (me["anchor_latitude"], me["anchor_longitude"])
         rows = sorted(rows, key=lambda r: haversine_m(here, (r["anchor_latitude"], r["anchor_longitude"])))
         return [r["id"] for r in rows[:limit]]
 
-    async def merge_into(self, source: int, target: int, staff_id: int, staff_name: str, now: datetime,
-                         refresh: Callable[[int], Sequence[Outgoing]]) -> bool:
+    async def merge_into(
+        self,
+        source: int,
+        target: int,
+        staff_id: int,
+        staff_name: str,
+        now: datetime,
+        refresh: Callable[[int], Sequence[Outgoing]],
+    ) -> bool:
         """Staff merge; False when it can no longer be made (already merged, decided, or incompatible)."""
         try:
             await self.merge_incidents(source, target, staff_id, now)
         except (LookupError, ValueError):
             return False
-        await self.record(source, staff_id, staff_name, "merge", f"into {target}", now,
-                          [*refresh(source), *refresh(target)])
+        await self.record(
+            source, staff_id, staff_name, "merge", f"into {target}", now, [*refresh(source), *refresh(target)]
+        )
         return True
 
-    async def split_out(self, report_id: int, staff_id: int, staff_name: str, now: datetime,
-                        refresh: Callable[[int], Sequence[Outgoing]]) -> bool:
+    async def split_out(
+        self,
+        report_id: int,
+        staff_id: int,
+        staff_name: str,
+        now: datetime,
+        refresh: Callable[[int], Sequence[Outgoing]],
+    ) -> bool:
         """Staff split a report into its own incident; False when it cannot be (already alone)."""
         async with self.reading() as conn:
-            row = await (await conn.execute("SELECT incident_id FROM reports WHERE id = ?", (report_id,))).fetchone()
+            row = await (
+                await conn.execute("SELECT incident_id FROM reports WHERE id = ?", (report_id,))
+            ).fetchone()
         if row is None:
             return False
         old = row["incident_id"]
@@ -1180,35 +1362,57 @@ class Store:
             return False
         if new == old:
             return False
-        await self.record(old, staff_id, staff_name, "split", f"report {report_id} to {new}", now,
-                          [*refresh(old), *refresh(new)])
+        await self.record(
+            old,
+            staff_id,
+            staff_name,
+            "split",
+            f"report {report_id} to {new}",
+            now,
+            [*refresh(old), *refresh(new)],
+        )
         return True
 
     async def open_question(self, incident_id: int, chat_id: int, message_id: int, now: datetime) -> None:
         async with self.transaction() as conn:
             await conn.execute(
-                "INSERT INTO questions (incident_id, prompt_chat_id, prompt_message_id, asked_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO questions (incident_id, prompt_chat_id, prompt_message_id, asked_at) "
+                "VALUES (?, ?, ?, ?)",
                 (incident_id, chat_id, message_id, now.isoformat()),
             )
 
     async def question_by_prompt(self, chat_id: int, message_id: int) -> int | None:
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT id FROM questions WHERE prompt_chat_id = ? AND prompt_message_id = ?", (chat_id, message_id)
-            )).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT id FROM questions WHERE prompt_chat_id = ? AND prompt_message_id = ?",
+                    (chat_id, message_id),
+                )
+            ).fetchone()
         return row[0] if row else None
 
-    async def relay_question(self, question_id: int, text: str, staff_id: int, staff_name: str, now: datetime,
-                             compose: Callable[[ReportRow, str], Outgoing]) -> int:
+    async def relay_question(
+        self,
+        question_id: int,
+        text: str,
+        staff_id: int,
+        staff_name: str,
+        now: datetime,
+        compose: Callable[[ReportRow, str], Outgoing],
+    ) -> int:
         """Queues the question to every reachable reporter of the incident; returns how many."""
         async with self.transaction() as conn:
-            q = await (await conn.execute("SELECT * FROM questions WHERE id = ?", (question_id,))).fetchone()
-            await conn.execute("UPDATE questions SET question = ?, asked_by = ? WHERE id = ?",
-                               (text, staff_id, question_id))
-            ids = await (await conn.execute(
-                "SELECT id FROM reports WHERE incident_id = ? AND reporter_id IS NOT NULL AND notify_reporter = 1",
-                (q["incident_id"],),
-            )).fetchall()
+            q = await _one(conn, "SELECT * FROM questions WHERE id = ?", (question_id,))
+            await conn.execute(
+                "UPDATE questions SET question = ?, asked_by = ? WHERE id = ?", (text, staff_id, question_id)
+            )
+            ids = await (
+                await conn.execute(
+                    "SELECT id FROM reports WHERE incident_id = ? AND reporter_id IS NOT NULL AND "
+                    "notify_reporter = 1",
+                    (q["incident_id"],),
+                )
+            ).fetchall()
             reports = [await self._report(conn, r["id"]) for r in ids]
             seen: set[int | None] = set()
             messages = []
@@ -1220,62 +1424,81 @@ class Store:
             await self._enqueue(conn, messages, now)
         return len(messages)
 
-    async def relay_answer(self, chat_id: int, replied_to: int, now: datetime,
-                           compose: Callable[[int, str, tuple[int, int] | None], Sequence[Outgoing]]) -> bool:
-        """A reporter's reply to a relayed question: queued under the incident's card. False if it is not one."""
+    async def relay_answer(
+        self,
+        chat_id: int,
+        replied_to: int,
+        now: datetime,
+        compose: Callable[[int, str, tuple[int, int] | None], Sequence[Outgoing]],
+    ) -> bool:
+        """A reporter's reply to a relayed question, queued under the incident's card (False: not one)."""
         async with self.transaction() as conn:
-            row = await (await conn.execute(
-                "SELECT purpose FROM outbox WHERE chat_id = ? AND purpose LIKE 'question:%' AND result = ?",
-                (chat_id, json.dumps([replied_to])),
-            )).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT purpose FROM outbox WHERE chat_id = ? AND purpose LIKE 'question:%' AND "
+                    "result = ?",
+                    (chat_id, json.dumps([replied_to])),
+                )
+            ).fetchone()
             if row is None:
                 return False
             _, question_id, report_id = row["purpose"].split(":")
-            q = await (await conn.execute("SELECT incident_id FROM questions WHERE id = ?",
-                                          (int(question_id),))).fetchone()
-            code = (await (await conn.execute("SELECT ref_code FROM reports WHERE id = ?",
-                                              (int(report_id),))).fetchone())[0]
-            card = await (await conn.execute("SELECT chat_id, message_id FROM cards WHERE incident_id = ?",
-                                             (q["incident_id"],))).fetchone()
-            await self._enqueue(conn, compose(q["incident_id"], code, (card[0], card[1]) if card else None), now)
+            q = await _one(conn, "SELECT incident_id FROM questions WHERE id = ?", (int(question_id),))
+            code = (await _one(conn, "SELECT ref_code FROM reports WHERE id = ?", (int(report_id),)))[0]
+            card = await (
+                await conn.execute(
+                    "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (q["incident_id"],)
+                )
+            ).fetchone()
+            await self._enqueue(
+                conn, compose(q["incident_id"], code, (card[0], card[1]) if card else None), now
+            )
         return True
 
     async def alert_subscribers(self, township_id: str) -> list[tuple[int, str]]:
         """(user_id, language) of people who asked /alerts for this township (kept in their user data)."""
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                "SELECT user_id, COALESCE(json_extract(data, '$.lang'), 'zh_Hans') FROM user_data"
-                " WHERE EXISTS (SELECT 1 FROM json_each(data, '$.alerts') WHERE value = ?)",
-                (township_id,),
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT user_id, COALESCE(json_extract(data, '$.lang'), 'zh_Hans') FROM user_data"
+                    " WHERE EXISTS (SELECT 1 FROM json_each(data, '$.alerts') WHERE value = ?)",
+                    (township_id,),
+                )
+            ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
     async def already_done(self, incident_id: int, action: str) -> bool:
         """Whether the audit log already has this action for the incident (one warning per incident)."""
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT 1 FROM audit_log WHERE incident_id = ? AND action = ?", (incident_id, action)
-            )).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT 1 FROM audit_log WHERE incident_id = ? AND action = ?", (incident_id, action)
+                )
+            ).fetchone()
         return row is not None
 
     async def pending_incidents(self, limit: int = 30) -> list[CardState]:
         """Open incidents waiting for a decision, oldest first."""
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                "SELECT id FROM incidents i WHERE status = 'open' AND review = 'pending'"
-                " AND EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id AND r.hidden = 0)"
-                " ORDER BY created_at, id LIMIT ?",
-                (limit,),
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT id FROM incidents i WHERE status = 'open' AND review = 'pending'"
+                    " AND EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id AND r.hidden = 0)"
+                    " ORDER BY created_at, id LIMIT ?",
+                    (limit,),
+                )
+            ).fetchall()
             states = [await self._card_state(conn, r["id"]) for r in rows]
         return [s for s in states if s is not None]
 
     async def reports_since(self, since: datetime) -> list[ReportRow]:
         """Reports submitted since a moment (for /stats)."""
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                "SELECT id FROM reports WHERE submitted_at >= ? ORDER BY id", (since.isoformat(),)
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT id FROM reports WHERE submitted_at >= ? ORDER BY id", (since.isoformat(),)
+                )
+            ).fetchall()
             return [await self._report(conn, r["id"]) for r in rows]
 
     # --- export --------------------------------------------------------------------------------
@@ -1307,8 +1530,9 @@ class Store:
         assert key is not None
         return key
 
-    async def ban(self, key: str, staff_id: int, staff_name: str, reason: str | None, detail: str,
-                  now: datetime) -> int | None:
+    async def ban(
+        self, key: str, staff_id: int, staff_name: str, reason: str | None, detail: str, now: datetime
+    ) -> int | None:
         """Bans a person (a key from :meth:`person_key` or an anonymous tip's hash) and hides their reports
         from the staff queue; audited. Returns how many reports were hidden, None if already banned."""
         async with self.transaction() as conn:
@@ -1334,9 +1558,12 @@ class Store:
 
     async def is_banned(self, *keys: str) -> bool:
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT 1 FROM bans WHERE ban_key IN (SELECT value FROM json_each(?))", (json.dumps(keys),)
-            )).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT 1 FROM bans WHERE ban_key IN (SELECT value FROM json_each(?))",
+                    (json.dumps(keys),),
+                )
+            ).fetchone()
         return row is not None
 
     async def banned_keys(self) -> set[str]:
@@ -1348,24 +1575,31 @@ class Store:
     async def report_key(self, ref_code: str) -> str | None:
         """Whose report this is, as a ban key; None for an unknown code or a web report (no person)."""
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT reporter_key FROM reports WHERE ref_code = ?", (ref_code,)
-            )).fetchone()
+            row = await (
+                await conn.execute("SELECT reporter_key FROM reports WHERE ref_code = ?", (ref_code,))
+            ).fetchone()
         return row[0] if row else None
 
     async def recent_report_count(self, user_id: int, anonymous_key: str | None, since: datetime) -> int:
         """Reports a person submitted since `since`: under their id, and their anonymous tips by hash."""
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT COUNT(*) FROM reports WHERE (reporter_id = ? OR reporter_key = ?)"
-                " AND julianday(submitted_at) >= julianday(?)",
-                (user_id, anonymous_key, since.isoformat()),
-            )).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT COUNT(*) FROM reports WHERE (reporter_id = ? OR reporter_key = ?)"
+                    " AND julianday(submitted_at) >= julianday(?)",
+                    (user_id, anonymous_key, since.isoformat()),
+                )
+            ).fetchone()
         assert row is not None
         return int(row[0])
 
-    async def forget_person(self, user_id: int, anonymous_key: str | None, now: datetime,
-                            draft_files: Sequence[tuple[str, str]] = ()) -> Forgotten:
+    async def forget_person(
+        self,
+        user_id: int,
+        anonymous_key: str | None,
+        now: datetime,
+        draft_files: Sequence[tuple[str, str]] = (),
+    ) -> Forgotten:
         """/forgetme: removes a person's identity and keeps the scientific record.
 
         Their reports lose id, name, username, the owner's name and phone; the person's key becomes a
@@ -1386,10 +1620,15 @@ class Store:
             # this by default; other builds may not).
             await conn.execute("PRAGMA secure_delete = ON")
         async with self.transaction() as conn:
-            report_ids = [r[0] for r in await _fetch(
-                conn, "SELECT id FROM reports WHERE reporter_id = ? OR reporter_key IN"
-                " (SELECT value FROM json_each(?))", (user_id, json.dumps(keys)),
-            )]
+            report_ids = [
+                r[0]
+                for r in await _fetch(
+                    conn,
+                    "SELECT id FROM reports WHERE reporter_id = ? OR reporter_key IN"
+                    " (SELECT value FROM json_each(?))",
+                    (user_id, json.dumps(keys)),
+                )
+            ]
             ids = json.dumps(report_ids)
             # Two new random keys: their own reports and their anonymous tips must not become linked
             # (a livestock report's place could otherwise point at who sent a tip). No timestamp is
@@ -1401,10 +1640,15 @@ class Store:
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (anonymous_key, f"gone:{secrets.token_hex(8)}", f"gone:{secrets.token_hex(8)}", ids),
             )
-            originals = [(r[0], r[1]) for r in await _fetch(
-                conn, "SELECT DISTINCT sha256, original_path FROM photos WHERE original_deleted_at IS NULL"
-                " AND report_id IN (SELECT value FROM json_each(?))", (ids,),
-            )]
+            originals = [
+                (r[0], r[1])
+                for r in await _fetch(
+                    conn,
+                    "SELECT DISTINCT sha256, original_path FROM photos WHERE original_deleted_at IS NULL"
+                    " AND report_id IN (SELECT value FROM json_each(?))",
+                    (ids,),
+                )
+            ]
             await conn.execute(
                 "UPDATE photos SET original_path = derived_path, original_deleted_at = ?"
                 " WHERE original_deleted_at IS NULL AND report_id IN (SELECT value FROM json_each(?))",
@@ -1413,23 +1657,26 @@ class Store:
             await conn.execute("DELETE FROM user_data WHERE user_id = ?", (user_id,))
             await conn.execute(
                 "DELETE FROM conversations WHERE EXISTS (SELECT 1 FROM json_each(conversations.key)"
-                " WHERE value = ?)", (user_id,),
+                " WHERE value = ?)",
+                (user_id,),
             )
             # Messages to them: nothing more is sent, and nothing says they were sent.
             await conn.execute(
                 "UPDATE outbox SET chat_id = 0, payload = '{}', result = NULL,"
                 " status = CASE status WHEN 'pending' THEN 'failed' ELSE status END,"
                 " last_error = CASE status WHEN 'pending' THEN 'forgotten' ELSE last_error END"
-                " WHERE chat_id = ?", (user_id,),
+                " WHERE chat_id = ?",
+                (user_id,),
             )
             # Staff posts already delivered (trusted routes) name them with a tg:// link: drop the copy.
             await conn.execute(
                 "UPDATE outbox SET payload = '{}' WHERE status != 'pending' AND instr(payload, ?) > 0",
-                (f"tg://user?id={user_id}\\\"",),
+                (f'tg://user?id={user_id}\\"',),
             )
             await conn.execute(
                 "UPDATE audit_log SET staff_id = NULL, staff_name = NULL"
-                " WHERE staff_id = ? AND action = 'denied'", (user_id,),
+                " WHERE staff_id = ? AND action = 'denied'",
+                (user_id,),
             )
             await _audit(conn, now, None, None, None, "forget", f"{len(report_ids)} reports anonymised")
             delete = await self._unreferenced(conn, [*originals, *draft_files])
@@ -1466,11 +1713,14 @@ class Store:
         saved draft still uses."""
         unused = []
         for sha256, path in dict.fromkeys(files):
-            used = await (await conn.execute(
-                "SELECT 1 FROM photos WHERE sha256 = ? AND ? IN (original_path, derived_path, thumbnail_path)"
-                " UNION ALL SELECT 1 FROM user_data WHERE instr(data, ?) > 0 LIMIT 1",
-                (sha256, path, json.dumps(path, ensure_ascii=False)),
-            )).fetchone()
+            used = await (
+                await conn.execute(
+                    "SELECT 1 FROM photos WHERE sha256 = ? AND ? IN (original_path, derived_path, "
+                    "thumbnail_path)"
+                    " UNION ALL SELECT 1 FROM user_data WHERE instr(data, ?) > 0 LIMIT 1",
+                    (sha256, path, json.dumps(path, ensure_ascii=False)),
+                )
+            ).fetchone()
             if used is None:
                 unused.append(path)
         return unused
@@ -1530,8 +1780,14 @@ class Store:
 
         return self.compensation_plan or default_plan()
 
-    async def _open_cases(self, conn: aiosqlite.Connection, state: CardState, staff_id: int | None,
-                          staff_name: str | None, now: datetime) -> list[int]:
+    async def _open_cases(
+        self,
+        conn: aiosqlite.Connection,
+        state: CardState,
+        staff_id: int | None,
+        staff_name: str | None,
+        now: datetime,
+    ) -> list[int]:
         """Inside review_incident's transaction: a case per owner of the incident's livestock reports
         (none for other kinds), each owner told through the outbox. A case that exists stays as it is."""
         from bot.compensation import new_cases, owner_messages
@@ -1549,8 +1805,15 @@ class Store:
             case = await self._case(conn, cursor.lastrowid)
             assert case is not None
             opened.append(case.id)
-            await _audit(conn, now, staff_id, staff_name, state.incident_id, "case_open",
-                         f"{case.code} {case.owner_name}")
+            await _audit(
+                conn,
+                now,
+                staff_id,
+                staff_name,
+                state.incident_id,
+                "case_open",
+                f"{case.code} {case.owner_name}",
+            )
             await self._enqueue(conn, owner_messages(case, "opened", plan), now)
         return opened
 
@@ -1561,9 +1824,9 @@ class Store:
         row = await (await conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,))).fetchone()
         if row is None:
             return None
-        counted = await (await conn.execute(
-            "SELECT COUNT(*) FROM case_photos WHERE case_id = ?", (case_id,)
-        )).fetchone()
+        counted = await (
+            await conn.execute("SELECT COUNT(*) FROM case_photos WHERE case_id = ?", (case_id,))
+        ).fetchone()
         return Case.from_row(dict(row), counted[0] if counted else 0)
 
     async def _cases(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
@@ -1578,13 +1841,14 @@ class Store:
     async def case_by_report_code(self, code: str) -> Any:
         """The case a report belongs to: its incident's only case, or the owner's case it opened."""
         async with self.reading() as conn:
-            report = await (await conn.execute(
-                "SELECT id, incident_id FROM reports WHERE ref_code = ?", (code,)
-            )).fetchone()
+            report = await (
+                await conn.execute("SELECT id, incident_id FROM reports WHERE ref_code = ?", (code,))
+            ).fetchone()
             if report is None:
                 return None
-            cases = await self._cases(conn, "SELECT id FROM cases WHERE incident_id = ? ORDER BY id",
-                                      (report["incident_id"],))
+            cases = await self._cases(
+                conn, "SELECT id FROM cases WHERE incident_id = ? ORDER BY id", (report["incident_id"],)
+            )
         if len(cases) == 1:
             return cases[0]
         return next((c for c in cases if c.report_id == report["id"]), None)
@@ -1592,7 +1856,8 @@ class Store:
     async def case_by_card(self, chat_id: int, message_id: int) -> Any:
         async with self.reading() as conn:
             found = await self._cases(
-                conn, "SELECT id FROM cases WHERE card_chat_id = ? AND card_message_id = ?",
+                conn,
+                "SELECT id FROM cases WHERE card_chat_id = ? AND card_message_id = ?",
                 (chat_id, message_id),
             )
         return found[0] if found else None
@@ -1613,13 +1878,15 @@ class Store:
         """Cases opened, or paid, on a day in [start, end) (ISO dates): the monthly report."""
         async with self.reading() as conn:
             return await self._cases(
-                conn, "SELECT id FROM cases WHERE reported_on >= :s AND reported_on < :e"
+                conn,
+                "SELECT id FROM cases WHERE reported_on >= :s AND reported_on < :e"
                 " UNION SELECT id FROM cases WHERE paid_on >= :s AND paid_on < :e ORDER BY 1",
                 {"s": start, "e": end},
             )
 
-    async def change_case(self, case_id: int, staff_id: int | None, staff_name: str, now: datetime,
-                          step: Callable[[Any], Any]) -> Any:
+    async def change_case(
+        self, case_id: int, staff_id: int | None, staff_name: str, now: datetime, step: Callable[[Any], Any]
+    ) -> Any:
         """Applies one staff step in one transaction: `step(case)` returns a bot.compensation.CaseChange
         (or raises IllegalTransition / CaseInputError, and nothing is written). The update only lands
         if the case is still in the state the step was decided on (of two staff, the first wins; the
@@ -1645,13 +1912,27 @@ class Store:
             )
             assert cursor.rowcount == 1  # the state was read in this transaction
             after = await self._case(conn, case_id)
-            await _audit(conn, now, staff_id, staff_name, case.incident_id, f"case_{change.action}",
-                         f"{case.code} {case.state.value}->{after.state.value} {change.detail}".strip()[:500])
+            await _audit(
+                conn,
+                now,
+                staff_id,
+                staff_name,
+                case.incident_id,
+                f"case_{change.action}",
+                f"{case.code} {case.state.value}->{after.state.value} {change.detail}".strip()[:500],
+            )
             await self._enqueue(conn, owner_messages(after, change.notice, self.case_plan()), now)
         return after
 
-    async def add_case_photo(self, case_id: int, file_id: str, file_unique_id: str, staff_id: int | None,
-                             staff_name: str, now: datetime) -> bool:
+    async def add_case_photo(
+        self,
+        case_id: int,
+        file_id: str,
+        file_unique_id: str,
+        staff_id: int | None,
+        staff_name: str,
+        now: datetime,
+    ) -> bool:
         """A survey photo (kept as Telegram's file id); False when the same photo was already added."""
         async with self.transaction() as conn:
             case = await self._case(conn, case_id)
@@ -1659,7 +1940,8 @@ class Store:
                 raise LookupError(f"no case {case_id}")
             cursor = await conn.execute(
                 "INSERT OR IGNORE INTO case_photos (case_id, file_id, file_unique_id, added_by, added_at)"
-                " VALUES (?, ?, ?, ?, ?)", (case_id, file_id, file_unique_id, staff_id, now.isoformat()),
+                " VALUES (?, ?, ?, ?, ?)",
+                (case_id, file_id, file_unique_id, staff_id, now.isoformat()),
             )
             if cursor.rowcount != 1:
                 return False
@@ -1667,46 +1949,59 @@ class Store:
                 "UPDATE cases SET card_version = card_version + 1, updated_at = ? WHERE id = ?",
                 (now.isoformat(), case_id),
             )
-            await _audit(conn, now, staff_id, staff_name, case.incident_id, "case_photo",
-                         f"{case.code} {file_unique_id}")
+            await _audit(
+                conn,
+                now,
+                staff_id,
+                staff_name,
+                case.incident_id,
+                "case_photo",
+                f"{case.code} {file_unique_id}",
+            )
         return True
 
     async def case_photo_ids(self, case_id: int) -> list[str]:
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                "SELECT file_id FROM case_photos WHERE case_id = ? ORDER BY id", (case_id,)
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT file_id FROM case_photos WHERE case_id = ? ORDER BY id", (case_id,)
+                )
+            ).fetchall()
         return [r[0] for r in rows]
 
-    async def case_tokens(self, case_id: int,
-                          pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    async def case_tokens(self, case_id: int, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """An opaque token per (action, arg) of a case card's buttons, made once and reused."""
         async with self.transaction() as conn:
             await conn.executemany(
                 "INSERT OR IGNORE INTO case_actions (token, case_id, action, arg) VALUES (?, ?, ?, ?)",
                 [(secrets.token_urlsafe(9), case_id, a, arg) for a, arg in pairs],
             )
-            rows = await (await conn.execute(
-                "SELECT action, arg, token FROM case_actions WHERE case_id = ?", (case_id,)
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT action, arg, token FROM case_actions WHERE case_id = ?", (case_id,)
+                )
+            ).fetchall()
         by_key = {(r["action"], r["arg"]): r["token"] for r in rows}
         return {pair: by_key[pair] for pair in pairs}
 
     async def case_action(self, token: str) -> tuple[int, str, str] | None:
         """(case_id, action, arg) behind a case button's token, or None for a forged one."""
         async with self.reading() as conn:
-            row = await (await conn.execute(
-                "SELECT case_id, action, arg FROM case_actions WHERE token = ?", (token,)
-            )).fetchone()
+            row = await (
+                await conn.execute("SELECT case_id, action, arg FROM case_actions WHERE token = ?", (token,))
+            ).fetchone()
         return (row[0], row[1], row[2]) if row else None
 
     async def case_cards_due(self, limit: int = 20) -> list[tuple[int, int]]:
         """(case_id, card_version) of the case cards to post or refresh."""
         async with self.reading() as conn:
-            rows = await (await conn.execute(
-                "SELECT id, card_version FROM cases WHERE card_version > card_sent_version"
-                " ORDER BY id LIMIT ?", (limit,),
-            )).fetchall()
+            rows = await (
+                await conn.execute(
+                    "SELECT id, card_version FROM cases WHERE card_version > card_sent_version"
+                    " ORDER BY id LIMIT ?",
+                    (limit,),
+                )
+            ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
     async def case_card_sent(self, case_id: int, version: int, chat_id: int, message_id: int) -> None:
@@ -1727,23 +2022,38 @@ class Store:
             )
         return cursor.rowcount == 1
 
-    async def remind_cases(self, keys: dict[int, list[str]], messages: Sequence[Outgoing],
-                           now: datetime, refresh_cards: bool = False) -> None:
+    async def remind_cases(
+        self,
+        keys: dict[int, list[str]],
+        messages: Sequence[Outgoing],
+        now: datetime,
+        refresh_cards: bool = False,
+    ) -> None:
         """Records the reminders sent per case (each key once) and queues the messages, in one
         transaction; `refresh_cards` marks every open case's card for refresh (its countdowns)."""
         async with self.transaction() as conn:
             if refresh_cards:
                 await conn.execute("UPDATE cases SET card_version = card_version + 1 WHERE state != 'closed'")
             for case_id, new in keys.items():
-                row = await (await conn.execute("SELECT incident_id, reminded FROM cases WHERE id = ?",
-                                                (case_id,))).fetchone()
+                row = await (
+                    await conn.execute("SELECT incident_id, reminded FROM cases WHERE id = ?", (case_id,))
+                ).fetchone()
                 if row is None:
                     continue
                 known = [k for k in (row["reminded"] or "").split(",") if k]
-                await conn.execute("UPDATE cases SET reminded = ? WHERE id = ?",
-                                   (",".join(known + [k for k in new if k not in known]), case_id))
-                await _audit(conn, now, None, None, row["incident_id"], "case_remind",
-                             f"C{case_id} {' '.join(new)}"[:500])
+                await conn.execute(
+                    "UPDATE cases SET reminded = ? WHERE id = ?",
+                    (",".join(known + [k for k in new if k not in known]), case_id),
+                )
+                await _audit(
+                    conn,
+                    now,
+                    None,
+                    None,
+                    row["incident_id"],
+                    "case_remind",
+                    f"C{case_id} {' '.join(new)}"[:500],
+                )
             await self._enqueue(conn, messages, now)
 
 
@@ -1766,6 +2076,13 @@ class BackupResult:
 
 
 _SCRUB_PRIVATE = "UPDATE outbox SET chat_id = 0, payload = '{}', result = NULL WHERE id = ? AND private = 1"
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row:
+    """The row a query always returns (an aggregate, or a row the caller knows exists)."""
+    row = await (await conn.execute(sql, params)).fetchone()
+    assert row is not None, sql
+    return row
 
 
 def _statements(script: str) -> list[str]:
@@ -1875,7 +2192,9 @@ _DECISION_SQL = (
 def anchor_params(probe: Probe, rules: DedupeRules) -> dict[str, Any]:
     box = search_box(probe, rules)
     return {
-        "cells": json.dumps(grid_cells(box)), "min_s": box.min_s, "max_s": box.max_s,
+        "cells": json.dumps(grid_cells(box)),
+        "min_s": box.min_s,
+        "max_s": box.max_s,
         "kinds": json.dumps(rules.group_kinds(probe.kind)),
     }
 
@@ -1883,8 +2202,10 @@ def anchor_params(probe: Probe, rules: DedupeRules) -> dict[str, Any]:
 def photo_params(probe: Probe, rules: DedupeRules) -> dict[str, Any]:
     window = rules.photo_window.total_seconds()
     params: dict[str, Any] = {
-        "sha256s": json.dumps(sorted(probe.sha256s)), "kinds": json.dumps(rules.group_kinds(probe.kind)),
-        "min_s": probe.observed_s - window, "max_s": probe.observed_s + window,
+        "sha256s": json.dumps(sorted(probe.sha256s)),
+        "kinds": json.dumps(rules.group_kinds(probe.kind)),
+        "min_s": probe.observed_s - window,
+        "max_s": probe.observed_s + window,
     }
     for n, values in enumerate(band_probes(probe.phashes)):
         params[f"band{n}"] = json.dumps(values)
@@ -1895,8 +2216,9 @@ def _has_photos(probe: Probe) -> bool:
     return bool(probe.sha256s or probe.phashes)
 
 
-def _decide(probe: Probe, anchors: Iterable[Sequence[Any]], photos: Iterable[Sequence[Any]],
-            rules: DedupeRules) -> Decision:
+def _decide(
+    probe: Probe, anchors: Iterable[Sequence[Any]], photos: Iterable[Sequence[Any]], rules: DedupeRules
+) -> Decision:
     """The decision from ANCHOR_SQL and PHOTO_SQL rows (positional, so sync and async rows both fit)."""
     return decide(
         spatial_matches(probe, (Candidate(*row) for row in anchors), rules),
@@ -1906,8 +2228,9 @@ def _decide(probe: Probe, anchors: Iterable[Sequence[Any]], photos: Iterable[Seq
     )
 
 
-def find_incident_sync(conn: sqlite3.Connection, probe: Probe,
-                       rules: DedupeRules = DEFAULT_RULES) -> Decision:
+def find_incident_sync(
+    conn: sqlite3.Connection, probe: Probe, rules: DedupeRules = DEFAULT_RULES
+) -> Decision:
     """:meth:`Store.find_incident_for` on a synchronous connection (the benchmark and the property
     tests): the same SQL and the same decision."""
     anchors = conn.execute(ANCHOR_SQL, anchor_params(probe, rules)).fetchall()
@@ -1915,8 +2238,9 @@ def find_incident_sync(conn: sqlite3.Connection, probe: Probe,
     return _decide(probe, anchors, photos, rules)
 
 
-def nearby_incidents_sync(conn: sqlite3.Connection, probe: Probe,
-                          rules: DedupeRules = DEFAULT_RULES) -> list[Match]:
+def nearby_incidents_sync(
+    conn: sqlite3.Connection, probe: Probe, rules: DedupeRules = DEFAULT_RULES
+) -> list[Match]:
     """Every incident whose anchor matches `probe` in place and time, through the index, nearest first."""
     rows = conn.execute(ANCHOR_SQL, anchor_params(probe, rules)).fetchall()
     return spatial_matches(probe, (Candidate(*row) for row in rows), rules)
@@ -1935,7 +2259,9 @@ def _reporter_key(user_id: int | None, anonymous_key: str | None = None) -> str 
 def _probe(draft: dict[str, Any], reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
     location = draft["location"]
     return Probe(
-        kind=draft["kind"], latitude=location["latitude"], longitude=location["longitude"],
+        kind=draft["kind"],
+        latitude=location["latitude"],
+        longitude=location["longitude"],
         accuracy_m=location.get("accuracy_m"),
         observed_s=epoch_seconds(datetime.fromisoformat(draft["observed_at"])),
         reporter_key=_reporter_key(reporter.user_id, reporter.key),
@@ -1951,8 +2277,9 @@ def _fix(row: Any) -> Probe:
 
 def _candidate(incident_id: int, report_id: int, row: Any) -> Candidate:
     fix = _fix(row)
-    return Candidate(incident_id, report_id, fix.kind, fix.latitude, fix.longitude, fix.accuracy_m,
-                     fix.observed_s)
+    return Candidate(
+        incident_id, report_id, fix.kind, fix.latitude, fix.longitude, fix.accuracy_m, fix.observed_s
+    )
 
 
 def _incident_values(fix: Located, stamp: str, anchor_report_id: int | None) -> tuple[Any, ...]:
@@ -1962,12 +2289,19 @@ def _incident_values(fix: Located, stamp: str, anchor_report_id: int | None) -> 
 
 def _anchor_values(fix: Located) -> tuple[Any, ...]:
     """anchor_kind … anchor_cell: a bare point (the query box carries radius, accuracies and window)."""
-    return (fix.kind, fix.latitude, fix.longitude, fix.accuracy_m, fix.observed_s,
-            grid_cell(fix.latitude, fix.longitude))
+    return (
+        fix.kind,
+        fix.latitude,
+        fix.longitude,
+        fix.accuracy_m,
+        fix.observed_s,
+        grid_cell(fix.latitude, fix.longitude),
+    )
 
 
-async def _insert_incident(conn: aiosqlite.Connection, fix: Located, stamp: str,
-                           anchor_report_id: int | None) -> int:
+async def _insert_incident(
+    conn: aiosqlite.Connection, fix: Located, stamp: str, anchor_report_id: int | None
+) -> int:
     values = _incident_values(fix, stamp, anchor_report_id)
     cursor = await conn.execute(_INSERT_INCIDENT, (None, *values, 0, 0))
     assert cursor.lastrowid is not None
@@ -1995,20 +2329,46 @@ async def _refresh_incident(conn: aiosqlite.Connection, incident_id: int, stamp:
 
 
 def _photo_values(report_id: int, position: int, p: StoredPhoto, observed_s: float) -> tuple[Any, ...]:
-    return (report_id, position, p.file_id, p.file_unique_id, p.sha256, _signed64(p.phash), p.mime_type,
-            p.width, p.height, p.original_path, p.derived_path, p.thumbnail_path, observed_s)
+    return (
+        report_id,
+        position,
+        p.file_id,
+        p.file_unique_id,
+        p.sha256,
+        _signed64(p.phash),
+        p.mime_type,
+        p.width,
+        p.height,
+        p.original_path,
+        p.derived_path,
+        p.thumbnail_path,
+        observed_s,
+    )
 
 
-async def _insert_photos(conn: aiosqlite.Connection, report_id: int, photos: Sequence[StoredPhoto],
-                         observed_s: float, start: int = 0) -> None:
+async def _insert_photos(
+    conn: aiosqlite.Connection,
+    report_id: int,
+    photos: Sequence[StoredPhoto],
+    observed_s: float,
+    start: int = 0,
+) -> None:
     await conn.executemany(
         _INSERT_PHOTO, [_photo_values(report_id, start + i, p, observed_s) for i, p in enumerate(photos)]
     )
 
 
-async def _audit(conn: aiosqlite.Connection, now: datetime, staff_id: int | None, staff_name: str | None,
-                 incident_id: int | None, action: str, detail: str | None) -> None:
+async def _audit(
+    conn: aiosqlite.Connection,
+    now: datetime,
+    staff_id: int | None,
+    staff_name: str | None,
+    incident_id: int | None,
+    action: str,
+    detail: str | None,
+) -> None:
     await conn.execute(
-        "INSERT INTO audit_log (at, staff_id, staff_name, incident_id, action, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (at, staff_id, staff_name, incident_id, action, detail) VALUES (?, ?, "
+        "?, ?, ?, ?)",
         (now.isoformat(), staff_id, staff_name, incident_id, action, detail),
     )

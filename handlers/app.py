@@ -148,7 +148,8 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(MessageHandler(staff_group & filters.REPLY & filters.TEXT, staff.staff_question),
                             group=-1)
     # /forgetme's buttons: before the report conversation, whose fallback takes any button press.
-    application.add_handler(CallbackQueryHandler(privacy.forget_button, pattern=r"^privacy:forget:"), group=-1)
+    forget = CallbackQueryHandler(privacy.forget_button, pattern=r"^privacy:forget:")
+    application.add_handler(forget, group=-1)
 
     # Group 0 — conversations and commands. The report conversation goes first: during a draft
     # its fallbacks own /start and stray messages; outside a draft it lets them through.

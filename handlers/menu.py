@@ -44,14 +44,16 @@ async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: the greeting and the menu; from a poster's QR code (start=spot_<id>), the spot is remembered."""
+    """/start: the greeting and the menu; from a poster's QR code (start=spot_<id>) it remembers the spot."""
     spot = parse_start_payload(context.args[0] if context.args else None)
     place = gazetteer().get(spot) if spot else None
     if place is not None and context.user_data is not None:
         # The next report offers "I am at <spot>" and records which poster brought the person.
         context.user_data["spot"] = place.id
         t = tr(update, context)
-        await reply(update, "📍 " + html.escape(t.gettext("Welcome to {place}!", place=place_label(place, t))))
+        await reply(
+            update, "📍 " + html.escape(t.gettext("Welcome to {place}!", place=place_label(place, t)))
+        )
     await show_menu(update, context)
 
 
@@ -171,7 +173,9 @@ async def alerts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     t = tr(update, context)
     chosen = set((context.user_data or {}).get("alerts", []))
     rows = [[(("✅ " if p.id in chosen else "") + place_label(p, t), f"alert:{p.id}")] for p in townships()]
-    text = t.gettext("Get a short warning when staff confirm a leopard near your township. Tap to choose or stop.")
+    text = t.gettext(
+        "Get a short warning when staff confirm a leopard near your township. Tap to choose or stop."
+    )
     await reply(update, html.escape(text), reply_markup=inline_keyboard(rows))
 
 

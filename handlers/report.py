@@ -190,9 +190,19 @@ async def ask_location(
         await reply(update, html.escape(text), reply_markup=inline_keyboard(button))
     spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
     if spot is not None and spot.located:
-        button = [[(t.gettext("📍 I am at {place}", place=place_label(spot, t)), _data(draft, f"loc:place:{spot.id}"))]]
-        await reply(update, html.escape(t.gettext("Are you at the place on the poster?")),
-                    reply_markup=inline_keyboard(button))
+        button = [
+            [
+                (
+                    t.gettext("📍 I am at {place}", place=place_label(spot, t)),
+                    _data(draft, f"loc:place:{spot.id}"),
+                )
+            ]
+        ]
+        await reply(
+            update,
+            html.escape(t.gettext("Are you at the place on the poster?")),
+            reply_markup=inline_keyboard(button),
+        )
     keyboard = ReplyKeyboardMarkup(
         [[KeyboardButton(t.gettext("📍 Send my location"), request_location=True)]],
         resize_keyboard=True,
@@ -259,7 +269,7 @@ def review_text(t: Translator, draft: dict[str, Any]) -> str:
         lines.append(
             "⚠️ " + html.escape(t.gettext("This place is outside Heshun county. We will still look at it."))
         )
-    lines += answer_lines(_preview_row(draft), t)
+    lines += answer_lines(_preview_row(draft), t, private=True)  # the reporter sees their own phone
     return "\n".join(lines)
 
 
@@ -678,7 +688,9 @@ def safety_messages(row: ReportRow, chat_id: int, t: Translator, hotline: str) -
     if row.kind not in (Kind.SIGHTING.value, Kind.LIVESTOCK.value):
         return []
     text = "🛡 " + html.escape(safety_text(t, row.kind, hotline or None))
-    return [Outgoing(chat_id, "send_message", {"text": text}, f"safety:{row.id}", private=row.reporter_id is None)]
+    return [
+        Outgoing(chat_id, "send_message", {"text": text}, f"safety:{row.id}", private=row.reporter_id is None)
+    ]
 
 
 # --- leaving ---------------------------------------------------------------------------------

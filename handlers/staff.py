@@ -76,7 +76,9 @@ async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str)
     user = update.effective_user
     log.warning("non-staff %s tried %s", user.id if user else None, what)
     svc = services(context)
-    await svc.store.record(None, user.id if user else None, staff_name(update), "denied", what[:200], svc.now())
+    await svc.store.record(
+        None, user.id if user else None, staff_name(update), "denied", what[:200], svc.now()
+    )
     t = svc.staff_translator()
     if update.callback_query is not None:
         await update.callback_query.answer(t.gettext("Staff only."), show_alert=True)
@@ -108,8 +110,14 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await act(update, context, svc, incident_id, Action(action), arg)
 
 
-async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, incident_id: int,
-              action: Action, arg: str) -> None:
+async def act(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    svc: Services,
+    incident_id: int,
+    action: Action,
+    arg: str,
+) -> None:
     """Carries out one staff action and answers the press."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
@@ -128,7 +136,12 @@ async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
     if action in (Action.VERIFY, Action.REJECT_WITH):
         review = Review.VERIFIED if action is Action.VERIFY else Review.REJECTED
         changed = await svc.store.review_incident(
-            incident_id, review, staff_id, name, arg or None, now,
+            incident_id,
+            review,
+            staff_id,
+            name,
+            arg or None,
+            now,
             compose=lambda state: decision_messages(state, svc.config),
         )
         answer = t.gettext("Done.") if changed else t.gettext("Someone else already decided this incident.")
@@ -137,7 +150,11 @@ async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
         answer = t.gettext("Merged.") if changed else t.gettext("That can no longer be merged.")
     elif action is Action.SPLIT_OUT:
         changed = await svc.store.split_out(int(arg), staff_id, name, now, refresh)
-        answer = t.gettext("Split out as a new incident.") if changed else t.gettext("That report was already split.")
+        answer = (
+            t.gettext("Split out as a new incident.")
+            if changed
+            else t.gettext("That report was already split.")
+        )
     elif action is Action.ASSIGN:
         await svc.store.assign(incident_id, staff_id, name, now, refresh(incident_id))
         answer = t.gettext("Assigned to you.")
@@ -149,8 +166,15 @@ async def act(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
         state = await svc.store.card_state(incident_id)
         card = await svc.store.card_message(incident_id)
         assert state is not None and card is not None
-        await svc.store.record(incident_id, staff_id, name, action.value, None, now,
-                               evidence_messages(state, action.value, card[0], card[1], t))
+        await svc.store.record(
+            incident_id,
+            staff_id,
+            name,
+            action.value,
+            None,
+            now,
+            evidence_messages(state, action.value, card[0], card[1], t),
+        )
         answer = t.gettext("Sent below the card.")
     await query.answer(answer or None)
     svc.outbox_wakeup.set()
@@ -166,8 +190,15 @@ async def warn_residents(svc: Services, incident_id: int, staff_id: int, name: s
     if await svc.store.already_done(incident_id, Action.WARN.value):
         return t.gettext("Residents were already warned about this incident.")
     subscribers = await svc.store.alert_subscribers(township.id)
-    await svc.store.record(incident_id, staff_id, name, Action.WARN.value, township.id, svc.now(),
-                           warning_messages(state, township, subscribers, svc.config))
+    await svc.store.record(
+        incident_id,
+        staff_id,
+        name,
+        Action.WARN.value,
+        township.id,
+        svc.now(),
+        warning_messages(state, township, subscribers, svc.config),
+    )
     return t.ngettext("Warning sent to {n} person.", "Warning sent to {n} people.", len(subscribers))
 
 
@@ -185,17 +216,23 @@ async def submenu(svc: Services, incident_id: int, action: Action) -> list[list[
     return None
 
 
-async def ask_reporter_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services,
-                              incident_id: int) -> None:
+async def ask_reporter_prompt(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, incident_id: int
+) -> None:
     """Asks staff to type the question as a reply; the reply is relayed by :func:`staff_question`."""
     t = svc.staff_translator()
-    text = t.gettext("Reply to this message with your question for the reporter of incident #{number}.",
-                     number=incident_id)
+    text = t.gettext(
+        "Reply to this message with your question for the reporter of incident #{number}.", number=incident_id
+    )
     card = await svc.store.card_message(incident_id)
     assert card is not None
-    prompt = await context.bot.send_message(card[0], html.escape(text), parse_mode="HTML",
-                                            reply_to_message_id=card[1],
-                                            reply_markup=ForceReply(selective=True))
+    prompt = await context.bot.send_message(
+        card[0],
+        html.escape(text),
+        parse_mode="HTML",
+        reply_to_message_id=card[1],
+        reply_markup=ForceReply(selective=True),
+    )
     await svc.store.open_question(incident_id, prompt.chat.id, prompt.message_id, svc.now())
 
 
@@ -213,12 +250,19 @@ async def staff_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await _refuse(update, context, "ask")
         raise ApplicationHandlerStop
     sent = await svc.store.relay_question(
-        question, message.text, update.effective_user.id, staff_name(update), svc.now(),
+        question,
+        message.text,
+        update.effective_user.id,
+        staff_name(update),
+        svc.now(),
         compose=lambda report, purpose: question_message(report, message.text or "", purpose, svc.config),
     )
     t = svc.staff_translator()
-    text = t.ngettext("Sent to {n} reporter.", "Sent to {n} reporters.", sent) if sent else \
-        t.gettext("Nobody can be asked: the reports are anonymous.")
+    text = (
+        t.ngettext("Sent to {n} reporter.", "Sent to {n} reporters.", sent)
+        if sent
+        else t.gettext("Nobody can be asked: the reports are anonymous.")
+    )
     await message.reply_text(html.escape(text), parse_mode="HTML")
     svc.outbox_wakeup.set()
     raise ApplicationHandlerStop
@@ -232,7 +276,9 @@ async def reporter_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     svc = services(context)
     text = message.text or message.caption or ""
     relayed = await svc.store.relay_answer(
-        message.chat.id, message.reply_to_message.message_id, svc.now(),
+        message.chat.id,
+        message.reply_to_message.message_id,
+        svc.now(),
         compose=lambda incident, code, card: answer_messages(incident, code, text, card, svc.config),
     )
     if not relayed:
@@ -290,7 +336,9 @@ async def find_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def _staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     user = update.effective_user
     if user is None or not await is_staff(context, user.id):
-        await _refuse(update, context, (update.effective_message.text or "") if update.effective_message else "")
+        await _refuse(
+            update, context, (update.effective_message.text or "") if update.effective_message else ""
+        )
         return False
     return True
 
@@ -299,7 +347,7 @@ POSTER_KINDS = ("scenic_spot", "trailhead")
 
 
 async def poster_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/poster SPOT: a printable A4 poster (PNG at 300 dpi and PDF) with QR codes for a spot in the gazetteer."""
+    """/poster SPOT: a printable A4 poster (PNG at 300 dpi, and PDF) with QR codes for a gazetteer spot."""
     if not await _staff_command(update, context):
         return
     svc = services(context)
@@ -307,13 +355,22 @@ async def poster_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     query = " ".join(context.args or []).strip()
     places = [p for p in gazetteer().search(query) if p.kind in POSTER_KINDS] if query else []
     if not places:
-        await reply(update, html.escape(t.gettext(
-            "Send it like this: /poster 云龙山 (a scenic spot or trailhead from the place list).")))
+        await reply(
+            update,
+            html.escape(
+                t.gettext(
+                    "Send it like this: /poster 云龙山 (a scenic spot or trailhead from the place list)."
+                )
+            ),
+        )
         return
     place = places[0]
     poster = await asyncio.to_thread(
-        make_poster, place, bot_username=svc.config.bot_username or context.bot.username,
-        web_url=svc.config.web.public_url or None, hotline=svc.config.hotline or None,
+        make_poster,
+        place,
+        bot_username=svc.config.bot_username or context.bot.username,
+        web_url=svc.config.web.public_url or None,
+        hotline=svc.config.hotline or None,
     )
     chat = update.effective_chat
     assert chat is not None

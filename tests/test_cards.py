@@ -103,3 +103,11 @@ def test_split_keeps_everything_when_it_fits() -> None:
     lines = [f"line {i}" for i in range(2000)]
     chunks = split_message(lines)
     assert "\n".join(chunks) == "\n".join(lines) and len(chunks) > 1
+
+
+def test_phone_numbers_stay_off_staff_cards_and_channels() -> None:
+    loss = row(kind="livestock", details={"animal": "sheep", "killed": 2, "injured": 0, "penned": "penned",
+                                          "owner_name": "张三", "phone": "13912345678"})
+    texts = (card_text(state(loss), translator("zh_Hans")), public_post(state(loss), translator("en"), 0.2))
+    for text in texts:
+        assert "13912345678" not in text

@@ -125,7 +125,7 @@ async def test_verify_notifies_reporter_and_routes_by_trust(fake: FakeTelegram, 
 
 
 def assert_public_is_clean(fake: FakeTelegram, people: list[Person]) -> None:
-    """No precise coordinate, reporter identity, place name finer than the grid, or original photo in public."""
+    """No precise coordinate, reporter identity, place finer than the grid, or original photo in public."""
     precise = re.compile(r"\d+\.\d{3,}")
     for call in fake.calls:
         if str(call.params.get("chat_id")) != str(PUBLIC) or not call.ok:
