@@ -93,8 +93,17 @@ class BenchFake(FakeTelegram):
                 window = self._limiter._global
                 now = self._mono()
                 recent = sum(1 for at in window if at > now - 1.0)
-                cause = "overall 30/s" if recent + 1 > self.rate_limits.global_per_second else (
-                    "staff group 20/min" if in_group else "private chat" if chat_id is not None else "other")
+                cause = (
+                    "overall 30/s"
+                    if recent + 1 > self.rate_limits.global_per_second
+                    else (
+                        "staff group 20/min"
+                        if in_group
+                        else "private chat"
+                        if chat_id is not None
+                        else "other"
+                    )
+                )
                 self.too_many[cause] += 1
         call.result = None  # nobody reads it; keeps the bounded history small
         call.files = {}
@@ -171,8 +180,9 @@ class Stats:
 class Driver:
     """One simulated person in a private chat with the bot."""
 
-    def __init__(self, fake: BenchFake, user_id: int, stats: Stats, *, language: str = "en",
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self, fake: BenchFake, user_id: int, stats: Stats, *, language: str = "en", timeout: float = 120.0
+    ) -> None:
         self.fake, self.id, self.stats, self.timeout = fake, user_id, stats, timeout
         fake.add_user(user_id, f"Person {user_id}", language_code=language)
         self.inbox = fake.inboxes[user_id] = Inbox()
@@ -204,13 +214,15 @@ class Driver:
         return self.step(lambda: self.fake.send_text(self.id, text), contains)
 
     def send_location(self, lat: float, lon: float, accuracy: float, contains: str | None) -> Any:
-        return self.step(lambda: self.fake.send_location(self.id, lat, lon, horizontal_accuracy=accuracy),
-                         contains)
+        return self.step(
+            lambda: self.fake.send_location(self.id, lat, lon, horizontal_accuracy=accuracy), contains
+        )
 
     def send_photo(self, data: bytes, contains: str | None) -> Any:
         def act() -> None:
             message = self.fake.send_photo(self.id, data)
             self.files.extend(size["file_id"] for size in message["photo"])
+
         return self.step(act, contains)
 
     def tap(self, label: str, contains: str | None) -> Any:
@@ -223,7 +235,9 @@ class Driver:
                 for button in row:
                     if label in button["text"]:
                         data = button["callback_data"]
-                        return self.step(lambda: self.fake.press_button(self.id, mid, data), contains)
+                        return self.step(
+                            lambda mid=mid, data=data: self.fake.press_button(self.id, mid, data), contains
+                        )
         raise AssertionError(f"person {self.id}: no button {label!r}")
 
     def tidy(self) -> None:
@@ -236,8 +250,9 @@ UPDATES_PER_REPORT_NO_PHOTO = 10
 UPDATES_PER_REPORT_PHOTO = 11
 
 
-async def report_sighting(person: Driver, lat: float, lon: float, photo: bytes | None = None,
-                          accuracy: float = 25) -> str:
+async def report_sighting(
+    person: Driver, lat: float, lon: float, photo: bytes | None = None, accuracy: float = 25
+) -> str:
     """tests/test_conversation.py's report_sighting: the menu to the receipt (10 updates, 11 with a photo)."""
     await person.send("/start", "Leopard Watch")
     await person.tap("I saw a leopard", "photos")
@@ -259,8 +274,9 @@ async def report_sighting(person: Driver, lat: float, lon: float, photo: bytes |
     return code
 
 
-def county_points(n: int, seed: int, *, centre: tuple[float, float] | None = None,
-                  radius_m: float = 0.0) -> list[tuple[float, float]]:
+def county_points(
+    n: int, seed: int, *, centre: tuple[float, float] | None = None, radius_m: float = 0.0
+) -> list[tuple[float, float]]:
     """`n` points inside the county's service area: anywhere (centre None) or within radius_m of centre."""
     from bot.locations import service_area
 
@@ -303,13 +319,13 @@ def preload(database: Path, reports: int, people: int, seed: int) -> int:
     PTB loads into memory at start-up. The outbox is empty (their cards went out long ago).
     Returns the number of reports loaded."""
     import sqlite3
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     from bot.store import MIGRATIONS, BulkReport, Store
 
     rnd = random.Random(seed)
     points = county_points(reports, seed + 1)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     database.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(database, isolation_level=None)
     try:
@@ -320,15 +336,24 @@ def preload(database: Path, reports: int, people: int, seed: int) -> int:
         rows = []
         for i, (lat, lon) in enumerate(points):
             seen = now - timedelta(seconds=rnd.uniform(3600, 25 * 86400))
-            rows.append(BulkReport(
-                kind="sighting", latitude=lat, longitude=lon, accuracy_m=25.0, observed_at=seen,
-                submitted_at=seen + timedelta(minutes=30), reporter_id=1_000_000 + i % people,
-                photos=((f"{rnd.getrandbits(256):064x}", rnd.getrandbits(64)),) if i % 3 == 0 else (),
-            ))
+            rows.append(
+                BulkReport(
+                    kind="sighting",
+                    latitude=lat,
+                    longitude=lon,
+                    accuracy_m=25.0,
+                    observed_at=seen,
+                    submitted_at=seen + timedelta(minutes=30),
+                    reporter_id=1_000_000 + i % people,
+                    photos=((f"{rnd.getrandbits(256):064x}", rnd.getrandbits(64)),) if i % 3 == 0 else (),
+                )
+            )
         rows.sort(key=lambda r: r.submitted_at)
         loaded = Store.bulk_load(conn, rows)
-        conn.executemany("INSERT INTO user_data (user_id, data) VALUES (?, ?)",
-                         [(1_000_000 + p, json.dumps({"lang": "en"})) for p in range(people)])
+        conn.executemany(
+            "INSERT INTO user_data (user_id, data) VALUES (?, ?)",
+            [(1_000_000 + p, json.dumps({"lang": "en"})) for p in range(people)],
+        )
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
@@ -390,9 +415,16 @@ class Child:
             return self.process.wait()
 
 
-async def spawn(fake: BenchFake, kind: str, workdir: Path, *, rate_limiter: bool,
-                profile: Path | None = None, outbox_poll_seconds: float = 2.0,
-                experiments: tuple[str, ...] = ()) -> Child:
+async def spawn(
+    fake: BenchFake,
+    kind: str,
+    workdir: Path,
+    *,
+    rate_limiter: bool,
+    profile: Path | None = None,
+    outbox_poll_seconds: float = 2.0,
+    experiments: tuple[str, ...] = (),
+) -> Child:
     """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`."""
     spec = {
         "kind": kind,
@@ -407,10 +439,12 @@ async def spawn(fake: BenchFake, kind: str, workdir: Path, *, rate_limiter: bool
         "experiments": list(experiments),
     }
     log_path = workdir / f"{kind}.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "child", json.dumps(spec)],
-            stdout=log_file, stderr=subprocess.STDOUT, cwd=str(ROOT),
+    with open(log_path, "wb") as log_file:  # noqa: ASYNC230 - once, before the run
+        process = subprocess.Popen(  # noqa: ASYNC220 - the child runs for the whole benchmark
+            [sys.executable, __file__, "child", json.dumps(spec)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=str(ROOT),
         )
     child = Child(process, log_path)
     fake.first_get_updates.clear()
@@ -430,8 +464,14 @@ def _echo_application(spec: dict[str, Any]) -> Any:
     AIORateLimiter(max_retries=2) unless switched off for both, a 256-connection HTTPX pool,
     no persistence, sequential update processing, long polling through the same run_bot)."""
     from telegram import Update
-    from telegram.ext import AIORateLimiter, ApplicationBuilder, CallbackQueryHandler, ContextTypes, \
-        MessageHandler, filters
+    from telegram.ext import (
+        AIORateLimiter,
+        ApplicationBuilder,
+        CallbackQueryHandler,
+        ContextTypes,
+        MessageHandler,
+        filters,
+    )
     from telegram.request import HTTPXRequest
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -499,16 +539,26 @@ def _apply_experiments(names: list[str], application: Any | None) -> None:
                     await conn.execute(statement, values)
 
         async def update_user_data(self: SQLitePersistence, user_id: int, data: dict[str, Any]) -> None:
-            await commit_soon(self, "INSERT INTO user_data (user_id, data) VALUES (?, ?) ON CONFLICT (user_id)"
-                              " DO UPDATE SET data = excluded.data", (user_id, json.dumps(data, ensure_ascii=False)))
+            await commit_soon(
+                self,
+                "INSERT INTO user_data (user_id, data) VALUES (?, ?) ON CONFLICT (user_id)"
+                " DO UPDATE SET data = excluded.data",
+                (user_id, json.dumps(data, ensure_ascii=False)),
+            )
 
-        async def update_conversation(self: SQLitePersistence, name: str, key: Any, new_state: object) -> None:
+        async def update_conversation(
+            self: SQLitePersistence, name: str, key: Any, new_state: object
+        ) -> None:
             k = json.dumps(list(key))
             if new_state is None:
                 await commit_soon(self, "DELETE FROM conversations WHERE name = ? AND key = ?", (name, k))
             else:
-                await commit_soon(self, "INSERT INTO conversations (name, key, state) VALUES (?, ?, ?) ON CONFLICT"
-                                  " (name, key) DO UPDATE SET state = excluded.state", (name, k, json.dumps(new_state)))
+                await commit_soon(
+                    self,
+                    "INSERT INTO conversations (name, key, state) VALUES (?, ?, ?) ON CONFLICT"
+                    " (name, key) DO UPDATE SET state = excluded.state",
+                    (name, k, json.dumps(new_state)),
+                )
 
         SQLitePersistence.update_user_data = update_user_data  # type: ignore[method-assign]
         SQLitePersistence.update_conversation = update_conversation  # type: ignore[method-assign]
@@ -597,8 +647,8 @@ async def _child(spec: dict[str, Any]) -> None:
         if profiler is not None:
             profiler.stop()
             path = Path(spec["profile"])
-            path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
-            path.with_suffix(".html").write_text(profiler.output_html())
+            path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))  # noqa: ASYNC240
+            path.with_suffix(".html").write_text(profiler.output_html())  # noqa: ASYNC240
 
 
 def child_main(argv: list[str]) -> None:

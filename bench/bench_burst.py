@@ -82,17 +82,29 @@ def db_summary(path: Path, codes: list[str]) -> dict[str, Any]:
         stored = {row[0] for row in conn.execute("SELECT ref_code FROM reports")}
         incidents = conn.execute("SELECT COUNT(DISTINCT incident_id) FROM reports").fetchone()[0]
         outbox = dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
-        by_purpose = dict(conn.execute(
-            "SELECT purpose, COUNT(*) FROM outbox WHERE chat_id = -1001234567890 GROUP BY purpose").fetchall())
+        by_purpose = dict(
+            conn.execute(
+                "SELECT purpose, COUNT(*) FROM outbox WHERE chat_id = -1001234567890 GROUP BY purpose"
+            ).fetchall()
+        )
     finally:
         conn.close()
-    return {"rows": len(stored), "lost": sum(c not in stored for c in codes), "incidents": incidents,
-            "outbox": outbox, "group_outbox_by_purpose": by_purpose}
+    return {
+        "rows": len(stored),
+        "lost": sum(c not in stored for c in codes),
+        "incidents": incidents,
+        "outbox": outbox,
+        "group_outbox_by_purpose": by_purpose,
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     points = county_points(args.reports, args.seed, centre=VILLAGE, radius_m=args.radius)
-    photos = {n: make_jpeg(7_000 + n) for n in range(0, args.reports, args.photo_every)} if args.photo_every else {}
+    photos = (
+        {n: make_jpeg(7_000 + n) for n in range(0, args.reports, args.photo_every)}
+        if args.photo_every
+        else {}
+    )
     with tempfile.TemporaryDirectory(prefix="bench-burst-") as tmp:
         work = Path(tmp)
         fake = await start_fake(test_limits())
@@ -136,8 +148,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 fake.prune()
             finally:
                 child.stop(timeout=120)
-                log_errors = [ln for ln in child.log_path.read_text().splitlines()
-                              if " ERROR " in ln and "Updater" not in ln]
+                log_errors = [
+                    ln
+                    for ln in child.log_path.read_text().splitlines()
+                    if " ERROR " in ln and "Updater" not in ln
+                ]
         finally:
             await fake.stop()
         summary = db_summary(work / "bot.sqlite3", stats.receipts)
@@ -149,14 +164,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for _, method, cost in fake.group_sends:
         group_methods[method] = group_methods.get(method, 0) + cost
     return {
-        "reports": args.reports, "people": args.people, "paced_minutes": args.minutes,
-        "conversations_s": conversations_s, "compression": 300.0 / conversations_s,
-        "drain_s": drain_s, "receipts": len(stats.receipts), "distinct_codes": len(set(stats.receipts)),
-        "failed_conversations": len(errors), "errors": errors[:5], "log_errors": log_errors[-5:],
-        "p50_ms": percentile(stats.latencies, 0.5) * 1000, "p99_ms": percentile(stats.latencies, 0.99) * 1000,
-        "group_messages": sum(cost for _, cost in events), "group_methods": group_methods,
-        "group_edits": fake.group_edits, "group_max_per_60s": window_max, "group_per_minute": minutes,
-        "too_many": dict(fake.too_many), "too_many_total": sum(fake.too_many.values()),
+        "reports": args.reports,
+        "people": args.people,
+        "paced_minutes": args.minutes,
+        "conversations_s": conversations_s,
+        "compression": 300.0 / conversations_s,
+        "drain_s": drain_s,
+        "receipts": len(stats.receipts),
+        "distinct_codes": len(set(stats.receipts)),
+        "failed_conversations": len(errors),
+        "errors": errors[:5],
+        "log_errors": log_errors[-5:],
+        "p50_ms": percentile(stats.latencies, 0.5) * 1000,
+        "p99_ms": percentile(stats.latencies, 0.99) * 1000,
+        "group_messages": sum(cost for _, cost in events),
+        "group_methods": group_methods,
+        "group_edits": fake.group_edits,
+        "group_max_per_60s": window_max,
+        "group_per_minute": minutes,
+        "too_many": dict(fake.too_many),
+        "too_many_total": sum(fake.too_many.values()),
         "errors_by_method": {f"{m} {c}": n for (m, c), n in fake.errors.items()},
         **summary,
     }
@@ -166,37 +193,65 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="150 reports instead of 500")
     parser.add_argument("--reports", type=int, default=None)
-    parser.add_argument("--people", type=int, default=50, help="people reporting at the same time (compressed)")
-    parser.add_argument("--minutes", type=float, default=0.0,
-                        help="pace the arrivals over this many real minutes (default 0: as fast as possible)")
+    parser.add_argument(
+        "--people", type=int, default=50, help="people reporting at the same time (compressed)"
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help="pace the arrivals over this many real minutes (default 0: as fast as possible)",
+    )
     parser.add_argument("--radius", type=float, default=400.0, help="metres around the village")
     parser.add_argument("--photo-every", type=int, default=10)
-    parser.add_argument("--drain", type=float, default=180.0, help="seconds to wait for the outbox afterwards")
+    parser.add_argument(
+        "--drain", type=float, default=180.0, help="seconds to wait for the outbox afterwards"
+    )
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
     if args.reports is None:
         args.reports = 150 if args.quick else 500
     r = asyncio.run(run(args))
 
-    pace = (f"paced over {args.minutes:g} real minutes" if args.minutes
-            else f"compressed: {r['conversations_s']:.0f} s instead of 5 minutes ({r['compression']:.1f}x)")
-    print(f"{r['reports']} sighting reports within {args.radius:.0f} m of one village, {pace}; "
-          f"AIORateLimiter on, fake enforcing Telegram's group/overall limits")
-    print(f"  conversations: {r['receipts']} receipts ({r['distinct_codes']} distinct codes), "
-          f"{r['failed_conversations']} failed; per-update latency p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms")
-    print(f"  database: {r['rows']} reports in {r['incidents']} incident(s); lost {r['lost']}; "
-          f"outbox {r['outbox']} ({r['drain_s']:.0f} s after the last receipt)")
-    print(f"  staff group: {r['group_messages']} messages {r['group_methods']}, {r['group_edits']} edits; "
-          f"per real minute {r['group_per_minute']}; most in any 60 s: {r['group_max_per_60s']}")
+    pace = (
+        f"paced over {args.minutes:g} real minutes"
+        if args.minutes
+        else f"compressed: {r['conversations_s']:.0f} s instead of 5 minutes ({r['compression']:.1f}x)"
+    )
+    print(
+        f"{r['reports']} sighting reports within {args.radius:.0f} m of one village, {pace}; "
+        f"AIORateLimiter on, fake enforcing Telegram's group/overall limits"
+    )
+    print(
+        f"  conversations: {r['receipts']} receipts ({r['distinct_codes']} distinct codes), "
+        f"{r['failed_conversations']} failed; per-update latency p50 {r['p50_ms']:.0f} ms, "
+        f"p99 {r['p99_ms']:.0f} ms"
+    )
+    print(
+        f"  database: {r['rows']} reports in {r['incidents']} incident(s); lost {r['lost']}; "
+        f"outbox {r['outbox']} ({r['drain_s']:.0f} s after the last receipt)"
+    )
+    print(
+        f"  staff group: {r['group_messages']} messages {r['group_methods']}, {r['group_edits']} edits; "
+        f"per real minute {r['group_per_minute']}; most in any 60 s: {r['group_max_per_60s']}"
+    )
     print(f"  429 answers: {r['too_many'] or 0}; other errors: {r['errors_by_method'] or 'none'}")
     for line in r["errors"][:3] + r["log_errors"][:3]:
         print(f"    ! {line}")
     rows = [
-        ("staff-group messages, max per 60 s", str(r["group_max_per_60s"]), f"<= {GROUP_LIMIT_PER_MINUTE}",
-         r["group_max_per_60s"] <= GROUP_LIMIT_PER_MINUTE),
+        (
+            "staff-group messages, max per 60 s",
+            str(r["group_max_per_60s"]),
+            f"<= {GROUP_LIMIT_PER_MINUTE}",
+            r["group_max_per_60s"] <= GROUP_LIMIT_PER_MINUTE,
+        ),
         ("429s seen", str(r["too_many_total"]), "0", r["too_many_total"] == 0),
-        ("reports lost", str(r["lost"]), "0", r["lost"] == 0 and r["failed_conversations"] == 0
-         and r["receipts"] == r["reports"]),
+        (
+            "reports lost",
+            str(r["lost"]),
+            "0",
+            r["lost"] == 0 and r["failed_conversations"] == 0 and r["receipts"] == r["reports"],
+        ),
     ]
     print()
     print(f"{'figure':36} {'value':>10}  {'target':10} result")

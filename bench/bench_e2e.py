@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -57,8 +58,8 @@ from bench._harness import (  # noqa: E402
     cpu_seconds,
     make_jpeg,
     percentile,
-    proc_status,
     preload,
+    proc_status,
     relaxed_limits,
     report_sighting,
     self_cpu_seconds,
@@ -117,12 +118,29 @@ async def echo_run(fake: BenchFake, pid: int, people: int, updates: int, first_i
     t0, cpu0, child0 = time.perf_counter(), self_cpu_seconds(), cpu_seconds(pid)
     await asyncio.gather(*(talk(d) for d in drivers))
     elapsed = time.perf_counter() - t0
-    return {"updates": per_person * people, "seconds": elapsed, "latencies": stats.latencies,
-            "parent_cpu": self_cpu_seconds() - cpu0, "child_cpu": cpu_seconds(pid) - child0}
+    return {
+        "updates": per_person * people,
+        "seconds": elapsed,
+        "latencies": stats.latencies,
+        "parent_cpu": self_cpu_seconds() - cpu0,
+        "child_cpu": cpu_seconds(pid) - child0,
+    }
 
 
-async def bot_run(fake: BenchFake, pid: int, db: Path, people: int, reports: int, *, photo_every: int,
-                  per_person: int, seed: int, sample_every: int, warmup: int, preloaded: int) -> dict[str, Any]:
+async def bot_run(
+    fake: BenchFake,
+    pid: int,
+    db: Path,
+    people: int,
+    reports: int,
+    *,
+    photo_every: int,
+    per_person: int,
+    seed: int,
+    sample_every: int,
+    warmup: int,
+    preloaded: int,
+) -> dict[str, Any]:
     points = county_points(reports + warmup + people, seed)
     photos: dict[int, bytes] = {}
     if photo_every:
@@ -190,26 +208,49 @@ async def bot_run(fake: BenchFake, pid: int, db: Path, people: int, reports: int
     receipts = len(warm_stats.receipts) + len(stats.receipts)
     lost, repeated = lost_reports(warm_stats.receipts + stats.receipts, db)
     return {
-        "reports": timed_reports, "updates": timed_updates, "seconds": elapsed,
-        "latencies": stats.latencies, "timeouts": stats.timeouts + warm_stats.timeouts,
-        "total_reports": done, "receipts": receipts, "rows": rows, "outbox": outbox,
-        "drain_seconds": drain, "errors": errors, "rss_samples": samples,
-        "rss_end_mb": rss_end["VmRSS"] / 1024, "rss_drained_mb": rss_drained["VmRSS"] / 1024,
-        "hwm_mb": rss_drained["VmHWM"] / 1024, "child_cpu": child_cpu, "parent_cpu": parent_cpu,
+        "reports": timed_reports,
+        "updates": timed_updates,
+        "seconds": elapsed,
+        "latencies": stats.latencies,
+        "timeouts": stats.timeouts + warm_stats.timeouts,
+        "total_reports": done,
+        "receipts": receipts,
+        "rows": rows,
+        "outbox": outbox,
+        "drain_seconds": drain,
+        "errors": errors,
+        "rss_samples": samples,
+        "rss_end_mb": rss_end["VmRSS"] / 1024,
+        "rss_drained_mb": rss_drained["VmRSS"] / 1024,
+        "hwm_mb": rss_drained["VmHWM"] / 1024,
+        "child_cpu": child_cpu,
+        "parent_cpu": parent_cpu,
         "distinct_codes": len(set(warm_stats.receipts + stats.receipts)),
-        "lost": lost, "repeated": repeated, "rss_warm_mb": rss_warm, "warm_reports": warm_done,
+        "lost": lost,
+        "repeated": repeated,
+        "rss_warm_mb": rss_warm,
+        "warm_reports": warm_done,
     }
 
 
 def describe(label: str, run: dict[str, Any], what: str) -> str:
     lat = run["latencies"]
-    return (f"{label} ({what} in {run['seconds']:.1f} s); latency p50 {percentile(lat, 0.5) * 1000:.1f} ms,"
-            f" p99 {percentile(lat, 0.99) * 1000:.1f} ms; this process (fake + people) used "
-            f"{run['parent_cpu'] / run['seconds']:.0%} of a core")
+    return (
+        f"{label} ({what} in {run['seconds']:.1f} s); latency p50 {percentile(lat, 0.5) * 1000:.1f} ms,"
+        f" p99 {percentile(lat, 0.99) * 1000:.1f} ms; this process (fake + people) used "
+        f"{run['parent_cpu'] / run['seconds']:.0%} of a core"
+    )
 
 
-async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo_updates: int,
-                  rss: bool, profile: Path | None) -> dict[str, Any]:
+async def measure(
+    args: argparse.Namespace,
+    *,
+    limiter: bool,
+    reports: int,
+    echo_updates: int,
+    rss: bool,
+    profile: Path | None,
+) -> dict[str, Any]:
     mode = "AIORateLimiter ON on both" if limiter else "AIORateLimiter OFF on both"
     if args.experiment:
         mode += f"; EXPERIMENT on the bot (not the tree's code): {', '.join(args.experiment)}"
@@ -219,10 +260,14 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
         preloaded = 0
         if rss and args.preload:
             t = time.perf_counter()
-            preloaded = preload(work / "bot.sqlite3", args.preload, max(1, args.preload // args.per_person),
-                                args.seed)
-            print(f"  preloaded {preloaded:,} reports by {max(1, args.preload // args.per_person):,} people "
-                  f"with Store.bulk_load in {time.perf_counter() - t:.1f} s", flush=True)
+            preloaded = preload(
+                work / "bot.sqlite3", args.preload, max(1, args.preload // args.per_person), args.seed
+            )
+            print(
+                f"  preloaded {preloaded:,} reports by {max(1, args.preload // args.per_person):,} people "
+                f"with Store.bulk_load in {time.perf_counter() - t:.1f} s",
+                flush=True,
+            )
         fake = await start_fake(relaxed_limits())
         try:
             child = await spawn(fake, "echo", work, rate_limiter=limiter)
@@ -233,25 +278,42 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
         finally:
             await fake.stop()
         echo_ups = echo["updates"] / echo["seconds"]
-        print("  echo ceiling " + describe(f"{echo_ups:,.0f} updates/s", echo, f"{echo['updates']:,} updates")
-              + f"; the echo process used {echo['child_cpu'] / echo['seconds']:.0%} of a core", flush=True)
+        print(
+            "  echo ceiling "
+            + describe(f"{echo_ups:,.0f} updates/s", echo, f"{echo['updates']:,} updates")
+            + f"; the echo process used {echo['child_cpu'] / echo['seconds']:.0%} of a core",
+            flush=True,
+        )
 
         fake = await start_fake(relaxed_limits())
         try:
-            child = await spawn(fake, "bot", work, rate_limiter=limiter, profile=profile,
-                                experiments=tuple(args.experiment))
+            child = await spawn(
+                fake, "bot", work, rate_limiter=limiter, profile=profile, experiments=tuple(args.experiment)
+            )
             rss_start = proc_status(child.pid)["VmRSS"] / 1024
             try:
                 warmup = min(args.people, reports)
-                bot = await bot_run(fake, child.pid, work / "bot.sqlite3", args.people, reports - warmup,
-                                    photo_every=args.photo_every, per_person=args.per_person, seed=args.seed,
-                                    sample_every=250 if rss else 0, warmup=warmup, preloaded=preloaded)
+                bot = await bot_run(
+                    fake,
+                    child.pid,
+                    work / "bot.sqlite3",
+                    args.people,
+                    reports - warmup,
+                    photo_every=args.photo_every,
+                    per_person=args.per_person,
+                    seed=args.seed,
+                    sample_every=250 if rss else 0,
+                    warmup=warmup,
+                    preloaded=preloaded,
+                )
             finally:
                 code = child.stop(timeout=120)
                 with contextlib.suppress(Exception):
                     log_tail = child.log_path.read_text().splitlines()
                     # (the Updater's complaint about its last getUpdates at shutdown is not the bot's)
-                    bot["log_errors"] = [ln for ln in log_tail if " ERROR " in ln and "Updater" not in ln][-5:]
+                    bot["log_errors"] = [ln for ln in log_tail if " ERROR " in ln and "Updater" not in ln][
+                        -5:
+                    ]
                 bot["exit_code"] = code
         finally:
             await fake.stop()
@@ -259,20 +321,32 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
     bot_rps = bot["reports"] / bot["seconds"]
     per_report = bot["updates"] / max(1, bot["reports"])
     ceiling_rps = echo_ups / per_report
-    print("  bot " + describe(f"{bot_rps:,.2f} reports/s = {bot_ups:,.0f} updates/s", bot, f"{bot['reports']:,} reports")
-          + f"; the bot process used {bot['child_cpu'] / bot['seconds']:.0%} of a core", flush=True)
+    print(
+        "  bot "
+        + describe(f"{bot_rps:,.2f} reports/s = {bot_ups:,.0f} updates/s", bot, f"{bot['reports']:,} reports")
+        + f"; the bot process used {bot['child_cpu'] / bot['seconds']:.0%} of a core",
+        flush=True,
+    )
     echo_cpu_ms = echo["child_cpu"] / echo["updates"] * 1000
     bot_cpu_ms = bot["child_cpu"] / bot["updates"] * 1000
-    print(f"  CPU per update (robust to other load on the machine): bot {bot_cpu_ms:.2f} ms, echo "
-          f"{echo_cpu_ms:.2f} ms ({echo_cpu_ms / bot_cpu_ms:.0%}); load average now "
-          f"{open('/proc/loadavg').read().split()[0]}", flush=True)
-    print(f"  ratio {bot_ups / echo_ups:.1%} of the echo ceiling (ceiling as reports/s: {ceiling_rps:,.2f}; "
-          f"{per_report:.2f} updates per report)", flush=True)
-    print(f"  {bot['total_reports']:,} reports in all: {bot['receipts']:,} receipts, {bot['rows']:,} rows "
-          f"in the database, {bot['distinct_codes']:,} distinct codes ({bot['repeated']} updated the same "
-          f"person's earlier report, by design), {bot['lost']} lost; outbox {bot['outbox']} "
-          f"(drained {bot['drain_seconds']:.1f} s after the last report); {bot['timeouts']} step(s) timed out",
-          flush=True)
+    print(
+        f"  CPU per update (robust to other load on the machine): bot {bot_cpu_ms:.2f} ms, echo "
+        f"{echo_cpu_ms:.2f} ms ({echo_cpu_ms / bot_cpu_ms:.0%}); load average now "
+        f"{os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    print(
+        f"  ratio {bot_ups / echo_ups:.1%} of the echo ceiling (ceiling as reports/s: {ceiling_rps:,.2f}; "
+        f"{per_report:.2f} updates per report)",
+        flush=True,
+    )
+    print(
+        f"  {bot['total_reports']:,} reports in all: {bot['receipts']:,} receipts, {bot['rows']:,} rows "
+        f"in the database, {bot['distinct_codes']:,} distinct codes ({bot['repeated']} updated the same "
+        f"person's earlier report, by design), {bot['lost']} lost; outbox {bot['outbox']} "
+        f"(drained {bot['drain_seconds']:.1f} s after the last report); {bot['timeouts']} step(s) timed out",
+        flush=True,
+    )
     for line in bot["errors"][:3] + bot.get("log_errors", [])[:3]:
         print(f"    ! {line}")
     if rss:
@@ -281,10 +355,17 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
         timed_n = bot["total_reports"] - bot["warm_reports"]
         per_report_kb = grown * 1024 / max(1, timed_n)
         extrapolated = bot["rss_warm_mb"] + per_report_kb * (10_000 - bot["warm_reports"]) / 1024
-        print(f"  bot RSS growth {per_report_kb:.1f} kB per conversation after the warm-up; 10,000 "
-              f"conversations would end near {extrapolated:.0f} MB (extrapolated)", flush=True)
-        print(f"  bot RSS (MB) at start {rss_start:.0f}; by reports: {curve}; at the end {bot['rss_end_mb']:.0f}, after the outbox "
-              f"drained {bot['rss_drained_mb']:.0f} (peak {bot['hwm_mb']:.0f})", flush=True)
+        print(
+            f"  bot RSS growth {per_report_kb:.1f} kB per conversation after the warm-up; 10,000 "
+            f"conversations would end near {extrapolated:.0f} MB (extrapolated)",
+            flush=True,
+        )
+        print(
+            f"  bot RSS (MB) at start {rss_start:.0f}; by reports: {curve}; at the end "
+            f"{bot['rss_end_mb']:.0f}, after the outbox drained {bot['rss_drained_mb']:.0f} "
+            f"(peak {bot['hwm_mb']:.0f})",
+            flush=True,
+        )
     return {
         "mode": mode,
         "echo_updates_per_s": echo_ups,
@@ -322,34 +403,59 @@ async def measure(args: argparse.Namespace, *, limiter: bool, reports: int, echo
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"quick": args.quick}
-    profile = Path(args.profile).resolve() if args.profile else None
-    result["off"] = await measure(args, limiter=False, reports=args.reports, echo_updates=args.echo_updates,
-                                  rss=True, profile=profile)
+    profile = Path(args.profile).resolve() if args.profile else None  # noqa: ASYNC240
+    result["off"] = await measure(
+        args, limiter=False, reports=args.reports, echo_updates=args.echo_updates, rss=True, profile=profile
+    )
     if args.limiter_reports:
-        result["on"] = await measure(args, limiter=True, reports=args.limiter_reports,
-                                     echo_updates=args.limiter_echo_updates, rss=False, profile=None)
+        result["on"] = await measure(
+            args,
+            limiter=True,
+            reports=args.limiter_reports,
+            echo_updates=args.limiter_echo_updates,
+            rss=False,
+            profile=None,
+        )
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 conversations, no preload, shorter echo run")
+    parser.add_argument(
+        "--quick", action="store_true", help="300 conversations, no preload, shorter echo run"
+    )
     parser.add_argument("--people", type=int, default=50)
-    parser.add_argument("--reports", type=int, default=None,
-                        help="reports through conversations (default 1,000; quick 300)")
-    parser.add_argument("--preload", type=int, default=None,
-                        help="reports bulk-loaded into the bot's database first (default 9,000; quick 0)")
+    parser.add_argument(
+        "--reports", type=int, default=None, help="reports through conversations (default 1,000; quick 300)"
+    )
+    parser.add_argument(
+        "--preload",
+        type=int,
+        default=None,
+        help="reports bulk-loaded into the bot's database first (default 9,000; quick 0)",
+    )
     parser.add_argument("--echo-updates", type=int, default=None, help="(default 10,000; quick 3,000)")
-    parser.add_argument("--limiter-reports", type=int, default=0,
-                        help="reports of an extra run with AIORateLimiter ON on both (default 0: skipped; "
-                             "bench_burst.py measures the bot with it)")
+    parser.add_argument(
+        "--limiter-reports",
+        type=int,
+        default=0,
+        help="reports of an extra run with AIORateLimiter ON on both (default 0: skipped; "
+        "bench_burst.py measures the bot with it)",
+    )
     parser.add_argument("--limiter-echo-updates", type=int, default=1500)
     parser.add_argument("--photo-every", type=int, default=10, help="every Nth report has a photo (0: none)")
     parser.add_argument("--per-person", type=int, default=4, help="reports per person before a new one comes")
     parser.add_argument("--seed", type=int, default=12)
-    parser.add_argument("--experiment", action="append", default=[], choices=sorted(EXPERIMENTS),
-                        help="monkeypatch the bot with a proposed fix to measure its gain (repeatable)")
-    parser.add_argument("--profile", help="profile the bot process with pyinstrument into this .txt (+ .html)")
+    parser.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        choices=sorted(EXPERIMENTS),
+        help="monkeypatch the bot with a proposed fix to measure its gain (repeatable)",
+    )
+    parser.add_argument(
+        "--profile", help="profile the bot process with pyinstrument into this .txt (+ .html)"
+    )
     args = parser.parse_args()
     if args.reports is None:
         args.reports = 300 if args.quick else 1000
@@ -362,19 +468,42 @@ def main() -> None:
     off = result["off"]
     rows = [
         ("e2e throughput vs echo ceiling", f"{off['ratio']:.0%}", ">= 50 %", off["ratio"] >= RATIO_TARGET),
-        ("  bot reports/s", f"{off['bot_reports_per_s']:.1f}", f"ceiling {off['ceiling_reports_per_s']:.1f}", None),
-        ("  bot p50 / p99 per update", f"{off['bot_p50_ms']:.0f} / {off['bot_p99_ms']:.0f} ms",
-         f"echo {off['echo_p50_ms']:.0f} / {off['echo_p99_ms']:.0f} ms", None),
-        (f"bot RSS after {off['total_reports']:,} reports", f"{off['rss_mb']:.0f} MB", "< 150 MB",
-         off["rss_mb"] < RSS_TARGET_MB if off["total_reports"] >= 10_000 else None),
-        ("  of which through conversations", f"{off['conversation_reports']:,}",
-         f"extrapolated to 10,000: {off['rss_extrapolated_10k_mb']:.0f} MB", None),
+        (
+            "  bot reports/s",
+            f"{off['bot_reports_per_s']:.1f}",
+            f"ceiling {off['ceiling_reports_per_s']:.1f}",
+            None,
+        ),
+        (
+            "  bot p50 / p99 per update",
+            f"{off['bot_p50_ms']:.0f} / {off['bot_p99_ms']:.0f} ms",
+            f"echo {off['echo_p50_ms']:.0f} / {off['echo_p99_ms']:.0f} ms",
+            None,
+        ),
+        (
+            f"bot RSS after {off['total_reports']:,} reports",
+            f"{off['rss_mb']:.0f} MB",
+            "< 150 MB",
+            off["rss_mb"] < RSS_TARGET_MB if off["total_reports"] >= 10_000 else None,
+        ),
+        (
+            "  of which through conversations",
+            f"{off['conversation_reports']:,}",
+            f"extrapolated to 10,000: {off['rss_extrapolated_10k_mb']:.0f} MB",
+            None,
+        ),
         ("reports lost", str(off["lost"]), "0", off["lost"] == 0 and off["failed_conversations"] == 0),
     ]
     if "on" in result:
         on = result["on"]
-        rows.append(("  with AIORateLimiter on both", f"{on['ratio']:.0%}",
-                     f"{on['bot_reports_per_s']:.2f} vs {on['ceiling_reports_per_s']:.2f} rep/s", None))
+        rows.append(
+            (
+                "  with AIORateLimiter on both",
+                f"{on['ratio']:.0%}",
+                f"{on['bot_reports_per_s']:.2f} vs {on['ceiling_reports_per_s']:.2f} rep/s",
+                None,
+            )
+        )
     print()
     print(f"{'figure':36} {'value':>16}  {'target':28} result")
     for name, value, target, ok in rows:

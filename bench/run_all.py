@@ -71,7 +71,7 @@ def number(text: str) -> float:
 def result_json(out: str) -> dict[str, Any]:
     for line in reversed(out.splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     raise ValueError("no RESULT line")
 
 
@@ -83,14 +83,34 @@ def photos_rows(out: str) -> list[Row]:
     ours = number(re.search(r"process_photo \(derived.*?:\s+([\d.,]+) ms", out).group(1))
     worst = int(re.search(r"^pHash max distance to copies\s+(\d+)", out, re.M).group(1))
     closest = int(re.search(r"^pHash min distance, different\s+(\d+)", out, re.M).group(1))
-    naive_mb, ours_mb = (number(x) for x in re.search(r"peak RSS naive ([\d.,]+) MB, ours ([\d.,]+) MB", out).groups())
+    naive_mb, ours_mb = (
+        number(x) for x in re.search(r"peak RSS naive ([\d.,]+) MB, ours ([\d.,]+) MB", out).groups()
+    )
     return [
-        Row("photos", "12 MP JPEG: process_photo vs naive path", "≥ 5× faster",
-            f"{ours:.0f} ms vs {naive:.0f} ms", f"{naive / ours:.1f}×", naive / ours >= 5),
-        Row("photos", "pHash: max distance original ↔ re-encoded/resized copies", "≤ 4",
-            f"{worst} (different pictures ≥ {closest})", f"{worst}/4", worst <= 4),
-        Row("photos", "peak RSS processing a 50 MP JPEG (fresh process)", "< 200 MB",
-            f"{ours_mb:.0f} MB (naive {naive_mb:.0f} MB)", f"{ours_mb / 200:.2f} of limit", ours_mb < 200),
+        Row(
+            "photos",
+            "12 MP JPEG: process_photo vs naive path",
+            "≥ 5× faster",
+            f"{ours:.0f} ms vs {naive:.0f} ms",
+            f"{naive / ours:.1f}×",
+            naive / ours >= 5,
+        ),
+        Row(
+            "photos",
+            "pHash: max distance original ↔ re-encoded/resized copies",
+            "≤ 4",
+            f"{worst} (different pictures ≥ {closest})",
+            f"{worst}/4",
+            worst <= 4,
+        ),
+        Row(
+            "photos",
+            "peak RSS processing a 50 MP JPEG (fresh process)",
+            "< 200 MB",
+            f"{ours_mb:.0f} MB (naive {naive_mb:.0f} MB)",
+            f"{ours_mb / 200:.2f} of limit",
+            ours_mb < 200,
+        ),
     ]
 
 
@@ -105,17 +125,42 @@ def dedupe_rows(out: str) -> list[Row]:
     label = f"{int(rows_n):,} reports"
     faster = min(scan, geo)
     return [
-        Row("dedupe", f"bulk load of {label} (database {db_mb:,.0f} MB)", "< 60 s", f"{load_s:.1f} s",
-            f"{load_s / 60:.2f} of limit", load_s < 60),
-        Row("dedupe", f"lookup p50 (find_incident_sync, {label})", "≤ 1 ms", f"{p50:.3f} ms",
-            f"{p50 / 1:.2f} of limit", p50 <= 1),
-        Row("dedupe", f"lookup p99 ({label})", "≤ 5 ms", f"{p99:.3f} ms", f"{p99 / 5:.2f} of limit", p99 <= 5),
-        Row("dedupe", "speed-up at p50 vs the faster brute force", "≥ 100×",
-            f"{p50:.3f} ms vs {faster:,.0f} ms (Python scan; geodesic {geo:,.0f} ms)", f"{faster / p50:,.0f}×",
-            faster / p50 >= 100),
+        Row(
+            "dedupe",
+            f"bulk load of {label} (database {db_mb:,.0f} MB)",
+            "< 60 s",
+            f"{load_s:.1f} s",
+            f"{load_s / 60:.2f} of limit",
+            load_s < 60,
+        ),
+        Row(
+            "dedupe",
+            f"lookup p50 (find_incident_sync, {label})",
+            "≤ 1 ms",
+            f"{p50:.3f} ms",
+            f"{p50 / 1:.2f} of limit",
+            p50 <= 1,
+        ),
+        Row(
+            "dedupe", f"lookup p99 ({label})", "≤ 5 ms", f"{p99:.3f} ms", f"{p99 / 5:.2f} of limit", p99 <= 5
+        ),
+        Row(
+            "dedupe",
+            "speed-up at p50 vs the faster brute force",
+            "≥ 100×",
+            f"{p50:.3f} ms vs {faster:,.0f} ms (Python scan; geodesic {geo:,.0f} ms)",
+            f"{faster / p50:,.0f}×",
+            faster / p50 >= 100,
+        ),
         Row("dedupe", "brute-force answers differing from the index", "0 (info)", str(differ), "", None),
-        Row("dedupe", "peak RSS of the benchmark process (rows held in memory)", "(info)", f"{rss:,.0f} MB", "",
-            None),
+        Row(
+            "dedupe",
+            "peak RSS of the benchmark process (rows held in memory)",
+            "(info)",
+            f"{rss:,.0f} MB",
+            "",
+            None,
+        ),
     ]
 
 
@@ -123,36 +168,85 @@ def e2e_rows(out: str, quick: bool) -> list[Row]:
     r = result_json(out)
     off = r["off"]
     rows = [
-        Row("e2e", "throughput: bot updates/s vs PTB echo ceiling (AIORateLimiter off on both)", "≥ 50 %",
+        Row(
+            "e2e",
+            "throughput: bot updates/s vs PTB echo ceiling (AIORateLimiter off on both)",
+            "≥ 50 %",
             f"{off['bot_updates_per_s']:.0f} vs {off['echo_updates_per_s']:.0f} updates/s",
-            f"{off['ratio']:.0%}", off["ratio"] >= 0.5),
-        Row("e2e", "reports/s (50 people) vs the ceiling in reports", "(info)",
+            f"{off['ratio']:.0%}",
+            off["ratio"] >= 0.5,
+        ),
+        Row(
+            "e2e",
+            "reports/s (50 people) vs the ceiling in reports",
+            "(info)",
             f"{off['bot_reports_per_s']:.1f} vs {off['ceiling_reports_per_s']:.1f} reports/s",
-            f"{off['bot_reports_per_s'] / off['ceiling_reports_per_s']:.0%}", None),
-        Row("e2e", "per-update latency p50 (bot vs echo, 50 people)", "(info)",
-            f"{off['bot_p50_ms']:.0f} vs {off['echo_p50_ms']:.0f} ms", f"{off['bot_p50_ms'] / off['echo_p50_ms']:.1f}×",
-            None),
-        Row("e2e", "per-update latency p99 (bot vs echo, 50 people)", "(info)",
-            f"{off['bot_p99_ms']:.0f} vs {off['echo_p99_ms']:.0f} ms", f"{off['bot_p99_ms'] / off['echo_p99_ms']:.1f}×",
-            None),
-        Row("e2e", f"bot RSS after {off['total_reports']:,} reports ({off['preloaded']:,} bulk-loaded + "
+            f"{off['bot_reports_per_s'] / off['ceiling_reports_per_s']:.0%}",
+            None,
+        ),
+        Row(
+            "e2e",
+            "per-update latency p50 (bot vs echo, 50 people)",
+            "(info)",
+            f"{off['bot_p50_ms']:.0f} vs {off['echo_p50_ms']:.0f} ms",
+            f"{off['bot_p50_ms'] / off['echo_p50_ms']:.1f}×",
+            None,
+        ),
+        Row(
+            "e2e",
+            "per-update latency p99 (bot vs echo, 50 people)",
+            "(info)",
+            f"{off['bot_p99_ms']:.0f} vs {off['echo_p99_ms']:.0f} ms",
+            f"{off['bot_p99_ms'] / off['echo_p99_ms']:.1f}×",
+            None,
+        ),
+        Row(
+            "e2e",
+            f"bot RSS after {off['total_reports']:,} reports ({off['preloaded']:,} bulk-loaded + "
             f"{off['conversation_reports']:,} conversations; {off['rss_start_mb']:.0f} MB at start)",
-            "< 150 MB" if not quick else "< 150 MB at 10,000 (info)", f"{off['rss_mb']:.0f} MB",
-            f"{off['rss_mb'] / 150:.2f} of limit", None if off["total_reports"] < 10_000 else off["rss_mb"] < 150),
-        Row("e2e", "bot RSS extrapolated to 10,000 conversations (growth per conversation × 10,000)", "(info)",
+            "< 150 MB" if not quick else "< 150 MB at 10,000 (info)",
+            f"{off['rss_mb']:.0f} MB",
+            f"{off['rss_mb'] / 150:.2f} of limit",
+            None if off["total_reports"] < 10_000 else off["rss_mb"] < 150,
+        ),
+        Row(
+            "e2e",
+            "bot RSS extrapolated to 10,000 conversations (growth per conversation × 10,000)",
+            "(info)",
             f"{off['rss_extrapolated_10k_mb']:.0f} MB ({off['rss_per_conversation_kb']:.1f} kB each)",
-            f"{off['rss_extrapolated_10k_mb'] / 150:.2f} of limit", None),
-        Row("e2e", "CPU per update, bot vs echo (robust to other load)", "(info)",
+            f"{off['rss_extrapolated_10k_mb'] / 150:.2f} of limit",
+            None,
+        ),
+        Row(
+            "e2e",
+            "CPU per update, bot vs echo (robust to other load)",
+            "(info)",
             f"{off['bot_cpu_ms_per_update']:.1f} vs {off['echo_cpu_ms_per_update']:.1f} ms",
-            f"{off['echo_cpu_ms_per_update'] / off['bot_cpu_ms_per_update']:.0%}", None),
-        Row("e2e", f"reports lost ({off['receipts']:,} receipts)", "0", str(off["lost"]), "",
-            off["lost"] == 0 and off["failed_conversations"] == 0),
+            f"{off['echo_cpu_ms_per_update'] / off['bot_cpu_ms_per_update']:.0%}",
+            None,
+        ),
+        Row(
+            "e2e",
+            f"reports lost ({off['receipts']:,} receipts)",
+            "0",
+            str(off["lost"]),
+            "",
+            off["lost"] == 0 and off["failed_conversations"] == 0,
+        ),
     ]
     if "on" in r:
         on = r["on"]
-        rows.append(Row("e2e", "throughput with AIORateLimiter ON on both (Telegram's 30 msg/s)", "(info)",
-                        f"{on['bot_updates_per_s']:.1f} vs {on['echo_updates_per_s']:.1f} updates/s "
-                        f"({on['bot_reports_per_s']:.2f} reports/s)", f"{on['ratio']:.0%}", None))
+        rows.append(
+            Row(
+                "e2e",
+                "throughput with AIORateLimiter ON on both (Telegram's 30 msg/s)",
+                "(info)",
+                f"{on['bot_updates_per_s']:.1f} vs {on['echo_updates_per_s']:.1f} updates/s "
+                f"({on['bot_reports_per_s']:.2f} reports/s)",
+                f"{on['ratio']:.0%}",
+                None,
+            )
+        )
     return rows
 
 
@@ -160,16 +254,38 @@ def burst_rows(out: str) -> list[Row]:
     r = result_json(out)
     label = f"{r['reports']} reports, {r['conversations_s']:.0f} s ({r['compression']:.1f}× compressed)"
     return [
-        Row("burst", f"staff-group messages in any 60 s ({label})", "≤ 20",
+        Row(
+            "burst",
+            f"staff-group messages in any 60 s ({label})",
+            "≤ 20",
             f"{r['group_max_per_60s']} (per minute {r['group_per_minute']}; {r['group_edits']} edits)",
-            f"{r['group_max_per_60s'] / 20:.2f} of limit", r["group_max_per_60s"] <= 20),
-        Row("burst", "429 answers seen by the bot", "0", f"{r['too_many_total']} {r['too_many'] or ''}".strip(), "",
-            r["too_many_total"] == 0),
-        Row("burst", f"reports lost ({r['receipts']} receipts, {r['rows']} rows, {r['incidents']} incident(s))",
-            "0", str(r["lost"]), "", r["lost"] == 0 and r["failed_conversations"] == 0
-            and r["receipts"] == r["reports"]),
-        Row("burst", "per-update latency p50 / p99 during the burst", "(info)",
-            f"{r['p50_ms']:.0f} / {r['p99_ms']:.0f} ms", "", None),
+            f"{r['group_max_per_60s'] / 20:.2f} of limit",
+            r["group_max_per_60s"] <= 20,
+        ),
+        Row(
+            "burst",
+            "429 answers seen by the bot",
+            "0",
+            f"{r['too_many_total']} {r['too_many'] or ''}".strip(),
+            "",
+            r["too_many_total"] == 0,
+        ),
+        Row(
+            "burst",
+            f"reports lost ({r['receipts']} receipts, {r['rows']} rows, {r['incidents']} incident(s))",
+            "0",
+            str(r["lost"]),
+            "",
+            r["lost"] == 0 and r["failed_conversations"] == 0 and r["receipts"] == r["reports"],
+        ),
+        Row(
+            "burst",
+            "per-update latency p50 / p99 during the burst",
+            "(info)",
+            f"{r['p50_ms']:.0f} / {r['p99_ms']:.0f} ms",
+            "",
+            None,
+        ),
     ]
 
 
@@ -203,7 +319,10 @@ def machine() -> dict[str, str]:
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| benchmark | figure | target | measured | ratio | result |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| benchmark | figure | target | measured | ratio | result |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         lines.append(f"| {r.bench} | {r.figure} | {r.target} | {r.measured} | {r.ratio} | {r.verdict} |")
     return "\n".join(lines)
@@ -212,27 +331,39 @@ def table(rows: list[Row]) -> str:
 def render(rows: list[Row], info: dict[str, str], mode: str, durations: dict[str, float], load: str) -> str:
     misses = [r for r in rows if r.ok is False]
     took = ", ".join(f"{k} {v / 60:.1f} min" for k, v in durations.items())
-    return "\n".join([
-        f"Latest run: **{info['date']}**, `python bench/run_all.py{' --quick' if mode == 'quick' else ''}` "
-        f"({mode}; {took}).",
-        "",
-        f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory']} RAM, {info['os']}; "
-        f"Python {info['python']}, python-telegram-bot {info['ptb']}. Load average when it started: {load} "
-        "(the machine is shared; other test runs were going on).",
-        "",
-        table(rows),
-        "",
-        f"{len(misses)} MISS: " + ("; ".join(f"{r.bench}: {r.figure}" for r in misses) if misses else "none"),
-    ])
+    return "\n".join(
+        [
+            f"Latest run: **{info['date']}**, "
+            f"`python bench/run_all.py{' --quick' if mode == 'quick' else ''}` ({mode}; {took}).",
+            "",
+            f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory']} RAM, {info['os']}; "
+            f"Python {info['python']}, python-telegram-bot {info['ptb']}. "
+            f"Load average when it started: {load} (the machine is shared with other test runs).",
+            "",
+            table(rows),
+            "",
+            f"{len(misses)} MISS: "
+            + ("; ".join(f"{r.bench}: {r.figure}" for r in misses) if misses else "none"),
+        ]
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller runs (~5 min): dedupe 100,000 rows, e2e 1,000 reports, burst 150")
-    parser.add_argument("--only", action="append", choices=["photos", "dedupe", "e2e", "burst"],
-                        help="run only these (repeatable)")
-    parser.add_argument("--write", type=Path, help="write the table into this Markdown file (e.g. docs/benchmarks.md)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller runs (~5 min): dedupe 100,000 rows, e2e 1,000 reports, burst 150",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["photos", "dedupe", "e2e", "burst"],
+        help="run only these (repeatable)",
+    )
+    parser.add_argument(
+        "--write", type=Path, help="write the table into this Markdown file (e.g. docs/benchmarks.md)"
+    )
     args = parser.parse_args()
     mode = "quick" if args.quick else "full"
     with open("/proc/loadavg") as f:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +37,16 @@ def make_jpeg(width: int = 800, height: int = 600, seed: int = 1, **save: Any) -
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85, **save)
     return out.getvalue()
+
+
+def rows(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
+    """Reads the bot's database file directly, as an operator with sqlite3 would."""
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
 
 
 @pytest.fixture

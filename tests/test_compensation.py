@@ -11,7 +11,6 @@ import inspect
 import io
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -64,7 +63,7 @@ from handlers import compensation as handlers_compensation
 from handlers import menu
 from handlers.app import build_application, run_bot
 from handlers.common import Services, services
-from tests.conftest import STAFF_ADMIN, Person, make_jpeg
+from tests.conftest import STAFF_ADMIN, Person, make_jpeg, rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = bundled_calendar()
@@ -227,15 +226,6 @@ def livestock_draft(owner: str, when: datetime, lat: float = 37.3296, lon: float
 
 def person(user_id: int, language: str = "en") -> Reporter:
     return Reporter(user_id=user_id, name=f"P{user_id}", username=None, language=language, notify=True)
-
-
-def rows(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 async def verified_incident(store: Store, reports: list[tuple[str, Reporter, datetime]],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,19 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_GROUP, Person, make_jpeg
+from tests.conftest import STAFF_GROUP, Person, make_jpeg, rows
 
 HESHUN = (37.3296, 113.5702)
 CODE = re.compile(r"HS-\d{4}-\d{5}")
-
-
-def rows(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 async def staff_card(fake: FakeTelegram, code: str) -> dict:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from typing import Any
 
 import pytest
 
 from bot.config import Destination
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg
+from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 
 RESEARCHERS = -1002000000001
 PUBLIC = -1002000000002
@@ -35,15 +34,6 @@ def destinations(fake: FakeTelegram) -> tuple[Destination, ...]:
         Destination("public", PUBLIC, frozenset({"sighting", "signs"}), trusted=False),
         Destination("patrol", PATROL, frozenset({"tip"}), trusted=True),
     )
-
-
-def rows(db, sql: str, *params: object) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 async def sighting(person: Person, lat: float = 37.3296, lon: float = 113.5702, photo: int | None = 1) -> str:

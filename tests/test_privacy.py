@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,11 @@ from bot.review import Review
 from bot.store import Reporter, ReportRow, Store, StoredPhoto
 from handlers.common import Services
 from handlers.privacy import anonymous_key, purge_expired_originals
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg
+from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "privacy-test-secret-0123456789"
 LIMIT_TEXT = "a few reports an hour"
-
-
-def rows(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def photo_of(entry: dict[str, Any]) -> StoredPhoto:

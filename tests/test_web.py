@@ -10,11 +10,9 @@ import asyncio
 import contextlib
 import re
 import socket
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,20 +40,11 @@ from handlers.web import (
     web_url,
     webhook_secrets,
 )
-from tests.conftest import STAFF_GROUP, Person, make_jpeg
+from tests.conftest import STAFF_GROUP, Person, make_jpeg, rows
 
 SECRET = "test-secret-0123456789abcdef"
 CODE = re.compile(r"HS-\d{4}-\d{5}")
 SETTINGS = WebSettings(enabled=True, port=0, reports_per_hour=5, posts_per_hour=50)
-
-
-def rows(db: Path, sql: str, *params: object) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def ref_code(text: str) -> str:
