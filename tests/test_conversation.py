@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -379,3 +380,103 @@ async def test_place_names_map_links_and_live_locations(fake: FakeTelegram, runn
     from bot.geo import distance_m
 
     assert 300 < distance_m((lat, lon), (37.33, 113.5768)) < 700  # GCJ-02 offset removed
+
+
+async def _at_location_step(person: Person) -> None:
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+
+
+@pytest.mark.parametrize(
+    ("typed", "lat", "lon", "datum"),
+    [
+        ("37°19'48\"N 113°34'12\"E", 37.33, 113.57, "wgs84"),  # degrees, minutes, seconds
+        ("３７．３３，１１３．５７", 37.33, 113.57, "wgs84"),  # full-width digits and punctuation
+        ("东经113.57 北纬37.33", 37.33, 113.57, "wgs84"),  # Chinese notation, longitude first
+        ("113.57, 37.33", 37.33, 113.57, "wgs84"),  # decimal in the other order
+        ("https://www.openstreetmap.org/?mlat=37.33&mlon=113.57#map=15/37.33/113.57", 37.33, 113.57, "wgs84"),
+        ("http://api.map.baidu.com/marker?location=37.3365,113.5830&title=x", None, None, "bd09"),
+    ],
+)
+async def test_every_typed_location_form(fake: FakeTelegram, running, config, typed, lat, lon, datum) -> None:
+    await running()
+    person = Person(fake, 520, language="en")
+    await _at_location_step(person)
+    await person.send(typed, contains="When did you see it")
+    await person.tap("Just now")
+    for label in ("1", "Not sure", "Resting", "Over 1 km"):
+        await person.tap(label)
+    receipt = await person.tap("Send report", contains="Reference code")
+    stored = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
+                  CODE.search(receipt["text"]).group(0))[0]
+    assert stored["input_datum"] == datum
+    if lat is not None:
+        assert abs(stored["latitude"] - lat) < 1e-4 and abs(stored["longitude"] - lon) < 1e-4
+    else:  # BD-09 is about 1.3 km off WGS-84 here: the stored point must have moved that far back
+        from bot.geo import distance_m
+
+        assert 1000 < distance_m((stored["latitude"], stored["longitude"]), (37.3365, 113.5830)) < 1700
+
+
+async def test_venue_and_did_you_mean(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 521, language="en")
+    await _at_location_step(person)
+    await person.send("镇", contains="Did you mean")
+    await person.tap("Yixing Town", contains="Location saved")
+    await person.send("/cancel", contains="cancelled")
+    await _at_location_step(person)
+    seen = person._seen()
+    fake.send_venue(person.id, 37.3301, 113.5702, "村委会 Village office", "义兴镇")
+    await fake.wait_for_message(person.id, contains="When did you see it", after=seen)
+    await person.tap("Just now")
+    for label in ("1", "Not sure", "Resting", "Over 1 km"):
+        await person.tap(label)
+    receipt = await person.tap("Send report", contains="Reference code")
+    stored = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
+                  CODE.search(receipt["text"]).group(0))[0]
+    assert (stored["location_source"], stored["place_name"]) == ("venue", "村委会 Village office")
+
+
+async def test_command_menus_are_localized(fake: FakeTelegram, running, config) -> None:
+    await running()
+    await fake.wait_for_call("setMyCommands", predicate=lambda c: c.params.get("language_code") == "zh")
+    calls = [c for c in fake.calls_to("setMyCommands") if c.ok]
+    by_language = {c.params.get("language_code"): str(c.params.get("commands")) for c in calls}
+    assert "看" in by_language["zh"] and "See your reports" in by_language[None]
+
+
+async def test_whole_conversation_in_english_has_no_chinese(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 522, "Tom", language="en-GB")
+    await report_sighting(person, photo=make_jpeg(seed=30))
+    await person.send("/myreports")
+    await person.send("/help")
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    for text in person.texts():
+        # Place names are Chinese on the signs; they are shown beside the English name, never alone.
+        assert not chinese.search(re.sub(r"\([^)]*\)", "", text)), text
+
+
+async def test_a_reporter_who_blocked_the_bot_stops_nothing(fake: FakeTelegram, running, config) -> None:
+    from bot.config import Destination
+    from tests.test_moderation import card_for, press
+
+    fake.add_channel(-1002000000009, "Researchers")
+    await running(staff_language="en",
+                  destinations=(Destination("r", -1002000000009, frozenset({"sighting"}), trusted=True),))
+    person = Person(fake, 523, language="en")
+    code = await report_sighting(person)
+    fake.block_bot(person.id)
+    card = await card_for(fake, code)
+    await press(fake, 9001, card, "Verify")
+    await fake.wait_for_message(-1002000000009, contains=code)
+    refused = await fake.wait_for_call("sendMessage", predicate=lambda c: c.error_code == 403)
+    assert str(refused.params.get("chat_id")) == str(person.id)
+    for _ in range(50):
+        if not rows(config.database_path, "SELECT 1 FROM outbox WHERE status = 'pending'"):
+            break
+        await asyncio.sleep(0.1)
+    failed = rows(config.database_path, "SELECT last_error FROM outbox WHERE status = 'failed'")
+    assert failed and all(r[0].startswith("403") for r in failed)  # given up on, nothing else held up
