@@ -500,6 +500,7 @@ EXPERIMENTS = {
     "sync-normal": "the bot's SQLite connection with PRAGMA synchronous=NORMAL instead of FULL",
     "one-commit": "flush_persistence writing user data + conversation state in ONE transaction",
     "per-user-concurrency": "updates of different users processed concurrently, each user's in order",
+    "smooth-limiter": "AIORateLimiter without bursts: 1 per 1/25 s overall, 1 per 3.2 s per group",
 }
 
 
@@ -562,6 +563,18 @@ def _apply_experiments(names: list[str], application: Any | None) -> None:
 
         SQLitePersistence.update_user_data = update_user_data  # type: ignore[method-assign]
         SQLitePersistence.update_conversation = update_conversation  # type: ignore[method-assign]
+    if "smooth-limiter" in names and application is not None and application.bot.rate_limiter is not None:
+        # aiolimiter is a leaky bucket: capacity max_rate, so (30, 1 s) admits up to ~60 in one second
+        # and (20, 60 s) up to ~40 in one minute. Capacity 1 keeps every window under the limit.
+        from telegram.ext import AIORateLimiter
+
+        application.bot._rate_limiter = AIORateLimiter(
+            overall_max_rate=1,
+            overall_time_period=1 / 25,
+            group_max_rate=1,
+            group_time_period=3.2,
+            max_retries=2,
+        )
     if "per-user-concurrency" in names and application is not None:
         from telegram import Update
         from telegram.ext import BaseUpdateProcessor
@@ -639,7 +652,7 @@ async def _child(spec: dict[str, Any]) -> None:
     if spec.get("profile"):
         from pyinstrument import Profiler
 
-        profiler = Profiler(interval=0.001, async_mode="disabled")
+        profiler = Profiler(interval=0.005, async_mode="disabled")
         profiler.start()
     try:
         await run_bot(application, stop, poll_timeout=10)
@@ -649,6 +662,8 @@ async def _child(spec: dict[str, Any]) -> None:
             path = Path(spec["profile"])
             path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))  # noqa: ASYNC240
             path.with_suffix(".html").write_text(profiler.output_html())  # noqa: ASYNC240
+            if profiler.last_session is not None:
+                profiler.last_session.save(str(path.with_suffix(".pyisession")))
 
 
 def child_main(argv: list[str]) -> None:

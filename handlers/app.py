@@ -15,6 +15,7 @@ import traceback
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -70,9 +71,13 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     for language, code in (("en", None), ("zh_Hans", "zh")):
         t = translator(language)
         commands = [BotCommand(name, t.gettext(description)) for name, description in COMMANDS]
-        await application.bot.set_my_commands(
-            commands, scope=BotCommandScopeAllPrivateChats(), language_code=code
-        )
+        try:
+            await application.bot.set_my_commands(
+                commands, scope=BotCommandScopeAllPrivateChats(), language_code=code
+            )
+        except TelegramError as error:
+            # The command menu is a convenience: a Telegram hiccup at start-up must not stop the bot.
+            log.warning("could not set the %s command menu: %s", language, error)
 
 
 async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

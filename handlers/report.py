@@ -298,7 +298,7 @@ async def show_review(update: Update, t: Translator, draft: dict[str, Any]) -> i
 # --- entry points ----------------------------------------------------------------------------
 
 
-async def start_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def start_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
     """Starts a new draft of the kind chosen in the menu and asks for photos."""
     query = update.callback_query
     assert query is not None and query.data is not None
@@ -306,7 +306,8 @@ async def start_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     try:
         kind = Kind(query.data.removeprefix("report:"))
     except ValueError:
-        return END
+        # A menu from an older version: an open draft keeps its conversation; otherwise nothing starts.
+        return None if current_draft(context) is not None else END
     if current_draft(context) is not None:
         return await ask_discard(update, context, pending=kind.value)
     return await _begin(update, context, kind)

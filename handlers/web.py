@@ -171,7 +171,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     try:
         data = json.loads(body)
         update = Update.de_json(data, application.bot) if isinstance(data, dict) else None
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # a deeply nested body is malformed too
         update = None
     if update is None:
         return web.Response(status=400, text="malformed update")
