@@ -612,9 +612,13 @@ class Driver:
                 after = self._seen()
                 self.act(Step("send", "/start", ""))
                 which, _ = await self.until(
-                    lambda after=after: self.find([UNSENT, MENU, GENERIC_ERROR], after), "menu", after
+                    lambda after=after: self.find([UNSENT, MENU, GENERIC_ERROR, RECEIPT], after),
+                    "menu", after,
                 )
                 self.note(f"resync: {which}")
+                if which == RECEIPT:  # the report was stored after all: nothing to resume
+                    self._no_draft()
+                    return
                 if which == GENERIC_ERROR:
                     if not self.cancel_when_stuck:
                         continue  # Telegram failed the answer (an outage): try again
