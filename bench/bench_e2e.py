@@ -116,14 +116,17 @@ async def echo_run(fake: BenchFake, pid: int, people: int, updates: int, first_i
                 d.tidy()
 
     t0, cpu0, child0 = time.perf_counter(), self_cpu_seconds(), cpu_seconds(pid)
+    calls0 = fake.methods.copy()
     await asyncio.gather(*(talk(d) for d in drivers))
     elapsed = time.perf_counter() - t0
+    calls = fake.methods - calls0
     return {
         "updates": per_person * people,
         "seconds": elapsed,
         "latencies": stats.latencies,
         "parent_cpu": self_cpu_seconds() - cpu0,
         "child_cpu": cpu_seconds(pid) - child0,
+        "calls": dict(calls),
     }
 
 
@@ -188,8 +191,10 @@ async def bot_run(
     warm_done, warm_updates = done, updates
     rss_warm = proc_status(pid)["VmRSS"] / 1024
     t0, cpu0, child0 = time.perf_counter(), self_cpu_seconds(), cpu_seconds(pid)
+    calls0 = fake.methods.copy()
     await asyncio.gather(*(slot(warmup + reports, stats) for _ in range(people)))
     elapsed = time.perf_counter() - t0
+    calls = fake.methods - calls0
     timed_reports, timed_updates = done - warm_done, updates - warm_updates
     rss_end = proc_status(pid)
     child_cpu = cpu_seconds(pid) - child0
@@ -226,6 +231,7 @@ async def bot_run(
         "child_cpu": child_cpu,
         "parent_cpu": parent_cpu,
         "distinct_codes": len(set(warm_stats.receipts + stats.receipts)),
+        "calls": dict(calls),
         "lost": lost,
         "repeated": repeated,
         "rss_warm_mb": rss_warm,
@@ -329,6 +335,19 @@ async def measure(
     )
     echo_cpu_ms = echo["child_cpu"] / echo["updates"] * 1000
     bot_cpu_ms = bot["child_cpu"] / bot["updates"] * 1000
+
+    def api_calls(calls: dict[str, int], n: int) -> tuple[float, str]:
+        sent = {m: c for m, c in calls.items() if m != "getUpdates"}
+        detail = ", ".join(f"{m} {c / n:.2f}" for m, c in sorted(sent.items(), key=lambda kv: -kv[1]))
+        return sum(sent.values()) / n, detail
+
+    bot_calls, bot_detail = api_calls(bot["calls"], bot["updates"])
+    echo_calls, _ = api_calls(echo["calls"], echo["updates"])
+    print(
+        f"  Bot API calls per update (besides getUpdates): bot {bot_calls:.2f} ({bot_detail}); "
+        f"echo {echo_calls:.2f}",
+        flush=True,
+    )
     print(
         f"  CPU per update (robust to other load on the machine): bot {bot_cpu_ms:.2f} ms, echo "
         f"{echo_cpu_ms:.2f} ms ({echo_cpu_ms / bot_cpu_ms:.0%}); load average now "
@@ -396,6 +415,9 @@ async def measure(
         "echo_cpu_share": echo["child_cpu"] / echo["seconds"],
         "bot_cpu_ms_per_update": bot_cpu_ms,
         "echo_cpu_ms_per_update": echo_cpu_ms,
+        "bot_api_calls_per_update": bot_calls,
+        "echo_api_calls_per_update": echo_calls,
+        "bot_api_calls_detail": bot_detail,
         "parent_cpu_share_bot": bot["parent_cpu"] / bot["seconds"],
         "parent_cpu_share_echo": echo["parent_cpu"] / echo["seconds"],
     }

@@ -144,3 +144,25 @@ async def test_a_question_that_failed_to_send_does_not_desync_the_draft(fake: Fa
     reply = await person.send_location(37.3, 113.6, accuracy=10)
     assert not bot.task.done()
     assert "When did you see it" in reply["text"], reply["text"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: handlers/report.py _button answers the callback query before doing the work; when that "
+    "cosmetic answerCallbackQuery fails (502), the whole Send press fails and nothing is stored"))
+async def test_a_failed_callback_answer_does_not_lose_the_send_press(
+    fake: FakeTelegram, running, config
+) -> None:
+    await running()
+    person = Person(fake, 822, language="en")
+    await person.send("/start", contains=MENU)
+    await person.tap("Tracks, scat", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await person.send_location(37.3, 113.6, accuracy=10, contains="When did you see it")
+    await person.tap("Just now", contains="What did you find")
+    await person.tap("Scat", contains="Anything to add")
+    await person.tap("Skip", contains="Please check your report")
+    fake.fail_next("answerCallbackQuery", error_code=502, description="Bad Gateway")
+    message, data = person.button("Send report")
+    fake.press_button(person.id, message, data)
+    await fake.wait_until_idle()
+    assert db_rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
