@@ -644,7 +644,7 @@ async def test_webhook_bodies(tipline: TestClient[Any, Any], world: World, name:
     assert tipline.application.update_queue.empty()  # type: ignore[attr-defined]
 
 
-def test_corpus_size() -> None:
+async def test_corpus_size() -> None:
     cases = (len(PHOTO_FILES) + 1 + len(LOCATION_TEXTS) + 4 + 1 + (len(TEXTS) - 1) * len(STEPS) + 1
              + len(CALLBACKS) + 2 + 6 + 1 + 10 + 1 + len(WEB_POSTS) + 3 + len(WEBHOOK_BODIES))
     assert cases >= 60, cases
