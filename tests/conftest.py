@@ -171,6 +171,13 @@ class Person:
             lambda: self.fake.send_contact(self.id, phone, "王", contact_user_id=self.id), contains
         )
 
+    async def finish_sighting(self) -> dict[str, Any]:
+        """From "When did you see it?" to the receipt, with one resting leopard far away."""
+        await self.tap("Just now", contains="How many")
+        for label in ("1", "Not sure", "Resting", "Over 1 km"):
+            await self.tap(label)
+        return await self.tap("Send report", contains="Reference code")
+
     def button(self, label: str) -> tuple[dict[str, Any], str]:
         """The newest bot message with an inline button whose text contains `label`."""
         for message in reversed(self.fake.messages_in(self.id)):

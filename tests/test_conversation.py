@@ -365,10 +365,7 @@ async def test_place_names_map_links_and_live_locations(fake: FakeTelegram, runn
     await fake.wait_for_message(person.id, contains="When did you see it", after=seen)
     fake.edit_live_location(person.id, live, 37.31, 113.51)
     await fake.wait_until_idle()
-    await person.tap("Just now", contains="How many")
-    for label in ("1", "Not sure", "Resting", "Over 1 km"):
-        await person.tap(label)
-    receipt = await person.tap("Send report", contains="Reference code")
+    receipt = await person.finish_sighting()
     stored = rows(
         config.database_path,
         "SELECT * FROM reports WHERE ref_code = ?",
@@ -404,10 +401,7 @@ async def test_every_typed_location_form(fake: FakeTelegram, running, config, ty
     person = Person(fake, 520, language="en")
     await _at_location_step(person)
     await person.send(typed, contains="When did you see it")
-    await person.tap("Just now")
-    for label in ("1", "Not sure", "Resting", "Over 1 km"):
-        await person.tap(label)
-    receipt = await person.tap("Send report", contains="Reference code")
+    receipt = await person.finish_sighting()
     stored = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
                   CODE.search(receipt["text"]).group(0))[0]
     assert stored["input_datum"] == datum
@@ -430,10 +424,7 @@ async def test_venue_and_did_you_mean(fake: FakeTelegram, running, config) -> No
     seen = person._seen()
     fake.send_venue(person.id, 37.3301, 113.5702, "村委会 Village office", "义兴镇")
     await fake.wait_for_message(person.id, contains="When did you see it", after=seen)
-    await person.tap("Just now")
-    for label in ("1", "Not sure", "Resting", "Over 1 km"):
-        await person.tap(label)
-    receipt = await person.tap("Send report", contains="Reference code")
+    receipt = await person.finish_sighting()
     stored = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
                   CODE.search(receipt["text"]).group(0))[0]
     assert (stored["location_source"], stored["place_name"]) == ("venue", "村委会 Village office")

@@ -45,10 +45,7 @@ async def sighting(person: Person, lat: float = 37.3296, lon: float = 113.5702, 
         await person.send_photo(make_jpeg(seed=photo), contains="Got 1 photo")
         await person.tap("Done", contains="Where was it")
     await person.send_location(lat, lon, accuracy=20, contains="When did you see it")
-    await person.tap("Just now", contains="How many")
-    for label in ("1", "Not sure", "Resting", "Over 1 km"):
-        await person.tap(label)
-    receipt = await person.tap("Send report", contains="Reference code")
+    receipt = await person.finish_sighting()
     return CODE.search(receipt["text"]).group(0)
 
 

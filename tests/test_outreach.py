@@ -86,10 +86,7 @@ async def test_poster_qr_codes_lead_to_the_bot_and_the_spot_is_recorded(
     await tourist.tap("I saw a leopard", contains="photos")
     await tourist.tap("No photo", contains="Where was it")
     await tourist.tap("I am at Yixing Town", contains="When did you see it")
-    await tourist.tap("Just now")
-    for label in ("1", "Not sure", "Resting", "Over 1 km"):
-        await tourist.tap(label)
-    await tourist.tap("Send report", contains="Reference code")
+    await tourist.finish_sighting()
     fake.send_text(STAFF_ADMIN, "/stats", chat_id=STAFF_GROUP)
     stats = await fake.wait_for_message(STAFF_GROUP, contains="Poster at")
     assert "Poster at Yixing Town (义兴镇): 1" in stats["text"]
