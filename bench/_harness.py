@@ -6,8 +6,8 @@
   deep-copy whole chats on every wait).
 * :class:`Driver` — one simulated person: enqueues an update, waits for the bot's reply to it in
   the person's chat, records the latency (fake enqueue → the fake storing the reply), presses the
-  newest button with a given label. It reads the fake's chat state directly instead of
-  ``messages_in`` (which deep-copies the whole chat) so that the load generator stays cheap.
+  newest button with a given label. It reads messages with ``FakeTelegram.live_message`` (no copy)
+  instead of ``messages_in`` (which deep-copies the whole chat) so that the load generator stays cheap.
 * :func:`spawn` — runs the bot or the echo application in a **separate process** (this process
   hosts the fake and the people), started the way production starts it: ``build_application`` +
   ``run_bot`` (long polling, ``poll_interval=0``). ``python bench/_harness.py child SPEC`` is that
@@ -90,9 +90,7 @@ class BenchFake(FakeTelegram):
             self.errors[(method, call.error_code)] += 1
             if call.error_code == 429:
                 # Which of the fake's limits refused it: the overall 30/s window, or the chat's own.
-                window = self._limiter._global
-                now = self._mono()
-                recent = sum(1 for at in window if at > now - 1.0)
+                recent = self.recent_sends(1.0)
                 cause = (
                     "overall 30/s"
                     if recent + 1 > self.rate_limits.global_per_second
@@ -114,19 +112,6 @@ class BenchFake(FakeTelegram):
         pending = {u.update_id for u in self._pending}
         self._all_updates = {k: v for k, v in self._all_updates.items() if k in pending}
         self._queries = {k: q for k, q in self._queries.items() if not q.answered}
-
-    def forget_chat(self, chat_id: int, keep: int = 30) -> None:
-        """Drops all but the newest `keep` messages of a chat (the bot never edits older ones here)."""
-        chat = self._chats.get(chat_id)
-        if chat is not None and len(chat.messages) > keep:
-            for mid in sorted(chat.messages)[:-keep]:
-                del chat.messages[mid]
-
-    def forget_files(self, file_ids: list[str]) -> None:
-        for file_id in file_ids:
-            record = self._files.pop(file_id, None)
-            if record is not None and record.file_path:
-                self._files_by_path.pop(record.file_path, None)
 
 
 def relaxed_limits() -> RateLimits:
@@ -226,12 +211,11 @@ class Driver:
         return self.step(act, contains)
 
     def tap(self, label: str, contains: str | None) -> Any:
-        chat = self.fake._chats[self.id]
         for mid in reversed(self.inbox.ids):
-            record = chat.messages.get(mid)
-            if record is None or record.deleted:
+            message = self.fake.live_message(self.id, mid)
+            if message is None:
                 continue
-            for row in (record.data.get("reply_markup") or {}).get("inline_keyboard", []):
+            for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
                 for button in row:
                     if label in button["text"]:
                         data = button["callback_data"]
@@ -241,7 +225,7 @@ class Driver:
         raise AssertionError(f"person {self.id}: no button {label!r}")
 
     def tidy(self) -> None:
-        self.fake.forget_chat(self.id)
+        self.fake.forget_messages(self.id, keep=30)  # the bot never edits older ones here
         self.fake.forget_files(self.files)
         self.files.clear()
 

@@ -348,6 +348,12 @@ MIGRATIONS: list[str] = [
         UNIQUE (case_id, action, arg)
     );
     """,
+    # 6: conversation states are no longer stored. The report conversation's state is derived from the
+    # draft (handlers/report.py `state_for`), so a crash can never leave a state that disagrees with
+    # its draft, and each update costs one write instead of two.
+    """
+    DROP TABLE conversations;
+    """,
 ]
 
 
@@ -507,9 +513,9 @@ class Store:
     async def integrity_problems(self) -> list[str]:
         """What `integrity_check` and `foreign_key_check` find; empty when the database is sound."""
         async with self.reading() as conn:
-            rows = await (await conn.execute("PRAGMA integrity_check")).fetchall()
+            rows = await _fetch(conn, "PRAGMA integrity_check")
             problems = [r[0] for r in rows if r[0] != "ok"]
-            fk = await (await conn.execute("PRAGMA foreign_key_check")).fetchall()
+            fk = await _fetch(conn, "PRAGMA foreign_key_check")
         return problems + [f"foreign key: {tuple(r)}" for r in fk]
 
     # --- reports -------------------------------------------------------------------------------
@@ -618,13 +624,11 @@ class Store:
     async def reports_of(self, user_id: int, limit: int = 20) -> list[ReportRow]:
         """A person's reports, newest first."""
         async with self.reading() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT id FROM reports WHERE reporter_id = ? ORDER BY submitted_at DESC, id "
-                    "DESC LIMIT ?",
-                    (user_id, limit),
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn,
+                "SELECT id FROM reports WHERE reporter_id = ? ORDER BY submitted_at DESC, id DESC LIMIT ?",
+                (user_id, limit),
+            )
             return [await self._report(conn, r["id"]) for r in rows]
 
     async def count_reports(self) -> int:
@@ -634,9 +638,9 @@ class Store:
     async def _report(self, conn: aiosqlite.Connection, report_id: int) -> ReportRow:
         r = await (await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))).fetchone()
         assert r is not None, f"no report {report_id}"
-        photo_rows = await (
-            await conn.execute("SELECT * FROM photos WHERE report_id = ? ORDER BY position", (report_id,))
-        ).fetchall()
+        photo_rows = await _fetch(
+            conn, "SELECT * FROM photos WHERE report_id = ? ORDER BY position", (report_id,)
+        )
         photos = tuple(
             StoredPhoto(
                 p["file_id"],
@@ -708,16 +712,15 @@ class Store:
         arrive in order even when one of them has to be retried.
         """
         async with self.reading() as conn:
-            rows = await (
-                await conn.execute(
-                    """SELECT o.* FROM outbox o
+            rows = await _fetch(
+                conn,
+                """SELECT o.* FROM outbox o
                    JOIN (SELECT chat_id, MIN(id) AS head FROM outbox
                          WHERE status = 'pending' GROUP BY chat_id) h
                      ON o.id = h.head
                    WHERE o.due_at <= ? ORDER BY o.id LIMIT ?""",
-                    (time.time(), limit),
-                )
-            ).fetchall()
+                (time.time(), limit),
+            )
         return [
             OutboxItem(
                 r["id"], r["chat_id"], r["method"], json.loads(r["payload"]), r["purpose"], r["attempts"]
@@ -762,41 +765,35 @@ class Store:
     # --- conversation persistence (see handlers/persistence.py) --------------------------------
 
     async def load_user_data(self) -> dict[int, dict[str, Any]]:
-        async with self.reading() as conn:
+        """Everyone's user data, first removing drafts that were submitted: a crash can come between
+        the report's commit and the next save of the person's data, and the draft must not come back."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE user_data SET data = json_remove(data, '$.draft')"
+                " WHERE json_extract(data, '$.draft.id') IN (SELECT draft_id FROM reports)"
+                " OR json_extract(data, '$.draft.id') IN (SELECT draft_id FROM report_drafts)"
+            )
             rows = await (await conn.execute("SELECT user_id, data FROM user_data")).fetchall()
         return {r["user_id"]: json.loads(r["data"]) for r in rows}
 
-    async def save_user_data(self, user_id: int, data: dict[str, Any]) -> None:
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO user_data (user_id, data) VALUES (?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data",
-                (user_id, json.dumps(data, ensure_ascii=False)),
-            )
+    async def save_user_data(self, user_id: int, data_json: str) -> None:
+        """Writes one person's user data (already JSON). Durable against a crash of the process but
+        not fsynced at once (synchronous=NORMAL): a draft is cheap to lose to a power cut, and this
+        write happens on every update."""
+        async with self._lock:
+            await self._conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                await self._conn.execute(
+                    "INSERT INTO user_data (user_id, data) VALUES (?, ?) "
+                    "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data",
+                    (user_id, data_json),
+                )
+            finally:
+                await self._conn.execute("PRAGMA synchronous = FULL")
 
     async def drop_user_data(self, user_id: int) -> None:
         async with self.transaction() as conn:
             await conn.execute("DELETE FROM user_data WHERE user_id = ?", (user_id,))
-
-    async def load_conversations(self, name: str) -> dict[tuple[int | str, ...], object]:
-        async with self.reading() as conn:
-            rows = await (
-                await conn.execute("SELECT key, state FROM conversations WHERE name = ?", (name,))
-            ).fetchall()
-        return {tuple(json.loads(r["key"])): json.loads(r["state"]) for r in rows}
-
-    async def save_conversation(self, name: str, key: tuple[int | str, ...], state: object | None) -> None:
-        async with self.transaction() as conn:
-            if state is None:
-                await conn.execute(
-                    "DELETE FROM conversations WHERE name = ? AND key = ?", (name, json.dumps(list(key)))
-                )
-            else:
-                await conn.execute(
-                    "INSERT INTO conversations (name, key, state) VALUES (?, ?, ?) "
-                    "ON CONFLICT (name, key) DO UPDATE SET state = excluded.state",
-                    (name, json.dumps(list(key)), json.dumps(state)),
-                )
 
     # --- incidents and dedupe ------------------------------------------------------------------
 
@@ -1133,19 +1130,16 @@ class Store:
         row = await (await conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,))).fetchone()
         if row is None:
             return None
-        ids = await (
-            await conn.execute(
-                "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id", (incident_id,)
-            )
-        ).fetchall()
+        ids = await _fetch(
+            conn, "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id", (incident_id,)
+        )
         if not ids and row["merged_into"] is not None:
             # A merged card keeps showing what it was, with a pointer to where its reports went.
-            ids = await (
-                await conn.execute(
-                    "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id",
-                    (row["merged_into"],),
-                )
-            ).fetchall()
+            ids = await _fetch(
+                conn,
+                "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id",
+                (row["merged_into"],),
+            )
         reports = tuple([await self._report(conn, r["id"]) for r in ids])
         if not reports:
             return None
@@ -1192,11 +1186,9 @@ class Store:
                 "INSERT OR IGNORE INTO card_actions (token, incident_id, action, arg) VALUES (?, ?, ?, ?)",
                 [(secrets.token_urlsafe(9), incident_id, str(a), arg) for a, arg in pairs],
             )
-            rows = await (
-                await conn.execute(
-                    "SELECT action, arg, token FROM card_actions WHERE incident_id = ?", (incident_id,)
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn, "SELECT action, arg, token FROM card_actions WHERE incident_id = ?", (incident_id,)
+            )
         by_key = {(r["action"], r["arg"]): r["token"] for r in rows}
         return {(a, arg): by_key[(str(a), arg)] for a, arg in pairs}
 
@@ -1281,12 +1273,11 @@ class Store:
 
     async def audit_entries(self, incident_id: int | None = None) -> list[dict[str, Any]]:
         async with self.reading() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT * FROM audit_log WHERE ? IS NULL OR incident_id = ? ORDER BY id",
-                    (incident_id, incident_id),
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn,
+                "SELECT * FROM audit_log WHERE ? IS NULL OR incident_id = ? ORDER BY id",
+                (incident_id, incident_id),
+            )
         return [dict(r) for r in rows]
 
     async def merge_candidates(self, incident_id: int, limit: int = 6) -> list[int]:
@@ -1301,22 +1292,21 @@ class Store:
             if me is None or me["anchor_latitude"] is None:
                 return []
             kinds = DedupeRules().group_kinds(me["anchor_kind"])
-            rows = await (
-                await conn.execute(
-                    f"SELECT id, anchor_latitude, anchor_longitude FROM incidents WHERE id != ?"
-                    f" AND anchor_kind IN ({', '.join('?' * len(kinds))}) AND status = 'open' AND "
-                    "review = 'pending'"
-                    " AND anchor_latitude BETWEEN ? AND ? AND anchor_longitude BETWEEN ? AND ?",
-                    (
-                        incident_id,
-                        *kinds,
-                        me["anchor_latitude"] - 0.1,
-                        me["anchor_latitude"] + 0.1,
-                        me["anchor_longitude"] - 0.12,
-                        me["anchor_longitude"] + 0.12,
-                    ),
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn,
+                f"SELECT id, anchor_latitude, anchor_longitude FROM incidents WHERE id != ?"
+                f" AND anchor_kind IN ({', '.join('?' * len(kinds))}) AND status = 'open' AND "
+                "review = 'pending'"
+                " AND anchor_latitude BETWEEN ? AND ? AND anchor_longitude BETWEEN ? AND ?",
+                (
+                    incident_id,
+                    *kinds,
+                    me["anchor_latitude"] - 0.1,
+                    me["anchor_latitude"] + 0.1,
+                    me["anchor_longitude"] - 0.12,
+                    me["anchor_longitude"] + 0.12,
+                ),
+            )
         here = (me["anchor_latitude"], me["anchor_longitude"])
         rows = sorted(rows, key=lambda r: haversine_m(here, (r["anchor_latitude"], r["anchor_longitude"])))
         return [r["id"] for r in rows[:limit]]
@@ -1406,13 +1396,12 @@ class Store:
             await conn.execute(
                 "UPDATE questions SET question = ?, asked_by = ? WHERE id = ?", (text, staff_id, question_id)
             )
-            ids = await (
-                await conn.execute(
-                    "SELECT id FROM reports WHERE incident_id = ? AND reporter_id IS NOT NULL AND "
-                    "notify_reporter = 1",
-                    (q["incident_id"],),
-                )
-            ).fetchall()
+            ids = await _fetch(
+                conn,
+                "SELECT id FROM reports WHERE incident_id = ? AND reporter_id IS NOT NULL AND "
+                "notify_reporter = 1",
+                (q["incident_id"],),
+            )
             reports = [await self._report(conn, r["id"]) for r in ids]
             seen: set[int | None] = set()
             messages = []
@@ -1458,13 +1447,12 @@ class Store:
     async def alert_subscribers(self, township_id: str) -> list[tuple[int, str]]:
         """(user_id, language) of people who asked /alerts for this township (kept in their user data)."""
         async with self.reading() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT user_id, COALESCE(json_extract(data, '$.lang'), 'zh_Hans') FROM user_data"
-                    " WHERE EXISTS (SELECT 1 FROM json_each(data, '$.alerts') WHERE value = ?)",
-                    (township_id,),
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn,
+                "SELECT user_id, COALESCE(json_extract(data, '$.lang'), 'zh_Hans') FROM user_data"
+                " WHERE EXISTS (SELECT 1 FROM json_each(data, '$.alerts') WHERE value = ?)",
+                (township_id,),
+            )
         return [(r[0], r[1]) for r in rows]
 
     async def already_done(self, incident_id: int, action: str) -> bool:
@@ -1480,25 +1468,22 @@ class Store:
     async def pending_incidents(self, limit: int = 30) -> list[CardState]:
         """Open incidents waiting for a decision, oldest first."""
         async with self.reading() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT id FROM incidents i WHERE status = 'open' AND review = 'pending'"
-                    " AND EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id AND r.hidden = 0)"
-                    " ORDER BY created_at, id LIMIT ?",
-                    (limit,),
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn,
+                "SELECT id FROM incidents i WHERE status = 'open' AND review = 'pending'"
+                " AND EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id AND r.hidden = 0)"
+                " ORDER BY created_at, id LIMIT ?",
+                (limit,),
+            )
             states = [await self._card_state(conn, r["id"]) for r in rows]
         return [s for s in states if s is not None]
 
     async def reports_since(self, since: datetime) -> list[ReportRow]:
         """Reports submitted since a moment (for /stats)."""
         async with self.reading() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT id FROM reports WHERE submitted_at >= ? ORDER BY id", (since.isoformat(),)
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn, "SELECT id FROM reports WHERE submitted_at >= ? ORDER BY id", (since.isoformat(),)
+            )
             return [await self._report(conn, r["id"]) for r in rows]
 
     # --- export --------------------------------------------------------------------------------
@@ -1569,7 +1554,7 @@ class Store:
     async def banned_keys(self) -> set[str]:
         """Every banned key (a short list), for the gatekeeper's cache."""
         async with self.reading() as conn:
-            rows = await (await conn.execute("SELECT ban_key FROM bans")).fetchall()
+            rows = await _fetch(conn, "SELECT ban_key FROM bans")
         return {r[0] for r in rows}
 
     async def report_key(self, ref_code: str) -> str | None:
@@ -1655,11 +1640,6 @@ class Store:
                 (day, ids),
             )
             await conn.execute("DELETE FROM user_data WHERE user_id = ?", (user_id,))
-            await conn.execute(
-                "DELETE FROM conversations WHERE EXISTS (SELECT 1 FROM json_each(conversations.key)"
-                " WHERE value = ?)",
-                (user_id,),
-            )
             # Messages to them: nothing more is sent, and nothing says they were sent.
             await conn.execute(
                 "UPDATE outbox SET chat_id = 0, payload = '{}', result = NULL,"
@@ -1830,7 +1810,7 @@ class Store:
         return Case.from_row(dict(row), counted[0] if counted else 0)
 
     async def _cases(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
-        rows = await (await conn.execute(sql, params)).fetchall()
+        rows = await _fetch(conn, sql, params)
         return [await self._case(conn, r[0]) for r in rows]
 
     async def case(self, case_id: int) -> Any:
@@ -1962,11 +1942,9 @@ class Store:
 
     async def case_photo_ids(self, case_id: int) -> list[str]:
         async with self.reading() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT file_id FROM case_photos WHERE case_id = ? ORDER BY id", (case_id,)
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn, "SELECT file_id FROM case_photos WHERE case_id = ? ORDER BY id", (case_id,)
+            )
         return [r[0] for r in rows]
 
     async def case_tokens(self, case_id: int, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -1976,11 +1954,9 @@ class Store:
                 "INSERT OR IGNORE INTO case_actions (token, case_id, action, arg) VALUES (?, ?, ?, ?)",
                 [(secrets.token_urlsafe(9), case_id, a, arg) for a, arg in pairs],
             )
-            rows = await (
-                await conn.execute(
-                    "SELECT action, arg, token FROM case_actions WHERE case_id = ?", (case_id,)
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn, "SELECT action, arg, token FROM case_actions WHERE case_id = ?", (case_id,)
+            )
         by_key = {(r["action"], r["arg"]): r["token"] for r in rows}
         return {pair: by_key[pair] for pair in pairs}
 
@@ -1995,13 +1971,12 @@ class Store:
     async def case_cards_due(self, limit: int = 20) -> list[tuple[int, int]]:
         """(case_id, card_version) of the case cards to post or refresh."""
         async with self.reading() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT id, card_version FROM cases WHERE card_version > card_sent_version"
-                    " ORDER BY id LIMIT ?",
-                    (limit,),
-                )
-            ).fetchall()
+            rows = await _fetch(
+                conn,
+                "SELECT id, card_version FROM cases WHERE card_version > card_sent_version"
+                " ORDER BY id LIMIT ?",
+                (limit,),
+            )
         return [(r[0], r[1]) for r in rows]
 
     async def case_card_sent(self, case_id: int, version: int, chat_id: int, message_id: int) -> None:
@@ -2083,6 +2058,13 @@ async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ())
     row = await (await conn.execute(sql, params)).fetchone()
     assert row is not None, sql
     return row
+
+
+async def _fetch(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+) -> list[aiosqlite.Row]:
+    """Every row of a query (positional or named parameters), in one trip to the database thread."""
+    return list(await conn.execute_fetchall(sql, params))
 
 
 def _statements(script: str) -> list[str]:
@@ -2244,10 +2226,6 @@ def nearby_incidents_sync(
     """Every incident whose anchor matches `probe` in place and time, through the index, nearest first."""
     rows = conn.execute(ANCHOR_SQL, anchor_params(probe, rules)).fetchall()
     return spatial_matches(probe, (Candidate(*row) for row in rows), rules)
-
-
-async def _fetch(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[aiosqlite.Row]:
-    return list(await conn.execute_fetchall(sql, params))
 
 
 def _reporter_key(user_id: int | None, anonymous_key: str | None = None) -> str | None:

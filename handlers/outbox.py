@@ -24,6 +24,8 @@ from telegram import (
     InputMediaDocument,
     InputMediaPhoto,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     ReplyParameters,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -66,6 +68,23 @@ async def card_markup(store: Store, incident_id: int, rows: list[list[tuple[Acti
     return InlineKeyboardMarkup(keyboard) if keyboard else None
 
 
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
+
+
+def _markup(p: dict[str, Any]) -> Markup | None:
+    """The reply markup of a queued message: Telegram's JSON form (a reply the bot could not send at once)."""
+    if p.get("force_reply"):
+        return ForceReply()
+    data = p.get("reply_markup")
+    if not data:
+        return None
+    if "inline_keyboard" in data:
+        return InlineKeyboardMarkup.de_json(data, None)
+    if "keyboard" in data:
+        return ReplyKeyboardMarkup.de_json(data, None)
+    return ReplyKeyboardRemove.de_json(data, None)
+
+
 def _reply_to(p: dict[str, Any]) -> ReplyParameters | None:
     # A reply to a card that was deleted should still arrive, just not threaded.
     return ReplyParameters(p["reply_to"], allow_sending_without_reply=True) if p.get("reply_to") else None
@@ -98,7 +117,7 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
     if item.method == "send_message":
         message = await bot.send_message(
             item.chat_id, p["text"], parse_mode="HTML", disable_web_page_preview=True,
-            reply_parameters=_reply_to(p), reply_markup=ForceReply() if p.get("force_reply") else None,
+            reply_parameters=_reply_to(p), reply_markup=_markup(p),
         )
         return [message.message_id]
     if item.method == "send_documents":

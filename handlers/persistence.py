@@ -1,33 +1,45 @@
 """Conversation persistence in the bot's own SQLite database (not a pickle file).
 
-Only user data (the draft, the language) and conversation states are kept; chat, bot and
-callback data are unused. The SQL is in `bot.store`; this class adapts it to PTB.
+Only user data (the draft, the language) is kept; chat, bot and callback data are unused.
+Conversation states are not stored at all: each conversation's state is derived from the person's
+user data (for the report conversation, from the draft), so no crash can leave a state that
+disagrees with its draft. The SQL is in `bot.store`; this class adapts it to PTB.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from telegram.ext import BasePersistence, PersistenceInput
+from telegram import Update
+from telegram.ext import BasePersistence, CallbackContext, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from bot.store import Store
 
 UserData = dict[str, Any]
+# A conversation's state for a person, from their user data (None: not in the conversation).
+StateFromData = Callable[[Mapping[str, Any]], object | None]
 
 
 class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]]):
     """PTB persistence that opens (and owns) the Store, since PTB loads it before post_init."""
 
-    def __init__(self, database_path: Path) -> None:
+    def __init__(self, database_path: Path, conversation_states: Mapping[str, StateFromData]) -> None:
         super().__init__(
             store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
-            # We flush after every update ourselves (see handlers/app.py); this is only a safety net.
-            update_interval=5,
+            # Handlers save as they go (`save`), and handlers/app.py saves after every update; this
+            # periodic run is only a safety net.
+            update_interval=60,
         )
         self.database_path = database_path
+        self.conversation_states = conversation_states
         self._store: Store | None = None
+        self._saved: dict[
+            int, str
+        ] = {}  # the JSON last written per person, so unchanged data is not rewritten
 
     async def store(self) -> Store:
         """The database, opened on first use."""
@@ -40,23 +52,44 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
             await self._store.close()
             self._store = None
 
+    async def save(self, user_id: int, data: UserData) -> None:
+        """Writes a person's data now, unless it is what was last written (or empty and never written)."""
+        encoded = json.dumps(data, ensure_ascii=False)
+        if self._saved.get(user_id, "{}") == encoded:
+            return
+        await (await self.store()).save_user_data(user_id, encoded)
+        self._saved[user_id] = encoded
+
     async def get_user_data(self) -> dict[int, UserData]:
-        return await (await self.store()).load_user_data()
+        loaded = await (await self.store()).load_user_data()
+        self._saved = {user_id: json.dumps(data, ensure_ascii=False) for user_id, data in loaded.items()}
+        return loaded
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
-        await (await self.store()).save_user_data(user_id, data)
+        await self.save(user_id, data)
 
     async def drop_user_data(self, user_id: int) -> None:
+        self._saved.pop(user_id, None)
         await (await self.store()).drop_user_data(user_id)
 
     async def refresh_user_data(self, user_id: int, user_data: UserData) -> None:
         """Nothing to do: this process is the only writer of user data."""
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        return await (await self.store()).load_conversations(name)
+        """Each person's state in conversation `name`, derived from their data (private chats: the
+        conversation key is (chat id, user id), and a private chat's id is the user's id)."""
+        state_of = self.conversation_states.get(name)
+        if state_of is None:
+            return {}
+        states: ConversationDict = {}
+        for user_id, data in (await self.get_user_data()).items():
+            state = state_of(data)
+            if state is not None:
+                states[(user_id, user_id)] = state
+        return states
 
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
-        await (await self.store()).save_conversation(name, key, new_state)
+        """Nothing to store: the state is derived from the user data (see `get_conversations`)."""
 
     async def flush(self) -> None:
         """Every write is committed as it happens."""
@@ -88,3 +121,11 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
 
     async def update_callback_data(self, data: Any) -> None:
         return None
+
+
+async def save_user_data(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """Writes the data of the person behind this update now (before a reply that relies on it)."""
+    persistence = context.application.persistence
+    user = update.effective_user if isinstance(update, Update) else None
+    if isinstance(persistence, SQLitePersistence) and user is not None and context.user_data is not None:
+        await persistence.save(user.id, context.user_data)

@@ -261,6 +261,7 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await asyncio.to_thread(delete_files, forgotten.originals_to_delete)
     end_conversations(context.application, user.id)
     context.application.drop_user_data(user.id)
+    await context.application.update_persistence()  # the drop, now: this handler stops the update
     log.info("a person asked to be forgotten: %d reports anonymised", forgotten.reports)
     text = t.ngettext(
         "Done. Your data is deleted; {n} report stays in the record without your name.",

@@ -2,7 +2,13 @@
 
 The order of steps and every check live in `bot.report`; these callbacks only translate
 Telegram updates into core calls and core answers into messages. Buttons carry the draft's
-token, so a button from an older message is recognised and answered kindly, never obeyed.
+token (and an answer button its question), so a button from an older message is recognised and
+answered kindly, never obeyed.
+
+Crash safety rests on two rules. The conversation state is never stored: it is derived from the
+draft (`state_for`), and every callback returns what `state_for` says for the draft it leaves. And
+the draft is saved before any message that relies on it goes out (`_say`), so what a person sees
+is never ahead of what a restart would find.
 """
 
 from __future__ import annotations
@@ -11,16 +17,18 @@ import contextlib
 import html
 import logging
 import warnings
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from telegram import (
+    InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -42,6 +50,7 @@ from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply, services, tr, user_language
 from handlers.menu import show_menu
+from handlers.persistence import save_user_data
 from handlers.photos import save_photo
 from handlers.privacy import anonymous_key, report_limit_problem
 
@@ -52,6 +61,26 @@ PHOTOS, LOCATION, WHEN, WHEN_TIME, QUESTION, REVIEW, EDIT, CONFIRM_DISCARD = ran
 END = ConversationHandler.END
 CONVERSATION_NAME = "report"
 DRAFT = "draft"
+# Marks in the draft for the states its fields alone do not tell apart.
+TYPING_WHEN = "typing_when"  # "Type date and time" was tapped
+EDITING = "editing"  # "Change something" was tapped; the field list is on screen
+PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
+STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WHEN, report.REVIEW: REVIEW}
+
+
+def state_for(data: Mapping[str, Any]) -> int | None:
+    """The state a person's data puts the report conversation in: None without a draft."""
+    draft = data.get(DRAFT)
+    if not isinstance(draft, dict):
+        return None
+    if PENDING_KIND in draft:
+        return CONFIRM_DISCARD
+    if draft.get(EDITING):
+        return EDIT
+    state = STEP_STATES.get(report.next_step(draft), QUESTION)
+    if state == WHEN and (draft.get(TYPING_WHEN) or draft.get("when_day")):
+        return WHEN_TIME
+    return state
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -67,6 +96,12 @@ def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
     draft = current_draft(context)
     assert draft is not None, "conversation states are only reached with a draft"
     return draft
+
+
+def _state(context: ContextTypes.DEFAULT_TYPE) -> int:
+    """What every callback returns: the state its draft now implies (END once the draft is gone)."""
+    state = state_for(context.user_data or {})
+    return END if state is None else state
 
 
 def _token(draft: dict[str, Any]) -> str:
@@ -85,71 +120,103 @@ def _touch(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
-    """The pressed button's action when it belongs to the open draft, else None (already answered)."""
+    """The pressed button's action when it belongs to the open draft, else None (already answered).
+
+    Pressed buttons are left in place (removing them costs a call per tap): an old one is answered
+    here. An answer button also names its question, so an old question's button is never taken as
+    the answer to the one on screen."""
     query = update.callback_query
     assert query is not None
     draft = current_draft(context)
     token, _, action = (query.data or "").partition("|")
-    if draft is None or token != _token(draft):
-        await query.answer(tr(update, context).gettext("That button is from an older message."))
-        return None
-    await query.answer()
-    return action
+    stale = draft is None or token != _token(draft)
+    if not stale and action.startswith("a:"):
+        stale = action.split(":")[1] != report.next_step(draft)  # type: ignore[arg-type]
+    # The answer only stops the button's spinner: a failure must not cost the press (the Send button!).
+    with contextlib.suppress(TelegramError):
+        await query.answer(
+            tr(update, context).gettext("That button is from an older message.") if stale else None
+        )
+    return None if stale else action
 
 
-async def _drop_buttons(update: Update) -> None:
-    """Removes the inline buttons from the message that was pressed, so it cannot be pressed twice."""
-    query = update.callback_query
-    if query is not None and isinstance(query.message, Message) and query.message.reply_markup:
-        await query.edit_message_reply_markup(None)
+async def _say(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    text: str,
+    reply_markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None,
+) -> None:
+    """Saves the draft, then sends `text`; when Telegram cannot take it now, the outbox sends it later.
+
+    Saving first means a crash after the person sees a question always resumes at that question.
+    Queuing on a network error, a 5xx or a 429 means the callback still finishes, so the state
+    moves on with the draft instead of staying behind it."""
+    await save_user_data(update, context)
+    try:
+        await reply(update, text, reply_markup=reply_markup)
+    except (NetworkError, RetryAfter) as error:
+        chat = update.effective_chat
+        assert chat is not None
+        log.warning("reply to update %s failed (%s); queued", update.update_id, error)
+        payload: dict[str, Any] = {"text": text}
+        if reply_markup is not None:
+            payload["reply_markup"] = reply_markup.to_dict()
+        svc = services(context)
+        # private: the scrubbed-after-delivery kind, since a poaching tip's draft talks here too.
+        queued = Outgoing(chat.id, "send_message", payload, f"reply:{update.update_id}", private=True)
+        await svc.store.enqueue([queued], svc.now())
+        svc.outbox_wakeup.set()
 
 
 # --- asking ----------------------------------------------------------------------------------
 
 
-async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Asks for whatever the draft still misses and returns the state that waits for it."""
+def _join(before: str, text: str) -> str:
+    """`before` (an acknowledgement, already HTML) and the next question, as one message."""
+    return f"{before}\n\n{text}" if before else text
+
+
+async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: str = "") -> int:
+    """Asks for whatever the draft still misses (after `before`) and returns the state that waits for it."""
     draft = _draft(context)
     _touch(context)
     t = tr(update, context)
     step = report.next_step(draft)
     if step == report.PHOTOS:
-        return await ask_photos(update, context, t, draft)
-    if step == report.LOCATION:
-        return await ask_location(update, context, t, draft)
-    if step == report.WHEN:
-        return await ask_when(update, context, t, draft)
-    if step == report.REVIEW:
-        return await show_review(update, t, draft)
-    return await ask_question(update, t, draft, report.question(report.draft_kind(draft), step))
+        await ask_photos(update, context, t, draft, before)
+    elif step == report.LOCATION:
+        await ask_location(update, context, t, draft, before)
+    elif step == report.WHEN:
+        await ask_when(update, context, t, draft, before)
+    elif step == report.REVIEW:
+        await _say(update, context, _join(before, review_text(t, draft)), review_keyboard(t, draft))
+    else:
+        await ask_question(update, context, t, draft, report.question(report.draft_kind(draft), step), before)
+    return _state(context)
 
 
 async def ask_photos(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any]
-) -> int:
-    kind = report.draft_kind(draft)
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
+) -> None:
     if draft["photos"]:
-        return await _photos_received(update, t, draft)
-    if kind in report.PHOTO_REQUIRED:
+        await _photos_received(update, context, t, draft)
+    elif report.draft_kind(draft) in report.PHOTO_REQUIRED:
         text = t.gettext("Please send photos of the animals (at least one). You can send several.")
-        await reply(update, html.escape(text), reply_markup=ReplyKeyboardRemove())
-        return PHOTOS
-    text = t.gettext("Please send photos if you have them (several are fine), or tap No photo.")
-    await reply(
-        update,
-        html.escape(text),
-        reply_markup=inline_keyboard([[(t.gettext("No photo"), _data(draft, "no_photo"))]]),
-    )
-    return PHOTOS
+        await _say(update, context, _join(before, html.escape(text)), ReplyKeyboardRemove())
+    else:
+        text = t.gettext("Please send photos if you have them (several are fine), or tap No photo.")
+        keyboard = inline_keyboard([[(t.gettext("No photo"), _data(draft, "no_photo"))]])
+        await _say(update, context, _join(before, html.escape(text)), keyboard)
 
 
-async def _photos_received(update: Update, t: Translator, draft: dict[str, Any]) -> int:
+async def _photos_received(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any]
+) -> None:
     n = len(draft["photos"])
     text = t.ngettext("Got {n} photo. Send more, or tap Done.", "Got {n} photos. Send more, or tap Done.", n)
-    await reply(
-        update, html.escape(text), reply_markup=inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]])
+    await _say(
+        update, context, html.escape(text), inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]])
     )
-    return PHOTOS
 
 
 def _photo_place(draft: dict[str, Any]) -> locations.Found | None:
@@ -178,8 +245,9 @@ def _where(t: Translator, latitude: float, longitude: float) -> str:
 
 
 async def ask_location(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any]
-) -> int:
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
+) -> None:
+    # Offers come first, each with its inline button; the question last, with the location keyboard.
     offer = _photo_place(draft)
     if offer is not None:
         text = t.gettext(
@@ -187,22 +255,19 @@ async def ask_location(
             where=_where(t, offer.latitude, offer.longitude),
         )
         button = [[(t.gettext("📷 Use the photo's place"), _data(draft, "loc:photo"))]]
-        await reply(update, html.escape(text), reply_markup=inline_keyboard(button))
+        await _say(update, context, _join(before, html.escape(text)), inline_keyboard(button))
+        before = ""
     spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
     if spot is not None and spot.located:
-        button = [
-            [
-                (
-                    t.gettext("📍 I am at {place}", place=place_label(spot, t)),
-                    _data(draft, f"loc:place:{spot.id}"),
-                )
-            ]
-        ]
-        await reply(
+        label = t.gettext("📍 I am at {place}", place=place_label(spot, t))
+        text = html.escape(t.gettext("Are you at the place on the poster?"))
+        await _say(
             update,
-            html.escape(t.gettext("Are you at the place on the poster?")),
-            reply_markup=inline_keyboard(button),
+            context,
+            _join(before, text),
+            inline_keyboard([[(label, _data(draft, f"loc:place:{spot.id}"))]]),
         )
+        before = ""
     keyboard = ReplyKeyboardMarkup(
         [[KeyboardButton(t.gettext("📍 Send my location"), request_location=True)]],
         resize_keyboard=True,
@@ -212,13 +277,12 @@ async def ask_location(
         "Where was it? Tap the button below to send your location, or type the coordinates, "
         "for example 37.33, 113.57."
     )
-    await reply(update, html.escape(text), reply_markup=keyboard)
-    return LOCATION
+    await _say(update, context, _join(before, html.escape(text)), keyboard)
 
 
 async def ask_when(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any]
-) -> int:
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
+) -> None:
     rows = [
         [(t.gettext("Just now"), _data(draft, "when:now"))],
         [
@@ -231,26 +295,33 @@ async def ask_when(
     if taken is not None:
         label = t.gettext("📷 When the photo was taken: {time}", time=t.datetime(taken))
         rows.insert(0, [(label, _data(draft, "when:photo"))])
-    await reply(update, html.escape(t.gettext("When did you see it?")), reply_markup=inline_keyboard(rows))
-    return WHEN
+    text = _join(before, html.escape(t.gettext("When did you see it?")))
+    await _say(update, context, text, inline_keyboard(rows))
 
 
-async def ask_question(update: Update, t: Translator, draft: dict[str, Any], q: report.Question) -> int:
-    text = html.escape(t.gettext(q.prompt))
+async def ask_question(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    t: Translator,
+    draft: dict[str, Any],
+    q: report.Question,
+    before: str = "",
+) -> None:
+    text = _join(before, html.escape(t.gettext(q.prompt)))
     if q.answer is AnswerType.PHONE:
         keyboard = ReplyKeyboardMarkup(
             [[KeyboardButton(t.gettext("📞 Send my phone number"), request_contact=True)]],
             resize_keyboard=True,
             one_time_keyboard=True,
         )
-        await reply(update, text, reply_markup=keyboard)
-        return QUESTION
-    buttons = [(t.gettext(c.label), _data(draft, f"a:{c.value}")) for c in q.choices]
+        await _say(update, context, text, keyboard)
+        return
+    # Each answer button names its question, so a tap on an older question is not taken for this one.
+    buttons = [(t.gettext(c.label), _data(draft, f"a:{q.key}:{c.value}")) for c in q.choices]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     if q.optional:
-        rows.append([(t.gettext("Skip"), _data(draft, "a:skip"))])
-    await reply(update, text, reply_markup=inline_keyboard(rows) if rows else ReplyKeyboardRemove())
-    return QUESTION
+        rows.append([(t.gettext("Skip"), _data(draft, f"a:{q.key}:skip"))])
+    await _say(update, context, text, inline_keyboard(rows) if rows else ReplyKeyboardRemove())
 
 
 def review_text(t: Translator, draft: dict[str, Any]) -> str:
@@ -283,16 +354,16 @@ def _preview_row(draft: dict[str, Any]) -> Any:
     return Preview()
 
 
-async def show_review(update: Update, t: Translator, draft: dict[str, Any]) -> int:
-    rows = [
-        [(t.gettext("✅ Send report"), _data(draft, "submit"))],
+def review_keyboard(t: Translator, draft: dict[str, Any]) -> InlineKeyboardMarkup:
+    return inline_keyboard(
         [
-            (t.gettext("✏️ Change something"), _data(draft, "edit")),
-            (t.gettext("✖️ Cancel"), _data(draft, "cancel")),
-        ],
-    ]
-    await reply(update, review_text(t, draft), reply_markup=inline_keyboard(rows))
-    return REVIEW
+            [(t.gettext("✅ Send report"), _data(draft, "submit"))],
+            [
+                (t.gettext("✏️ Change something"), _data(draft, "edit")),
+                (t.gettext("✖️ Cancel"), _data(draft, "cancel")),
+            ],
+        ]
+    )
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -302,7 +373,8 @@ async def start_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     """Starts a new draft of the kind chosen in the menu and asks for photos."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    await query.answer()
+    with contextlib.suppress(TelegramError):
+        await query.answer()
     try:
         kind = Kind(query.data.removeprefix("report:"))
     except ValueError:
@@ -321,22 +393,20 @@ async def _begin(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Kind)
         draft["answers"]["spot"] = spot  # which poster brought them: staff see it in /stats
     context.user_data[DRAFT] = draft
     t = tr(update, context)
-    await reply(
-        update,
+    header = (
         "<b>"
         + html.escape(t.gettext(KIND_LABELS[kind]))
         + "</b>\n"
-        + html.escape(t.gettext("You can stop at any time with /cancel.")),
+        + html.escape(t.gettext("You can stop at any time with /cancel."))
     )
-    return await ask_next(update, context)
+    return await ask_next(update, context, before=header)
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Continues a paused draft where it stopped."""
+    """Continues a paused draft where it stopped (or throws it away)."""
     action = await _button(update, context)
     if action is None:
-        return END
-    await _drop_buttons(update)
+        return _state(context)
     if action == "discard":
         return await discard(update, context)
     return await ask_next(update, context)
@@ -354,41 +424,36 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     svc = services(context)
     if len(draft["photos"]) >= svc.config.max_photos:
         text = t.gettext("That is enough photos ({limit}). Tap Done to go on.", limit=svc.config.max_photos)
-        await reply(
-            update,
-            html.escape(text),
-            reply_markup=inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]]),
+        await _say(
+            update, context, html.escape(text), inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]])
         )
-        return PHOTOS
+        return _state(context)
     attachment = message.photo[-1] if message.photo else message.document
     assert attachment is not None
     try:
         stored = await save_photo(context.bot, attachment, svc.config.media_dir, now=svc.now())
     except PhotoProblemError as problem:
-        await reply(update, html.escape(t.gettext(problem.message)))
-        return PHOTOS
+        await _say(update, context, html.escape(t.gettext(problem.message)))
+        return _state(context)
     if any(p["sha256"] == stored["sha256"] for p in draft["photos"]):
-        await reply(update, html.escape(t.gettext("You already sent this photo.")))
-        return PHOTOS
+        await _say(update, context, html.escape(t.gettext("You already sent this photo.")))
+        return _state(context)
     draft["photos"].append(stored)
     _touch(context)
-    return await _photos_received(update, t, draft)
+    await _photos_received(update, context, t, draft)
+    return _state(context)
 
 
 async def photos_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Done or No photo: closes the photo step unless a required photo is missing."""
     action = await _button(update, context)
     if action is None:
-        return PHOTOS
+        return _state(context)
     draft = _draft(context)
-    t = tr(update, context)
-    if action == "no_photo" and draft["photos"]:
-        action = "done"
     problem = report.photos_problem(draft)
     if problem:
-        await reply(update, html.escape(t.gettext(problem)))
-        return PHOTOS
-    await _drop_buttons(update)
+        await _say(update, context, html.escape(tr(update, context).gettext(problem)))
+        return _state(context)
     draft["photos_done"] = True
     return await ask_next(update, context)
 
@@ -400,13 +465,9 @@ async def _store_location(update: Update, context: ContextTypes.DEFAULT_TYPE, fo
     draft = _draft(context)
     t = tr(update, context)
     draft["location"] = found.as_dict()
-    await reply(
-        update,
-        html.escape(
-            t.gettext("Location saved: {where}", where=format_coordinates(found.latitude, found.longitude))
-        ),
-        reply_markup=ReplyKeyboardRemove(),
-    )
+    # Its own message: it takes the location keyboard away, and the next question has inline buttons.
+    text = t.gettext("Location saved: {where}", where=format_coordinates(found.latitude, found.longitude))
+    await _say(update, context, html.escape(text), ReplyKeyboardRemove())
     return await ask_next(update, context)
 
 
@@ -430,8 +491,10 @@ async def receive_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                 message_id=message.message_id if point.live_period else None,
             )
     except locations.LocationError as problem:
-        await reply(update, html.escape(tr(update, context).gettext(problem.message, **problem.params)))
-        return LOCATION
+        await _say(
+            update, context, html.escape(tr(update, context).gettext(problem.message, **problem.params))
+        )
+        return _state(context)
     return await _store_location(update, context, found)
 
 
@@ -443,17 +506,18 @@ async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TY
     try:
         found = locations.from_text(message.text)
     except locations.LocationError as problem:
-        await reply(update, html.escape(t.gettext(problem.message, **problem.params)))
-        return LOCATION
+        await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
+        return _state(context)
     if isinstance(found, list):
         draft = _draft(context)
         rows = [[(place_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found]
-        await reply(
+        await _say(
             update,
+            context,
             html.escape(t.gettext("Did you mean one of these places?")),
-            reply_markup=inline_keyboard(rows),
+            inline_keyboard(rows),
         )
-        return LOCATION
+        return _state(context)
     return await _store_location(update, context, found)
 
 
@@ -461,9 +525,8 @@ async def location_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     """The photo's position, or a place picked from "did you mean"."""
     action = await _button(update, context)
     if action is None:
-        return LOCATION
+        return _state(context)
     draft = _draft(context)
-    t = tr(update, context)
     choice = action.removeprefix("loc:")
     try:
         if choice == "photo":
@@ -472,11 +535,12 @@ async def location_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             place = locations.gazetteer().get(choice.removeprefix("place:"))
             found = locations.from_place(place) if place is not None else None
     except locations.LocationError as problem:
-        await reply(update, html.escape(t.gettext(problem.message, **problem.params)))
-        return LOCATION
+        await _say(
+            update, context, html.escape(tr(update, context).gettext(problem.message, **problem.params))
+        )
+        return _state(context)
     if found is None:
         return await ask_next(update, context)
-    await _drop_buttons(update)
     return await _store_location(update, context, found)
 
 
@@ -509,12 +573,11 @@ async def when_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     """Now stores the time; today/yesterday/typed ask for the time."""
     action = await _button(update, context)
     if action is None:
-        return WHEN
+        return _state(context)
     draft = _draft(context)
     t = tr(update, context)
     svc = services(context)
     choice = action.removeprefix("when:")
-    await _drop_buttons(update)
     if choice == "photo":
         taken = _photo_moment(context, draft)
         if taken is not None:
@@ -522,15 +585,16 @@ async def when_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
         return await ask_next(update, context)
     if choice == "typed":
         draft.pop("when_day", None)
-        await reply(update, html.escape(t.gettext(WHEN_EXPECTED)))
-        return WHEN_TIME
+        draft[TYPING_WHEN] = True
+        await _say(update, context, html.escape(t.gettext(WHEN_EXPECTED)))
+        return _state(context)
     picked = quick_choice(choice, now=svc.now(), tz=svc.config.timezone)
     if isinstance(picked, datetime):
         draft["observed_at"] = picked.isoformat()
         return await ask_next(update, context)
     draft["when_day"] = picked.isoformat()
-    await reply(update, html.escape(t.gettext("About what time? Type it like 14:30.")))
-    return WHEN_TIME
+    await _say(update, context, html.escape(t.gettext("About what time? Type it like 14:30.")))
+    return _state(context)
 
 
 async def receive_when_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -545,10 +609,11 @@ async def receive_when_text(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         moment = parse_when(message.text, now=svc.now(), tz=svc.config.timezone, day=day)
         check_when(moment, now=svc.now(), max_age=svc.config.max_report_age)
     except WhenError as problem:
-        await reply(update, html.escape(t.gettext(problem.message, **problem.params)))
-        return WHEN_TIME
+        await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
+        return _state(context)
     draft["observed_at"] = moment.isoformat()
     draft.pop("when_day", None)
+    draft.pop(TYPING_WHEN, None)
     return await ask_next(update, context)
 
 
@@ -557,21 +622,18 @@ async def receive_when_text(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, **answer: Any) -> int:
     draft = _draft(context)
+    t = tr(update, context)
     key = report.next_step(draft)
     try:
         report.answer_question(draft, key, **answer)
     except AnswerError as problem:
-        await reply(update, html.escape(tr(update, context).gettext(problem.message, **problem.params)))
-        return QUESTION
+        await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
+        return _state(context)
     except KeyError:
-        return await ask_next(update, context)  # the step moved on (an old button): just ask again
-    reply_markup = (
-        ReplyKeyboardRemove()
-        if report.question(report.draft_kind(draft), key).answer is AnswerType.PHONE
-        else None
-    )
-    if reply_markup is not None:
-        await reply(update, html.escape(tr(update, context).gettext("Thank you.")), reply_markup=reply_markup)
+        return await ask_next(update, context)  # the step moved on: just ask again
+    if report.question(report.draft_kind(draft), key).answer is AnswerType.PHONE:
+        # Its own message: it takes the phone keyboard away, and the next question has inline buttons.
+        await _say(update, context, html.escape(t.gettext("Thank you.")), ReplyKeyboardRemove())
     return await ask_next(update, context)
 
 
@@ -579,9 +641,8 @@ async def answer_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     """Stores the tapped answer and asks the next question."""
     action = await _button(update, context)
     if action is None:
-        return QUESTION
-    await _drop_buttons(update)
-    return await _answer(update, context, choice=action.removeprefix("a:"))
+        return _state(context)
+    return await _answer(update, context, choice=action.split(":", 2)[2])
 
 
 async def answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -605,37 +666,33 @@ async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     """Send, change something, or cancel."""
     action = await _button(update, context)
     if action is None:
-        return REVIEW
+        return _state(context)
     draft = _draft(context)
     t = tr(update, context)
     if action == "submit":
         return await submit(update, context)
     if action == "cancel":
-        await _drop_buttons(update)
         return await discard(update, context)
-    if action == "edit":
-        rows = [
-            [(t.gettext(label), _data(draft, f"edit:{name}"))]
-            for name, label in report.editable_fields(draft)
-        ]
-        rows.append([(t.gettext("« Back"), _data(draft, "edit:back"))])
-        await reply(
-            update, html.escape(t.gettext("What do you want to change?")), reply_markup=inline_keyboard(rows)
-        )
-        return EDIT
-    return REVIEW
+    rows = [
+        [(t.gettext(label), _data(draft, f"edit:{name}"))] for name, label in report.editable_fields(draft)
+    ]
+    rows.append([(t.gettext("« Back"), _data(draft, "edit:back"))])
+    draft[EDITING] = True
+    await _say(update, context, html.escape(t.gettext("What do you want to change?")), inline_keyboard(rows))
+    return _state(context)
 
 
 async def edit_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Clears the chosen field and asks it again; review follows."""
     action = await _button(update, context)
     if action is None:
-        return EDIT
-    await _drop_buttons(update)
+        return _state(context)
+    draft = _draft(context)
+    draft.pop(EDITING, None)
     field_name = action.removeprefix("edit:")
     if field_name != "back":
         with contextlib.suppress(KeyError):
-            report.reopen_field(_draft(context), field_name)
+            report.reopen_field(draft, field_name)
     return await ask_next(update, context)
 
 
@@ -646,14 +703,13 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     t = tr(update, context)
     problem = report.submit_problem(draft)
     if problem:
-        await reply(update, html.escape(t.gettext(problem)))
-        return await ask_next(update, context)
+        return await ask_next(update, context, before=html.escape(t.gettext(problem)))
     user = update.effective_user
     chat = update.effective_chat
     assert user is not None and chat is not None
     if (limited := await report_limit_problem(svc, user.id)) is not None:
-        await reply(update, html.escape(t.gettext(limited)))
-        return REVIEW
+        await _say(update, context, html.escape(t.gettext(limited)))
+        return _state(context)
     kind = report.draft_kind(draft)
     anonymous = kind in report.ANONYMOUS_KINDS and draft["answers"].get("follow_up") != "updates"
     reporter = Reporter(
@@ -680,7 +736,6 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     assert context.user_data is not None
     context.user_data.pop(DRAFT, None)
     svc.outbox_wakeup.set()
-    await _drop_buttons(update)
     return END
 
 
@@ -707,18 +762,15 @@ async def discard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     if context.user_data is not None:
         context.user_data.pop(DRAFT, None)
     t = tr(update, context)
-    await reply(
-        update,
-        html.escape(t.gettext("Report cancelled. Nothing was sent. Send /start to begin again.")),
-        reply_markup=ReplyKeyboardRemove(),
-    )
+    text = t.gettext("Report cancelled. Nothing was sent. Send /start to begin again.")
+    await _say(update, context, html.escape(text), ReplyKeyboardRemove())
     return END
 
 
 async def ask_discard(update: Update, context: ContextTypes.DEFAULT_TYPE, pending: str = "") -> int:
     """A new /start or report during a draft: keep going, or throw the draft away?"""
     draft = _draft(context)
-    draft["pending_kind"] = pending
+    draft[PENDING_KIND] = pending
     t = tr(update, context)
     rows = [
         [
@@ -726,12 +778,9 @@ async def ask_discard(update: Update, context: ContextTypes.DEFAULT_TYPE, pendin
             (t.gettext("Throw it away"), _data(draft, "drop")),
         ]
     ]
-    await reply(
-        update,
-        html.escape(t.gettext("You have a report that is not sent yet. Do you want to keep it?")),
-        reply_markup=inline_keyboard(rows),
-    )
-    return CONFIRM_DISCARD
+    text = t.gettext("You have a report that is not sent yet. Do you want to keep it?")
+    await _say(update, context, html.escape(text), inline_keyboard(rows))
+    return _state(context)
 
 
 async def restart_during_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -743,10 +792,9 @@ async def discard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Keeps the draft (and asks its next step) or drops it (and starts the pending report)."""
     action = await _button(update, context)
     if action is None:
-        return CONFIRM_DISCARD
-    await _drop_buttons(update)
+        return _state(context)
     draft = _draft(context)
-    pending = draft.pop("pending_kind", "")
+    pending = draft.pop(PENDING_KIND, "")
     if action == "keep":
         return await ask_next(update, context)
     if pending:
@@ -770,16 +818,11 @@ async def timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             (t.gettext("Throw it away"), _data(draft, "discard")),
         ]
     ]
-    await reply(
-        update,
-        html.escape(
-            t.gettext(
-                "Your report is paused because nothing happened for a while. "
-                "It is kept: tap Continue when you are ready."
-            )
-        ),
-        reply_markup=inline_keyboard(rows),
+    text = t.gettext(
+        "Your report is paused because nothing happened for a while. "
+        "It is kept: tap Continue when you are ready."
     )
+    await _say(update, context, html.escape(text), inline_keyboard(rows))
 
 
 async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -787,7 +830,8 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
     t = tr(update, context)
     draft = current_draft(context)
     if update.callback_query is not None:
-        await update.callback_query.answer(t.gettext("That button is from an older message."))
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer(t.gettext("That button is from an older message."))
         return None
     message = update.effective_message
     expected = {
@@ -802,7 +846,7 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
     )
     if message is not None and message.text and len(message.text) > 4000:
         text = t.gettext("That message is too long.") + " " + text
-    await reply(update, html.escape(text))
+    await _say(update, context, html.escape(text))
     return None
 
 
@@ -865,6 +909,8 @@ def _conversation(draft_timeout_s: float) -> ConversationHandler[ContextTypes.DE
             CommandHandler("cancel", cancel),
             CommandHandler("start", restart_during_draft),
             CallbackQueryHandler(start_report, pattern=r"^report:"),
+            # A paused draft's buttons, also when a restart put the conversation back at its step.
+            CallbackQueryHandler(resume, pattern=button + r"(resume|discard)$"),
             MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, live_location_moved),
             anything,
             CallbackQueryHandler(unexpected),

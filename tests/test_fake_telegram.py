@@ -722,3 +722,33 @@ async def test_rate_limits_settings_object() -> None:
     async with FakeTelegram(rate_limits=limits) as server:
         assert server.rate_limits is limits
         assert server.base_url.endswith("/bot") and server.base_file_url.endswith("/file/bot")
+
+
+async def test_long_run_helpers_for_load_generators(bot: telegram.Bot, fake: FakeTelegram) -> None:
+    """The public API bench/_harness.py uses instead of the fake's private state."""
+    await started(fake, OTHER)
+    sent = [await bot.send_message(GROUP, f"alert {i}") for i in range(3)]
+    assert fake.recent_sends() == 3 and fake.recent_sends(0.0) == 0
+    fake.advance_time(1.0)
+    assert fake.recent_sends() == 0
+
+    live = fake.live_message(GROUP, sent[0].message_id)
+    assert live is not None and live["text"] == "alert 0"
+    await bot.delete_message(GROUP, sent[1].message_id)
+    assert fake.live_message(GROUP, sent[1].message_id) is None
+    assert fake.live_message(GROUP, 999) is None and fake.live_message(-1, 1) is None
+
+    fake.forget_messages(GROUP, keep=1)
+    assert [m["text"] for m in fake.messages_in(GROUP)] == ["alert 2"]
+    fake.forget_messages(GROUP, keep=0)
+    assert fake.messages_in(GROUP) == []
+
+    photo = fake.send_photo(OTHER, png(120, 80))
+    ids = [size["file_id"] for size in photo["photo"]]
+    path = (await bot.get_file(ids[-1])).file_path
+    assert path is not None
+    fake.forget_files([*ids, "never-existed"])
+    with pytest.raises(AssertionError, match="unknown file_id"):
+        fake.download(ids[-1])
+    async with aiohttp.ClientSession() as session, session.get(path) as response:
+        assert response.status == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -98,10 +99,17 @@ async def test_outbox_keeps_order_per_chat_and_scrubs_private_messages(store: St
 
 
 async def test_persistence_round_trip(store: Store) -> None:
-    await store.save_user_data(7, {"lang": "en", "draft": {"id": "x"}})
-    await store.save_conversation("report", (7, 7), 3)
+    await store.save_user_data(7, json.dumps({"lang": "en", "draft": {"id": "x"}}))
     assert await store.load_user_data() == {7: {"lang": "en", "draft": {"id": "x"}}}
-    assert await store.load_conversations("report") == {(7, 7): 3}
-    await store.save_conversation("report", (7, 7), None)
     await store.drop_user_data(7)
-    assert await store.load_conversations("report") == {} and await store.load_user_data() == {}
+    assert await store.load_user_data() == {}
+
+
+async def test_a_submitted_draft_is_not_loaded_again(store: Store) -> None:
+    """A crash between the report's commit and the next save of the person's data keeps the old
+    draft on disk; loading must not offer it again as unsent."""
+    sent, open_draft = a_draft(), a_draft()
+    await store.save_user_data(7, json.dumps({"lang": "en", "draft": sent}))
+    await store.save_user_data(8, json.dumps({"lang": "zh_Hans", "draft": open_draft}))
+    await store.submit_report(sent, REPORTER, [photo(1)], NOW, card)
+    assert await store.load_user_data() == {7: {"lang": "en"}, 8: {"lang": "zh_Hans", "draft": open_draft}}

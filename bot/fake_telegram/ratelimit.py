@@ -53,6 +53,12 @@ class RateLimiter:
         self._groups.clear()
         self._global.clear()
 
+    def recent_global(self, seconds: float = 1.0) -> int:
+        """Messages the overall window counted in the last ``seconds`` (read only: nothing is recorded
+        or dropped). The window keeps about one second, so a longer period sees no more than that."""
+        now = self._clock()
+        return sum(1 for at in self._global if at > now - seconds)
+
     @staticmethod
     def _window_wait(window: deque[float], now: float, period: float, limit: int, cost: int) -> float:
         while window and window[0] <= now - period:

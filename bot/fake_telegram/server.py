@@ -1025,6 +1025,21 @@ class FakeTelegram:
             raise AssertionError(f"unknown file_id {file_id!r}")
         return record.data
 
+    def live_message(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        """One message as the fake holds it now, *not* copied (read it, never change it), or None when
+        the chat or the message does not exist or was deleted. For load generators (``bench/``) that
+        look often and cannot afford :meth:`messages_in`'s deep copy of the whole chat."""
+        chat = self._chats.get(chat_id)
+        record = chat.messages.get(message_id) if chat is not None else None
+        if record is None or record.deleted:
+            return None
+        return record.data
+
+    def recent_sends(self, seconds: float = 1.0) -> int:
+        """Messages the overall flood limit (``RateLimits.global_per_second``) counted in the last
+        ``seconds`` on the fake's clock; e.g. to tell whether a 429 came from that limit or a chat's."""
+        return self._limiter.recent_global(seconds)
+
     def commands(
         self, *, scope: dict[str, Any] | None = None, language_code: str = ""
     ) -> list[dict[str, str]]:
@@ -1134,6 +1149,24 @@ class FakeTelegram:
                     f"({[u.update_id for u in self._pending]}), {self._inflight} request(s) in progress"
                 )
             await self._wait_change(min(remaining, IDLE_QUIET / 2))
+
+    # ------------------------------------------------------------------------------ long runs
+
+    def forget_messages(self, chat_id: int, keep: int) -> None:
+        """Drops all but the newest ``keep`` messages of a chat (deleted ones included), so that a long
+        run does not grow without bound; a dropped message no longer exists for the bot either."""
+        chat = self._chats.get(chat_id)
+        if chat is not None and len(chat.messages) > keep:
+            for mid in sorted(chat.messages)[: len(chat.messages) - keep]:
+                del chat.messages[mid]
+
+    def forget_files(self, file_ids: Iterable[str]) -> None:
+        """Forgets stored files (their bytes and download paths); unknown ids are ignored. A forgotten
+        file_id is unknown to the bot afterwards, as a file Telegram no longer has."""
+        for file_id in file_ids:
+            record = self._files.pop(file_id, None)
+            if record is not None and record.file_path:
+                self._files_by_path.pop(record.file_path, None)
 
     # ------------------------------------------------------------------------------ faults
 
