@@ -200,15 +200,19 @@ def receipt_text(report: ReportRow, outcome: SubmittedReport, t: Translator) -> 
     return "\n".join(lines)
 
 
-def report_messages(report: ReportRow, outcome: SubmittedReport, staff_chat_id: int,
-                    reporter: Translator, reporter_chat_id: int | None) -> list[Outgoing]:
-    """Everything a stored report sends: the staff card (new or refreshed), then the reporter's receipt."""
-    messages = new_report_messages(report, outcome, staff_chat_id)
+def report_messages(
+    report: ReportRow, outcome: SubmittedReport, staff_chat_id: int, reporter: Translator,
+    reporter_chat_id: int | None, after_receipt: str = "",
+) -> list[Outgoing]:
+    """Everything a stored report sends: the reporter's receipt (with `after_receipt`, HTML, below it),
+    then the staff card (new or refreshed). The receipt goes first: the outbox delivers in order, and
+    the person is waiting for it while the staff group's messages may wait for its flood limit."""
+    messages = []
     if reporter_chat_id is not None:
-        receipt = {"text": receipt_text(report, outcome, reporter)}
-        messages.append(Outgoing(reporter_chat_id, "send_message", receipt,
+        text = receipt_text(report, outcome, reporter) + (f"\n\n{after_receipt}" if after_receipt else "")
+        messages.append(Outgoing(reporter_chat_id, "send_message", {"text": text},
                                  f"receipt:{report.id}", private=report.reporter_id is None))
-    return messages
+    return messages + new_report_messages(report, outcome, staff_chat_id)
 
 
 def my_report_line(report: ReportRow, t: Translator) -> str:

@@ -461,6 +461,7 @@ class Store:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._synchronous = "FULL"  # as `open` sets it; see `_durability`
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -481,10 +482,17 @@ class Store:
         async with self._lock:
             await self._conn.close()
 
+    async def _durability(self, synchronous: str) -> None:
+        """Sets PRAGMA synchronous (outside a transaction, under the lock) when it is not set already."""
+        if self._synchronous != synchronous:
+            await self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            self._synchronous = synchronous
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE … COMMIT (fsynced: synchronous=FULL), rolled back on any exception."""
         async with self._lock:
+            await self._durability("FULL")
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -781,15 +789,12 @@ class Store:
         not fsynced at once (synchronous=NORMAL): a draft is cheap to lose to a power cut, and this
         write happens on every update."""
         async with self._lock:
-            await self._conn.execute("PRAGMA synchronous = NORMAL")
-            try:
-                await self._conn.execute(
-                    "INSERT INTO user_data (user_id, data) VALUES (?, ?) "
-                    "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data",
-                    (user_id, data_json),
-                )
-            finally:
-                await self._conn.execute("PRAGMA synchronous = FULL")
+            await self._durability("NORMAL")
+            await self._conn.execute(
+                "INSERT INTO user_data (user_id, data) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data",
+                (user_id, data_json),
+            )
 
     async def drop_user_data(self, user_id: int) -> None:
         async with self.transaction() as conn:

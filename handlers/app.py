@@ -34,7 +34,7 @@ from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
-from handlers.report import CONVERSATION_NAME, build_conversation, state_for
+from handlers.report import CONVERSATION_NAME, build_conversation, schedule_idle_drafts, state_for
 from handlers.web import InstrumentedRequest
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
     await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
     privacy.schedule_retention(application)  # originals of rejected reports, after the retention period
+    schedule_idle_drafts(application, config.draft_timeout)  # "your report is paused" after a quiet spell
     for language, code in (("en", None), ("zh_Hans", "zh")):
         t = translator(language)
         commands = [BotCommand(name, t.gettext(description)) for name, description in COMMANDS]
@@ -170,7 +171,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
 
     # Group 0 — conversations and commands. The report conversation goes first: during a draft
     # its fallbacks own /start and stray messages; outside a draft it lets them through.
-    application.add_handler(build_conversation(config.draft_timeout.total_seconds()))
+    application.add_handler(build_conversation())
     application.add_handler(CommandHandler("start", menu.start, filters=private))
     application.add_handler(CommandHandler("help", menu.help_command, filters=private))
     application.add_handler(CommandHandler("myreports", menu.my_reports, filters=private))

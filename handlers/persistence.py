@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BasePersistence, CallbackContext, PersistenceInput
+from telegram.ext import Application, BasePersistence, CallbackContext, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from bot.store import Store
@@ -125,7 +125,13 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
 
 async def save_user_data(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
     """Writes the data of the person behind this update now (before a reply that relies on it)."""
-    persistence = context.application.persistence
     user = update.effective_user if isinstance(update, Update) else None
-    if isinstance(persistence, SQLitePersistence) and user is not None and context.user_data is not None:
-        await persistence.save(user.id, context.user_data)
+    if user is not None:
+        await save_person(context.application, user.id)
+
+
+async def save_person(application: Application[Any, Any, Any, Any, Any, Any], user_id: int) -> None:
+    """Writes one person's data now, if it changed since it was last written."""
+    persistence = application.persistence
+    if isinstance(persistence, SQLitePersistence) and user_id in application.user_data:
+        await persistence.save(user_id, application.user_data[user_id])

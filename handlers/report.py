@@ -18,7 +18,7 @@ import html
 import logging
 import warnings
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from telegram import (
@@ -30,6 +30,7 @@ from telegram import (
 )
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
+    Application,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -41,7 +42,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot import locations, report
 from bot.cards import answer_lines, describe_place, format_coordinates, labelled, place_label, report_messages
-from bot.i18n import Translator
+from bot.i18n import Translator, translator
 from bot.media import PhotoProblemError
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
@@ -50,7 +51,7 @@ from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply, services, tr, user_language
 from handlers.menu import show_menu
-from handlers.persistence import save_user_data
+from handlers.persistence import save_person, save_user_data
 from handlers.photos import save_photo
 from handlers.privacy import anonymous_key, report_limit_problem
 
@@ -65,6 +66,7 @@ DRAFT = "draft"
 TYPING_WHEN = "typing_when"  # "Type date and time" was tapped
 EDITING = "editing"  # "Change something" was tapped; the field list is on screen
 PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
+PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
 STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WHEN, report.REVIEW: REVIEW}
 
 
@@ -117,6 +119,7 @@ def _touch(context: ContextTypes.DEFAULT_TYPE) -> None:
     draft = current_draft(context)
     if draft is not None:
         draft["updated_at"] = services(context).now().isoformat()
+        draft.pop(PAUSED, None)
 
 
 async def _button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -180,6 +183,8 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: s
     """Asks for whatever the draft still misses (after `before`) and returns the state that waits for it."""
     draft = _draft(context)
     _touch(context)
+    for mark in (TYPING_WHEN, "when_day", EDITING, PENDING_KIND):
+        draft.pop(mark, None)  # asked afresh: nothing half-chosen stays (the state follows the step)
     t = tr(update, context)
     step = report.next_step(draft)
     if step == report.PHOTOS:
@@ -727,10 +732,9 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         reporter,
         photos,
         svc.now(),
-        compose=lambda row, outcome: [
-            *report_messages(row, outcome, svc.config.moderation_chat_id, t, chat.id),
-            *safety_messages(row, chat.id, t, svc.config.hotline),
-        ],
+        compose=lambda row, outcome: report_messages(
+            row, outcome, svc.config.moderation_chat_id, t, chat.id, safety_note(row, t, svc.config.hotline)
+        ),
     )
     log.info("report %s stored (new=%s)", submitted.ref_code, submitted.created)
     assert context.user_data is not None
@@ -739,14 +743,11 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return END
 
 
-def safety_messages(row: ReportRow, chat_id: int, t: Translator, hotline: str) -> list[Outgoing]:
-    """After a sighting or a livestock loss: how to stay safe, right after the receipt."""
+def safety_note(row: ReportRow, t: Translator, hotline: str) -> str:
+    """Below the receipt of a sighting or a livestock loss: how to stay safe (HTML)."""
     if row.kind not in (Kind.SIGHTING.value, Kind.LIVESTOCK.value):
-        return []
-    text = "🛡 " + html.escape(safety_text(t, row.kind, hotline or None))
-    return [
-        Outgoing(chat_id, "send_message", {"text": text}, f"safety:{row.id}", private=row.reporter_id is None)
-    ]
+        return ""
+    return "🛡 " + html.escape(safety_text(t, row.kind, hotline or None))
 
 
 # --- leaving ---------------------------------------------------------------------------------
@@ -806,23 +807,51 @@ async def discard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return END
 
 
-async def timed_out(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The draft sat idle too long: keep it, and offer to resume."""
-    draft = current_draft(context)
-    if draft is None:
+def schedule_idle_drafts(application: Application[Any, Any, Any, Any, Any, Any], timeout: timedelta) -> None:
+    """Looks for idle drafts a few times per `timeout` (call from post_init).
+
+    One sweep instead of PTB's conversation_timeout, which re-schedules a job on every update; the
+    draft is not ended either, so a person who comes back simply goes on where they were."""
+    if application.job_queue is None:
+        log.warning("no job queue (install python-telegram-bot[job-queue]): idle drafts are not paused")
         return
-    t = tr(update, context)
-    rows = [
-        [
-            (t.gettext("Continue my report"), _data(draft, "resume")),
-            (t.gettext("Throw it away"), _data(draft, "discard")),
-        ]
-    ]
-    text = t.gettext(
-        "Your report is paused because nothing happened for a while. "
-        "It is kept: tap Continue when you are ready."
+    interval = max(0.25, min(60.0, timeout.total_seconds() / 4))
+    application.job_queue.run_repeating(
+        pause_idle_drafts, interval=interval, first=interval, name="idle-drafts", data=timeout
     )
-    await _say(update, context, html.escape(text), inline_keyboard(rows))
+
+
+async def pause_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tells each person whose draft sat idle past the timeout that it is kept, with Continue / Throw away."""
+    assert context.job is not None and isinstance(context.job.data, timedelta)
+    svc = services(context)
+    cutoff = svc.now() - context.job.data
+    for user_id, data in list(context.application.user_data.items()):
+        draft = data.get(DRAFT)
+        if (
+            not isinstance(draft, dict)
+            or draft.get(PAUSED)
+            or datetime.fromisoformat(draft["updated_at"]) > cutoff
+        ):
+            continue
+        t = translator(str(data.get("lang") or draft["language"]), svc.config.timezone.key)
+        rows = [
+            [
+                (t.gettext("Continue my report"), _data(draft, "resume")),
+                (t.gettext("Throw it away"), _data(draft, "discard")),
+            ]
+        ]
+        text = t.gettext(
+            "Your report is paused because nothing happened for a while. "
+            "It is kept: tap Continue when you are ready."
+        )
+        payload = {"text": html.escape(text), "reply_markup": inline_keyboard(rows).to_dict()}
+        # Queued before the mark is saved: a crash in between sends it twice, never not at all.
+        paused = Outgoing(user_id, "send_message", payload, f"paused:{draft['id']}", private=True)
+        await svc.store.enqueue([paused], svc.now())
+        draft[PAUSED] = True
+        await save_person(context.application, user_id)
+    svc.outbox_wakeup.set()
 
 
 async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -850,16 +879,16 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
     return None
 
 
-def build_conversation(draft_timeout_s: float) -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
+def build_conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     """The report conversation (PTB's per_message warning silenced: see `_conversation`)."""
     with warnings.catch_warnings():
         # PTB warns that per_message=False does not track buttons per message. That is the design:
         # the conversation is per person, and every button carries the draft's token instead.
         warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
-        return _conversation(draft_timeout_s)
+        return _conversation()
 
 
-def _conversation(draft_timeout_s: float) -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
+def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     """The report conversation, readable top to bottom."""
     # New messages only: an edited message (a live location moving) is not a new answer.
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
@@ -870,7 +899,6 @@ def _conversation(draft_timeout_s: float) -> ConversationHandler[ContextTypes.DE
         name=CONVERSATION_NAME,
         persistent=True,
         allow_reentry=False,
-        conversation_timeout=draft_timeout_s,
         entry_points=[
             CallbackQueryHandler(start_report, pattern=r"^report:"),
             CallbackQueryHandler(resume, pattern=button + r"(resume|discard)$"),
@@ -900,16 +928,12 @@ def _conversation(draft_timeout_s: float) -> ConversationHandler[ContextTypes.DE
             REVIEW: [CallbackQueryHandler(review_button, pattern=button + r"(submit|edit|cancel)$")],
             EDIT: [CallbackQueryHandler(edit_button, pattern=button + r"edit:")],
             CONFIRM_DISCARD: [CallbackQueryHandler(discard_button, pattern=button + r"(keep|drop)$")],
-            ConversationHandler.TIMEOUT: [
-                MessageHandler(filters.ALL, timed_out),
-                CallbackQueryHandler(timed_out),
-            ],
         },
         fallbacks=[
             CommandHandler("cancel", cancel),
             CommandHandler("start", restart_during_draft),
             CallbackQueryHandler(start_report, pattern=r"^report:"),
-            # A paused draft's buttons, also when a restart put the conversation back at its step.
+            # A paused draft's buttons (the draft keeps its step while it is paused).
             CallbackQueryHandler(resume, pattern=button + r"(resume|discard)$"),
             MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, live_location_moved),
             anything,

@@ -67,11 +67,13 @@ def test_card_escapes_and_fits_one_message() -> None:
 
 def test_new_incident_posts_photos_pin_and_card_but_a_joining_report_only_refreshes() -> None:
     new = report_messages(row(), NEW, -100, translator("en"), 5)
-    assert [m.method for m in new] == ["send_photos", "send_location", "card", "send_message"]
-    assert new[0].payload["paths"] == ["d0", "d1", "d2"]
+    assert [m.method for m in new] == ["send_message", "send_photos", "send_location", "card"]
+    assert new[1].payload["paths"] == ["d0", "d1", "d2"]
     joined = report_messages(row(id=2), JOINED, -100, translator("en"), 5)
-    assert [m.method for m in joined] == ["card", "send_message"]
-    assert "Others saw it too" in joined[-1].payload["text"]
+    assert [m.method for m in joined] == ["send_message", "card"]
+    assert "Others saw it too" in joined[0].payload["text"]
+    safe = report_messages(row(id=3), JOINED, -100, translator("en"), 5, after_receipt="🛡 Stay calm")
+    assert safe[0].payload["text"].endswith("\n\n🛡 Stay calm") and "Reference code" in safe[0].payload["text"]
 
 
 def test_anonymous_reports_stay_anonymous() -> None:
@@ -84,7 +86,7 @@ def test_anonymous_reports_stay_anonymous() -> None:
         notify_reporter=False,
     )
     messages = report_messages(tip, NEW, -100, translator("en"), 5)
-    assert messages[-1].private and not messages[0].private
+    assert messages[0].private and not any(m.private for m in messages[1:])
     card = card_text(state(tip), translator("en"))
     assert "Anonymous" in card and "tg://user" not in card
     public = public_post(state(tip), translator("en"), 0.2)

@@ -23,7 +23,7 @@ async def test_safety_advice_on_request_and_after_a_sighting(fake: FakeTelegram,
     english = Person(fake, 802, language="en")
     await sighting(english, photo=None)
     after = await fake.wait_for_message(english.id, contains="back away slowly")
-    assert "0354-1234567" in after["text"]
+    assert "0354-1234567" in after["text"] and "Reference code" in after["text"]  # one message
 
 
 async def test_no_hotline_configured_means_no_invented_number(fake: FakeTelegram, running, config) -> None:
