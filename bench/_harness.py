@@ -445,11 +445,10 @@ async def spawn(
 
 def _echo_application(spec: dict[str, Any]) -> Any:
     """The framework's ceiling: a trivial echo bot with the bot's PTB settings (same builder calls,
-    AIORateLimiter(max_retries=2) unless switched off for both, a 256-connection HTTPX pool,
+    handlers.app.smooth_rate_limiter() unless switched off for both, a 256-connection HTTPX pool,
     no persistence, sequential update processing, long polling through the same run_bot)."""
     from telegram import Update
     from telegram.ext import (
-        AIORateLimiter,
         ApplicationBuilder,
         CallbackQueryHandler,
         ContextTypes,
@@ -457,6 +456,8 @@ def _echo_application(spec: dict[str, Any]) -> Any:
         filters,
     )
     from telegram.request import HTTPXRequest
+
+    from handlers.app import smooth_rate_limiter
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
@@ -471,7 +472,7 @@ def _echo_application(spec: dict[str, Any]) -> Any:
         .token(spec["token"])
         .base_url(spec["base_url"])
         .base_file_url(spec["base_file_url"])
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        .rate_limiter(smooth_rate_limiter())  # the bot's own limiter settings
         .request(HTTPXRequest(connection_pool_size=256))
         .build()
     )
@@ -480,85 +481,19 @@ def _echo_application(spec: dict[str, Any]) -> Any:
     return application
 
 
+# (sync-normal, one-commit and smooth-limiter, measured in session 1, are now in the tree itself.)
 EXPERIMENTS = {
-    "sync-normal": "the bot's SQLite connection with PRAGMA synchronous=NORMAL instead of FULL",
-    "one-commit": "flush_persistence writing user data + conversation state in ONE transaction",
     "per-user-concurrency": "updates of different users processed concurrently, each user's in order",
-    "smooth-limiter": "AIORateLimiter without bursts: 1 per 1/25 s overall, 1 per 3.2 s per group",
 }
 
 
 def _apply_experiments(names: list[str], application: Any | None) -> None:
     """Monkeypatches standing in for proposed fixes, to measure their gain (bench --experiment only;
     the tree's code is not changed and the headline figures never use these)."""
-    from bot.store import Store
 
     unknown = set(names) - set(EXPERIMENTS)
     if unknown and application is None:
         raise SystemExit(f"unknown experiment(s): {sorted(unknown)}; known: {sorted(EXPERIMENTS)}")
-    if "sync-normal" in names and application is None:
-        opened = Store.open.__func__  # type: ignore[attr-defined]
-
-        async def open_normal(cls: type[Store], path: Path) -> Store:
-            store = await opened(cls, path)
-            await store._conn.execute("PRAGMA synchronous = NORMAL")
-            return store
-
-        Store.open = classmethod(open_normal)  # type: ignore[method-assign, assignment]
-    if "one-commit" in names and application is None:
-        # The writes of one update_persistence() run (PTB gathers them) share one BEGIN … COMMIT.
-        from handlers.persistence import SQLitePersistence
-
-        queues: dict[int, list[tuple[str, tuple[Any, ...]]]] = {}
-
-        async def commit_soon(self: SQLitePersistence, sql: str, params: tuple[Any, ...]) -> None:
-            queue = queues.setdefault(id(self), [])
-            queue.append((sql, params))
-            await asyncio.sleep(0)  # let the other writes of this flush queue up
-            if not queue:
-                return
-            batch = list(queue)
-            queue.clear()
-            async with (await self.store()).transaction() as conn:
-                for statement, values in batch:
-                    await conn.execute(statement, values)
-
-        async def update_user_data(self: SQLitePersistence, user_id: int, data: dict[str, Any]) -> None:
-            await commit_soon(
-                self,
-                "INSERT INTO user_data (user_id, data) VALUES (?, ?) ON CONFLICT (user_id)"
-                " DO UPDATE SET data = excluded.data",
-                (user_id, json.dumps(data, ensure_ascii=False)),
-            )
-
-        async def update_conversation(
-            self: SQLitePersistence, name: str, key: Any, new_state: object
-        ) -> None:
-            k = json.dumps(list(key))
-            if new_state is None:
-                await commit_soon(self, "DELETE FROM conversations WHERE name = ? AND key = ?", (name, k))
-            else:
-                await commit_soon(
-                    self,
-                    "INSERT INTO conversations (name, key, state) VALUES (?, ?, ?) ON CONFLICT"
-                    " (name, key) DO UPDATE SET state = excluded.state",
-                    (name, k, json.dumps(new_state)),
-                )
-
-        SQLitePersistence.update_user_data = update_user_data  # type: ignore[method-assign]
-        SQLitePersistence.update_conversation = update_conversation  # type: ignore[method-assign]
-    if "smooth-limiter" in names and application is not None and application.bot.rate_limiter is not None:
-        # aiolimiter is a leaky bucket: capacity max_rate, so (30, 1 s) admits up to ~60 in one second
-        # and (20, 60 s) up to ~40 in one minute. Capacity 1 keeps every window under the limit.
-        from telegram.ext import AIORateLimiter
-
-        application.bot._rate_limiter = AIORateLimiter(
-            overall_max_rate=1,
-            overall_time_period=1 / 25,
-            group_max_rate=1,
-            group_time_period=3.2,
-            max_retries=2,
-        )
     if "per-user-concurrency" in names and application is not None:
         from telegram import Update
         from telegram.ext import BaseUpdateProcessor
