@@ -489,10 +489,15 @@ class Store:
             self._synchronous = synchronous
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT (fsynced: synchronous=FULL), rolled back on any exception."""
+    async def transaction(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+
+        Durable (synchronous=FULL) unless told otherwise: the commit is fsynced before it returns,
+        which takes milliseconds during which every other store call waits. `durable=False`
+        (synchronous=NORMAL) survives a crash of the process, not a power cut: for bookkeeping whose
+        loss only repeats work (a message marked sent is sent again)."""
         async with self._lock:
-            await self._durability("FULL")
+            await self._durability("FULL" if durable else "NORMAL")
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -737,7 +742,7 @@ class Store:
         ]
 
     async def outbox_sent(self, item_id: int, result: Any) -> None:
-        async with self.transaction() as conn:
+        async with self.transaction(durable=False) as conn:
             await conn.execute(
                 "UPDATE outbox SET status = 'sent', attempts = attempts + 1, result = ? WHERE id = ?",
                 (json.dumps(result), item_id),
@@ -745,14 +750,14 @@ class Store:
             await conn.execute(_SCRUB_PRIVATE, (item_id,))
 
     async def outbox_retry(self, item_id: int, delay_s: float, error: str) -> None:
-        async with self.transaction() as conn:
+        async with self.transaction(durable=False) as conn:
             await conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ? WHERE id = ?",
                 (time.time() + delay_s, error[:500], item_id),
             )
 
     async def outbox_failed(self, item_id: int, error: str) -> None:
-        async with self.transaction() as conn:
+        async with self.transaction(durable=False) as conn:
             await conn.execute(
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
                 (error[:500], item_id),

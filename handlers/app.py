@@ -183,15 +183,21 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(CommandHandler("alerts", menu.alerts_command, filters=private))
     application.add_handler(CallbackQueryHandler(menu.language_button, pattern=r"^lang:"))
     application.add_handler(CallbackQueryHandler(menu.alerts_button, pattern=r"^alert:"))
-    # The moderation group: card buttons and staff commands (each checks staff rights itself).
-    application.add_handler(CallbackQueryHandler(staff.card_button, pattern=r"^m:"))
-    application.add_handler(CommandHandler("pending", staff.pending_command, filters=staff_group))
-    application.add_handler(CommandHandler("stats", staff.stats_command, filters=staff_group))
-    application.add_handler(CommandHandler("find", staff.find_command, filters=staff_group))
-    application.add_handler(CommandHandler("ban", privacy.ban_command, filters=staff_group))
-    application.add_handler(CommandHandler("unban", privacy.unban_command, filters=staff_group))
-    application.add_handler(CommandHandler("poster", staff.poster_command, filters=staff_group))
-    application.add_handler(CommandHandler("export", export.export_command, filters=staff_group))
+    # The moderation group: card buttons and staff commands (each checks staff rights itself). They
+    # do not block: their answers go to the group, whose flood limit (20 a minute) can hold a call
+    # for seconds, and the residents' conversations must not wait behind that. (Updates are otherwise
+    # handled one at a time; the store serialises the staff's writes, first press first.)
+    application.add_handler(CallbackQueryHandler(staff.card_button, pattern=r"^m:", block=False))
+    for command, callback in (
+        ("pending", staff.pending_command),
+        ("stats", staff.stats_command),
+        ("find", staff.find_command),
+        ("ban", privacy.ban_command),
+        ("unban", privacy.unban_command),
+        ("poster", staff.poster_command),
+        ("export", export.export_command),
+    ):
+        application.add_handler(CommandHandler(command, callback, filters=staff_group, block=False))
     # The compensation chat: case buttons (group -1), /survey … /monthly, survey photos.
     compensation.register(application, config)
     application.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:(mine|help)$"))

@@ -156,3 +156,28 @@ async def test_a_failed_callback_answer_does_not_lose_the_send_press(
     fake.press_button(person.id, message, data)
     await fake.wait_until_idle()
     assert db_rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
+
+
+async def test_a_question_that_hangs_past_the_read_timeout_is_queued(
+    fake: FakeTelegram, running, config
+) -> None:
+    """A hang longer than PTB's 5 s read timeout (TimedOut) takes the same path as a 5xx: the reply
+    goes through the outbox and the draft's state moves on."""
+    bot = await running()
+    person = Person(fake, 823, language="en")
+    await person.send("/start", contains=MENU)
+    await person.tap("I saw a leopard", contains="photos")
+    fake.fault_hang_seconds = 6.0
+    fake.set_fault_rate(1.0, kinds=("timeout",))
+    message, data = person.button("No photo")
+    fake.press_button(person.id, message, data)
+
+    def queued() -> bool:
+        rows = db_rows(config.database_path, "SELECT COUNT(*) AS n FROM outbox WHERE purpose LIKE 'reply:%'")
+        return rows[0]["n"] > 0
+
+    await wait_until(queued, 20, "the timed-out question in the outbox")
+    fake.set_fault_rate(0)
+    await fake.wait_for_message(person.id, contains="Where was it", timeout=20)
+    await person.send_location(37.3, 113.6, accuracy=10, contains="When did you see it")
+    assert not bot.task.done()

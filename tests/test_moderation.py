@@ -181,6 +181,28 @@ async def test_two_staff_pressing_at_once_first_wins(fake: FakeTelegram, bot, co
     assert [tuple(r) for r in decided] == [("rejected", "spam")]
 
 
+async def test_a_staff_press_held_by_the_group_flood_limit_does_not_hold_up_residents(
+    fake: FakeTelegram, bot, config
+) -> None:
+    person = Person(fake, 611, language="en")
+    code = await sighting(person, photo=None)
+    card = await card_for(fake, code)
+    # The group's flood limit answers the staff's "Reject" (its reason menu) with "retry after 3".
+    fake.fail_next("editMessageReplyMarkup", error_code=429, description="Too Many Requests: retry after 3",
+                   retry_after=3)
+    query = fake.press_button(STAFF_ADMIN, card, button(card, "Reject"), chat_id=STAFF_GROUP)
+    resident = Person(fake, 612, language="en")
+    await resident.send("/start", contains="Leopard Watch")
+    edits = [c for c in fake.calls_to("editMessageReplyMarkup") if c.ok]
+    assert not edits, "the resident was answered only after the staff's held edit"
+    answer = await fake.wait_for_call(
+        "answerCallbackQuery", timeout=15,
+        predicate=lambda c: c.params.get("callback_query_id") == query["id"],
+    )
+    assert answer.ok
+    assert "Spam" in str((await card_for(fake, code))["reply_markup"])  # the reasons, after the wait
+
+
 async def test_nearby_reports_join_one_card_and_staff_can_split_and_merge(
     fake: FakeTelegram, bot, config
 ) -> None:
