@@ -5,9 +5,10 @@ conversations (tests/test_conversation.py's flow; every 10th with a photo), agai
 Application in a child process, the fake Bot API over HTTP in this one.
 
 Settings as shipped: PTB's AIORateLimiter ON as handlers.app.smooth_rate_limiter builds it (one call
-per 1/28 s overall, PTB's 20-a-minute group bucket, max_retries=2), the outbox polling every 2 s. The fake enforces Telegram's limits as the test suite does: at most 20
-messages per minute in a group and 30 per second overall, and a private chat's bucket scaled to a
-person tapping at machine speed (RateLimits(private_burst=20, private_per_second=20)).
+per 1/28 s overall, PTB's 20-a-minute group bucket, max_retries=2), the outbox polling every 2 s.
+The fake enforces Telegram's limits as the test suite does: at most 20 messages per minute in a
+group and 30 per second overall, and a private chat's bucket scaled to a person tapping at machine
+speed (RateLimits(private_burst=20, private_per_second=20)).
 
 Time compression. The issue's burst is 500 reports in 5 minutes. The fake's clock could be
 advanced, but PTB's AIORateLimiter, the outbox's retries and the fake's flood windows all run on

@@ -202,15 +202,19 @@ def receipt_text(report: ReportRow, outcome: SubmittedReport, t: Translator) -> 
 
 def report_messages(
     report: ReportRow, outcome: SubmittedReport, staff_chat_id: int, reporter: Translator,
-    reporter_chat_id: int | None, after_receipt: str = "",
+    reporter_chat_id: int | None, after_receipt: str = "", receipt_markup: dict[str, Any] | None = None,
 ) -> list[Outgoing]:
-    """Everything a stored report sends: the reporter's receipt (with `after_receipt`, HTML, below it),
-    then the staff card (new or refreshed). The receipt goes first: the outbox delivers in order, and
-    the person is waiting for it while the staff group's messages may wait for its flood limit."""
+    """Everything a stored report sends: the reporter's receipt (with `after_receipt`, HTML, below it,
+    and `receipt_markup`, Telegram's JSON), then the staff card (new or refreshed). The receipt goes
+    first: the outbox delivers in order, and the person is waiting for it while the staff group's
+    messages may wait for its flood limit."""
     messages = []
     if reporter_chat_id is not None:
         text = receipt_text(report, outcome, reporter) + (f"\n\n{after_receipt}" if after_receipt else "")
-        messages.append(Outgoing(reporter_chat_id, "send_message", {"text": text},
+        payload: dict[str, Any] = {"text": text}
+        if receipt_markup is not None:
+            payload["reply_markup"] = receipt_markup
+        messages.append(Outgoing(reporter_chat_id, "send_message", payload,
                                  f"receipt:{report.id}", private=report.reporter_id is None))
     return messages + new_report_messages(report, outcome, staff_chat_id)
 

@@ -1,9 +1,9 @@
 """The report conversation: photos → location → when → details → review → submit.
 
 The order of steps and every check live in `bot.report`; these callbacks only translate
-Telegram updates into core calls and core answers into messages. Buttons carry the draft's
-token (and an answer button its question), so a button from an older message is recognised and
-answered kindly, never obeyed.
+Telegram updates into core calls and core answers into messages. Each step's choices are a reply
+keyboard (see `Option`); the few inline buttons carry the draft's token, so one from an older
+message is recognised and answered kindly, never obeyed.
 
 Crash safety rests on two rules. The conversation state is never stored: it is derived from the
 draft (`state_for`), and every callback returns what `state_for` says for the draft it leaves. And
@@ -123,24 +123,39 @@ def _touch(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
-    """The pressed button's action when it belongs to the open draft, else None (already answered).
-
-    Pressed buttons are left in place (removing them costs a call per tap): an old one is answered
-    here. An answer button also names its question, so an old question's button is never taken as
-    the answer to the one on screen."""
+    """The pressed inline button's action when it belongs to the open draft, else None (already
+    answered). Pressed buttons are left in place (removing them costs a call per tap): an old one
+    is answered here."""
     query = update.callback_query
     assert query is not None
     draft = current_draft(context)
     token, _, action = (query.data or "").partition("|")
     stale = draft is None or token != _token(draft)
-    if not stale and action.startswith("a:"):
-        stale = action.split(":")[1] != report.next_step(draft)  # type: ignore[arg-type]
-    # The answer only stops the button's spinner: a failure must not cost the press (the Send button!).
+    # The answer only stops the button's spinner: a failure must not cost the press.
     with contextlib.suppress(TelegramError):
         await query.answer(
             tr(update, context).gettext("That button is from an older message.") if stale else None
         )
     return None if stale else action
+
+
+# The steps' choices are reply-keyboard buttons: (label in the person's language, value) pairs.
+# Telegram's custom keyboards are made for a survey like this one: big buttons in place of the
+# letters (kind to older people on small phones), the tapped answer stays visible in the chat, a
+# tap is one update answered by one message (no callback query to answer), and each question's
+# keyboard replaces the last, so an older question can never be answered by mistake.
+Option = tuple[str, str]
+
+
+def _keyboard(rows: list[list[str]] | list[list[KeyboardButton]]) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True)
+
+
+def _picked(update: Update, options: list[Option]) -> str | None:
+    """The value of the option whose label the person sent (a keyboard tap), else None."""
+    message = update.effective_message
+    text = (message.text or "").strip() if message is not None else ""
+    return next((value for label, value in options if label == text), None)
 
 
 async def _say(
@@ -180,7 +195,10 @@ def _join(before: str, text: str) -> str:
 
 
 async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: str = "") -> int:
-    """Asks for whatever the draft still misses (after `before`) and returns the state that waits for it."""
+    """Asks for whatever the draft still misses (after `before`) and returns the state that waits for it.
+
+    Every question carries a reply keyboard or removes the last one, so `before` never needs a
+    message of its own."""
     draft = _draft(context)
     _touch(context)
     for mark in (TYPING_WHEN, "when_day", EDITING, PENDING_KIND):
@@ -194,34 +212,43 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: s
     elif step == report.WHEN:
         await ask_when(update, context, t, draft, before)
     elif step == report.REVIEW:
-        await _say(update, context, _join(before, review_text(t, draft)), review_keyboard(t, draft))
+        send, change, cancel_ = (label for label, _ in _review_options(t))
+        keyboard = _keyboard([[send], [change, cancel_]])
+        await _say(update, context, _join(before, review_text(t, draft)), keyboard)
     else:
         await ask_question(update, context, t, draft, report.question(report.draft_kind(draft), step), before)
     return _state(context)
+
+
+def _photo_options(t: Translator, draft: dict[str, Any]) -> list[Option]:
+    if draft["photos"]:
+        return [(t.gettext("Done"), "done")]
+    if report.draft_kind(draft) in report.PHOTO_REQUIRED:
+        return []
+    return [(t.gettext("No photo"), "no_photo")]
 
 
 async def ask_photos(
     update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
 ) -> None:
     if draft["photos"]:
-        await _photos_received(update, context, t, draft)
+        await _photos_received(update, context, t, draft, before)
     elif report.draft_kind(draft) in report.PHOTO_REQUIRED:
         text = t.gettext("Please send photos of the animals (at least one). You can send several.")
         await _say(update, context, _join(before, html.escape(text)), ReplyKeyboardRemove())
     else:
         text = t.gettext("Please send photos if you have them (several are fine), or tap No photo.")
-        keyboard = inline_keyboard([[(t.gettext("No photo"), _data(draft, "no_photo"))]])
+        keyboard = _keyboard([[label for label, _ in _photo_options(t, draft)]])
         await _say(update, context, _join(before, html.escape(text)), keyboard)
 
 
 async def _photos_received(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any]
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
 ) -> None:
     n = len(draft["photos"])
     text = t.ngettext("Got {n} photo. Send more, or tap Done.", "Got {n} photos. Send more, or tap Done.", n)
-    await _say(
-        update, context, html.escape(text), inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]])
-    )
+    keyboard = _keyboard([[label for label, _ in _photo_options(t, draft)]])
+    await _say(update, context, _join(before, html.escape(text)), keyboard)
 
 
 def _photo_place(draft: dict[str, Any]) -> locations.Found | None:
@@ -249,59 +276,71 @@ def _where(t: Translator, latitude: float, longitude: float) -> str:
     return describe_place(latitude, longitude, t) or format_coordinates(latitude, longitude)
 
 
+def _location_offers(t: Translator, draft: dict[str, Any]) -> list[Option]:
+    """Places the bot can offer as one tap: the photo's position, the poster's place."""
+    offers = []
+    if _photo_place(draft) is not None:
+        offers.append((t.gettext("📷 Use the photo's place"), "photo"))
+    spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
+    if spot is not None and spot.located:
+        offers.append((t.gettext("📍 I am at {place}", place=place_label(spot, t)), f"place:{spot.id}"))
+    return offers
+
+
 async def ask_location(
     update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
 ) -> None:
-    # Offers come first, each with its inline button; the question last, with the location keyboard.
+    paragraphs = [before] if before else []
     offer = _photo_place(draft)
     if offer is not None:
-        text = t.gettext(
-            "Your photo has a position: {where}. Use it as the place?",
-            where=_where(t, offer.latitude, offer.longitude),
+        where = _where(t, offer.latitude, offer.longitude)
+        paragraphs.append(
+            html.escape(t.gettext("Your photo has a position: {where}. Use it as the place?", where=where))
         )
-        button = [[(t.gettext("📷 Use the photo's place"), _data(draft, "loc:photo"))]]
-        await _say(update, context, _join(before, html.escape(text)), inline_keyboard(button))
-        before = ""
     spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
     if spot is not None and spot.located:
-        label = t.gettext("📍 I am at {place}", place=place_label(spot, t))
-        text = html.escape(t.gettext("Are you at the place on the poster?"))
-        await _say(
-            update,
-            context,
-            _join(before, text),
-            inline_keyboard([[(label, _data(draft, f"loc:place:{spot.id}"))]]),
+        paragraphs.append(html.escape(t.gettext("Are you at the place on the poster?")))
+    paragraphs.append(
+        html.escape(
+            t.gettext(
+                "Where was it? Tap the button below to send your location, or type the coordinates, "
+                "for example 37.33, 113.57."
+            )
         )
-        before = ""
-    keyboard = ReplyKeyboardMarkup(
-        [[KeyboardButton(t.gettext("📍 Send my location"), request_location=True)]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
     )
-    text = t.gettext(
-        "Where was it? Tap the button below to send your location, or type the coordinates, "
-        "for example 37.33, 113.57."
-    )
-    await _say(update, context, _join(before, html.escape(text)), keyboard)
+    rows = [[KeyboardButton(t.gettext("📍 Send my location"), request_location=True)]]
+    rows += [[KeyboardButton(label)] for label, _ in _location_offers(t, draft)]
+    await _say(update, context, "\n\n".join(paragraphs), _keyboard(rows))
+
+
+def _when_options(t: Translator, context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> list[Option]:
+    options = []
+    taken = _photo_moment(context, draft)
+    if taken is not None:
+        options.append((t.gettext("📷 When the photo was taken: {time}", time=t.datetime(taken)), "photo"))
+    return options + [
+        (t.gettext("Just now"), "now"),
+        (t.gettext("Earlier today"), "today"),
+        (t.gettext("Yesterday"), "yesterday"),
+        (t.gettext("Type date and time"), "typed"),
+    ]
 
 
 async def ask_when(
     update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
 ) -> None:
-    rows = [
-        [(t.gettext("Just now"), _data(draft, "when:now"))],
-        [
-            (t.gettext("Earlier today"), _data(draft, "when:today")),
-            (t.gettext("Yesterday"), _data(draft, "when:yesterday")),
-        ],
-        [(t.gettext("Type date and time"), _data(draft, "when:typed"))],
-    ]
-    taken = _photo_moment(context, draft)
-    if taken is not None:
-        label = t.gettext("📷 When the photo was taken: {time}", time=t.datetime(taken))
-        rows.insert(0, [(label, _data(draft, "when:photo"))])
+    labels = [label for label, _ in _when_options(t, context, draft)]
+    *first, now, today, yesterday, typed = labels
+    rows = [[label] for label in first] + [[now], [today, yesterday], [typed]]
     text = _join(before, html.escape(t.gettext("When did you see it?")))
-    await _say(update, context, text, inline_keyboard(rows))
+    await _say(update, context, text, _keyboard(rows))
+
+
+def _answer_options(t: Translator, q: report.Question) -> list[Option]:
+    options = [(t.gettext(c.label), c.value) for c in q.choices]
+    if q.optional:
+        options.append((t.gettext("Skip"), "skip"))
+    return options
 
 
 async def ask_question(
@@ -321,12 +360,10 @@ async def ask_question(
         )
         await _say(update, context, text, keyboard)
         return
-    # Each answer button names its question, so a tap on an older question is not taken for this one.
-    buttons = [(t.gettext(c.label), _data(draft, f"a:{q.key}:{c.value}")) for c in q.choices]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    if q.optional:
-        rows.append([(t.gettext("Skip"), _data(draft, f"a:{q.key}:skip"))])
-    await _say(update, context, text, inline_keyboard(rows) if rows else ReplyKeyboardRemove())
+    labels = [label for label, _ in _answer_options(t, q)]
+    choices, skip = (labels[:-1], labels[-1:]) if q.optional else (labels, [])
+    rows = [choices[i : i + 2] for i in range(0, len(choices), 2)] + ([skip] if skip else [])
+    await _say(update, context, text, _keyboard(rows) if rows else ReplyKeyboardRemove())
 
 
 def review_text(t: Translator, draft: dict[str, Any]) -> str:
@@ -359,16 +396,17 @@ def _preview_row(draft: dict[str, Any]) -> Any:
     return Preview()
 
 
-def review_keyboard(t: Translator, draft: dict[str, Any]) -> InlineKeyboardMarkup:
-    return inline_keyboard(
-        [
-            [(t.gettext("✅ Send report"), _data(draft, "submit"))],
-            [
-                (t.gettext("✏️ Change something"), _data(draft, "edit")),
-                (t.gettext("✖️ Cancel"), _data(draft, "cancel")),
-            ],
-        ]
-    )
+def _review_options(t: Translator) -> list[Option]:
+    return [
+        (t.gettext("✅ Send report"), "submit"),
+        (t.gettext("✏️ Change something"), "edit"),
+        (t.gettext("✖️ Cancel"), "cancel"),
+    ]
+
+
+def _edit_options(t: Translator, draft: dict[str, Any]) -> list[Option]:
+    fields = [(t.gettext(label), name) for name, label in report.editable_fields(draft)]
+    return fields + [(t.gettext("« Back"), "back")]
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -429,9 +467,7 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     svc = services(context)
     if len(draft["photos"]) >= svc.config.max_photos:
         text = t.gettext("That is enough photos ({limit}). Tap Done to go on.", limit=svc.config.max_photos)
-        await _say(
-            update, context, html.escape(text), inline_keyboard([[(t.gettext("Done"), _data(draft, "done"))]])
-        )
+        await _say(update, context, html.escape(text), _keyboard([[t.gettext("Done")]]))
         return _state(context)
     attachment = message.photo[-1] if message.photo else message.document
     assert attachment is not None
@@ -449,15 +485,16 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     return _state(context)
 
 
-async def photos_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def photos_done(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Done or No photo: closes the photo step unless a required photo is missing."""
-    action = await _button(update, context)
-    if action is None:
-        return _state(context)
     draft = _draft(context)
+    t = tr(update, context)
+    if _picked(update, _photo_options(t, draft)) is None:
+        await unexpected(update, context)
+        return _state(context)
     problem = report.photos_problem(draft)
     if problem:
-        await _say(update, context, html.escape(tr(update, context).gettext(problem)))
+        await _say(update, context, html.escape(t.gettext(problem)))
         return _state(context)
     draft["photos_done"] = True
     return await ask_next(update, context)
@@ -470,10 +507,8 @@ async def _store_location(update: Update, context: ContextTypes.DEFAULT_TYPE, fo
     draft = _draft(context)
     t = tr(update, context)
     draft["location"] = found.as_dict()
-    # Its own message: it takes the location keyboard away, and the next question has inline buttons.
     text = t.gettext("Location saved: {where}", where=format_coordinates(found.latitude, found.longitude))
-    await _say(update, context, html.escape(text), ReplyKeyboardRemove())
-    return await ask_next(update, context)
+    return await ask_next(update, context, before=html.escape(text))
 
 
 async def receive_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -504,10 +539,13 @@ async def receive_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Reads typed coordinates, a map link or a place name (offering candidates) and asks when."""
+    """An offered place (a keyboard tap), or typed coordinates, a map link or a place name."""
     message = update.effective_message
     assert message is not None and message.text is not None
     t = tr(update, context)
+    offered = _picked(update, _location_offers(t, _draft(context)))
+    if offered is not None:
+        return await _location_choice(update, context, offered)
     try:
         found = locations.from_text(message.text)
     except locations.LocationError as problem:
@@ -516,23 +554,23 @@ async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TY
     if isinstance(found, list):
         draft = _draft(context)
         rows = [[(place_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found]
-        await _say(
-            update,
-            context,
-            html.escape(t.gettext("Did you mean one of these places?")),
-            inline_keyboard(rows),
-        )
+        text = html.escape(t.gettext("Did you mean one of these places?"))
+        await _say(update, context, text, inline_keyboard(rows))
         return _state(context)
     return await _store_location(update, context, found)
 
 
 async def location_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """The photo's position, or a place picked from "did you mean"."""
+    """A place picked from "did you mean"."""
     action = await _button(update, context)
     if action is None:
         return _state(context)
+    return await _location_choice(update, context, action.removeprefix("loc:"))
+
+
+async def _location_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choice: str) -> int:
+    """'photo' (the photo's position) or 'place:<id>' (a gazetteer place)."""
     draft = _draft(context)
-    choice = action.removeprefix("loc:")
     try:
         if choice == "photo":
             found = _photo_place(draft)
@@ -574,15 +612,20 @@ async def live_location_moved(update: Update, context: ContextTypes.DEFAULT_TYPE
 # --- when ------------------------------------------------------------------------------------
 
 
-async def when_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Now stores the time; today/yesterday/typed ask for the time."""
-    action = await _button(update, context)
-    if action is None:
-        return _state(context)
+async def receive_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """A tapped choice (now, today, yesterday, typed, the photo's time) or a typed time."""
+    draft = _draft(context)
+    choice = _picked(update, _when_options(tr(update, context), context, draft))
+    if choice is not None:
+        return await _when_choice(update, context, choice)
+    return await _typed_when(update, context)
+
+
+async def _when_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choice: str) -> int:
+    """Now and the photo's time store the time; today/yesterday/typed ask for the time."""
     draft = _draft(context)
     t = tr(update, context)
     svc = services(context)
-    choice = action.removeprefix("when:")
     if choice == "photo":
         taken = _photo_moment(context, draft)
         if taken is not None:
@@ -602,7 +645,7 @@ async def when_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return _state(context)
 
 
-async def receive_when_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def _typed_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Reads a typed time (or date and time), refusing the future and the too old."""
     message = update.effective_message
     assert message is not None and message.text is not None
@@ -617,8 +660,6 @@ async def receive_when_text(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
         return _state(context)
     draft["observed_at"] = moment.isoformat()
-    draft.pop("when_day", None)
-    draft.pop(TYPING_WHEN, None)
     return await ask_next(update, context)
 
 
@@ -636,24 +677,20 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, **answer: 
         return _state(context)
     except KeyError:
         return await ask_next(update, context)  # the step moved on: just ask again
-    if report.question(report.draft_kind(draft), key).answer is AnswerType.PHONE:
-        # Its own message: it takes the phone keyboard away, and the next question has inline buttons.
-        await _say(update, context, html.escape(t.gettext("Thank you.")), ReplyKeyboardRemove())
-    return await ask_next(update, context)
-
-
-async def answer_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Stores the tapped answer and asks the next question."""
-    action = await _button(update, context)
-    if action is None:
-        return _state(context)
-    return await _answer(update, context, choice=action.split(":", 2)[2])
+    # After a phone number, the next question's keyboard also takes the contact keyboard away.
+    thanks = report.question(report.draft_kind(draft), key).answer is AnswerType.PHONE
+    return await ask_next(update, context, before=html.escape(t.gettext("Thank you.")) if thanks else "")
 
 
 async def answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Stores a typed answer (count, text or phone) and asks the next question."""
+    """Stores a tapped choice or a typed answer (count, text or phone) and asks the next question."""
     message = update.effective_message
     assert message is not None and message.text is not None
+    draft = _draft(context)
+    q = report.question(report.draft_kind(draft), report.next_step(draft))
+    choice = _picked(update, _answer_options(tr(update, context), q))
+    if choice is not None:
+        return await _answer(update, context, choice=choice)
     return await _answer(update, context, text=message.text)
 
 
@@ -667,34 +704,32 @@ async def answer_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 # --- review, change, submit --------------------------------------------------------------------
 
 
-async def review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def review_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Send, change something, or cancel."""
-    action = await _button(update, context)
-    if action is None:
-        return _state(context)
     draft = _draft(context)
     t = tr(update, context)
+    action = _picked(update, _review_options(t))
+    if action is None:
+        await unexpected(update, context)
+        return _state(context)
     if action == "submit":
         return await submit(update, context)
     if action == "cancel":
         return await discard(update, context)
-    rows = [
-        [(t.gettext(label), _data(draft, f"edit:{name}"))] for name, label in report.editable_fields(draft)
-    ]
-    rows.append([(t.gettext("« Back"), _data(draft, "edit:back"))])
     draft[EDITING] = True
-    await _say(update, context, html.escape(t.gettext("What do you want to change?")), inline_keyboard(rows))
+    rows = [[label] for label, _ in _edit_options(t, draft)]
+    await _say(update, context, html.escape(t.gettext("What do you want to change?")), _keyboard(rows))
     return _state(context)
 
 
-async def edit_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def edit_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Clears the chosen field and asks it again; review follows."""
-    action = await _button(update, context)
-    if action is None:
-        return _state(context)
     draft = _draft(context)
+    field_name = _picked(update, _edit_options(tr(update, context), draft))
+    if field_name is None:
+        await unexpected(update, context)
+        return _state(context)
     draft.pop(EDITING, None)
-    field_name = action.removeprefix("edit:")
     if field_name != "back":
         with contextlib.suppress(KeyError):
             report.reopen_field(draft, field_name)
@@ -733,7 +768,13 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         photos,
         svc.now(),
         compose=lambda row, outcome: report_messages(
-            row, outcome, svc.config.moderation_chat_id, t, chat.id, safety_note(row, t, svc.config.hotline)
+            row,
+            outcome,
+            svc.config.moderation_chat_id,
+            t,
+            chat.id,
+            safety_note(row, t, svc.config.hotline),
+            receipt_markup=ReplyKeyboardRemove().to_dict(),  # the review's keyboard goes with the receipt
         ),
     )
     log.info("report %s stored (new=%s)", submitted.ref_code, submitted.created)
@@ -906,27 +947,21 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
         states={
             PHOTOS: [
                 MessageHandler(private & (filters.PHOTO | filters.Document.ALL), receive_photo),
-                CallbackQueryHandler(photos_button, pattern=button + r"(done|no_photo)$"),
+                MessageHandler(private & text, photos_done),
             ],
             LOCATION: [
                 MessageHandler(private & (filters.LOCATION | filters.VENUE), receive_location),
                 MessageHandler(private & text, receive_location_text),
-                CallbackQueryHandler(location_button, pattern=button + r"loc:(photo|place:[\w-]+)$"),
+                CallbackQueryHandler(location_button, pattern=button + r"loc:place:[\w-]+$"),
             ],
-            WHEN: [
-                CallbackQueryHandler(
-                    when_button, pattern=button + r"when:(now|today|yesterday|typed|photo)$"
-                ),
-                MessageHandler(private & text, receive_when_text),
-            ],
-            WHEN_TIME: [MessageHandler(private & text, receive_when_text)],
+            WHEN: [MessageHandler(private & text, receive_when)],
+            WHEN_TIME: [MessageHandler(private & text, receive_when)],
             QUESTION: [
-                CallbackQueryHandler(answer_button, pattern=button + r"a:"),
                 MessageHandler(private & filters.CONTACT, answer_contact),
                 MessageHandler(private & text, answer_text),
             ],
-            REVIEW: [CallbackQueryHandler(review_button, pattern=button + r"(submit|edit|cancel)$")],
-            EDIT: [CallbackQueryHandler(edit_button, pattern=button + r"edit:")],
+            REVIEW: [MessageHandler(private & text, review_choice)],
+            EDIT: [MessageHandler(private & text, edit_choice)],
             CONFIRM_DISCARD: [CallbackQueryHandler(discard_button, pattern=button + r"(keep|drop)$")],
         },
         fallbacks=[

@@ -190,14 +190,28 @@ class Person:
             f"no button {label!r}; chat: {[m.get('text') for m in self.fake.messages_in(self.id)]}"
         )
 
+    def key(self, label: str) -> str | None:
+        """The button of the reply keyboard shown now whose text is `label` (else contains it)."""
+        keyboard = self.fake.reply_keyboard(self.id) or {}
+        texts = [b["text"] if isinstance(b, dict) else b for row in keyboard.get("keyboard", []) for b in row]
+        return next((t for t in texts if t == label), None) or next((t for t in texts if label in t), None)
+
     async def tap(self, label: str, contains: str | None = None) -> dict[str, Any]:
+        """Taps `label` on the reply keyboard shown now, else the newest inline button with it."""
+        key = self.key(label)
+        if key is not None:
+            return await self._reply_to(lambda: self.fake.press_reply_button(self.id, key), contains)
         message, data = self.button(label)
         return await self._reply_to(lambda: self.fake.press_button(self.id, message, data), contains)
 
     async def tap_silently(self, label: str) -> None:
-        """Presses a button that may produce no new message (only a callback answer)."""
-        message, data = self.button(label)
-        self.fake.press_button(self.id, message, data)
+        """Taps a button whose answer may not come at once (or only as a callback answer)."""
+        key = self.key(label)
+        if key is not None:
+            self.fake.press_reply_button(self.id, key)
+        else:
+            message, data = self.button(label)
+            self.fake.press_button(self.id, message, data)
         await self.fake.wait_until_idle()
 
     def texts(self) -> list[str]:

@@ -509,11 +509,23 @@ class Driver:
                         return message, b["callback_data"]
         return None
 
+    def key(self, label: str) -> str | None:
+        """The button of the reply keyboard shown now whose text is `label` (else contains it)."""
+        keyboard = self.fake.reply_keyboard(self.id) or {}
+        texts = [b["text"] if isinstance(b, dict) else b for row in keyboard.get("keyboard", []) for b in row]
+        return next((t for t in texts if t == label), None) or next((t for t in texts if label in t), None)
+
     def act(self, step: Step) -> bool:
         """Does the step; False when the button it needs is not there (the bot answered differently)."""
         if step.action == "send":
             self.fake.send_text(self.id, step.arg)
         elif step.action == "tap":
+            key = self.key(step.arg)
+            if key is not None:  # on the reply keyboard shown now
+                self.fake.press_reply_button(self.id, key)
+                self.last_update = self.fake.last_update_id()
+                self.note(f"sent update {self.last_update}: key {step.arg!r}")
+                return True
             found = self.button(step.arg)
             if found is None:
                 return False
@@ -584,7 +596,7 @@ class Driver:
 
     async def _submit(self, step: Step) -> None:
         after = self._seen()
-        if self.receipt() is None and self.button(step.arg) is not None:
+        if self.receipt() is None and (self.key(step.arg) or self.button(step.arg)) is not None:
             self.act(step)  # (again, if the first press was swallowed or the review shown again)
             self.out.send_pressed = True
         self.out.receipt_code = await self.until(self.receipt, "receipt", after)

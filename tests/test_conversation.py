@@ -146,15 +146,11 @@ async def test_bad_input_keeps_the_draft(fake: FakeTelegram, running, config) ->
     await person.send("40.7128, -74.0060")  # New York
     assert "China" in person.last_text() or "outside" in person.last_text()
     await person.send_location(*HESHUN, contains="When did you see it")
-    stale_message, stale_data = person.button("Just now")
+    assert person.key("Just now") and not person.key("No photo")  # each step's keyboard replaces the last
     await person.tap("Type date and time", contains="2026-11-20")
     await person.send("2099-01-01 10:00", contains="future")
     await person.send("1999-01-01 10:00", contains="days ago")
     await person.send("tomorrow-ish", contains="like 2026-11-20 14:30")
-    # An old button (the time choice, since removed) pressed anyway is answered, not obeyed.
-    fake.press_forged_button(person.id, stale_message["message_id"], stale_data)
-    await fake.wait_until_idle()
-    assert fake.callback_answers()[-1].get("text") == "That button is from an older message."
     yesterday = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)
     await person.send(yesterday.strftime("%Y-%m-%d 10:00"), contains="How many leopards")
     draft_messages = len(fake.messages_in(person.id))

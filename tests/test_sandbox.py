@@ -115,8 +115,16 @@ async def say(client: TestClient[Any, Any], text: str, expect: str) -> dict[str,
 
 
 async def tap(client: TestClient[Any, Any], label: str, expect: str | None = None) -> dict[str, Any]:
-    """Presses the newest resident-chat inline button whose label contains `label`."""
+    """Taps `label` on the resident's reply keyboard, else the newest inline button containing it."""
     state = await get_state(client)
+    keyboard = state["resident"]["reply_keyboard"] or []
+    keys = [b["text"] for row in keyboard for b in row if b["kind"] == "text"]
+    key = next((k for k in keys if k == label), None) or next((k for k in keys if label in k), None)
+    if key is not None:
+        sent = await post(client, "/api/reply_button", {"text": key})
+        if expect is None:
+            return sent
+        return await until(client, bot_says(expect, sent["message_id"]), f"{expect!r} after tapping {key!r}")
     for m in reversed(state["resident"]["messages"]):
         for row in m.get("buttons", []):
             for b in row:

@@ -35,17 +35,17 @@ async def test_resident_reports_and_staff_verify_in_the_browser(tmp_path: Path) 
                 page.set_default_timeout(15_000)
                 await page.goto(str(client.make_url("/")))
                 resident = page.locator("#resident-messages")
-                last = resident.locator(".msg").last
                 # The resident's Telegram speaks English; the page's own labels follow the browser.
                 await page.get_by_role("button", name="English", exact=True).click()
                 await page.wait_for_selector("#resident-lang button.on[data-lang=en]")
                 await page.locator("#menu-button").click()
                 await page.locator("#commands button[data-command=start]").click()
                 await resident.get_by_role("button", name=re.compile("I saw a leopard")).click()
-                await last.get_by_role("button", name="No photo").wait_for()
+                keyboard = page.locator("#reply-keyboard")
+                await keyboard.get_by_role("button", name="No photo").wait_for()
                 await page.set_input_files("#photo-input", str(photo))
                 await resident.locator(".msg.out .photo img").wait_for()
-                await last.get_by_role("button", name="Done", exact=True).click()
+                await keyboard.get_by_role("button", name="Done", exact=True).click()
                 # The bot asks for a location: the map opens with the location keyboard.
                 await page.locator("#mapbox").wait_for(state="visible")
                 box = await page.locator("#map").bounding_box()
@@ -59,10 +59,10 @@ async def test_resident_reports_and_staff_verify_in_the_browser(tmp_path: Path) 
                 await resident.locator(".msg.out .loc").wait_for()
                 for label in ("Just now", "1", "Not sure", "Resting", "Over 1 km"):
                     asked = await resident.locator(".msg.bot").count()
-                    await last.get_by_role("button", name=label, exact=True).click()
-                    # Answered buttons stay (as in Telegram); wait for the next question before answering it.
+                    await keyboard.get_by_role("button", name=label, exact=True).click()
+                    # Each question brings its own keyboard: wait for it before answering.
                     await resident.locator(".msg.bot").nth(asked).wait_for()
-                await last.get_by_role("button", name=re.compile("Send report")).click()
+                await keyboard.get_by_role("button", name=re.compile("Send report")).click()
                 receipt = resident.locator(".msg.bot", has_text="Reference code").last
                 code = CODE.search(await receipt.inner_text()).group(0)  # type: ignore[union-attr]
                 assert f"{lat:.5f}" in await resident.inner_text()
