@@ -86,7 +86,9 @@ class Config:
     hotline: str = ""
     bot_username: str = ""
     reports_per_hour: int = 5  # [abuse]: reports one person may submit in an hour
-    messages_per_minute: int = 20  # [abuse]: private messages one person may send in a minute
+    # [abuse]: private messages one person may send in a minute. Each keyboard tap of a report is a
+    # message: a report is about ten, so two quick reports in a minute must still fit.
+    messages_per_minute: int = 40
     photo_retention_days: float = 90.0  # [privacy]: original photos of rejected reports are then deleted
     compensation: CompensationSettings = field(default_factory=CompensationSettings)
 
@@ -229,7 +231,7 @@ def load_config(
             _positive(_get(abuse, "abuse", "reports_per_hour", int, 5), "abuse.reports_per_hour")
         ),
         messages_per_minute=int(
-            _positive(_get(abuse, "abuse", "messages_per_minute", int, 20), "abuse.messages_per_minute")
+            _positive(_get(abuse, "abuse", "messages_per_minute", int, 40), "abuse.messages_per_minute")
         ),
         photo_retention_days=_positive(
             _get(privacy, "privacy", "photo_retention_days", float, 90.0), "privacy.photo_retention_days"
