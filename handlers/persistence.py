@@ -82,7 +82,12 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
         if state_of is None:
             return {}
         states: ConversationDict = {}
-        for user_id, data in (await self.get_user_data()).items():
+        # PTB loads the user data first: decode what that load kept rather than read it all again.
+        if self._saved:
+            loaded = {user_id: json.loads(text) for user_id, text in self._saved.items()}
+        else:
+            loaded = await self.get_user_data()
+        for user_id, data in loaded.items():
             state = state_of(data)
             if state is not None:
                 states[(user_id, user_id)] = state
