@@ -212,12 +212,9 @@ class Driver:
 
     def tap(self, label: str, contains: str | None) -> Any:
         """A button of the reply keyboard shown now, else the newest inline button with `label`."""
-        keyboard = self.fake.reply_keyboard(self.id) or {}
-        for row in keyboard.get("keyboard", []):
-            for key in row:
-                text = key["text"] if isinstance(key, dict) else key
-                if label in text:
-                    return self.step(lambda text=text: self.fake.press_reply_button(self.id, text), contains)
+        key = self.fake.reply_key(self.id, label)
+        if key is not None:
+            return self.step(lambda: self.fake.press_reply_button(self.id, key), contains)
         for mid in reversed(self.inbox.ids):
             message = self.fake.live_message(self.id, mid)
             if message is None:

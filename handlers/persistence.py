@@ -37,9 +37,8 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
         self.database_path = database_path
         self.conversation_states = conversation_states
         self._store: Store | None = None
-        self._saved: dict[
-            int, str
-        ] = {}  # the JSON last written per person, so unchanged data is not rewritten
+        # The JSON last written per person, so unchanged data is not rewritten.
+        self._saved: dict[int, str] = {}
 
     async def store(self) -> Store:
         """The database, opened on first use."""

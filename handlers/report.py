@@ -276,30 +276,27 @@ def _where(t: Translator, latitude: float, longitude: float) -> str:
     return describe_place(latitude, longitude, t) or format_coordinates(latitude, longitude)
 
 
-def _location_offers(t: Translator, draft: dict[str, Any]) -> list[Option]:
-    """Places the bot can offer as one tap: the photo's position, the poster's place."""
+def _location_offers(t: Translator, draft: dict[str, Any]) -> list[tuple[str, Option]]:
+    """Places the bot can offer as one tap, each with the sentence that offers it: the photo's
+    position, the poster's place."""
     offers = []
-    if _photo_place(draft) is not None:
-        offers.append((t.gettext("📷 Use the photo's place"), "photo"))
+    found = _photo_place(draft)
+    if found is not None:
+        where = _where(t, found.latitude, found.longitude)
+        sentence = t.gettext("Your photo has a position: {where}. Use it as the place?", where=where)
+        offers.append((sentence, (t.gettext("📷 Use the photo's place"), "photo")))
     spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
     if spot is not None and spot.located:
-        offers.append((t.gettext("📍 I am at {place}", place=place_label(spot, t)), f"place:{spot.id}"))
+        label = t.gettext("📍 I am at {place}", place=place_label(spot, t))
+        offers.append((t.gettext("Are you at the place on the poster?"), (label, f"place:{spot.id}")))
     return offers
 
 
 async def ask_location(
     update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
 ) -> None:
-    paragraphs = [before] if before else []
-    offer = _photo_place(draft)
-    if offer is not None:
-        where = _where(t, offer.latitude, offer.longitude)
-        paragraphs.append(
-            html.escape(t.gettext("Your photo has a position: {where}. Use it as the place?", where=where))
-        )
-    spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
-    if spot is not None and spot.located:
-        paragraphs.append(html.escape(t.gettext("Are you at the place on the poster?")))
+    offers = _location_offers(t, draft)
+    paragraphs = ([before] if before else []) + [html.escape(sentence) for sentence, _ in offers]
     paragraphs.append(
         html.escape(
             t.gettext(
@@ -309,7 +306,7 @@ async def ask_location(
         )
     )
     rows = [[KeyboardButton(t.gettext("📍 Send my location"), request_location=True)]]
-    rows += [[KeyboardButton(label)] for label, _ in _location_offers(t, draft)]
+    rows += [[KeyboardButton(label)] for _, (label, _) in offers]
     await _say(update, context, "\n\n".join(paragraphs), _keyboard(rows))
 
 
@@ -543,7 +540,7 @@ async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TY
     message = update.effective_message
     assert message is not None and message.text is not None
     t = tr(update, context)
-    offered = _picked(update, _location_offers(t, _draft(context)))
+    offered = _picked(update, [option for _, option in _location_offers(t, _draft(context))])
     if offered is not None:
         return await _location_choice(update, context, offered)
     try:

@@ -192,9 +192,7 @@ class Person:
 
     def key(self, label: str) -> str | None:
         """The button of the reply keyboard shown now whose text is `label` (else contains it)."""
-        keyboard = self.fake.reply_keyboard(self.id) or {}
-        texts = [b["text"] if isinstance(b, dict) else b for row in keyboard.get("keyboard", []) for b in row]
-        return next((t for t in texts if t == label), None) or next((t for t in texts if label in t), None)
+        return self.fake.reply_key(self.id, label)
 
     async def tap(self, label: str, contains: str | None = None) -> dict[str, Any]:
         """Taps `label` on the reply keyboard shown now, else the newest inline button with it."""

@@ -507,6 +507,8 @@ async def test_reply_keyboards(bot: telegram.Bot, fake: FakeTelegram) -> None:
         fake.press_reply_button(USER, "Share location")
     with pytest.raises(AssertionError, match="no button 'Help'"):
         fake.press_reply_button(USER, "Help")
+    assert fake.reply_key(USER, "Cancel") == "Cancel" and fake.reply_key(USER, "location") == "Share location"
+    assert fake.reply_key(USER, "Help") is None
     pressed = fake.press_reply_button(USER, "Cancel")
     assert pressed["text"] == "Cancel"
     fake.send_location(USER, 37.5, 113.6, horizontal_accuracy=25.0)

@@ -956,6 +956,13 @@ class FakeTelegram:
         keyboard = self._require_chat(chat_id).reply_keyboard
         return copy.deepcopy(keyboard)
 
+    def reply_key(self, chat_id: int, label: str) -> str | None:
+        """The text of the button on the chat's current reply keyboard that is `label`, else the first
+        that contains it, else None (for drivers that tap by label, as a person reads the button)."""
+        keyboard = self._require_chat(chat_id).reply_keyboard or {}
+        texts = [b["text"] if isinstance(b, dict) else b for row in keyboard.get("keyboard", []) for b in row]
+        return next((t for t in texts if t == label), None) or next((t for t in texts if label in t), None)
+
     def press_reply_button(self, user_id: int, text: str, *, chat_id: int | None = None) -> dict[str, Any]:
         """The person taps a plain button of the bot's current reply keyboard in the chat."""
         _user, chat = self._actor_chat(user_id, chat_id)
