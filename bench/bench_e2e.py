@@ -39,9 +39,11 @@ import contextlib
 import json
 import os
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -130,122 +132,115 @@ async def echo_run(fake: BenchFake, pid: int, people: int, updates: int, first_i
     }
 
 
-async def bot_run(
-    fake: BenchFake,
-    pid: int,
-    db: Path,
-    people: int,
-    reports: int,
-    *,
-    photo_every: int,
-    per_person: int,
-    seed: int,
-    sample_every: int,
-    warmup: int,
-    preloaded: int,
-) -> dict[str, Any]:
-    points = county_points(reports + warmup + people, seed)
-    photos: dict[int, bytes] = {}
-    if photo_every:
-        for n in range(0, reports + warmup, photo_every):
-            photos[n] = make_jpeg(seed * 100_000 + n)
-    stats = Stats()
-    next_user = iter(range(100_000, 10_000_000))
-    counter = iter(range(10**9))
-    done = 0
-    updates = 0
-    samples: list[tuple[int, float]] = []
-    errors: list[str] = []
+class BotLoad:
+    """The bot's people: `people` slots, each a person making `per_person` reports before a new
+    person takes the slot. The load runs in segments (rounds) between which the echo is measured."""
 
-    async def slot(quota: int, stats: Stats) -> None:
-        nonlocal done, updates
-        person: Driver | None = None
-        made = 0
-        while True:
-            n = next(counter)
-            if n >= quota:
-                return
-            if person is None or made >= per_person:
-                person = Driver(fake, next(next_user), stats)
-                made = 0
-            photo = photos.get(n)
-            try:
-                await report_sighting(person, *points[n], photo=photo)
-            except Exception as exc:  # a lost conversation is a figure, not a crash of the benchmark
-                errors.append(f"{type(exc).__name__}: {exc}"[:300])
-                person = None
-                continue
-            made += 1
-            done += 1
-            updates += UPDATES_PER_REPORT_PHOTO if photo else UPDATES_PER_REPORT_NO_PHOTO
-            person.tidy()
-            if done % 200 == 0:
-                fake.prune()
-            if sample_every and done % sample_every == 0:
-                samples.append((preloaded + done, proc_status(pid)["VmRSS"] / 1024))
+    def __init__(
+        self,
+        fake: BenchFake,
+        pid: int,
+        db: Path,
+        *,
+        people: int,
+        total: int,
+        photo_every: int,
+        per_person: int,
+        seed: int,
+        sample_every: int,
+        preloaded: int,
+    ) -> None:
+        self.fake, self.pid, self.db = fake, pid, db
+        self.people, self.per_person, self.sample_every, self.preloaded = (
+            people,
+            per_person,
+            sample_every,
+            preloaded,
+        )
+        self.points = county_points(total + people, seed)
+        self.photos = {n: make_jpeg(seed * 100_000 + n) for n in range(0, total, photo_every or total + 1)}
+        self.next_user = iter(range(100_000, 10_000_000))
+        self.next_report = 0
+        self.slots: list[tuple[Driver | None, int]] = [(None, 0)] * people
+        self.done = 0
+        self.receipts: list[str] = []
+        self.timeouts = 0
+        self.errors: list[str] = []
+        self.samples: list[tuple[int, float]] = []
 
-    # Warm-up (imports, caches, the first incidents), counted towards the RSS total but not timed.
-    warm_stats = Stats()
-    await asyncio.gather(*(slot(warmup, warm_stats) for _ in range(min(people, warmup))))
-    counter = iter(range(warmup, 10**9))
-    warm_done, warm_updates = done, updates
-    rss_warm = proc_status(pid)["VmRSS"] / 1024
-    t0, cpu0, child0 = time.perf_counter(), self_cpu_seconds(), cpu_seconds(pid)
-    calls0 = fake.methods.copy()
-    await asyncio.gather(*(slot(warmup + reports, stats) for _ in range(people)))
-    elapsed = time.perf_counter() - t0
-    calls = fake.methods - calls0
-    timed_reports, timed_updates = done - warm_done, updates - warm_updates
-    rss_end = proc_status(pid)
-    child_cpu = cpu_seconds(pid) - child0
-    parent_cpu = self_cpu_seconds() - cpu0
-    # The cards and receipts still owed go out; then the database is compared with the receipts.
-    drain0 = time.perf_counter()
-    outbox: dict[str, int] = {}
-    for _ in range(1200):
-        rows, outbox = db_counts(db)
-        if not outbox.get("pending"):
-            break
-        await asyncio.sleep(0.25)
-    drain = time.perf_counter() - drain0
-    rows, outbox = db_counts(db)
-    rss_drained = proc_status(pid)
-    receipts = len(warm_stats.receipts) + len(stats.receipts)
-    lost, repeated = lost_reports(warm_stats.receipts + stats.receipts, db)
-    return {
-        "reports": timed_reports,
-        "updates": timed_updates,
-        "seconds": elapsed,
-        "latencies": stats.latencies,
-        "timeouts": stats.timeouts + warm_stats.timeouts,
-        "total_reports": done,
-        "receipts": receipts,
-        "rows": rows,
-        "outbox": outbox,
-        "drain_seconds": drain,
-        "errors": errors,
-        "rss_samples": samples,
-        "rss_end_mb": rss_end["VmRSS"] / 1024,
-        "rss_drained_mb": rss_drained["VmRSS"] / 1024,
-        "hwm_mb": rss_drained["VmHWM"] / 1024,
-        "child_cpu": child_cpu,
-        "parent_cpu": parent_cpu,
-        "distinct_codes": len(set(warm_stats.receipts + stats.receipts)),
-        "calls": dict(calls),
-        "lost": lost,
-        "repeated": repeated,
-        "rss_warm_mb": rss_warm,
-        "warm_reports": warm_done,
-    }
+    async def segment(self, reports: int) -> dict[str, Any]:
+        """`reports` more reports by the slots at once; the segment's timings, CPU and calls."""
+        stats = Stats()
+        quota = self.next_report + reports
+        updates = 0
+
+        async def slot(i: int) -> None:
+            nonlocal updates
+            person, made = self.slots[i]
+            while self.next_report < quota:
+                n = self.next_report
+                self.next_report += 1
+                if person is None or made >= self.per_person:
+                    person, made = Driver(self.fake, next(self.next_user), stats), 0
+                person.stats = stats
+                photo = self.photos.get(n)
+                try:
+                    await report_sighting(person, *self.points[n], photo=photo)
+                except Exception as exc:  # a lost conversation is a figure, not a crash of the benchmark
+                    self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                    person = None
+                    continue
+                made += 1
+                self.done += 1
+                updates += UPDATES_PER_REPORT_PHOTO if photo else UPDATES_PER_REPORT_NO_PHOTO
+                person.tidy()
+                if self.done % 200 == 0:
+                    self.fake.prune()
+                if self.sample_every and self.done % self.sample_every == 0:
+                    self.samples.append((self.preloaded + self.done, proc_status(self.pid)["VmRSS"] / 1024))
+            self.slots[i] = (person, made)
+
+        done0 = self.done
+        t0, cpu0, child0 = time.perf_counter(), self_cpu_seconds(), cpu_seconds(self.pid)
+        calls0 = self.fake.methods.copy()
+        await asyncio.gather(*(slot(i) for i in range(min(self.people, reports))))
+        elapsed = time.perf_counter() - t0
+        result = {
+            "reports": self.done - done0,
+            "updates": updates,
+            "seconds": elapsed,
+            "latencies": stats.latencies,
+            "child_cpu": cpu_seconds(self.pid) - child0,
+            "parent_cpu": self_cpu_seconds() - cpu0,
+            "calls": dict(self.fake.methods - calls0),
+        }
+        self.receipts += stats.receipts
+        self.timeouts += stats.timeouts
+        return result
+
+    async def drain(self) -> float:
+        """Waits until the bot's outbox has sent everything owed (cards, receipts); the seconds it took."""
+        t0 = time.perf_counter()
+        for _ in range(1200):
+            _, outbox = db_counts(self.db)
+            if not outbox.get("pending"):
+                break
+            await asyncio.sleep(0.1)
+        return time.perf_counter() - t0
 
 
-def pool(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Two echo runs as one: counts, times and CPU added, latencies and calls combined."""
-    calls = dict(a["calls"])
-    for method, n in b["calls"].items():
-        calls[method] = calls.get(method, 0) + n
-    pooled = {k: a[k] + b[k] for k in ("updates", "seconds", "child_cpu", "parent_cpu")}
-    return {**a, **pooled, "latencies": a["latencies"] + b["latencies"], "calls": calls}
+def pool(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs as one: counts, times and CPU added, latencies and calls combined."""
+    calls: Counter[str] = Counter()
+    for run in runs:
+        calls.update(run["calls"])
+    pooled = {k: sum(run[k] for run in runs) for k in ("updates", "seconds", "child_cpu", "parent_cpu")}
+    latencies = [x for run in runs for x in run["latencies"]]
+    return {**runs[0], **pooled, "latencies": latencies, "calls": dict(calls)}
+
+
+def rate(run: dict[str, Any]) -> float:
+    return float(run["updates"] / run["seconds"])
 
 
 def describe(label: str, run: dict[str, Any], what: str) -> str:
@@ -269,9 +264,14 @@ async def measure(
     mode = "AIORateLimiter ON on both" if limiter else "AIORateLimiter OFF on both"
     if args.experiment:
         mode += f"; EXPERIMENT on the bot (not the tree's code): {', '.join(args.experiment)}"
-    print(f"--- {mode}; fake flood limits off; {args.people} concurrent people", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-        work = Path(tmp)
+    rounds = max(1, args.rounds)
+    print(
+        f"--- {mode}; fake flood limits off; {args.people} concurrent people; {rounds} round(s) of "
+        "bot load, each between two echo runs",
+        flush=True,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-e2e-")))
         preloaded = 0
         if rss and args.preload:
             t = time.perf_counter()
@@ -283,78 +283,101 @@ async def measure(
                 f"with Store.bulk_load in {time.perf_counter() - t:.1f} s",
                 flush=True,
             )
+        # Both applications run for the whole measurement, each against its own fake, and take turns:
+        # echo, bot, echo, bot, …, echo. This shared machine's speed drifts by tens of per cent over
+        # minutes; each bot round is compared with the echo runs just before and after it.
+        echo_fake = await start_fake(relaxed_limits())
+        stack.push_async_callback(echo_fake.stop)
+        (work / "echo").mkdir()
+        echo_child = await spawn(echo_fake, "echo", work / "echo", rate_limiter=limiter)
+        stack.callback(echo_child.stop)
+        bot_fake = await start_fake(relaxed_limits())
+        stack.push_async_callback(bot_fake.stop)
+        bot_child = await spawn(
+            bot_fake,
+            "bot",
+            work,
+            rate_limiter=limiter,
+            profile=profile,
+            experiments=tuple(args.experiment),
+        )
+        rss_start = proc_status(bot_child.pid)["VmRSS"] / 1024
+        warmup = min(args.people, reports)
+        load = BotLoad(
+            bot_fake,
+            bot_child.pid,
+            work / "bot.sqlite3",
+            people=args.people,
+            total=reports,
+            photo_every=args.photo_every,
+            per_person=args.per_person,
+            seed=args.seed,
+            sample_every=250 if rss else 0,
+            preloaded=preloaded,
+        )
+        # Warm-up (imports, caches, the first incidents), counted towards the RSS total but not timed.
+        await load.segment(warmup)
+        await load.drain()
+        rss_warm = proc_status(bot_child.pid)["VmRSS"] / 1024
+        echo_runs: list[dict[str, Any]] = []
+        bot_runs: list[dict[str, Any]] = []
 
-        async def ceiling(when: str, first_id: int) -> dict[str, Any]:
-            fake = await start_fake(relaxed_limits())
-            try:
-                child = await spawn(fake, "echo", work, rate_limiter=limiter)
-                try:
-                    run = await echo_run(fake, child.pid, args.people, echo_updates // 2, first_id=first_id)
-                finally:
-                    child.stop()
-            finally:
-                await fake.stop()
+        async def echo_round() -> None:
+            run = await echo_run(
+                echo_fake,
+                echo_child.pid,
+                args.people,
+                echo_updates // (rounds + 1),
+                50_000 + 1000 * len(echo_runs),
+            )
+            echo_runs.append(run)
             print(
-                f"  echo ceiling {when} the bot: "
-                + describe(
-                    f"{run['updates'] / run['seconds']:,.0f} updates/s", run, f"{run['updates']:,} updates"
-                )
+                f"  echo {len(echo_runs)}: "
+                + describe(f"{rate(run):,.0f} updates/s", run, f"{run['updates']:,} updates")
                 + f"; the echo process used {run['child_cpu'] / run['seconds']:.0%} of a core",
                 flush=True,
             )
-            return run
 
-        # The echo runs half before and half after the bot, and the two are pooled: this shared
-        # machine's speed drifts by tens of per cent over minutes, and bracketing the bot cancels
-        # most of that drift out of the ratio.
-        before = await ceiling("before", 50_000)
-
-        fake = await start_fake(relaxed_limits())
-        try:
-            child = await spawn(
-                fake, "bot", work, rate_limiter=limiter, profile=profile, experiments=tuple(args.experiment)
+        await echo_round()
+        timed = reports - warmup
+        drain = 0.0
+        for i in range(rounds):
+            run = await load.segment(timed // rounds + (i < timed % rounds))
+            drain = await load.drain()
+            bot_runs.append(run)
+            print(
+                f"  bot {i + 1}: "
+                + describe(f"{rate(run):,.0f} updates/s", run, f"{run['reports']:,} reports")
+                + f"; the bot process used {run['child_cpu'] / run['seconds']:.0%} of a core"
+                + f"; outbox drained {drain:.1f} s after its last report",
+                flush=True,
             )
-            rss_start = proc_status(child.pid)["VmRSS"] / 1024
-            try:
-                warmup = min(args.people, reports)
-                bot = await bot_run(
-                    fake,
-                    child.pid,
-                    work / "bot.sqlite3",
-                    args.people,
-                    reports - warmup,
-                    photo_every=args.photo_every,
-                    per_person=args.per_person,
-                    seed=args.seed,
-                    sample_every=250 if rss else 0,
-                    warmup=warmup,
-                    preloaded=preloaded,
-                )
-            finally:
-                code = child.stop(timeout=120)
-                with contextlib.suppress(Exception):
-                    log_tail = child.log_path.read_text().splitlines()
-                    # (the Updater's complaint about its last getUpdates at shutdown is not the bot's)
-                    bot["log_errors"] = [ln for ln in log_tail if " ERROR " in ln and "Updater" not in ln][
-                        -5:
-                    ]
-                bot["exit_code"] = code
-        finally:
-            await fake.stop()
-        after = await ceiling("after", 60_000)
-    echo = pool(before, after)
-    echo_ups = echo["updates"] / echo["seconds"]
-    print(f"  echo ceiling pooled: {echo_ups:,.0f} updates/s", flush=True)
-    bot_ups = bot["updates"] / bot["seconds"]
+            await echo_round()
+        rss_end = proc_status(bot_child.pid)
+        bot_child.stop(timeout=120)
+        log_errors: list[str] = []
+        with contextlib.suppress(Exception):
+            log_tail = bot_child.log_path.read_text().splitlines()
+            # (the Updater's complaint about its last getUpdates at shutdown is not the bot's)
+            log_errors = [ln for ln in log_tail if " ERROR " in ln and "Updater" not in ln][-5:]
+        rows, outbox = db_counts(work / "bot.sqlite3")
+        lost, repeated = lost_reports(load.receipts, work / "bot.sqlite3")
+    # Each bot round against the mean of the echo runs around it; the median of those is the figure.
+    round_ratios = [
+        rate(run) / ((rate(echo_runs[i]) + rate(echo_runs[i + 1])) / 2) for i, run in enumerate(bot_runs)
+    ]
+    ratio = statistics.median(round_ratios)
+    echo, bot = pool(echo_runs), pool(bot_runs)
+    bot["reports"] = sum(run["reports"] for run in bot_runs)
+    echo_ups, bot_ups = rate(echo), rate(bot)
+    print(
+        f"  rounds: bot/echo {', '.join(f'{r:.1%}' for r in round_ratios)}; median {ratio:.1%}; "
+        f"pooled {bot_ups:,.0f} vs {echo_ups:,.0f} updates/s = {bot_ups / echo_ups:.1%}",
+        flush=True,
+    )
     bot_rps = bot["reports"] / bot["seconds"]
     per_report = bot["updates"] / max(1, bot["reports"])
     ceiling_rps = echo_ups / per_report
-    print(
-        "  bot "
-        + describe(f"{bot_rps:,.2f} reports/s = {bot_ups:,.0f} updates/s", bot, f"{bot['reports']:,} reports")
-        + f"; the bot process used {bot['child_cpu'] / bot['seconds']:.0%} of a core",
-        flush=True,
-    )
     echo_cpu_ms = echo["child_cpu"] / echo["updates"] * 1000
     bot_cpu_ms = bot["child_cpu"] / bot["updates"] * 1000
 
@@ -365,9 +388,11 @@ async def measure(
 
     bot_calls, bot_detail = api_calls(bot["calls"], bot["updates"])
     echo_calls, _ = api_calls(echo["calls"], echo["updates"])
+    bot_polls = bot["calls"].get("getUpdates", 0) / bot["updates"]
+    echo_polls = echo["calls"].get("getUpdates", 0) / echo["updates"]
     print(
         f"  Bot API calls per update (besides getUpdates): bot {bot_calls:.2f} ({bot_detail}); "
-        f"echo {echo_calls:.2f}",
+        f"echo {echo_calls:.2f}; getUpdates per update: bot {bot_polls:.2f}, echo {echo_polls:.2f}",
         flush=True,
     )
     print(
@@ -377,38 +402,39 @@ async def measure(
         flush=True,
     )
     print(
-        f"  ratio {bot_ups / echo_ups:.1%} of the echo ceiling (ceiling as reports/s: {ceiling_rps:,.2f}; "
-        f"{per_report:.2f} updates per report)",
+        f"  ratio {ratio:.1%} of the echo ceiling (median of the rounds; ceiling as reports/s: "
+        f"{ceiling_rps:,.2f}; {per_report:.2f} updates per report)",
         flush=True,
     )
     print(
-        f"  {bot['total_reports']:,} reports in all: {bot['receipts']:,} receipts, {bot['rows']:,} rows "
-        f"in the database, {bot['distinct_codes']:,} distinct codes ({bot['repeated']} updated the same "
-        f"person's earlier report, by design), {bot['lost']} lost; outbox {bot['outbox']} "
-        f"(drained {bot['drain_seconds']:.1f} s after the last report); {bot['timeouts']} step(s) timed out",
+        f"  {load.done:,} reports in all: {len(load.receipts):,} receipts, {rows:,} rows in the database, "
+        f"{len(set(load.receipts)):,} distinct codes ({repeated} updated the same person's earlier report, "
+        f"by design), {lost} lost; outbox {outbox} (drained {drain:.1f} s after the last report); "
+        f"{load.timeouts} step(s) timed out",
         flush=True,
     )
-    for line in bot["errors"][:3] + bot.get("log_errors", [])[:3]:
+    for line in load.errors[:3] + log_errors[:3]:
         print(f"    ! {line}")
+    rss_mb = rss_end["VmRSS"] / 1024
+    per_report_kb = (rss_mb - rss_warm) * 1024 / max(1, load.done - warmup)
+    extrapolated = rss_warm + per_report_kb * (10_000 - warmup) / 1024
     if rss:
-        curve = ", ".join(f"{n:,}: {mb:.0f}" for n, mb in bot["rss_samples"])
-        grown = bot["rss_drained_mb"] - bot["rss_warm_mb"]
-        timed_n = bot["total_reports"] - bot["warm_reports"]
-        per_report_kb = grown * 1024 / max(1, timed_n)
-        extrapolated = bot["rss_warm_mb"] + per_report_kb * (10_000 - bot["warm_reports"]) / 1024
+        curve = ", ".join(f"{n:,}: {mb:.0f}" for n, mb in load.samples)
         print(
             f"  bot RSS growth {per_report_kb:.1f} kB per conversation after the warm-up; 10,000 "
             f"conversations would end near {extrapolated:.0f} MB (extrapolated)",
             flush=True,
         )
         print(
-            f"  bot RSS (MB) at start {rss_start:.0f}; by reports: {curve}; at the end "
-            f"{bot['rss_end_mb']:.0f}, after the outbox drained {bot['rss_drained_mb']:.0f} "
-            f"(peak {bot['hwm_mb']:.0f})",
+            f"  bot RSS (MB) at start {rss_start:.0f}; by reports: {curve}; at the end, outbox drained, "
+            f"{rss_mb:.0f} (peak {rss_end['VmHWM'] / 1024:.0f})",
             flush=True,
         )
     return {
         "mode": mode,
+        "rounds": rounds,
+        "round_ratios": round_ratios,
+        "pooled_ratio": bot_ups / echo_ups,
         "echo_updates_per_s": echo_ups,
         "echo_p50_ms": percentile(echo["latencies"], 0.5) * 1000,
         "echo_p99_ms": percentile(echo["latencies"], 0.99) * 1000,
@@ -417,22 +443,20 @@ async def measure(
         "ceiling_reports_per_s": ceiling_rps,
         "bot_p50_ms": percentile(bot["latencies"], 0.5) * 1000,
         "bot_p99_ms": percentile(bot["latencies"], 0.99) * 1000,
-        "ratio": bot_ups / echo_ups,
-        "total_reports": bot["total_reports"] + preloaded,
-        "conversation_reports": bot["total_reports"],
+        "ratio": ratio,
+        "total_reports": load.done + preloaded,
+        "conversation_reports": load.done,
         "preloaded": preloaded,
-        "receipts": bot["receipts"],
-        "rows": bot["rows"],
-        "lost": bot["lost"],
-        "repeated": bot["repeated"],
-        "failed_conversations": len(bot["errors"]),
-        "rss_end_mb": bot["rss_end_mb"],
-        "rss_drained_mb": bot["rss_drained_mb"],
-        "rss_mb": max(bot["rss_end_mb"], bot["rss_drained_mb"]),
-        "rss_samples": bot["rss_samples"],
+        "receipts": len(load.receipts),
+        "rows": rows,
+        "lost": lost,
+        "repeated": repeated,
+        "failed_conversations": len(load.errors),
+        "rss_mb": rss_mb,
+        "rss_samples": load.samples,
         "rss_start_mb": rss_start,
-        "rss_per_conversation_kb": per_report_kb if rss else None,
-        "rss_extrapolated_10k_mb": extrapolated if rss else None,
+        "rss_per_conversation_kb": per_report_kb,
+        "rss_extrapolated_10k_mb": extrapolated,
         "bot_cpu_share": bot["child_cpu"] / bot["seconds"],
         "echo_cpu_share": echo["child_cpu"] / echo["seconds"],
         "bot_cpu_ms_per_update": bot_cpu_ms,
@@ -440,6 +464,8 @@ async def measure(
         "bot_api_calls_per_update": bot_calls,
         "echo_api_calls_per_update": echo_calls,
         "bot_api_calls_detail": bot_detail,
+        "bot_get_updates_per_update": bot_polls,
+        "echo_get_updates_per_update": echo_polls,
         "parent_cpu_share_bot": bot["parent_cpu"] / bot["seconds"],
         "parent_cpu_share_echo": echo["parent_cpu"] / echo["seconds"],
     }
@@ -491,6 +517,12 @@ def main() -> None:
     parser.add_argument("--per-person", type=int, default=4, help="reports per person before a new one comes")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="bot rounds, each between two echo runs (default 4; quick 3); the ratio is their median",
+    )
+    parser.add_argument(
         "--experiment",
         action="append",
         default=[],
@@ -505,6 +537,8 @@ def main() -> None:
         args.reports = 300 if args.quick else 1000
     if args.preload is None:
         args.preload = 0 if args.quick else 9000
+    if args.rounds is None:
+        args.rounds = 3 if args.quick else 4
     if args.echo_updates is None:
         args.echo_updates = 3000 if args.quick else 10_000
 
