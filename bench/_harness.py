@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -412,6 +413,7 @@ async def spawn(
     profile: Path | None = None,
     outbox_poll_seconds: float = 2.0,
     experiments: tuple[str, ...] = (),
+    concurrent_updates: int | None = None,
 ) -> Child:
     """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`."""
     spec = {
@@ -425,6 +427,7 @@ async def spawn(
         "profile": str(profile) if profile else None,
         "outbox_poll_seconds": outbox_poll_seconds,
         "experiments": list(experiments),
+        "concurrent_updates": concurrent_updates,
     }
     log_path = workdir / f"{kind}.log"
     with open(log_path, "wb") as log_file:  # noqa: ASYNC230 - once, before the run
@@ -450,7 +453,9 @@ async def spawn(
 def _echo_application(spec: dict[str, Any]) -> Any:
     """The framework's ceiling: a trivial echo bot with the bot's PTB settings (same builder calls,
     handlers.app.smooth_rate_limiter() unless switched off for both, a 256-connection HTTPX pool,
-    no persistence, sequential update processing, long polling through the same run_bot)."""
+    the bot's update processing: handlers.updates.PerPersonUpdateProcessor with the same number of
+    running updates, or PTB's one-at-a-time default when that number is 1; no persistence; long
+    polling through the same run_bot)."""
     from telegram import Update
     from telegram.ext import (
         ApplicationBuilder,
@@ -461,7 +466,9 @@ def _echo_application(spec: dict[str, Any]) -> Any:
     )
     from telegram.request import HTTPXRequest
 
+    from bot.config import Config
     from handlers.app import smooth_rate_limiter
+    from handlers.updates import PerPersonUpdateProcessor
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
@@ -471,64 +478,34 @@ def _echo_application(spec: dict[str, Any]) -> Any:
         assert update.callback_query is not None
         await update.callback_query.answer()
 
-    application = (
+    running = spec.get("concurrent_updates") or Config.concurrent_updates
+    builder = (
         ApplicationBuilder()
         .token(spec["token"])
         .base_url(spec["base_url"])
         .base_file_url(spec["base_file_url"])
         .rate_limiter(smooth_rate_limiter())  # the bot's own limiter settings
         .request(HTTPXRequest(connection_pool_size=256))
-        .build()
     )
+    if running > 1:
+        builder = builder.concurrent_updates(PerPersonUpdateProcessor(running))
+    application = builder.build()
     application.add_handler(MessageHandler(filters.ALL, echo))
     application.add_handler(CallbackQueryHandler(pressed))
     return application
 
 
-# (sync-normal, one-commit and smooth-limiter, measured in session 1, are now in the tree itself.)
-EXPERIMENTS = {
-    "per-user-concurrency": "updates of different users processed concurrently, each user's in order",
-}
+# (sync-normal, one-commit and smooth-limiter, measured in session 1, and per-person concurrent
+# updates, measured in session 3, are now in the tree itself.)
+EXPERIMENTS: dict[str, str] = {}
 
 
 def _apply_experiments(names: list[str], application: Any | None) -> None:
     """Monkeypatches standing in for proposed fixes, to measure their gain (bench --experiment only;
     the tree's code is not changed and the headline figures never use these)."""
-
     unknown = set(names) - set(EXPERIMENTS)
-    if unknown and application is None:
+    if unknown:
         raise SystemExit(f"unknown experiment(s): {sorted(unknown)}; known: {sorted(EXPERIMENTS)}")
-    if "per-user-concurrency" in names and application is not None:
-        from telegram import Update
-        from telegram.ext import BaseUpdateProcessor
-
-        class PerUser(BaseUpdateProcessor):
-            """Concurrent across users, sequential within one user (so a conversation never races)."""
-
-            def __init__(self) -> None:
-                super().__init__(256)
-                self._locks: dict[Any, asyncio.Lock] = {}
-
-            async def do_process_update(self, update: object, coroutine: Any) -> None:
-                key = None
-                if isinstance(update, Update):
-                    who = update.effective_user or update.effective_chat
-                    key = who.id if who else None
-                lock = self._locks.setdefault(key, asyncio.Lock())
-                try:
-                    async with lock:
-                        await coroutine
-                finally:
-                    if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
-                        self._locks.pop(key, None)
-
-            async def initialize(self) -> None:
-                return None
-
-            async def shutdown(self) -> None:
-                return None
-
-        application._update_processor = PerUser()
 
 
 async def _child(spec: dict[str, Any]) -> None:
@@ -551,6 +528,8 @@ async def _child(spec: dict[str, Any]) -> None:
             # second); the per-person flood guard is for humans.
             messages_per_minute=1_000_000,
         )
+        if spec.get("concurrent_updates"):
+            config = dataclasses.replace(config, concurrent_updates=spec["concurrent_updates"])
         application = build_application(config)
     else:
         application = _echo_application(spec)

@@ -78,6 +78,8 @@ class Config:
     draft_timeout: timedelta = timedelta(minutes=30)
     max_photos: int = 10
     outbox_poll_seconds: float = 2.0
+    # [telegram]: updates handled at once, each person's still one at a time (handlers/updates.py)
+    concurrent_updates: int = 16
     secret_key: str = ""
     destinations: tuple[Destination, ...] = ()
     staff_cache_seconds: float = 300.0
@@ -213,6 +215,11 @@ def load_config(
         max_photos=int(_positive(_get(reports, "reports", "max_photos", int, 10), "reports.max_photos")),
         outbox_poll_seconds=_positive(
             _get(telegram, "telegram", "outbox_poll_seconds", float, 2.0), "telegram.outbox_poll_seconds"
+        ),
+        concurrent_updates=int(
+            _positive(
+                _get(telegram, "telegram", "concurrent_updates", int, 16), "telegram.concurrent_updates"
+            )
         ),
         secret_key=env.get("LEOPARD_WATCH_SECRET", ""),
         destinations=destinations,

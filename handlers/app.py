@@ -34,7 +34,14 @@ from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
-from handlers.report import CONVERSATION_NAME, build_conversation, schedule_idle_drafts, state_for
+from handlers.report import (
+    CONVERSATION_NAME,
+    build_conversation,
+    resent_answer,
+    schedule_idle_drafts,
+    state_for,
+)
+from handlers.updates import PerPersonUpdateProcessor
 from handlers.web import InstrumentedRequest
 
 log = logging.getLogger(__name__)
@@ -150,6 +157,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .persistence(SQLitePersistence(config.database_path, {CONVERSATION_NAME: state_for}))
         .rate_limiter(smooth_rate_limiter())
         .request(InstrumentedRequest(connection_pool_size=256))
+        .concurrent_updates(PerPersonUpdateProcessor(config.concurrent_updates))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
@@ -165,6 +173,10 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(MessageHandler(private & filters.REPLY, staff.reporter_answer), group=-1)
     application.add_handler(MessageHandler(staff_group & filters.REPLY & filters.TEXT, staff.staff_question),
                             group=-1)
+    # A text sent again after a crash cost its reply: the question again, not a wrong answer.
+    application.add_handler(
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, resent_answer), group=-1
+    )
     # /forgetme's buttons: before the report conversation, whose fallback takes any button press.
     forget = CallbackQueryHandler(privacy.forget_button, pattern=r"^privacy:forget:")
     application.add_handler(forget, group=-1)
@@ -185,8 +197,9 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(CallbackQueryHandler(menu.alerts_button, pattern=r"^alert:"))
     # The moderation group: card buttons and staff commands (each checks staff rights itself). They
     # do not block: their answers go to the group, whose flood limit (20 a minute) can hold a call
-    # for seconds, and the residents' conversations must not wait behind that. (Updates are otherwise
-    # handled one at a time; the store serialises the staff's writes, first press first.)
+    # for seconds, and the residents' conversations must not wait behind that. (Otherwise one
+    # person's updates are handled one at a time; the store serialises the staff's writes, first
+    # press first.)
     application.add_handler(CallbackQueryHandler(staff.card_button, pattern=r"^m:", block=False))
     for command, callback in (
         ("pending", staff.pending_command),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import secrets
 import warnings
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -31,6 +32,7 @@ from telegram import (
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -67,6 +69,9 @@ TYPING_WHEN = "typing_when"  # "Type date and time" was tapped
 EDITING = "editing"  # "Change something" was tapped; the field list is on screen
 PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
 PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
+LAST_ANSWER = "last_answer"  # [BOOT, text] of the message whose reply the last save came before
+# Tells this run of the bot from earlier ones in LAST_ANSWER (see `resent_answer`).
+BOOT = secrets.token_hex(4)
 STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WHEN, report.REVIEW: REVIEW}
 
 
@@ -169,6 +174,9 @@ async def _say(
     Saving first means a crash after the person sees a question always resumes at that question.
     Queuing on a network error, a 5xx or a 429 means the callback still finishes, so the state
     moves on with the draft instead of staying behind it."""
+    draft, message = current_draft(context), update.message
+    if draft is not None and message is not None and message.text:
+        draft[LAST_ANSWER] = [BOOT, message.text]
     await save_user_data(update, context)
     try:
         await reply(update, text, reply_markup=reply_markup)
@@ -184,6 +192,28 @@ async def _say(
         queued = Outgoing(chat.id, "send_message", payload, f"reply:{update.update_id}", private=True)
         await svc.store.enqueue([queued], svc.now())
         svc.outbox_wakeup.set()
+
+
+async def resent_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -1: asks the current question again when a text repeats the answer an earlier run of
+    the bot applied, instead of taking the repeat as the answer to the next question.
+
+    The draft is saved before the reply goes out (`_say`). When the bot dies in between, the person
+    sees no reply and, as people do, sends the same again, still with the old question's keyboard;
+    the saved draft has moved on, so "No" to "Were there cubs?" would become the answer to "What
+    was it doing?". Only the first repeat after a restart is caught: within one run every reply
+    was sent, and a repeat is meant."""
+    draft, message = current_draft(context), update.message
+    if draft is None or message is None or not message.text:
+        return
+    last = draft.get(LAST_ANSWER)
+    if not isinstance(last, list) or last[0] == BOOT or last[1] != message.text:
+        return
+    if any(mark in draft for mark in (PENDING_KIND, EDITING, PAUSED)):
+        return  # a prompt of its own is on screen; the conversation answers it as usual
+    log.info("a repeat of the answer an earlier run applied: the current question again")
+    await ask_next(update, context)
+    raise ApplicationHandlerStop
 
 
 # --- asking ----------------------------------------------------------------------------------

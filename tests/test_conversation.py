@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.fake_telegram import FakeTelegram
+from handlers import report as report_handlers
 from tests.conftest import STAFF_GROUP, Person, make_jpeg, rows
 
 HESHUN = (37.3296, 113.5702)
@@ -179,6 +181,33 @@ async def test_a_draft_survives_a_restart(fake: FakeTelegram, running, config) -
         code,
     )
     assert photos[0]["n"] == 1
+
+
+async def test_an_answer_sent_again_after_a_crash_is_not_taken_for_the_next(
+    fake: FakeTelegram, running, config, monkeypatch
+) -> None:
+    """The draft is saved before the reply; a crash in between leaves the person without the next
+    question, and they tap the same answer again. It must not become the next question's answer."""
+    bot = await running()
+    person = Person(fake, 507, language="en")
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await person.send_location(*HESHUN, accuracy=25, contains="When did you see it")
+    await person.tap("Just now", contains="How many leopards")
+    await person.tap("2", contains="cubs")
+    await person.tap("No", contains="What was it doing")
+    await bot.shutdown()
+    monkeypatch.setattr(report_handlers, "BOOT", "next-run")  # what the restarted process has
+
+    await running()
+    await person.send("No", contains="What was it doing")  # asked again, not taken as the answer
+    await person.send("No", contains="How far")  # the same text again in one run is meant
+    await person.tap("50 to 200 m", contains="Please check your report")
+    receipt = await person.tap("Send report", contains="Reference code")
+    code = CODE.search(receipt["text"]).group(0)
+    stored = rows(config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)
+    assert json.loads(stored[0]["details"])["behaviour"] == "No"
 
 
 async def test_anonymous_tip_stores_no_identity(fake: FakeTelegram, running, config) -> None:
