@@ -496,7 +496,7 @@ def _echo_application(spec: dict[str, Any]) -> Any:
 
 
 # (sync-normal, one-commit and smooth-limiter, measured in session 1, and per-person concurrent
-# updates, measured in session 3, are now in the tree itself.)
+# updates and the shorter GIL switch interval, measured in session 3, are now in the tree itself.)
 EXPERIMENTS: dict[str, str] = {}
 
 
