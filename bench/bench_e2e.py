@@ -10,9 +10,11 @@ on this machine.
   (tests/test_conversation.py's ``report_sighting``: 10 updates, 11 when the report has a photo;
   every 10th report carries an 800x600 JPEG; locations spread over the county, so most reports
   open an incident and a staff card). A person makes 4 reports, then a new person takes the slot.
-  Reports/s and updates/s; the echo ceiling is N people each sending texts and waiting for the echo.
-  Ratio = bot updates/s / echo updates/s (also shown as reports/s against the ceiling's
-  equivalent: echo updates/s / updates per report).
+  The echo ceiling is N people each sending texts and waiting for the echo. Both applications run
+  for the whole measurement and take turns: echo, bot, echo, …, echo (``--rounds``). A bot round
+  ends once its outbox has sent everything it owes (cards, receipts), so deferred work counts.
+  Ratio = the median over the rounds of bot updates/s ÷ the mean of the two echo runs around it
+  (this shared machine drifts by tens of per cent within minutes); the pooled ratio is printed too.
 * Per-update latency p50/p99: from the fake enqueuing the update (the person acting) to the fake
   storing the bot's reply to it (the message the person waits for), under that same load.
 * Resident memory of the bot process (VmRSS from /proc/<pid>/status) after 10,000 reports: 9,000
@@ -27,8 +29,10 @@ Fairness: the fake's flood limits are OFF (``RateLimits(enabled=False)``) for th
 and its per-result self-check is off; PTB's AIORateLimiter is OFF on both applications for the
 headline figures (with it, both are capped by Telegram's 30 messages/s rather than by the code). The
 ``--limiter`` run repeats a shorter measurement with AIORateLimiter(max_retries=2) ON on both (info).
-Both applications process updates sequentially (PTB's default; the bot does not set
-``concurrent_updates``) and log at INFO like production.
+Both applications handle updates the same way: handlers.updates.PerPersonUpdateProcessor with the
+bot's ``concurrent_updates`` (``--concurrent-updates``; 1 = PTB's one-at-a-time default for both;
+``--echo-concurrent-updates`` changes the echo's alone, as information), and log at INFO like
+production.
 """
 
 from __future__ import annotations

@@ -482,11 +482,14 @@ class Store:
         async with self._lock:
             await self._conn.close()
 
-    async def _durability(self, synchronous: str) -> None:
-        """Sets PRAGMA synchronous (outside a transaction, under the lock) when it is not set already."""
+    async def _durability(self, synchronous: str, then: str = "") -> None:
+        """Sets PRAGMA synchronous (outside a transaction, under the lock) when it is not set already,
+        and runs `then` (a statement without parameters) in the same trip to the database thread."""
         if self._synchronous != synchronous:
-            await self._conn.execute(f"PRAGMA synchronous = {synchronous}")
+            await self._conn.executescript(f"PRAGMA synchronous = {synchronous}; {then}")
             self._synchronous = synchronous
+        elif then:
+            await self._conn.execute(then)
 
     @asynccontextmanager
     async def transaction(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
@@ -497,8 +500,7 @@ class Store:
         (synchronous=NORMAL) survives a crash of the process, not a power cut: for bookkeeping whose
         loss only repeats work (a message marked sent is sent again)."""
         async with self._lock:
-            await self._durability("FULL" if durable else "NORMAL")
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._durability("FULL" if durable else "NORMAL", then="BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
@@ -548,19 +550,18 @@ class Store:
         """
         location = draft["location"]
         async with self.transaction() as conn:
-            existing = await (
-                await conn.execute("SELECT id, ref_code FROM reports WHERE draft_id = ?", (draft["id"],))
-            ).fetchone()
+            existing = await _first(
+                conn, "SELECT id, ref_code FROM reports WHERE draft_id = ?", (draft["id"],)
+            )
             if existing:
                 return SubmittedReport(existing["id"], existing["ref_code"], created=False)
             # A draft that updated the same person's earlier report is replayed the same way.
-            alias = await (
-                await conn.execute(
-                    "SELECT r.id, r.ref_code FROM report_drafts d JOIN reports r ON r.id = d.report_id"
-                    " WHERE d.draft_id = ?",
-                    (draft["id"],),
-                )
-            ).fetchone()
+            alias = await _first(
+                conn,
+                "SELECT r.id, r.ref_code FROM report_drafts d JOIN reports r ON r.id = d.report_id"
+                " WHERE d.draft_id = ?",
+                (draft["id"],),
+            )
             if alias:
                 return SubmittedReport(alias["id"], alias["ref_code"], created=False)
             year = submitted_at.year
@@ -629,9 +630,7 @@ class Store:
 
     async def report_by_code(self, code: str) -> ReportRow | None:
         async with self.reading() as conn:
-            found = await (
-                await conn.execute("SELECT id FROM reports WHERE ref_code = ?", (code,))
-            ).fetchone()
+            found = await _first(conn, "SELECT id FROM reports WHERE ref_code = ?", (code,))
             return await self._report(conn, found["id"]) if found else None
 
     async def reports_of(self, user_id: int, limit: int = 20) -> list[ReportRow]:
@@ -649,7 +648,7 @@ class Store:
             return int((await _one(conn, "SELECT COUNT(*) FROM reports"))[0])
 
     async def _report(self, conn: aiosqlite.Connection, report_id: int) -> ReportRow:
-        r = await (await conn.execute("SELECT * FROM reports WHERE id = ?", (report_id,))).fetchone()
+        r = await _first(conn, "SELECT * FROM reports WHERE id = ?", (report_id,))
         assert r is not None, f"no report {report_id}"
         photo_rows = await _fetch(
             conn, "SELECT * FROM photos WHERE report_id = ? ORDER BY position", (report_id,)
@@ -742,12 +741,14 @@ class Store:
         ]
 
     async def outbox_sent(self, item_id: int, result: Any) -> None:
-        async with self.transaction(durable=False) as conn:
-            await conn.execute(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, result = ? WHERE id = ?",
+        # One statement (atomic on its own): no BEGIN and COMMIT trips for the commonest write here.
+        async with self._lock:
+            await self._durability("NORMAL")
+            await self._conn.execute(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, "
+                f"result = CASE WHEN private = 1 THEN NULL ELSE ? END, {_SCRUBBED_IF_PRIVATE} WHERE id = ?",
                 (json.dumps(result), item_id),
             )
-            await conn.execute(_SCRUB_PRIVATE, (item_id,))
 
     async def outbox_retry(self, item_id: int, delay_s: float, error: str) -> None:
         async with self.transaction(durable=False) as conn:
@@ -757,12 +758,14 @@ class Store:
             )
 
     async def outbox_failed(self, item_id: int, error: str) -> None:
-        async with self.transaction(durable=False) as conn:
-            await conn.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        async with self._lock:
+            await self._durability("NORMAL")
+            await self._conn.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+                "result = CASE WHEN private = 1 THEN NULL ELSE result END, "
+                f"{_SCRUBBED_IF_PRIVATE} WHERE id = ?",
                 (error[:500], item_id),
             )
-            await conn.execute(_SCRUB_PRIVATE, (item_id,))
 
     async def outbox_depth(self) -> int:
         async with self.reading() as conn:
@@ -1137,7 +1140,7 @@ class Store:
             return await self._card_state(conn, incident_id)
 
     async def _card_state(self, conn: aiosqlite.Connection, incident_id: int) -> CardState | None:
-        row = await (await conn.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,))).fetchone()
+        row = await _first(conn, "SELECT * FROM incidents WHERE id = ?", (incident_id,))
         if row is None:
             return None
         ids = await _fetch(
@@ -1171,15 +1174,14 @@ class Store:
     async def card_message(self, incident_id: int) -> tuple[int, int] | None:
         """(chat_id, message_id) of the incident's card, once it has been posted."""
         async with self.reading() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (incident_id,)
-                )
-            ).fetchone()
+            row = await _first(
+                conn, "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (incident_id,)
+            )
         return (row[0], row[1]) if row else None
 
     async def card_sent(self, incident_id: int, chat_id: int, message_id: int) -> None:
-        async with self.transaction() as conn:
+        # Not fsynced (like the outbox's bookkeeping): a power cut that loses it sends the card again.
+        async with self.transaction(durable=False) as conn:
             await conn.execute(
                 "INSERT INTO cards (incident_id, chat_id, message_id) VALUES (?, ?, ?) "
                 "ON CONFLICT (incident_id) DO UPDATE SET chat_id = excluded.chat_id, message_id = "
@@ -1190,8 +1192,12 @@ class Store:
     async def action_tokens(
         self, incident_id: int, pairs: Sequence[tuple[str, str]]
     ) -> dict[tuple[Any, str], str]:
-        """An opaque token per (action, arg) of an incident, made once and reused."""
-        async with self.transaction() as conn:
+        """An opaque token per (action, arg) of an incident, made once and reused.
+
+        Not fsynced: tokens are made just before their card is sent, and a power cut loses the
+        newest commits only, so losing them also loses the card's `card_sent` (it is sent again,
+        with new tokens)."""
+        async with self.transaction(durable=False) as conn:
             await conn.executemany(
                 "INSERT OR IGNORE INTO card_actions (token, incident_id, action, arg) VALUES (?, ?, ?, ?)",
                 [(secrets.token_urlsafe(9), incident_id, str(a), arg) for a, arg in pairs],
@@ -1205,24 +1211,21 @@ class Store:
     async def card_action(self, token: str) -> tuple[int, str, str] | None:
         """(incident_id, action, arg) behind a button's token, or None for a forged one."""
         async with self.reading() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT incident_id, action, arg FROM card_actions WHERE token = ?", (token,)
-                )
-            ).fetchone()
+            row = await _first(
+                conn, "SELECT incident_id, action, arg FROM card_actions WHERE token = ?", (token,)
+            )
         return (row[0], row[1], row[2]) if row else None
 
     async def superseded(self, item: OutboxItem) -> bool:
         """Whether a later refresh of the same card is already queued."""
         async with self.reading() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM outbox WHERE status = 'pending' AND method = 'card' AND purpose = "
-                    "? AND id > ?"
-                    " AND EXISTS (SELECT 1 FROM cards WHERE incident_id = ?)",
-                    (item.purpose, item.id, item.payload["incident_id"]),
-                )
-            ).fetchone()
+            row = await _first(
+                conn,
+                "SELECT 1 FROM outbox WHERE status = 'pending' AND method = 'card' AND purpose = "
+                "? AND id > ?"
+                " AND EXISTS (SELECT 1 FROM cards WHERE incident_id = ?) LIMIT 1",
+                (item.purpose, item.id, item.payload["incident_id"]),
+            )
         return row is not None
 
     async def review_incident(
@@ -1293,12 +1296,11 @@ class Store:
     async def merge_candidates(self, incident_id: int, limit: int = 6) -> list[int]:
         """Open, undecided incidents of a compatible kind within 10 km of this one, nearest first."""
         async with self.reading() as conn:
-            me = await (
-                await conn.execute(
-                    "SELECT anchor_kind, anchor_latitude, anchor_longitude FROM incidents WHERE id = ?",
-                    (incident_id,),
-                )
-            ).fetchone()
+            me = await _first(
+                conn,
+                "SELECT anchor_kind, anchor_latitude, anchor_longitude FROM incidents WHERE id = ?",
+                (incident_id,),
+            )
             if me is None or me["anchor_latitude"] is None:
                 return []
             kinds = DedupeRules().group_kinds(me["anchor_kind"])
@@ -1350,9 +1352,7 @@ class Store:
     ) -> bool:
         """Staff split a report into its own incident; False when it cannot be (already alone)."""
         async with self.reading() as conn:
-            row = await (
-                await conn.execute("SELECT incident_id FROM reports WHERE id = ?", (report_id,))
-            ).fetchone()
+            row = await _first(conn, "SELECT incident_id FROM reports WHERE id = ?", (report_id,))
         if row is None:
             return False
         old = row["incident_id"]
@@ -1383,12 +1383,11 @@ class Store:
 
     async def question_by_prompt(self, chat_id: int, message_id: int) -> int | None:
         async with self.reading() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT id FROM questions WHERE prompt_chat_id = ? AND prompt_message_id = ?",
-                    (chat_id, message_id),
-                )
-            ).fetchone()
+            row = await _first(
+                conn,
+                "SELECT id FROM questions WHERE prompt_chat_id = ? AND prompt_message_id = ?",
+                (chat_id, message_id),
+            )
         return row[0] if row else None
 
     async def relay_question(
@@ -1432,23 +1431,20 @@ class Store:
     ) -> bool:
         """A reporter's reply to a relayed question, queued under the incident's card (False: not one)."""
         async with self.transaction() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT purpose FROM outbox WHERE chat_id = ? AND purpose LIKE 'question:%' AND "
-                    "result = ?",
-                    (chat_id, json.dumps([replied_to])),
-                )
-            ).fetchone()
+            row = await _first(
+                conn,
+                "SELECT purpose FROM outbox WHERE chat_id = ? AND purpose LIKE 'question:%' AND "
+                "result = ? ORDER BY id LIMIT 1",
+                (chat_id, json.dumps([replied_to])),
+            )
             if row is None:
                 return False
             _, question_id, report_id = row["purpose"].split(":")
             q = await _one(conn, "SELECT incident_id FROM questions WHERE id = ?", (int(question_id),))
             code = (await _one(conn, "SELECT ref_code FROM reports WHERE id = ?", (int(report_id),)))[0]
-            card = await (
-                await conn.execute(
-                    "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (q["incident_id"],)
-                )
-            ).fetchone()
+            card = await _first(
+                conn, "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (q["incident_id"],)
+            )
             await self._enqueue(
                 conn, compose(q["incident_id"], code, (card[0], card[1]) if card else None), now
             )
@@ -1468,11 +1464,11 @@ class Store:
     async def already_done(self, incident_id: int, action: str) -> bool:
         """Whether the audit log already has this action for the incident (one warning per incident)."""
         async with self.reading() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM audit_log WHERE incident_id = ? AND action = ?", (incident_id, action)
-                )
-            ).fetchone()
+            row = await _first(
+                conn,
+                "SELECT 1 FROM audit_log WHERE incident_id = ? AND action = ? LIMIT 1",
+                (incident_id, action),
+            )
         return row is not None
 
     async def pending_incidents(self, limit: int = 30) -> list[CardState]:
@@ -1553,12 +1549,11 @@ class Store:
 
     async def is_banned(self, *keys: str) -> bool:
         async with self.reading() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT 1 FROM bans WHERE ban_key IN (SELECT value FROM json_each(?))",
-                    (json.dumps(keys),),
-                )
-            ).fetchone()
+            row = await _first(
+                conn,
+                "SELECT 1 FROM bans WHERE ban_key IN (SELECT value FROM json_each(?)) LIMIT 1",
+                (json.dumps(keys),),
+            )
         return row is not None
 
     async def banned_keys(self) -> set[str]:
@@ -1570,21 +1565,18 @@ class Store:
     async def report_key(self, ref_code: str) -> str | None:
         """Whose report this is, as a ban key; None for an unknown code or a web report (no person)."""
         async with self.reading() as conn:
-            row = await (
-                await conn.execute("SELECT reporter_key FROM reports WHERE ref_code = ?", (ref_code,))
-            ).fetchone()
+            row = await _first(conn, "SELECT reporter_key FROM reports WHERE ref_code = ?", (ref_code,))
         return row[0] if row else None
 
     async def recent_report_count(self, user_id: int, anonymous_key: str | None, since: datetime) -> int:
         """Reports a person submitted since `since`: under their id, and their anonymous tips by hash."""
         async with self.reading() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT COUNT(*) FROM reports WHERE (reporter_id = ? OR reporter_key = ?)"
-                    " AND julianday(submitted_at) >= julianday(?)",
-                    (user_id, anonymous_key, since.isoformat()),
-                )
-            ).fetchone()
+            row = await _first(
+                conn,
+                "SELECT COUNT(*) FROM reports WHERE (reporter_id = ? OR reporter_key = ?)"
+                " AND julianday(submitted_at) >= julianday(?)",
+                (user_id, anonymous_key, since.isoformat()),
+            )
         assert row is not None
         return int(row[0])
 
@@ -1703,14 +1695,13 @@ class Store:
         saved draft still uses."""
         unused = []
         for sha256, path in dict.fromkeys(files):
-            used = await (
-                await conn.execute(
-                    "SELECT 1 FROM photos WHERE sha256 = ? AND ? IN (original_path, derived_path, "
-                    "thumbnail_path)"
-                    " UNION ALL SELECT 1 FROM user_data WHERE instr(data, ?) > 0 LIMIT 1",
-                    (sha256, path, json.dumps(path, ensure_ascii=False)),
-                )
-            ).fetchone()
+            used = await _first(
+                conn,
+                "SELECT 1 FROM photos WHERE sha256 = ? AND ? IN (original_path, derived_path, "
+                "thumbnail_path)"
+                " UNION ALL SELECT 1 FROM user_data WHERE instr(data, ?) > 0 LIMIT 1",
+                (sha256, path, json.dumps(path, ensure_ascii=False)),
+            )
             if used is None:
                 unused.append(path)
         return unused
@@ -1718,7 +1709,7 @@ class Store:
     async def backup(self, dest: Path) -> BackupResult:
         """An online copy of this database at `dest` (see :meth:`backup_file`), safe while the bot writes."""
         async with self.reading() as conn:
-            row = await (await conn.execute("PRAGMA database_list")).fetchone()
+            row = await _first(conn, "PRAGMA database_list")
         assert row is not None
         return await asyncio.to_thread(self.backup_file, Path(row["file"]), dest)
 
@@ -1811,12 +1802,10 @@ class Store:
     async def _case(conn: aiosqlite.Connection, case_id: int) -> Any:
         from bot.compensation import Case
 
-        row = await (await conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,))).fetchone()
+        row = await _first(conn, "SELECT * FROM cases WHERE id = ?", (case_id,))
         if row is None:
             return None
-        counted = await (
-            await conn.execute("SELECT COUNT(*) FROM case_photos WHERE case_id = ?", (case_id,))
-        ).fetchone()
+        counted = await _first(conn, "SELECT COUNT(*) FROM case_photos WHERE case_id = ?", (case_id,))
         return Case.from_row(dict(row), counted[0] if counted else 0)
 
     async def _cases(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
@@ -1831,9 +1820,7 @@ class Store:
     async def case_by_report_code(self, code: str) -> Any:
         """The case a report belongs to: its incident's only case, or the owner's case it opened."""
         async with self.reading() as conn:
-            report = await (
-                await conn.execute("SELECT id, incident_id FROM reports WHERE ref_code = ?", (code,))
-            ).fetchone()
+            report = await _first(conn, "SELECT id, incident_id FROM reports WHERE ref_code = ?", (code,))
             if report is None:
                 return None
             cases = await self._cases(
@@ -1973,9 +1960,9 @@ class Store:
     async def case_action(self, token: str) -> tuple[int, str, str] | None:
         """(case_id, action, arg) behind a case button's token, or None for a forged one."""
         async with self.reading() as conn:
-            row = await (
-                await conn.execute("SELECT case_id, action, arg FROM case_actions WHERE token = ?", (token,))
-            ).fetchone()
+            row = await _first(
+                conn, "SELECT case_id, action, arg FROM case_actions WHERE token = ?", (token,)
+            )
         return (row[0], row[1], row[2]) if row else None
 
     async def case_cards_due(self, limit: int = 20) -> list[tuple[int, int]]:
@@ -2020,9 +2007,7 @@ class Store:
             if refresh_cards:
                 await conn.execute("UPDATE cases SET card_version = card_version + 1 WHERE state != 'closed'")
             for case_id, new in keys.items():
-                row = await (
-                    await conn.execute("SELECT incident_id, reminded FROM cases WHERE id = ?", (case_id,))
-                ).fetchone()
+                row = await _first(conn, "SELECT incident_id, reminded FROM cases WHERE id = ?", (case_id,))
                 if row is None:
                     continue
                 known = [k for k in (row["reminded"] or "").split(",") if k]
@@ -2060,12 +2045,25 @@ class BackupResult:
     size: int
 
 
-_SCRUB_PRIVATE = "UPDATE outbox SET chat_id = 0, payload = '{}', result = NULL WHERE id = ? AND private = 1"
+# A private message (an anonymous tip's receipt) keeps no trace of its chat once sent or given up.
+_SCRUBBED_IF_PRIVATE = (
+    "chat_id = CASE WHEN private = 1 THEN 0 ELSE chat_id END, "
+    "payload = CASE WHEN private = 1 THEN '{}' ELSE payload END"
+)
+
+
+async def _first(
+    conn: aiosqlite.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+) -> aiosqlite.Row | None:
+    """The first row of a query, or None, in one trip to the database thread (execute + fetchone
+    would be two). For unique lookups and aggregates; a query that may match many rows says LIMIT 1."""
+    rows = await conn.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row:
     """The row a query always returns (an aggregate, or a row the caller knows exists)."""
-    row = await (await conn.execute(sql, params)).fetchone()
+    row = await _first(conn, sql, params)
     assert row is not None, sql
     return row
 

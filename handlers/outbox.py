@@ -162,10 +162,16 @@ class OutboxSender:
         self.poll_s = poll_s
 
     async def deliver_due(self) -> int:
-        """Delivers every message that is due now; returns how many were attempted."""
+        """Delivers every message that is due now; returns how many were attempted.
+
+        The due messages are the heads of different chats' queues, so they go out at once (each
+        chat's own messages stay in order): receipts do not wait behind the staff group's cards,
+        and with several people's updates handled at once a single sender would fall behind."""
         items = await self.store.due_outbox()
-        for item in items:
-            await self.deliver(item)
+        outcomes = await asyncio.gather(*(self.deliver(item) for item in items), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(items)
 
     async def deliver(self, item: OutboxItem) -> None:
