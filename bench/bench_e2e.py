@@ -377,7 +377,11 @@ async def measure(
         with contextlib.suppress(Exception):
             log_tail = bot_child.log_path.read_text().splitlines()
             # (the Updater's complaint about its last getUpdates at shutdown is not the bot's)
-            log_errors = [ln for ln in log_tail if " ERROR " in ln and "Updater" not in ln][-5:]
+            errors_at = [i for i, ln in enumerate(log_tail) if " ERROR " in ln and "Updater" not in ln]
+            log_errors = [log_tail[i] for i in errors_at[-5:]]
+            if errors_at:  # the first error's traceback, which says where it came from
+                first = errors_at[0]
+                log_errors += [ln for ln in log_tail[first + 1 : first + 40] if not ln.startswith("20")][:30]
         rows, outbox = db_counts(work / "bot.sqlite3")
         lost, repeated = lost_reports(load.receipts, work / "bot.sqlite3")
     # Each bot round against the mean of the echo runs around it; the median of those is the figure.
@@ -431,7 +435,7 @@ async def measure(
         f"{load.timeouts} step(s) timed out",
         flush=True,
     )
-    for line in load.errors[:3] + log_errors[:3]:
+    for line in load.errors[:3] + log_errors[:40]:
         print(f"    ! {line}")
     rss_mb = rss_end["VmRSS"] / 1024
     per_report_kb = (rss_mb - rss_warm) * 1024 / max(1, load.done - warmup)

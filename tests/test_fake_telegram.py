@@ -754,3 +754,16 @@ async def test_long_run_helpers_for_load_generators(bot: telegram.Bot, fake: Fak
         fake.download(ids[-1])
     async with aiohttp.ClientSession() as session, session.get(path) as response:
         assert response.status == 404
+
+    # Paths stay unique after files are forgotten: a new file never takes a live file's path
+    # (the paths once came from the number of live files, and two people's photos swapped).
+    first = fake.send_photo(OTHER, png(64, 48, (10, 20, 30)))["photo"][-1]["file_id"]
+    second = fake.send_photo(OTHER, png(96, 64, (40, 50, 60)))["photo"][-1]["file_id"]
+    await bot.get_file(first)
+    second_path = (await bot.get_file(second)).file_path
+    fake.forget_files([first])
+    third = fake.send_photo(OTHER, png(80, 60, (70, 80, 90)))["photo"][-1]["file_id"]
+    third_path = (await bot.get_file(third)).file_path
+    assert third_path != second_path
+    async with aiohttp.ClientSession() as session, session.get(second_path) as response:
+        assert response.status == 200 and await response.read() == fake.download(second)

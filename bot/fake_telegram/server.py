@@ -287,6 +287,7 @@ class FakeTelegram:
         self._files_by_path: dict[str, _File] = {}
         self._file_counter = itertools.count(1)
         self._update_ids = itertools.count(100001)
+        self._file_paths = itertools.count()
         self._pending: list[_Update] = []
         self._all_updates: dict[int, _Update] = {}
         self._allowed_updates: list[str] | None = None
@@ -2333,7 +2334,9 @@ class FakeTelegram:
             folder, ext = _FILE_FOLDERS.get(record.kind, ("documents", "bin"))
             if record.file_name and "." in record.file_name:
                 ext = record.file_name.rsplit(".", 1)[1].lower()[:10] or ext
-            record.file_path = f"{folder}/file_{len(self._files_by_path)}.{ext}"
+            # A counter, not len(self._files_by_path): that shrinks when files are forgotten, and
+            # a new path would then take a live file's place (another person's photo).
+            record.file_path = f"{folder}/file_{next(self._file_paths)}.{ext}"
             self._files_by_path[record.file_path] = record
         return {
             "file_id": record.file_id,
