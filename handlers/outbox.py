@@ -169,9 +169,11 @@ class OutboxSender:
         and with several people's updates handled at once a single sender would fall behind."""
         items = await self.store.due_outbox()
         outcomes = await asyncio.gather(*(self.deliver(item) for item in items), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        for failure in failures[1:]:  # the first is raised, and `run` logs it and waits
+            log.error("outbox delivery failed", exc_info=failure)
+        if failures:
+            raise failures[0]
         return len(items)
 
     async def deliver(self, item: OutboxItem) -> None:
