@@ -491,6 +491,14 @@ class Store:
         elif then:
             await self._conn.execute(then)
 
+    async def _write_unsynced(self, sql: str, params: Sequence[Any]) -> None:
+        """One statement (atomic on its own, so no BEGIN and COMMIT trips), committed without fsync
+        (synchronous=NORMAL): for bookkeeping written often, whose loss to a power cut only repeats
+        work."""
+        async with self._lock:
+            await self._durability("NORMAL")
+            await self._conn.execute(sql, params)
+
     @asynccontextmanager
     async def transaction(self, *, durable: bool = True) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
@@ -741,31 +749,25 @@ class Store:
         ]
 
     async def outbox_sent(self, item_id: int, result: Any) -> None:
-        # One statement (atomic on its own): no BEGIN and COMMIT trips for the commonest write here.
-        async with self._lock:
-            await self._durability("NORMAL")
-            await self._conn.execute(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, "
-                f"result = CASE WHEN private = 1 THEN NULL ELSE ? END, {_SCRUBBED_IF_PRIVATE} WHERE id = ?",
-                (json.dumps(result), item_id),
-            )
+        await self._write_unsynced(
+            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, "
+            f"result = CASE WHEN private = 1 THEN NULL ELSE ? END, {_SCRUBBED_IF_PRIVATE} WHERE id = ?",
+            (json.dumps(result), item_id),
+        )
 
     async def outbox_retry(self, item_id: int, delay_s: float, error: str) -> None:
-        async with self.transaction(durable=False) as conn:
-            await conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ? WHERE id = ?",
-                (time.time() + delay_s, error[:500], item_id),
-            )
+        await self._write_unsynced(
+            "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ? WHERE id = ?",
+            (time.time() + delay_s, error[:500], item_id),
+        )
 
     async def outbox_failed(self, item_id: int, error: str) -> None:
-        async with self._lock:
-            await self._durability("NORMAL")
-            await self._conn.execute(
-                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
-                "result = CASE WHEN private = 1 THEN NULL ELSE result END, "
-                f"{_SCRUBBED_IF_PRIVATE} WHERE id = ?",
-                (error[:500], item_id),
-            )
+        await self._write_unsynced(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+            "result = CASE WHEN private = 1 THEN NULL ELSE result END, "
+            f"{_SCRUBBED_IF_PRIVATE} WHERE id = ?",
+            (error[:500], item_id),
+        )
 
     async def outbox_depth(self) -> int:
         async with self.reading() as conn:
@@ -796,13 +798,11 @@ class Store:
         """Writes one person's user data (already JSON). Durable against a crash of the process but
         not fsynced at once (synchronous=NORMAL): a draft is cheap to lose to a power cut, and this
         write happens on every update."""
-        async with self._lock:
-            await self._durability("NORMAL")
-            await self._conn.execute(
-                "INSERT INTO user_data (user_id, data) VALUES (?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data",
-                (user_id, data_json),
-            )
+        await self._write_unsynced(
+            "INSERT INTO user_data (user_id, data) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET data = excluded.data",
+            (user_id, data_json),
+        )
 
     async def drop_user_data(self, user_id: int) -> None:
         async with self.transaction() as conn:
