@@ -156,12 +156,10 @@ class BotLoad:
         preloaded: int,
     ) -> None:
         self.fake, self.pid, self.db = fake, pid, db
-        self.people, self.per_person, self.sample_every, self.preloaded = (
-            people,
-            per_person,
-            sample_every,
-            preloaded,
-        )
+        self.people = people
+        self.per_person = per_person
+        self.sample_every = sample_every
+        self.preloaded = preloaded
         self.points = county_points(total + people, seed)
         self.photos = {n: make_jpeg(seed * 100_000 + n) for n in range(0, total, photo_every or total + 1)}
         self.next_user = iter(range(100_000, 10_000_000))
