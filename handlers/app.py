@@ -164,6 +164,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .persistence(SQLitePersistence(config.database_path, {CONVERSATION_NAME: state_for}))
         .rate_limiter(smooth_rate_limiter())
         .request(InstrumentedRequest(connection_pool_size=256))
+        .get_updates_request(InstrumentedRequest(connection_pool_size=1))
         .concurrent_updates(PerPersonUpdateProcessor(config.concurrent_updates))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

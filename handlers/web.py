@@ -28,13 +28,14 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import BaseRequest, RequestData
 
 from bot.config import ConfigError
 from bot.web.app import TIPLINE, make_tipline_app
 from bot.web.metrics import Metrics
 from bot.web.security import Signer
 from bot.web.settings import WebSettings
+from handlers.bot_api_http import AiohttpRequest
 from handlers.common import Services, services
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ WEBHOOK_SECRETS = web.AppKey("webhook_secrets", tuple)
 # --- Bot API errors by code --------------------------------------------------------------------
 
 
-class InstrumentedRequest(HTTPXRequest):
-    """PTB's HTTPX request that reports every failed Bot API call to `observer` (by status code).
+class InstrumentedRequest(AiohttpRequest):
+    """The bot's Bot API requests (:class:`AiohttpRequest`); every failed call is reported to
+    `observer` by status code.
 
     Counted here rather than in the error handler because most Bot API errors never reach it: the
     outbox sender catches them all (retry, back-off, give up) and the rate limiter retries 429s.

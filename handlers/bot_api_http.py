@@ -1,0 +1,133 @@
+"""PTB's networking backend on aiohttp, which the web side already uses, in place of HTTPX.
+
+Why not PTB's own :class:`~telegram.request.HTTPXRequest`: with a dozen calls in flight, httpcore's
+connection pool walks every pooled connection on each request and each response (and polls every
+idle socket to see if it closed), twice over for the keep-alive check: quadratic in the pool
+(encode/httpcore#1035 and encode/httpx#3215, unfixed in httpcore 1.0.9). In the end-to-end
+benchmark that bookkeeping was a fifth of the bot's CPU. aiohttp keeps idle connections in a
+queue per host and parses HTTP in C.
+
+Behaviour follows HTTPXRequest's, so PTB sees no difference: the same default timeouts (a longer
+write timeout when files are sent), the same form encoding (url-encoded, multipart when there are
+files), the pool timeout's own message, timeouts as :class:`~telegram.error.TimedOut` and any other
+transport failure as :class:`~telegram.error.NetworkError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _given(value: Any, default: float | None) -> float | None:
+    """A call's own timeout, or the default when the call named none."""
+    return default if value is BaseRequest.DEFAULT_NONE else value
+
+
+def _total(*parts: float | None) -> float | None:
+    """The sum of the phase timeouts, or no limit when any phase has none."""
+    return None if any(part is None for part in parts) else sum(part for part in parts if part is not None)
+
+
+class AiohttpRequest(BaseRequest):
+    """Sends Bot API calls through one :class:`aiohttp.ClientSession`, opened in `initialize`.
+
+    Timeouts map onto aiohttp's as follows. `connect_timeout` bounds opening a connection;
+    `pool_timeout` plus it bound getting one, waiting for a free one included; `read_timeout`
+    bounds each wait for the response's bytes. aiohttp has no write timeout, so `write_timeout`
+    enters the request's overall limit: the sum of all four.
+    """
+
+    __slots__ = ("_defaults", "_limit", "_media_write_timeout", "_session")
+
+    def __init__(
+        self,
+        connection_pool_size: int = 256,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
+        pool_timeout: float | None = 1.0,
+        media_write_timeout: float | None = 20.0,
+    ) -> None:
+        self._limit = connection_pool_size
+        self._defaults = {
+            "read": read_timeout,
+            "write": write_timeout,
+            "connect": connect_timeout,
+            "pool": pool_timeout,
+        }
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The read timeout used when a call does not name one."""
+        return self._defaults["read"]
+
+    async def initialize(self) -> None:
+        """Opens the session (again, after a shutdown)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._limit),
+                headers={"User-Agent": self.USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+
+    async def shutdown(self) -> None:
+        """Closes the session and its connections."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Sends one request; returns its status code and body."""
+        session = self._session
+        if session is None or session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data is not None else None
+        read = _given(read_timeout, self._defaults["read"])
+        connect = _given(connect_timeout, self._defaults["connect"])
+        pool = _given(pool_timeout, self._defaults["pool"])
+        write = _given(write_timeout, self._media_write_timeout if files else self._defaults["write"])
+        timeout = aiohttp.ClientTimeout(
+            total=_total(pool, connect, write, read),
+            connect=_total(pool, connect),
+            sock_connect=connect,
+            sock_read=read,
+        )
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
+        if files:
+            assert request_data is not None
+            form = aiohttp.FormData(request_data.json_parameters)
+            for name, (filename, content, mimetype) in files.items():
+                form.add_field(name, content, filename=filename, content_type=mimetype)
+            body = form
+        elif request_data is not None:
+            body, headers = request_data.url_encoded_parameters().encode(), FORM
+        try:
+            async with session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
+                return response.status, await response.read()
+        except aiohttp.ConnectionTimeoutError as err:
+            raise TimedOut(
+                message="Pool timeout: no connection to Telegram became free or could be opened in time. "
+                "Request was *not* sent to Telegram."
+            ) from err
+        except TimeoutError as err:
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            # The class name helps when the error's own message is empty.
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
