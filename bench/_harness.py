@@ -414,6 +414,7 @@ async def spawn(
     outbox_poll_seconds: float = 2.0,
     experiments: tuple[str, ...] = (),
     concurrent_updates: int | None = None,
+    echo_transport: str = "httpx",
 ) -> Child:
     """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`."""
     spec = {
@@ -428,6 +429,7 @@ async def spawn(
         "outbox_poll_seconds": outbox_poll_seconds,
         "experiments": list(experiments),
         "concurrent_updates": concurrent_updates,
+        "echo_transport": echo_transport,
     }
     log_path = workdir / f"{kind}.log"
     with open(log_path, "wb") as log_file:  # noqa: ASYNC230 - once, before the run
@@ -452,10 +454,11 @@ async def spawn(
 
 def _echo_application(spec: dict[str, Any]) -> Any:
     """The framework's ceiling: a trivial echo bot with the bot's PTB settings (same builder calls,
-    handlers.app.smooth_rate_limiter() unless switched off for both, a 256-connection HTTPX pool,
-    the bot's update processing: handlers.updates.PerPersonUpdateProcessor with the same number of
+    handlers.app.smooth_rate_limiter() unless switched off for both, a 256-connection pool, the
+    bot's update processing: handlers.updates.PerPersonUpdateProcessor with the given number of
     running updates, or PTB's one-at-a-time default when that number is 1; no persistence; long
-    polling through the same run_bot)."""
+    polling through the same run_bot). Its Bot API calls go through PTB's own HTTPXRequest, or
+    with ``echo_transport="aiohttp"`` through the bot's handlers.bot_api_http.AiohttpRequest."""
     from telegram import Update
     from telegram.ext import (
         ApplicationBuilder,
@@ -468,6 +471,7 @@ def _echo_application(spec: dict[str, Any]) -> Any:
 
     from bot.config import Config
     from handlers.app import smooth_rate_limiter
+    from handlers.bot_api_http import AiohttpRequest
     from handlers.updates import PerPersonUpdateProcessor
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -485,8 +489,12 @@ def _echo_application(spec: dict[str, Any]) -> Any:
         .base_url(spec["base_url"])
         .base_file_url(spec["base_file_url"])
         .rate_limiter(smooth_rate_limiter())  # the bot's own limiter settings
-        .request(HTTPXRequest(connection_pool_size=256))
     )
+    if spec.get("echo_transport") == "aiohttp":
+        builder = builder.request(AiohttpRequest(connection_pool_size=256))
+        builder = builder.get_updates_request(AiohttpRequest(connection_pool_size=1))
+    else:
+        builder = builder.request(HTTPXRequest(connection_pool_size=256))
     if running > 1:
         builder = builder.concurrent_updates(PerPersonUpdateProcessor(running))
     application = builder.build()

@@ -29,10 +29,12 @@ Fairness: the fake's flood limits are OFF (``RateLimits(enabled=False)``) for th
 and its per-result self-check is off; PTB's AIORateLimiter is OFF on both applications for the
 headline figures (with it, both are capped by Telegram's 30 messages/s rather than by the code). The
 ``--limiter`` run repeats a shorter measurement with AIORateLimiter(max_retries=2) ON on both (info).
-Both applications handle updates the same way: handlers.updates.PerPersonUpdateProcessor with the
-bot's ``concurrent_updates`` (``--concurrent-updates``; 1 = PTB's one-at-a-time default for both;
-``--echo-concurrent-updates`` changes the echo's alone, as information), and log at INFO like
-production.
+Both applications handle updates through handlers.updates.PerPersonUpdateProcessor and log at INFO
+like production. The bot runs with its ``concurrent_updates`` (``--concurrent-updates``). The echo is
+the ceiling, so it runs at its fastest: PTB's one-at-a-time default, 4 at once or the bot's number,
+whichever is fastest here by two interleaved runs each before the rounds (``--echo-concurrent-updates``
+fixes it). The echo sends through PTB's own HTTPXRequest; ``--echo-transport aiohttp`` gives it the
+bot's handlers.bot_api_http.AiohttpRequest instead, the like-for-like ceiling of the bot's own code.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from bench._harness import (  # noqa: E402
     UPDATES_PER_REPORT_NO_PHOTO,
     UPDATES_PER_REPORT_PHOTO,
     BenchFake,
+    Child,
     Driver,
     Stats,
     county_points,
@@ -259,6 +262,31 @@ def describe(label: str, run: dict[str, Any], what: str) -> str:
     )
 
 
+async def fastest_echo(
+    echoes: dict[int, tuple[BenchFake, Child]], people: int, updates: int
+) -> tuple[int, dict[int, list[float]]]:
+    """Which echo is the ceiling: the fastest here, by the mean of two interleaved runs each (a
+    single candidate is taken as it is). The others are stopped."""
+    if len(echoes) == 1:
+        return next(iter(echoes)), {}
+    rates: dict[int, list[float]] = {n: [] for n in echoes}
+    for turn in range(2):
+        for k, (n, (fake, child)) in enumerate(echoes.items()):
+            run = await echo_run(fake, child.pid, people, updates, 30_000 + 1000 * (2 * k + turn))
+            rates[n].append(rate(run))
+    best = max(rates, key=lambda n: statistics.mean(rates[n]))
+    print(
+        "  echo calibration, updates/s of two runs by updates at once: "
+        + "; ".join(f"{n}: {' / '.join(f'{r:,.0f}' for r in rs)}" for n, rs in rates.items())
+        + f"; the ceiling is the echo with {best} at once",
+        flush=True,
+    )
+    for n, (_, child) in echoes.items():
+        if n != best:
+            child.stop()
+    return best, rates
+
+
 async def measure(
     args: argparse.Namespace,
     *,
@@ -270,8 +298,12 @@ async def measure(
 ) -> dict[str, Any]:
     mode = "AIORateLimiter ON on both" if limiter else "AIORateLimiter OFF on both"
     running = args.concurrent_updates or Config.concurrent_updates
-    echo_running = args.echo_concurrent_updates or running
-    mode += f"; {running} update(s) at once" + (f" (echo {echo_running})" if echo_running != running else "")
+    candidates = [args.echo_concurrent_updates] if args.echo_concurrent_updates else sorted({1, 4, running})
+    mode += f"; bot {running} update(s) at once"
+    echo_choice = "/".join(map(str, candidates))
+    mode += f"; echo on {args.echo_transport}, " + (
+        f"{echo_choice} at once" if len(candidates) == 1 else f"the fastest of {echo_choice} at once"
+    )
     if args.experiment:
         mode += f"; EXPERIMENT on the bot (not the tree's code): {', '.join(args.experiment)}"
     rounds = max(1, args.rounds)
@@ -296,17 +328,23 @@ async def measure(
         # Both applications run for the whole measurement, each against its own fake, and take turns:
         # echo, bot, echo, bot, …, echo. This shared machine's speed drifts by tens of per cent over
         # minutes; each bot round is compared with the echo runs just before and after it.
-        echo_fake = await start_fake(relaxed_limits())
-        stack.push_async_callback(echo_fake.stop)
-        (work / "echo").mkdir()
-        echo_child = await spawn(
-            echo_fake,
-            "echo",
-            work / "echo",
-            rate_limiter=limiter,
-            concurrent_updates=args.echo_concurrent_updates or args.concurrent_updates,
-        )
-        stack.callback(echo_child.stop)
+        echoes: dict[int, tuple[BenchFake, Child]] = {}
+        for n in candidates:
+            echo_fake = await start_fake(relaxed_limits())
+            stack.push_async_callback(echo_fake.stop)
+            (work / f"echo{n}").mkdir()
+            child = await spawn(
+                echo_fake,
+                "echo",
+                work / f"echo{n}",
+                rate_limiter=limiter,
+                concurrent_updates=n,
+                echo_transport=args.echo_transport,
+            )
+            stack.callback(child.stop)
+            echoes[n] = (echo_fake, child)
+        echo_running, calibration = await fastest_echo(echoes, args.people, echo_updates // (rounds + 1))
+        echo_fake, echo_child = echoes[echo_running]
         bot_fake = await start_fake(relaxed_limits())
         stack.push_async_callback(bot_fake.stop)
         bot_child = await spawn(
@@ -452,6 +490,8 @@ async def measure(
         )
     return {
         "mode": mode,
+        "echo_running": echo_running,
+        "echo_calibration": calibration,
         "rounds": rounds,
         "round_ratios": round_ratios,
         "pooled_ratio": bot_ups / echo_ups,
@@ -544,7 +584,17 @@ def main() -> None:
         "1: PTB's one-at-a-time)",
     )
     parser.add_argument(
-        "--echo-concurrent-updates", type=int, default=None, help="another figure for the echo only (info)"
+        "--echo-concurrent-updates",
+        type=int,
+        default=None,
+        help="the echo's updates at once (default: the fastest of 1, 4 and the bot's number)",
+    )
+    parser.add_argument(
+        "--echo-transport",
+        choices=["httpx", "aiohttp"],
+        default="httpx",
+        help="the echo's Bot API transport: PTB's own HTTPXRequest (default) or the bot's AiohttpRequest "
+        "(info)",
     )
     parser.add_argument(
         "--rounds",
