@@ -649,55 +649,75 @@ class Store:
                 "SELECT id FROM reports WHERE reporter_id = ? ORDER BY submitted_at DESC, id DESC LIMIT ?",
                 (user_id, limit),
             )
-            return [await self._report(conn, r["id"]) for r in rows]
+            return await self._reports(conn, [r["id"] for r in rows])
 
     async def count_reports(self) -> int:
         async with self.reading() as conn:
             return int((await _one(conn, "SELECT COUNT(*) FROM reports"))[0])
 
     async def _report(self, conn: aiosqlite.Connection, report_id: int) -> ReportRow:
-        r = await _first(conn, "SELECT * FROM reports WHERE id = ?", (report_id,))
-        assert r is not None, f"no report {report_id}"
+        found = await self._reports(conn, [report_id])
+        assert found, f"no report {report_id}"
+        return found[0]
+
+    @staticmethod
+    async def _reports(conn: aiosqlite.Connection, report_ids: Sequence[int]) -> list[ReportRow]:
+        """The reports with these ids, in that order, with their photos: two trips to the database
+        thread however many there are (a card, an export)."""
+        if not report_ids:
+            return []
+        ids = json.dumps(list(report_ids))
+        rows = await _fetch(
+            conn, "SELECT * FROM reports WHERE id IN (SELECT value FROM json_each(?))", (ids,)
+        )
         photo_rows = await _fetch(
-            conn, "SELECT * FROM photos WHERE report_id = ? ORDER BY position", (report_id,)
+            conn,
+            "SELECT * FROM photos WHERE report_id IN (SELECT value FROM json_each(?))"
+            " ORDER BY report_id, position",
+            (ids,),
         )
-        photos = tuple(
-            StoredPhoto(
-                p["file_id"],
-                p["file_unique_id"],
-                p["sha256"],
-                _unsigned64(p["phash"]),
-                p["mime_type"],
-                p["width"],
-                p["height"],
-                p["original_path"],
-                p["derived_path"],
-                p["thumbnail_path"],
+        photos: dict[int, list[StoredPhoto]] = {}
+        for p in photo_rows:
+            photos.setdefault(p["report_id"], []).append(
+                StoredPhoto(
+                    p["file_id"],
+                    p["file_unique_id"],
+                    p["sha256"],
+                    _unsigned64(p["phash"]),
+                    p["mime_type"],
+                    p["width"],
+                    p["height"],
+                    p["original_path"],
+                    p["derived_path"],
+                    p["thumbnail_path"],
+                )
             )
-            for p in photo_rows
-        )
-        return ReportRow(
-            id=r["id"],
-            ref_code=r["ref_code"],
-            kind=r["kind"],
-            status=r["status"],
-            reporter_id=r["reporter_id"],
-            reporter_name=r["reporter_name"],
-            reporter_username=r["reporter_username"],
-            language=r["language"],
-            latitude=r["latitude"],
-            longitude=r["longitude"],
-            accuracy_m=r["accuracy_m"],
-            location_source=r["location_source"],
-            input_datum=r["input_datum"],
-            place_name=r["place_name"],
-            observed_at=datetime.fromisoformat(r["observed_at"]),
-            submitted_at=datetime.fromisoformat(r["submitted_at"]),
-            details=json.loads(r["details"]),
-            notify_reporter=bool(r["notify_reporter"]),
-            incident_id=r["incident_id"],
-            photos=photos,
-        )
+        by_id = {r["id"]: r for r in rows}
+        return [
+            ReportRow(
+                id=r["id"],
+                ref_code=r["ref_code"],
+                kind=r["kind"],
+                status=r["status"],
+                reporter_id=r["reporter_id"],
+                reporter_name=r["reporter_name"],
+                reporter_username=r["reporter_username"],
+                language=r["language"],
+                latitude=r["latitude"],
+                longitude=r["longitude"],
+                accuracy_m=r["accuracy_m"],
+                location_source=r["location_source"],
+                input_datum=r["input_datum"],
+                place_name=r["place_name"],
+                observed_at=datetime.fromisoformat(r["observed_at"]),
+                submitted_at=datetime.fromisoformat(r["submitted_at"]),
+                details=json.loads(r["details"]),
+                notify_reporter=bool(r["notify_reporter"]),
+                incident_id=r["incident_id"],
+                photos=tuple(photos.get(r["id"], ())),
+            )
+            for r in (by_id[i] for i in report_ids if i in by_id)
+        ]
 
     # --- outbox --------------------------------------------------------------------------------
 
@@ -828,7 +848,7 @@ class Store:
             rows = await _fetch(
                 conn, "SELECT id FROM reports WHERE incident_id = ? ORDER BY id", (incident_id,)
             )
-            return [await self._report(conn, r["id"]) for r in rows]
+            return await self._reports(conn, [r["id"] for r in rows])
 
     async def merge_incidents(self, source: int, target: int, staff_id: int, now: datetime) -> IncidentRow:
         """Staff merge `source` into `target`: its reports move, and its anchor keeps catching new
@@ -1104,17 +1124,6 @@ class Store:
         if not rows:
             return None
         i = rows[0]
-        # A suggestion shows on both cards while the other incident is still open.
-        suggested = await _fetch(
-            conn,
-            """SELECT s.other_id FROM merge_suggestions s JOIN incidents o ON o.id = s.other_id
-               WHERE s.incident_id = :id AND o.status = 'open'
-               UNION
-               SELECT s.incident_id FROM merge_suggestions s JOIN incidents o ON o.id = s.incident_id
-               WHERE s.other_id = :id AND o.status = 'open'
-               ORDER BY 1""",
-            {"id": incident_id},
-        )
         return IncidentRow(
             id=i["id"],
             kind=i["kind"],
@@ -1129,7 +1138,7 @@ class Store:
             anchor_observed_s=i["anchor_observed_s"],
             report_count=i["report_count"],
             reporter_count=i["reporter_count"],
-            merge_suggestions=tuple(r[0] for r in suggested),
+            merge_suggestions=await _merge_suggestions(conn, incident_id),
         )
 
     # --- moderation ----------------------------------------------------------------------------
@@ -1153,10 +1162,9 @@ class Store:
                 "SELECT id FROM reports WHERE incident_id = ? ORDER BY observed_s, id",
                 (row["merged_into"],),
             )
-        reports = tuple([await self._report(conn, r["id"]) for r in ids])
+        reports = tuple(await self._reports(conn, [r["id"] for r in ids]))
         if not reports:
             return None
-        suggestions = await self._incident(conn, incident_id)
         return CardState(
             incident_id=incident_id,
             kind=reports[0].kind,
@@ -1168,7 +1176,7 @@ class Store:
             reject_reason=row["reject_reason"],
             assignee=row["assignee_name"],
             reports=reports,
-            merge_suggestions=suggestions.merge_suggestions if suggestions else (),
+            merge_suggestions=await _merge_suggestions(conn, incident_id),
         )
 
     async def card_message(self, incident_id: int) -> tuple[int, int] | None:
@@ -1411,7 +1419,7 @@ class Store:
                 "notify_reporter = 1",
                 (q["incident_id"],),
             )
-            reports = [await self._report(conn, r["id"]) for r in ids]
+            reports = await self._reports(conn, [r["id"] for r in ids])
             seen: set[int | None] = set()
             messages = []
             for report in reports:
@@ -1490,7 +1498,7 @@ class Store:
             rows = await _fetch(
                 conn, "SELECT id FROM reports WHERE submitted_at >= ? ORDER BY id", (since.isoformat(),)
             )
-            return [await self._report(conn, r["id"]) for r in rows]
+            return await self._reports(conn, [r["id"] for r in rows])
 
     # --- export --------------------------------------------------------------------------------
 
@@ -1510,7 +1518,7 @@ class Store:
                 " ORDER BY r.observed_s, r.id",
                 {"since": epoch_seconds(since) if since is not None else None},
             )
-            return [await self._report(conn, r["id"]) for r in rows]
+            return await self._reports(conn, [r["id"] for r in rows])
 
     # --- abuse, privacy, backups ---------------------------------------------------------------
 
@@ -2283,6 +2291,22 @@ def _anchor_values(fix: Located) -> tuple[Any, ...]:
         fix.observed_s,
         grid_cell(fix.latitude, fix.longitude),
     )
+
+
+async def _merge_suggestions(conn: aiosqlite.Connection, incident_id: int) -> tuple[int, ...]:
+    """The incidents suggested for merging with this one: a suggestion shows on both cards while
+    the other incident is still open."""
+    suggested = await _fetch(
+        conn,
+        """SELECT s.other_id FROM merge_suggestions s JOIN incidents o ON o.id = s.other_id
+           WHERE s.incident_id = :id AND o.status = 'open'
+           UNION
+           SELECT s.incident_id FROM merge_suggestions s JOIN incidents o ON o.id = s.incident_id
+           WHERE s.other_id = :id AND o.status = 'open'
+           ORDER BY 1""",
+        {"id": incident_id},
+    )
+    return tuple(r[0] for r in suggested)
 
 
 async def _insert_incident(

@@ -55,14 +55,11 @@ def _button_label(action: Action, arg: str, state: CardState, t: Translator) -> 
     return t.gettext(BUTTON_LABELS[action])
 
 
-async def card_markup(store: Store, incident_id: int, rows: list[list[tuple[Action, str]]] | None,
+async def card_markup(store: Store, state: CardState, rows: list[list[tuple[Action, str]]] | None,
                       t: Translator) -> InlineKeyboardMarkup | None:
     """The card's buttons (its main ones when `rows` is None), each carrying an opaque token."""
-    state = await store.card_state(incident_id)
-    if state is None:
-        return None
     rows = main_buttons(state) if rows is None else rows
-    tokens = await store.action_tokens(incident_id, [pair for row in rows for pair in row])
+    tokens = await store.action_tokens(state.incident_id, [pair for row in rows for pair in row])
     keyboard = [[InlineKeyboardButton(_button_label(a, arg, state, t), callback_data=f"m:{tokens[(a, arg)]}")
                  for a, arg in row] for row in rows]
     return InlineKeyboardMarkup(keyboard) if keyboard else None
@@ -97,7 +94,7 @@ async def send_card(bot: Bot, store: Store, t: Translator, item: OutboxItem) -> 
     if state is None:
         return []
     text = card_text(state, t)
-    markup = await card_markup(store, incident_id, None, t)
+    markup = await card_markup(store, state, None, t)
     existing = await store.card_message(incident_id)
     if existing is None:
         message = await bot.send_message(item.chat_id, text, parse_mode="HTML", reply_markup=markup)

@@ -130,7 +130,8 @@ async def act(
     answer = ""
     if action in (Action.REJECT, Action.MERGE, Action.SPLIT, Action.BACK):
         rows = await submenu(svc, incident_id, action)
-        await query.edit_message_reply_markup(await card_markup(svc.store, incident_id, rows, t))
+        state = await svc.store.card_state(incident_id)
+        await query.edit_message_reply_markup(await card_markup(svc.store, state, rows, t) if state else None)
         await query.answer()
         return
     if action in (Action.VERIFY, Action.REJECT_WITH):
