@@ -10,11 +10,15 @@ queue per host and parses HTTP in C.
 Behaviour follows HTTPXRequest's, so PTB sees no difference: the same default timeouts (a longer
 write timeout when files are sent), the same form encoding (url-encoded, multipart when there are
 files), the pool timeout's own message, timeouts as :class:`~telegram.error.TimedOut` and any other
-transport failure as :class:`~telegram.error.NetworkError`.
+transport failure as :class:`~telegram.error.NetworkError`. Like HTTPX, it takes an HTTP proxy from
+``HTTPS_PROXY``/``HTTP_PROXY`` unless ``NO_PROXY`` names the host (a server in mainland China reaches
+Telegram only through one); unlike it, not a SOCKS proxy.
 """
 
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
 from typing import Any
 
 import aiohttp
@@ -34,6 +38,14 @@ def _total(*parts: float | None) -> float | None:
     return None if any(part is None for part in parts) else sum(part for part in parts if part is not None)
 
 
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for this URL, or None (no proxy, or NO_PROXY covers it)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
 class AiohttpRequest(BaseRequest):
     """Sends Bot API calls through one :class:`aiohttp.ClientSession`, opened in `initialize`.
 
@@ -43,7 +55,7 @@ class AiohttpRequest(BaseRequest):
     enters the request's overall limit: the sum of all four.
     """
 
-    __slots__ = ("_defaults", "_limit", "_media_write_timeout", "_session")
+    __slots__ = ("_defaults", "_limit", "_media_write_timeout", "_proxies", "_session")
 
     def __init__(
         self,
@@ -63,6 +75,9 @@ class AiohttpRequest(BaseRequest):
         }
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        # Looked up once per (scheme, host): aiohttp's own trust_env reads the environment and
+        # ~/.netrc again on every request.
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -118,8 +133,14 @@ class AiohttpRequest(BaseRequest):
             body = form
         elif request_data is not None:
             body, headers = request_data.url_encoded_parameters().encode(), FORM
+        origin = urllib.parse.urlsplit(url)[:2]
+        if origin not in self._proxies:
+            self._proxies[origin] = env_proxy(url)
+        proxy = self._proxies[origin]
         try:
-            async with session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout, proxy=proxy
+            ) as response:
                 return response.status, await response.read()
         except aiohttp.ConnectionTimeoutError as err:
             raise TimedOut(

@@ -95,3 +95,20 @@ async def test_it_can_be_shut_down_and_opened_again(fake: FakeTelegram) -> None:
     for _ in range(2):
         async with _bot(fake, request) as bot:
             assert (await bot.get_me()).is_bot
+
+
+async def test_a_proxy_named_in_the_environment_is_used_unless_no_proxy_names_the_host(
+    fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", dead_proxy)
+    with pytest.raises(NetworkError, match="aiohttp"):  # Bot.initialize's getMe went to the dead proxy
+        async with _bot(fake, AiohttpRequest()):
+            pass
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with _bot(fake, AiohttpRequest()) as bot:
+        assert (await bot.get_me()).is_bot
