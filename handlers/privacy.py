@@ -305,7 +305,10 @@ def delete_files(paths: list[str]) -> int:
 async def _target(
     update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services
 ) -> tuple[str, str, str] | None:
-    """(ban key, description for the audit log, reason) from the command, or None (already answered)."""
+    """(ban key, description for the audit log, reason) from a staff member's /ban or /unban, or
+    None (not staff, or already answered)."""
+    if not await _staff_command(update, context):
+        return None
     t = svc.staff_translator()
     args = list(context.args or [])
     message = update.effective_message
@@ -339,8 +342,6 @@ async def _target(
 
 async def ban_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ban: the person's messages are ignored, their reports kept but out of /pending."""
-    if not await _staff_command(update, context):
-        return
     svc = services(context)
     t = svc.staff_translator()
     target = await _target(update, context, svc)
@@ -368,8 +369,6 @@ async def ban_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def unban_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/unban: lifts a ban; the person's reports show in /pending again."""
-    if not await _staff_command(update, context):
-        return
     svc = services(context)
     t = svc.staff_translator()
     target = await _target(update, context, svc)
