@@ -10,7 +10,7 @@ edits a card once and a Telegram outage only delays it.
 
 Buttons carry ``c:<token>``; the token names a row of ``case_actions`` (the case, the action, its
 argument) and must sit on that case's card. Commands are accepted in the compensation chat and in
-the moderation group, from staff only (``handlers.staff.is_staff``)::
+the moderation group, from staff only (``handlers.staff.staff_only``)::
 
     /survey C12 2025-10-09 Officer Li     /surveyed C12 2 3000 yes two sheep killed at the pen
     /approve C12 [3000]    /deny C12 reserve|not_leopard|late|no_evidence|free text
@@ -82,7 +82,7 @@ from bot.i18n import Translator
 from bot.report import parse_reference_code, reference_code
 from bot.store import Outgoing, Store
 from handlers.common import Services, reply, services
-from handlers.staff import _refuse, _staff_command, is_staff, staff_name
+from handlers.staff import staff_name, staff_only
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +246,7 @@ async def case_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     assert query is not None and query.data is not None and update.effective_user is not None
     svc = services(context)
     t = svc.staff_translator()
-    if not await is_staff(context, update.effective_user.id):
-        await _refuse(update, context, query.data)
+    if not await staff_only(update, context, query.data):
         raise ApplicationHandlerStop
     found = await svc.store.case_action(query.data.removeprefix(CALLBACK_PREFIX))
     case = await svc.store.case(found[0]) if found else None
@@ -317,7 +316,7 @@ async def _usage(update: Update, svc: Services, command: str) -> None:
 async def _case_command(update: Update, context: ContextTypes.DEFAULT_TYPE,
                         command: str) -> tuple[Services, Case, list[str]] | None:
     """Staff check and the case named by the first argument (the usage is shown otherwise)."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return None
     svc = services(context)
     args = list(context.args or [])
@@ -460,7 +459,7 @@ async def case_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def cases_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cases: the open cases, most urgent first."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return
     svc = services(context)
     t = svc.staff_translator()
@@ -483,7 +482,7 @@ def previous_month(today: date) -> str:
 async def monthly_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/monthly [YYYY-MM]: cases, heads and amounts by township and animal (by default the month
     before), as a message and as a CSV file."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return
     svc = services(context)
     t = svc.staff_translator()
@@ -538,8 +537,7 @@ async def survey_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         case = await svc.store.case(int(match.group(1))) if match else None
     if case is None:
         return  # not for a case: other photos in the group are none of our business
-    if not await is_staff(context, user.id):
-        await _refuse(update, context, "case photo")
+    if not await staff_only(update, context, "case photo"):
         return
     photo = message.photo[-1]
     added = await svc.store.add_case_photo(case.id, photo.file_id, photo.file_unique_id, user.id,

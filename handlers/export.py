@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot.export import Format, Level, build_export, parse_since
 from handlers.common import reply, services
-from handlers.staff import _refuse, _staff_command
+from handlers.staff import refuse, staff_only
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ FORMAT_NAMES = {Format.CSV: "CSV", Format.GEOJSON: "GeoJSON", Format.DWCA: "Darw
 
 async def export_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Builds the export and sends it as a document into the chat it was asked in."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return
     svc = services(context)
     chat = update.effective_chat
@@ -45,7 +45,7 @@ async def export_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             await reply(update, f"<code>{html.escape(USAGE)}</code>")
             return
     if level is Level.TRUSTED and chat.id != svc.config.moderation_chat_id:
-        await _refuse(update, context, "export trusted outside the moderation group")
+        await refuse(update, context, "export trusted outside the moderation group")
         return
     reports = await svc.store.verified_reports(since)
     export = build_export(reports, level, fmt, svc.config.public_cell_degrees, tz=svc.config.timezone,

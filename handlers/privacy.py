@@ -38,7 +38,7 @@ from bot.i18n import N_
 from bot.report import REF_PREFIX, parse_reference_code, reference_code
 from bot.store import Store
 from handlers.common import Services, inline_keyboard, reply, services, tr
-from handlers.staff import _staff_command, is_staff, staff_name
+from handlers.staff import is_staff, staff_name, staff_only
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ async def _target(
 ) -> tuple[str, str, str] | None:
     """(ban key, description for the audit log, reason) from a staff member's /ban or /unban, or
     None (not staff, or already answered)."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return None
     t = svc.staff_translator()
     args = list(context.args or [])

@@ -72,7 +72,20 @@ def staff_name(update: Update) -> str:
     return user.full_name if user else "?"
 
 
-async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -> None:
+async def staff_only(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str | None = None) -> bool:
+    """True for staff. Anyone else is told "Staff only." and the attempt is logged and recorded, as
+    `what` (default: the text of their command)."""
+    user = update.effective_user
+    if user is not None and await is_staff(context, user.id):
+        return True
+    if what is None:
+        what = (update.effective_message.text or "") if update.effective_message else ""
+    await refuse(update, context, what)
+    return False
+
+
+async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -> None:
+    """Answers "Staff only." and logs and records the attempt (`what`) in the audit log."""
     user = update.effective_user
     log.warning("non-staff %s tried %s", user.id if user else None, what)
     svc = services(context)
@@ -92,8 +105,7 @@ async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     assert query is not None and query.data is not None and update.effective_user is not None
     svc = services(context)
     t = svc.staff_translator()
-    if not await is_staff(context, update.effective_user.id):
-        await _refuse(update, context, query.data)
+    if not await staff_only(update, context, query.data):
         return
     found = await svc.store.card_action(query.data.removeprefix("m:"))
     card = await svc.store.card_message(found[0]) if found else None
@@ -247,8 +259,7 @@ async def staff_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if question is None:
         return
     assert update.effective_user is not None
-    if not await is_staff(context, update.effective_user.id):
-        await _refuse(update, context, "ask")
+    if not await staff_only(update, context, "ask"):
         raise ApplicationHandlerStop
     sent = await svc.store.relay_question(
         question,
@@ -293,7 +304,7 @@ async def reporter_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def pending_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/pending: open incidents waiting for staff, oldest first."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return
     svc = services(context)
     t = svc.staff_translator()
@@ -303,7 +314,7 @@ async def pending_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stats: reports of the last 7 and 30 days by kind and township."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return
     svc = services(context)
     now = svc.now()
@@ -313,7 +324,7 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def find_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/find CODE: a report and its incident."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return
     svc = services(context)
     t = svc.staff_translator()
@@ -334,22 +345,12 @@ async def find_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await reply(update, html.escape(text), **kwargs)
 
 
-async def _staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    user = update.effective_user
-    if user is None or not await is_staff(context, user.id):
-        await _refuse(
-            update, context, (update.effective_message.text or "") if update.effective_message else ""
-        )
-        return False
-    return True
-
-
 POSTER_KINDS = ("scenic_spot", "trailhead")
 
 
 async def poster_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/poster SPOT: a printable A4 poster (PNG at 300 dpi, and PDF) with QR codes for a gazetteer spot."""
-    if not await _staff_command(update, context):
+    if not await staff_only(update, context):
         return
     svc = services(context)
     t = svc.staff_translator()
