@@ -51,8 +51,9 @@ class AiohttpRequest(BaseRequest):
 
     Timeouts map onto aiohttp's as follows. `connect_timeout` bounds opening a connection;
     `pool_timeout` plus it bound getting one, waiting for a free one included; `read_timeout`
-    bounds each wait for the response's bytes. aiohttp has no write timeout, so `write_timeout`
-    enters the request's overall limit: the sum of all four.
+    bounds each wait for the response's bytes, so a long download is fine as long as it flows (as
+    with HTTPX). aiohttp has no write timeout: a request that sends files gets an overall limit
+    instead, the sum of all four, so a stalled upload ends. Other requests are a few kB.
     """
 
     __slots__ = ("_defaults", "_limit", "_media_write_timeout", "_proxies", "_session")
@@ -118,7 +119,7 @@ class AiohttpRequest(BaseRequest):
         pool = _given(pool_timeout, self._defaults["pool"])
         write = _given(write_timeout, self._media_write_timeout if files else self._defaults["write"])
         timeout = aiohttp.ClientTimeout(
-            total=_total(pool, connect, write, read),
+            total=_total(pool, connect, write, read) if files else None,
             connect=_total(pool, connect),
             sock_connect=connect,
             sock_read=read,

@@ -112,3 +112,25 @@ async def test_a_proxy_named_in_the_environment_is_used_unless_no_proxy_names_th
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     async with _bot(fake, AiohttpRequest()) as bot:
         assert (await bot.get_me()).is_bot
+
+
+async def test_an_upload_the_server_stops_reading_ends_in_time() -> None:
+    """aiohttp has no write timeout: an upload gets an overall limit instead."""
+
+    async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    request = AiohttpRequest(read_timeout=0.5, connect_timeout=0.5, pool_timeout=0.5, media_write_timeout=0.5)
+    bot = Bot("1:x", base_url=f"http://127.0.0.1:{port}/bot", request=request)
+    await request.initialize()
+    try:
+        began = asyncio.get_running_loop().time()
+        with pytest.raises(TimedOut):
+            # More than the loopback socket buffers hold, so the write itself blocks.
+            await asyncio.wait_for(bot.send_document(PERSON, bytes(64 * 1024 * 1024), filename="x.bin"), 10)
+        assert asyncio.get_running_loop().time() - began < 5
+    finally:
+        await request.shutdown()
+        server.close()
