@@ -37,7 +37,7 @@ from bot.moderation import (
 )
 from bot.posters import make_poster
 from bot.report import parse_reference_code
-from bot.review import Review
+from bot.review import CardState, Review
 from bot.store import Outgoing
 from handlers.common import Services, reply, services
 from handlers.outbox import card_markup
@@ -141,8 +141,8 @@ async def act(
 
     answer = ""
     if action in (Action.REJECT, Action.MERGE, Action.SPLIT, Action.BACK):
-        rows = await submenu(svc, incident_id, action)
         state = await svc.store.card_state(incident_id)
+        rows = await submenu(svc, incident_id, state, action)
         await query.edit_message_reply_markup(await card_markup(svc.store, state, rows, t) if state else None)
         await query.answer()
         return
@@ -215,7 +215,9 @@ async def warn_residents(svc: Services, incident_id: int, staff_id: int, name: s
     return t.ngettext("Warning sent to {n} person.", "Warning sent to {n} people.", len(subscribers))
 
 
-async def submenu(svc: Services, incident_id: int, action: Action) -> list[list[tuple[Action, str]]] | None:
+async def submenu(
+    svc: Services, incident_id: int, state: CardState | None, action: Action
+) -> list[list[tuple[Action, str]]] | None:
     """The buttons behind Reject, Merge and Split (None: the card's main buttons)."""
     back = [(Action.BACK, "")]
     if action is Action.REJECT:
@@ -223,7 +225,6 @@ async def submenu(svc: Services, incident_id: int, action: Action) -> list[list[
     if action is Action.MERGE:
         return [[(Action.MERGE_INTO, str(i))] for i in await svc.store.merge_candidates(incident_id)] + [back]
     if action is Action.SPLIT:
-        state = await svc.store.card_state(incident_id)
         reports = state.reports if state else ()
         return [[(Action.SPLIT_OUT, str(r.id))] for r in reports[1:]] + [back]
     return None
