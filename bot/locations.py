@@ -170,18 +170,19 @@ def from_place(place: Place) -> Found:
     )
 
 
-def from_text(text: str) -> Found | list[Place]:
-    """Typed coordinates, a map link, or a place name (several matches: the candidates to choose from)."""
+def from_text(text: str) -> Found | NameMatch:
+    """Typed coordinates, a map link, or a place name (a :class:`NameMatch` when the person must choose:
+    a name shared by several places, or a "did you mean" list)."""
     try:
         parsed = coords.parse_coordinates(text, service_area=service_area())
     except coords.CoordinateError as error:
-        places = gazetteer().search(text, limit=6) if len(text) <= 60 else []
-        if not places:
+        match = find_place(text)
+        if match is None:
             # Text with digits was meant as coordinates: the parser's message says what went wrong.
             raise LocationError(error.message if any(c.isdigit() for c in text) else NOT_FOUND) from None
-        if len(places) == 1:
-            return from_place(places[0])
-        return places
+        if match.exact and len(match.places) == 1:
+            return from_place(match.places[0])
+        return match
     return from_point(
         parsed.lat, parsed.lon, accuracy_m=parsed.accuracy_m, source=parsed.source, datum=parsed.datum
     )
