@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from bot import locations
 from bot.gazetteer import Place
+from bot.geo import AreaCheck
 from bot.i18n import N_, Translator
 from bot.locations import relative_to_places
 from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, display_answer
@@ -31,6 +33,7 @@ SOURCE_LABELS = {
     "typed": N_("typed coordinates"),
     "map_link": N_("map link"),
     "place": N_("place name"),
+    "named_place": N_("place name, no point"),
     "exif": N_("photo GPS"),
     "browser": N_("browser location"),
 }
@@ -143,17 +146,65 @@ def describe_place(latitude: float, longitude: float, t: Translator) -> str | No
     )
 
 
+def named_place_text(place_id: str | None, place_name: str | None, t: Translator) -> str:
+    """'reported as 许村村, 松烟镇 — no exact point' (plain text) for a place given only by name."""
+    place = locations.gazetteer().get(place_id) if place_id else None
+    name = place_label(place, t) if place else (place_name or "?")
+    town = locations.township_of_place(place_id)
+    if town is not None and town.id != (place.id if place else None):
+        where = t.gettext("{place}, {township}", place=name, township=place_label(town, t))
+    else:
+        where = name
+    return t.gettext("reported as {place} — no exact point", place=where)
+
+
+def outside_text(check: AreaCheck, t: Translator) -> str | None:
+    """'outside Heshun — in 左权县, 6 km from the border' (plain text) for a flagged point, else None."""
+    if not check.flagged:
+        return None
+    distance = t.distance(check.border_m)
+    if check.county:
+        return t.gettext(
+            "outside Heshun — in {county}, {distance} from the border", county=check.county, distance=distance
+        )
+    return t.gettext("outside Heshun — {distance} from the border", distance=distance)
+
+
+def point_outside_text(latitude: float | None, longitude: float | None, t: Translator) -> str | None:
+    """:func:`outside_text` for a point (None: inside, near the border, or no point)."""
+    if latitude is None or longitude is None:
+        return None
+    return outside_text(locations.area_check(latitude, longitude), t)
+
+
+def township_text(report: ReportRow, t: Translator) -> str:
+    """'Township: 松烟镇' or 'township unknown', from the one rule (bot.locations.report_township)."""
+    town = locations.report_township(report.latitude, report.longitude, report.place_id)
+    if town is None:
+        return t.gettext("township unknown")
+    return labelled(t, t.gettext("Township"), html.escape(place_label(town, t)))
+
+
 def location_line(report: ReportRow, t: Translator) -> str:
-    parts = [format_coordinates(report.latitude, report.longitude)]
-    if report.accuracy_m:
-        parts.append(t.gettext("±{distance}", distance=t.distance(report.accuracy_m)))
-    parts.append(t.gettext(SOURCE_LABELS.get(report.location_source, report.location_source)))
-    if report.place_name:
-        parts.append(user_text(report.place_name, 200))
-    nearby = describe_place(report.latitude, report.longitude, t)
-    if nearby:
-        parts.append(html.escape(nearby))
-    return "📍 " + " · ".join(parts)
+    """The place lines of a card: where (or the named place), the outside-Heshun flag, the township."""
+    if report.latitude is None or report.longitude is None:
+        lines = ["📍 " + html.escape(named_place_text(report.place_id, report.place_name, t))]
+    else:
+        parts = [format_coordinates(report.latitude, report.longitude)]
+        if report.accuracy_m:
+            parts.append(t.gettext("±{distance}", distance=t.distance(report.accuracy_m)))
+        parts.append(t.gettext(SOURCE_LABELS.get(report.location_source, report.location_source)))
+        if report.place_name:
+            parts.append(user_text(report.place_name, 200))
+        nearby = describe_place(report.latitude, report.longitude, t)
+        if nearby:
+            parts.append(html.escape(nearby))
+        lines = ["📍 " + " · ".join(parts)]
+        outside = point_outside_text(report.latitude, report.longitude, t)
+        if outside:
+            lines.append("⚠️ " + html.escape(outside))
+    lines.append("🏘 " + township_text(report, t))
+    return "\n".join(lines)
 
 
 def card_refresh(incident_id: int, moderation_chat_id: int) -> list[Outgoing]:
@@ -175,10 +226,11 @@ def new_report_messages(report: ReportRow, outcome: SubmittedReport, staff_chat_
         messages.append(Outgoing(staff_chat_id, "send_photos", {
             "paths": [p.derived_path for p in report.photos], "caption": caption,
         }, purpose))
-    location: dict[str, Any] = {"latitude": report.latitude, "longitude": report.longitude}
-    if report.accuracy_m:
-        location["horizontal_accuracy"] = min(1500.0, report.accuracy_m)  # Telegram's maximum
-    messages.append(Outgoing(staff_chat_id, "send_location", location, purpose))
+    if report.latitude is not None and report.longitude is not None:  # a named place has no pin to send
+        location: dict[str, Any] = {"latitude": report.latitude, "longitude": report.longitude}
+        if report.accuracy_m:
+            location["horizontal_accuracy"] = min(1500.0, report.accuracy_m)  # Telegram's maximum
+        messages.append(Outgoing(staff_chat_id, "send_location", location, purpose))
     return messages + refresh
 
 

@@ -378,16 +378,12 @@ def _count(value: Any) -> int:
         return 0
 
 
-TOWNSHIP_KINDS = ("county_seat", "town", "township")
+def township_of(report: ReportRow) -> str | None:
+    """The township of the loss (the monthly report groups by it): bot.locations.report_township."""
+    from bot.locations import report_township
 
-
-def township_of(latitude: float, longitude: float) -> str | None:
-    """The township-level place nearest the loss (the monthly report groups by it)."""
-    from bot.geo import describe_relative
-    from bot.locations import gazetteer
-
-    relative = describe_relative(latitude, longitude, gazetteer(), kinds=TOWNSHIP_KINDS)
-    return relative.place.id if relative else None
+    town = report_township(report.latitude, report.longitude, report.place_id)
+    return town.id if town else None
 
 
 def new_cases(reports: Sequence[ReportRow], now: datetime, plan: CasePlan) -> list[dict[str, Any]]:
@@ -415,7 +411,7 @@ def new_cases(reports: Sequence[ReportRow], now: datetime, plan: CasePlan) -> li
             "killed": max(_count(r.details.get("killed")) for r in group),
             "injured": max(_count(r.details.get("injured")) for r in group),
             "penned": first.details.get("penned"),
-            "township_id": township_of(first.latitude, first.longitude),
+            "township_id": township_of(first),
             "latitude": first.latitude, "longitude": first.longitude,
             "loss_on": loss_on.isoformat(), "reported_on": reported_on.isoformat(),
             "survey_due": plan.survey_due(reported_on).isoformat(),

@@ -209,6 +209,7 @@ class MatchReason(StrEnum):
     PHOTO_SIMILAR = "photo_similar"
     NEARBY = "nearby"
     SAME_REPORTER = "same_reporter"  # the reporter's earlier report of the same thing was updated
+    SAME_PLACE = "same_place"  # a named place without a point: the same village within the time window
     STAFF_SPLIT = "staff_split"  # set on a report staff moved into its own incident
 
 

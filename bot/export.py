@@ -57,7 +57,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from bot.geo import ObscuredLocation, distance_m, obscure
-from bot.locations import relative_to_places
+from bot.locations import area_check, relative_to_places, report_township
 from bot.store import ReportRow
 from bot.web.security import Signer
 
@@ -169,10 +169,43 @@ def _common(report: ReportRow, *, public: bool) -> dict[str, Any]:
     }
 
 
+def township_locality(report: ReportRow) -> str:
+    """"松烟镇 (Songyan Town), 和顺县 Heshun" — the township as a locality (named places), or the county."""
+    town = report_township(report.latitude, report.longitude, report.place_id)
+    if town is None:
+        return COUNTY
+    name = f"{town.name_zh} ({town.name_en})" if town.name_en else town.name_zh
+    return f"{name}, {COUNTY}"
+
+
+def _named_row(report: ReportRow, row: dict[str, Any], *, public: bool) -> dict[str, Any]:
+    """A named place without a point: the township as locality, no coordinates (none exist)."""
+    row.update(
+        decimalLatitude=None,
+        decimalLongitude=None,
+        coordinateUncertaintyInMeters=None,
+        geodeticDatum=None,
+        locality=township_locality(report),
+        georeferenceRemarks=None if public else "reported by place name only, no exact point"
+        + (f"; place: {_clean(report.place_name)}" if report.place_name else ""),
+    )
+    return {k: row.get(k) for k in COLUMNS}
+
+
 def _public_row(report: ReportRow, cell_deg: float, tz: tzinfo | None) -> dict[str, Any]:
-    cell = obscure(report.latitude, report.longitude, cell_deg)
     observed = report.observed_at.astimezone(tz) if tz is not None else report.observed_at
     row = _common(report, public=True)
+    if report.latitude is None or report.longitude is None:
+        row.update(
+            eventDate=observed.date().isoformat(),
+            dataGeneralizations="Reported by village name only: given to township level; event date truncated"
+            " to the day.",
+            informationWithheld=(
+                "Village, exact time, livestock details and everything about the reporter are withheld."
+            ),
+        )
+        return _named_row(report, row, public=True)
+    cell = obscure(report.latitude, report.longitude, cell_deg)
     row.update(
         eventDate=observed.date().isoformat(),
         decimalLatitude=cell.center_lat,
@@ -194,6 +227,13 @@ def _public_row(report: ReportRow, cell_deg: float, tz: tzinfo | None) -> dict[s
 
 def _trusted_row(report: ReportRow) -> dict[str, Any]:
     row = _common(report, public=False)
+    if report.latitude is None or report.longitude is None:
+        row.update(
+            eventDate=report.observed_at.isoformat(timespec="seconds"),
+            dataGeneralizations=None,
+            informationWithheld="Reporter identity and free-text answers are withheld.",
+        )
+        return _named_row(report, row, public=False)
     uncertainty, remarks = trusted_uncertainty(report)
     row.update(
         eventDate=report.observed_at.isoformat(timespec="seconds"),
@@ -259,7 +299,19 @@ def occurrence_remarks(report: ReportRow, *, public: bool) -> str:
             value = report.details.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
                 parts.append(f"{key}={value}")
+    parts += outside_remark(report)
     return "; ".join(parts)
+
+
+def outside_remark(report: ReportRow) -> list[str]:
+    """["outside Heshun county: in 左权县, 6.0 km from the border"] for a flagged point, else []."""
+    if report.latitude is None or report.longitude is None:
+        return []
+    check = area_check(report.latitude, report.longitude)
+    if not check.flagged:
+        return []
+    where = f"in {check.county}, " if check.county else ""
+    return [f"outside Heshun county: {where}{check.border_m / 1000:.1f} km from the border"]
 
 
 def cell_uncertainty_m(cell: ObscuredLocation) -> int:
@@ -289,6 +341,8 @@ def trusted_locality(report: ReportRow) -> str:
     parts = []
     if report.place_name:
         parts.append(_clean(report.place_name))
+    if report.latitude is None or report.longitude is None:
+        return "; ".join([*parts, township_locality(report)])
     relative = relative_to_places(report.latitude, report.longitude)
     if relative is not None:
         place = relative.place

@@ -24,7 +24,7 @@ The API other parts use (the Telegram side, the web tip line's village picker an
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +42,9 @@ NOT_FOUND = N_(
     "or type the coordinates, for example 37.33, 113.57."
 )
 NOT_LOCATED = N_("I know {place}, but not exactly where it is. Please tap 📍 to send your location.")
+#: How much ground a named place without a point stands for: a township. Heshun's 2,200 km² over 8
+#: townships is ~275 km² each, a circle of radius ~9.4 km; rounded up.
+NAMED_PLACE_M = 10_000.0
 
 
 class LocationError(ValueError):
@@ -55,8 +58,11 @@ class LocationError(ValueError):
 
 @dataclass(frozen=True)
 class Found:
-    latitude: float
-    longitude: float
+    """Where a report happened: a checked point, or a named place (latitude/longitude None, place_id
+    the village/township/spot, accuracy the township-level :data:`NAMED_PLACE_M`)."""
+
+    latitude: float | None
+    longitude: float | None
     accuracy_m: float | None
     source: str
     datum: str
@@ -136,6 +142,18 @@ def township_of(latitude: float, longitude: float, *, max_m: float | None = None
     return None
 
 
+def report_township(latitude: float | None, longitude: float | None, place_id: str | None) -> Place | None:
+    """The township of a report, the one rule for cards, Warn residents, /stats, /monthly and exports:
+    the township of the place it was given as (a village names its township for certain), else the
+    township of its point (:func:`township_of`), else None."""
+    town = township_of_place(place_id)
+    if town is not None:
+        return town
+    if latitude is None or longitude is None:
+        return None
+    return township_of(latitude, longitude)
+
+
 def township_of_place(place_id: str | None) -> Place | None:
     """The township of a named place (a village's parent township; a township itself)."""
     place = gazetteer().get(place_id) if place_id else None
@@ -161,13 +179,18 @@ def from_point(
 
 
 def from_place(place: Place) -> Found:
-    """A gazetteer place, with an accuracy that says how much ground its point stands for."""
+    """A gazetteer place: its point, with an accuracy that says how much ground it stands for, or —
+    when nobody has given it a point yet — a named place: accepted, no point, township-level
+    uncertainty (a resident without GPS who names their village has answered)."""
     if place.latitude is None or place.longitude is None:
-        raise LocationError(NOT_LOCATED, place=place.display_name)
+        return Found(
+            None, None, NAMED_PLACE_M, "named_place", "wgs84", place.display_name, False, place_id=place.id
+        )
     accuracy = APPROXIMATE_PLACE_M if place.approximate else SURVEYED_PLACE_M
-    return from_point(
+    found = from_point(
         place.latitude, place.longitude, accuracy_m=accuracy, source="place", place_name=place.display_name
     )
+    return replace(found, place_id=place.id)
 
 
 def from_text(text: str) -> Found | NameMatch:

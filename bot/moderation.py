@@ -21,15 +21,15 @@ from bot.cards import (
     format_coordinates,
     labelled,
     location_line,
+    named_place_text,
     place_label,
     user_text,
 )
 from bot.config import Config
 from bot.gazetteer import Place
-from bot.geo import describe_relative as geo_describe
 from bot.geo import haversine_m, obscure
 from bot.i18n import N_, Translator, translator
-from bot.locations import gazetteer, relative_to_places
+from bot.locations import gazetteer, report_township
 from bot.report import KIND_LABELS, Kind
 from bot.review import CardState, Review
 from bot.store import Outgoing, ReportRow
@@ -104,9 +104,9 @@ def main_buttons(state: CardState) -> list[list[tuple[Action, str]]]:
 
 
 def spread_m(reports: tuple[ReportRow, ...]) -> float:
-    """How far the incident's reports lie from its first one (the anchor)."""
-    anchor = reports[0]
-    return max(haversine_m((anchor.latitude, anchor.longitude), (r.latitude, r.longitude)) for r in reports)
+    """How far the incident's reports with a point lie from the first of them (named places: none)."""
+    points = [r.point for r in reports if r.point is not None]
+    return max((haversine_m(points[0], p) for p in points), default=0.0)
 
 
 def card_text(state: CardState, t: Translator) -> str:
@@ -194,7 +194,12 @@ def public_post(state: CardState, t: Translator, cell_deg: float) -> str:
     """A verified incident for a public destination: grid cell only, no names, no people."""
     kind = Kind(state.kind)
     anchor = state.reports[0]
-    cell = obscure(anchor.latitude, anchor.longitude, cell_deg)
+    if anchor.latitude is None or anchor.longitude is None:
+        # A named place: a village is finer than the grid, so the public sees its township at most.
+        town = incident_township(state)
+        area = place_label(town, t) if town else t.gettext("Heshun county")
+    else:
+        area = obscure(anchor.latitude, anchor.longitude, cell_deg).label
     first = min(r.observed_at for r in state.reports)
     lines = []
     if kind is Kind.TIP:
@@ -203,7 +208,7 @@ def public_post(state: CardState, t: Translator, cell_deg: float) -> str:
         f"{KIND_ICONS[kind]} <b>{html.escape(t.gettext(KIND_LABELS[kind]))}</b> · "
         + html.escape(t.gettext("verified")),
         "🕒 " + html.escape(t.datetime(first.replace(minute=0, second=0, microsecond=0))),
-        "🗺 " + html.escape(t.gettext("Area: {cell}", cell=cell.label)),
+        "🗺 " + html.escape(t.gettext("Area: {cell}", cell=area)),
     ]
     if len(state.reports) > 1:
         lines.append("👥 " + html.escape(t.ngettext("{n} report", "{n} reports", len(state.reports))))
@@ -214,6 +219,10 @@ def exact_locations_text(state: CardState, t: Translator) -> str:
     """Every report's precise point, for staff who pressed "Exact location"."""
     lines = ["📍 <b>" + html.escape(t.gettext("Exact locations")) + "</b>"]
     for r in state.reports:
+        if r.latitude is None or r.longitude is None:
+            named = named_place_text(r.place_id, r.place_name, t)
+            lines.append(f"<code>{r.ref_code}</code> {html.escape(named)}")
+            continue
         where = format_coordinates(r.latitude, r.longitude)
         if r.accuracy_m:
             where += " " + t.gettext("±{distance}", distance=t.distance(r.accuracy_m))
@@ -264,14 +273,15 @@ def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
             messages.append(
                 Outgoing(destination.chat_id, "send_message", {"text": trusted_post(state, t)}, purpose)
             )
-            messages.append(
-                Outgoing(
-                    destination.chat_id,
-                    "send_location",
-                    {"latitude": anchor.latitude, "longitude": anchor.longitude},
-                    purpose,
+            if anchor.latitude is not None and anchor.longitude is not None:
+                messages.append(
+                    Outgoing(
+                        destination.chat_id,
+                        "send_location",
+                        {"latitude": anchor.latitude, "longitude": anchor.longitude},
+                        purpose,
+                    )
                 )
-            )
             originals = [p.original_path for r in state.reports for p in r.photos][:10]
             if originals:
                 messages.append(
@@ -401,19 +411,19 @@ def stats_text(reports: list[ReportRow], now: datetime, t: Translator) -> str:
 
 
 def area_name(report: ReportRow, t: Translator) -> str:
-    """The township (nearest located gazetteer place) a report falls in, for statistics."""
-    relative = relative_to_places(report.latitude, report.longitude)
-    return place_label(relative.place, t) if relative else t.gettext("Elsewhere")
-
-
-TOWNSHIP_KINDS = ("county_seat", "town", "township")
+    """The township a report falls in, for statistics (bot.locations.report_township)."""
+    town = report_township(report.latitude, report.longitude, report.place_id)
+    return place_label(town, t) if town else t.gettext("township unknown")
 
 
 def incident_township(state: CardState) -> Place | None:
-    """The township an incident is in (nearest township-level place): the finest a warning may name."""
-    anchor = state.reports[0]
-    relative = geo_describe(anchor.latitude, anchor.longitude, gazetteer(), kinds=TOWNSHIP_KINDS)
-    return relative.place if relative else None
+    """The township an incident is in (None: unknown, staff choose): the finest a warning may name.
+    The first report that names one decides (the anchor first)."""
+    for report in state.reports:
+        town = report_township(report.latitude, report.longitude, report.place_id)
+        if town is not None:
+            return town
+    return None
 
 
 def warning_messages(

@@ -354,6 +354,39 @@ MIGRATIONS: list[str] = [
     """
     DROP TABLE conversations;
     """,
+    # 7: named places (issue 22). A report whose place is only a village's name has no point: its
+    # latitude/longitude are NULL (never a made-up point) and place_id names the gazetteer place. SQLite
+    # cannot drop a NOT NULL with ALTER TABLE; the documented way for a change that leaves the stored
+    # rows as they are is to edit the schema text (sqlite.org/lang_altertable.html, "other kinds of table
+    # schema changes"). Store.migrate bumps schema_version after this script so connections re-read it.
+    # The CHECKs stay: NULL passes them, a wrong number still fails. Compensation cases likewise.
+    """
+    PRAGMA writable_schema = ON;
+    UPDATE sqlite_schema SET sql = replace(replace(sql,
+            'latitude REAL NOT NULL CHECK', 'latitude REAL CHECK'),
+            'longitude REAL NOT NULL CHECK', 'longitude REAL CHECK')
+        WHERE type = 'table' AND name = 'reports';
+    UPDATE sqlite_schema SET sql = replace(replace(sql, 'latitude REAL NOT NULL,', 'latitude REAL,'),
+        'longitude REAL NOT NULL,', 'longitude REAL,') WHERE type = 'table' AND name = 'cases';
+    PRAGMA writable_schema = OFF;
+    """,
+    # 8: what staff taught about places (issue 22): a point per gazetteer place (village, township seat,
+    # scenic spot), who set it and when (every change is also in audit_log). reports.place_id names the
+    # place a report was given as (by name, a poster's spot, a did-you-mean choice); named-place reports
+    # are grouped by it (reports_by_place) and get its point once staff set one.
+    """
+    ALTER TABLE reports ADD COLUMN place_id TEXT;
+    CREATE INDEX reports_by_place ON reports (place_id, observed_s) WHERE place_id IS NOT NULL;
+    CREATE TABLE place_points (
+        place_id TEXT PRIMARY KEY,
+        latitude REAL NOT NULL CHECK (latitude BETWEEN -90 AND 90),
+        longitude REAL NOT NULL CHECK (longitude BETWEEN -180 AND 180),
+        set_by INTEGER,
+        set_by_name TEXT,
+        set_at TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -428,8 +461,8 @@ class ReportRow:
     reporter_name: str | None
     reporter_username: str | None
     language: str
-    latitude: float
-    longitude: float
+    latitude: float | None  # None: a named place (place_id) without a point
+    longitude: float | None
     accuracy_m: float | None
     location_source: str
     input_datum: str
@@ -440,6 +473,27 @@ class ReportRow:
     notify_reporter: bool
     incident_id: int | None
     photos: tuple[StoredPhoto, ...] = ()
+    place_id: str | None = None  # the gazetteer place it was given as (a village, a poster's spot)
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        """(lat, lon), or None for a named place without a point."""
+        if self.latitude is None or self.longitude is None:
+            return None
+        return self.latitude, self.longitude
+
+
+@dataclass(frozen=True)
+class PlacePoint:
+    """A point staff (or an import) gave a gazetteer place, and who did it when."""
+
+    place_id: str
+    latitude: float
+    longitude: float
+    set_by: int | None
+    set_by_name: str | None
+    set_at: datetime
+    source: str
 
 
 @dataclass(frozen=True)
@@ -530,6 +584,11 @@ class Store:
             async with self.transaction() as conn:
                 for statement in _statements(script):
                     await conn.execute(statement)
+                if "writable_schema" in script:
+                    # The schema text was edited in place: a new schema_version makes every
+                    # connection (this one included) parse it again before its next statement.
+                    cookie = (await _one(conn, "PRAGMA schema_version"))[0]
+                    await conn.execute(f"PRAGMA schema_version = {int(cookie) + 1}")
                 await conn.execute(f"PRAGMA user_version = {number}")
         return len(MIGRATIONS)
 
@@ -577,12 +636,16 @@ class Store:
                 0
             ]
             code = reference_code(year, seq)
+            named = location.get("latitude") is None  # a village's name, no point (issue 22)
             probe = _probe(draft, reporter, photos)
-            earlier = await self._earlier_same_report(conn, probe)
+            earlier = None if named else await self._earlier_same_report(conn, probe)
             if earlier is not None:
                 outcome = await self._update_earlier(conn, earlier, draft, photos, submitted_at)
             else:
-                decision = await self._find_incident(conn, probe)
+                if named:
+                    decision = await self._find_named_incident(conn, probe, location.get("place_id"))
+                else:
+                    decision = await self._find_incident(conn, probe)
                 incident_id = decision.incident_id
                 if incident_id is None:
                     incident_id = await _insert_incident(conn, probe, submitted_at.isoformat(), None)
@@ -590,8 +653,8 @@ class Store:
                     """INSERT INTO reports (draft_id, year, seq, ref_code, kind, reporter_id, reporter_name,
                            reporter_username, language, latitude, longitude, accuracy_m, location_source,
                            input_datum, place_name, observed_at, submitted_at, details, notify_reporter,
-                           incident_id, reporter_key, observed_s, match_reason, match_distance_m)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           incident_id, reporter_key, observed_s, match_reason, match_distance_m, place_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
                         draft["id"],
                         year,
@@ -617,6 +680,7 @@ class Store:
                         probe.observed_s,
                         decision.reason.value,
                         decision.distance_m,
+                        location.get("place_id"),
                     ),
                 )
                 report_id = cursor.lastrowid
@@ -715,6 +779,7 @@ class Store:
                 notify_reporter=bool(r["notify_reporter"]),
                 incident_id=r["incident_id"],
                 photos=tuple(photos.get(r["id"], ())),
+                place_id=r["place_id"],
             )
             for r in (by_id[i] for i in report_ids if i in by_id)
         ]
@@ -1040,6 +1105,35 @@ class Store:
         anchors = await _fetch(conn, ANCHOR_SQL, anchor_params(probe, rules))
         photos = await _fetch(conn, PHOTO_SQL, photo_params(probe, rules)) if _has_photos(probe) else []
         return _decide(probe, anchors, photos, rules)
+
+    async def _find_named_incident(
+        self, conn: aiosqlite.Connection, probe: Probe, place_id: str | None
+    ) -> Decision:
+        """A named-place report (no point) joins the open incident whose anchor names the same place
+        without a point, of a kind it may group with, observed within the time window (nearest in
+        time first). Once staff give the place a point, its reports have that point and group by
+        distance like any other."""
+        if not place_id:
+            return Decision(None, MatchReason.NEW)
+        rules = self.dedupe_rules
+        kinds = rules.group_kinds(probe.kind)
+        window = max(rules.window_s(probe.kind, k) for k in kinds)
+        row = await _first(
+            conn,
+            """SELECT COALESCE(i.merged_into, i.id) AS live
+               FROM incidents i JOIN reports r ON r.id = i.anchor_report_id
+               WHERE r.place_id = :place AND r.latitude IS NULL AND r.observed_s BETWEEN :min_s AND :max_s
+                 AND i.anchor_kind IN (SELECT value FROM json_each(:kinds))
+               ORDER BY abs(r.observed_s - :at), i.id LIMIT 1""",
+            {
+                "place": place_id,
+                "min_s": probe.observed_s - window,
+                "max_s": probe.observed_s + window,
+                "kinds": json.dumps(kinds),
+                "at": probe.observed_s,
+            },
+        )
+        return Decision(row["live"], MatchReason.SAME_PLACE) if row else Decision(None, MatchReason.NEW)
 
     async def _earlier_same_report(self, conn: aiosqlite.Connection, probe: Probe) -> Candidate | None:
         """The reporter's own earlier report of the same thing (see dedupe.same_report), if any."""
@@ -1457,6 +1551,87 @@ class Store:
                 conn, compose(q["incident_id"], code, (card[0], card[1]) if card else None), now
             )
         return True
+
+    # --- places staff taught (issue 22) -----------------------------------------------------------
+
+    async def place_points(self) -> list[PlacePoint]:
+        """Every place staff gave a point, by place id."""
+        async with self.reading() as conn:
+            rows = await _fetch(conn, "SELECT * FROM place_points ORDER BY place_id")
+        return [
+            PlacePoint(
+                r["place_id"], r["latitude"], r["longitude"], r["set_by"], r["set_by_name"],
+                datetime.fromisoformat(r["set_at"]), r["source"],
+            )
+            for r in rows
+        ]
+
+    async def set_place_point(
+        self,
+        place_id: str,
+        latitude: float,
+        longitude: float,
+        *,
+        accuracy_m: float,
+        staff_id: int | None,
+        staff_name: str | None,
+        source: str,
+        now: datetime,
+        incident_id: int | None = None,
+        refresh: Callable[[int], Sequence[Outgoing]] | None = None,
+    ) -> list[int]:
+        """Sets or moves a place's point (audited), and gives it, with ``accuracy_m``, to every report
+        that named the place without a point; their incidents are anchored there too. Returns those
+        incidents (their cards are refreshed through ``refresh``)."""
+        stamp = now.isoformat()
+        async with self.transaction() as conn:
+            before = await _first(
+                conn, "SELECT latitude, longitude FROM place_points WHERE place_id = ?", (place_id,)
+            )
+            await conn.execute(
+                """INSERT INTO place_points
+                       (place_id, latitude, longitude, set_by, set_by_name, set_at, source)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (place_id) DO UPDATE SET latitude = excluded.latitude,
+                       longitude = excluded.longitude, set_by = excluded.set_by,
+                       set_by_name = excluded.set_by_name, set_at = excluded.set_at,
+                       source = excluded.source""",
+                (place_id, latitude, longitude, staff_id, staff_name, stamp, source),
+            )
+            detail: dict[str, Any] = {"place": place_id, "latitude": latitude, "longitude": longitude}
+            detail["source"] = source
+            if before:
+                detail["was"] = [before["latitude"], before["longitude"]]
+            await _audit(conn, now, staff_id, staff_name, incident_id, "place",
+                         json.dumps(detail, ensure_ascii=False))
+            rows = await _fetch(
+                conn,
+                "SELECT id, incident_id FROM reports WHERE place_id = ? AND latitude IS NULL",
+                (place_id,),
+            )
+            await conn.execute(
+                "UPDATE reports SET latitude = ?, longitude = ?, accuracy_m = ?, location_source = 'place',"
+                " updated_at = ? WHERE place_id = ? AND latitude IS NULL",
+                (latitude, longitude, accuracy_m, stamp, place_id),
+            )
+            ids = json.dumps([r["id"] for r in rows])
+            await conn.execute(
+                "UPDATE incidents SET anchor_latitude = ?, anchor_longitude = ?, anchor_accuracy_m = ?,"
+                " anchor_cell = ? WHERE anchor_latitude IS NULL"
+                " AND anchor_report_id IN (SELECT value FROM json_each(?))",
+                (latitude, longitude, accuracy_m, grid_cell(latitude, longitude), ids),
+            )
+            incidents = sorted({r["incident_id"] for r in rows if r["incident_id"] is not None})
+            if refresh is not None:
+                live = await _fetch(
+                    conn,
+                    "SELECT DISTINCT COALESCE(merged_into, id) AS live FROM incidents"
+                    " WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(incidents),),
+                )
+                for row in live:
+                    await self._enqueue(conn, refresh(row["live"]), now)
+        return incidents
 
     async def alert_subscribers(self, township_id: str) -> list[tuple[int, str]]:
         """(user_id, language) of people who asked /alerts for this township (kept in their user data)."""
@@ -2251,6 +2426,8 @@ def _reporter_key(user_id: int | None, anonymous_key: str | None = None) -> str 
 
 
 def _probe(draft: dict[str, Any], reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
+    """The report being submitted as the matcher sees it (a named place: latitude/longitude None,
+    matched only by place — see Store._find_named_incident)."""
     location = draft["location"]
     return Probe(
         kind=draft["kind"],
@@ -2289,7 +2466,7 @@ def _anchor_values(fix: Located) -> tuple[Any, ...]:
         fix.longitude,
         fix.accuracy_m,
         fix.observed_s,
-        grid_cell(fix.latitude, fix.longitude),
+        None if fix.latitude is None else grid_cell(fix.latitude, fix.longitude),
     )
 
 

@@ -43,7 +43,16 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import locations, report
-from bot.cards import answer_lines, describe_place, format_coordinates, labelled, place_label, report_messages
+from bot.cards import (
+    answer_lines,
+    describe_place,
+    format_coordinates,
+    labelled,
+    named_place_text,
+    place_label,
+    point_outside_text,
+    report_messages,
+)
 from bot.i18n import Translator, translator
 from bot.media import PhotoProblemError
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
@@ -306,17 +315,24 @@ def _where(t: Translator, latitude: float, longitude: float) -> str:
     return describe_place(latitude, longitude, t) or format_coordinates(latitude, longitude)
 
 
+def _found_text(t: Translator, loc: dict[str, Any]) -> str:
+    """A stored location as the reporter reads it (HTML): coordinates, or the named place."""
+    if loc.get("latitude") is None or loc.get("longitude") is None:
+        return html.escape(named_place_text(loc.get("place_id"), loc.get("place_name"), t))
+    return format_coordinates(loc["latitude"], loc["longitude"])
+
+
 def _location_offers(t: Translator, draft: dict[str, Any]) -> list[tuple[str, Option]]:
     """Places the bot can offer as one tap, each with the sentence that offers it: the photo's
     position, the poster's place."""
     offers = []
     found = _photo_place(draft)
-    if found is not None:
+    if found is not None and found.latitude is not None and found.longitude is not None:
         where = _where(t, found.latitude, found.longitude)
         sentence = t.gettext("Your photo has a position: {where}. Use it as the place?", where=where)
         offers.append((sentence, (t.gettext("📷 Use the photo's place"), "photo")))
     spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
-    if spot is not None and spot.located:
+    if spot is not None:  # without a point yet, "I am at" stores it as a named place
         label = t.gettext("📍 I am at {place}", place=place_label(spot, t))
         offers.append((t.gettext("Are you at the place on the poster?"), (label, f"place:{spot.id}")))
     return offers
@@ -402,13 +418,13 @@ def review_text(t: Translator, draft: dict[str, Any]) -> str:
         "<b>" + html.escape(t.gettext("Please check your report")) + "</b>",
         labelled(t, t.gettext("Kind"), html.escape(t.gettext(KIND_LABELS[kind]))),
         labelled(t, t.gettext("Photos"), t.number(len(draft["photos"]))),
-        labelled(t, t.gettext("Location"), format_coordinates(loc["latitude"], loc["longitude"])),
+        labelled(t, t.gettext("Location"), _found_text(t, loc)),
         labelled(t, t.gettext("Time"), html.escape(t.datetime(observed))),
     ]
-    if loc.get("outside_area"):
-        lines.append(
-            "⚠️ " + html.escape(t.gettext("This place is outside Heshun county. We will still look at it."))
-        )
+    outside = point_outside_text(loc.get("latitude"), loc.get("longitude"), t)
+    if outside:
+        lines.append("⚠️ " + html.escape(outside))
+        lines.append(html.escape(t.gettext("This place is outside Heshun county. We will still look at it.")))
     lines += answer_lines(_preview_row(draft), t, private=True)  # the reporter sees their own phone
     return "\n".join(lines)
 
@@ -534,8 +550,8 @@ async def _store_location(update: Update, context: ContextTypes.DEFAULT_TYPE, fo
     draft = _draft(context)
     t = tr(update, context)
     draft["location"] = found.as_dict()
-    text = t.gettext("Location saved: {where}", where=format_coordinates(found.latitude, found.longitude))
-    return await ask_next(update, context, before=html.escape(text))
+    text = t.gettext("Location saved: {where}", where=_found_text(t, found.as_dict()))
+    return await ask_next(update, context, before=text)
 
 
 async def receive_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
