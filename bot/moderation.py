@@ -51,6 +51,8 @@ class Action(StrEnum):
     WARN = "warn"  # alert opted-in residents of the township; a person decides, never automatic
     ORIGINALS = "originals"
     BACK = "back"
+    PLACE = "place"  # staff give the village a report named a point (issue 22)
+    WARN_IN = "warn_in"  # arg: township id, chosen by staff when the township is unknown
 
 
 CARD_ANSWER_LIMIT = 500
@@ -83,6 +85,7 @@ BUTTON_LABELS = {
     Action.WARN: N_("📢 Warn residents"),
     Action.ORIGINALS: N_("🖼 Original photos"),
     Action.BACK: N_("« Back"),
+    Action.PLACE: N_("📍 Place it"),
 }
 
 
@@ -91,6 +94,8 @@ def main_buttons(state: CardState) -> list[list[tuple[Action, str]]]:
     info = [(Action.EXACT, ""), (Action.ORIGINALS, "")]
     if state.status == "merged":
         return []
+    if any(r.place_id and r.latitude is None for r in state.reports):
+        info = [(Action.PLACE, ""), *info]  # a village named without a point: staff can place it
     if state.review is Review.VERIFIED and state.kind in (Kind.SIGHTING.value, Kind.LIVESTOCK.value):
         return [[(Action.WARN, "")], info]
     if state.review is not Review.PENDING:

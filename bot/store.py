@@ -1281,6 +1281,16 @@ class Store:
             )
         return (row[0], row[1]) if row else None
 
+    async def incident_of_card(self, chat_id: int, message_id: int) -> int | None:
+        """The incident whose card is this message (a staff reply to a card names it)."""
+        async with self.reading() as conn:
+            row = await _first(
+                conn,
+                "SELECT incident_id FROM cards WHERE chat_id = ? AND message_id = ?",
+                (chat_id, message_id),
+            )
+        return int(row[0]) if row else None
+
     async def card_sent(self, incident_id: int, chat_id: int, message_id: int) -> None:
         # Not fsynced (like the outbox's bookkeeping): a power cut that loses it sends the card again.
         async with self.transaction(durable=False) as conn:

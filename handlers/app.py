@@ -32,7 +32,7 @@ from telegram.ext import (
 from bot import locations
 from bot.config import Config
 from bot.i18n import N_, translator
-from handlers import compensation, export, menu, privacy, staff
+from handlers import compensation, export, menu, places, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
@@ -81,6 +81,7 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
     )
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
+    await places.reload_points(svc)  # the points staff taught places (issue 22)
     await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
     privacy.schedule_retention(application)  # originals of rejected reports, after the retention period
     schedule_idle_drafts(application, config.draft_timeout)  # "your report is paused" after a quiet spell
@@ -219,8 +220,16 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         ("unban", privacy.unban_command),
         ("poster", staff.poster_command),
         ("export", export.export_command),
+        ("place", places.place_command),
+        ("places", places.places_command),
     ):
         application.add_handler(CommandHandler(command, callback, filters=staff_group, block=False))
+    # Staff replies with a pin or coordinates to a "📍 Place it" prompt or to a named-place card (after
+    # group -1, whose staff_question takes the replies to "Ask the reporter" prompts).
+    point = filters.LOCATION | filters.VENUE | (filters.TEXT & ~filters.COMMAND)
+    application.add_handler(
+        MessageHandler(staff_group & filters.REPLY & point, places.place_reply, block=False), group=1
+    )
     # The compensation chat: case buttons (group -1), /survey … /monthly, survey photos.
     compensation.register(application, config)
     application.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:(mine|help)$"))

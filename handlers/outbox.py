@@ -30,7 +30,9 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from bot.cards import place_label
 from bot.i18n import Translator
+from bot.locations import gazetteer
 from bot.moderation import BUTTON_LABELS, REJECT_REASONS, Action, card_text, main_buttons
 from bot.review import CardState
 from bot.store import OutboxItem, Store
@@ -52,6 +54,9 @@ def _button_label(action: Action, arg: str, state: CardState, t: Translator) -> 
         return t.gettext("Into incident #{number}", number=arg)
     if action is Action.SPLIT_OUT:
         return next((r.ref_code for r in state.reports if str(r.id) == arg), arg)
+    if action is Action.WARN_IN:
+        town = gazetteer().get(arg)
+        return "📢 " + (place_label(town, t) if town else arg)
     return t.gettext(BUTTON_LABELS[action])
 
 

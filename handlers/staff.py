@@ -41,6 +41,7 @@ from bot.review import CardState, Review
 from bot.store import Outgoing
 from handlers.common import Services, reply, services
 from handlers.outbox import card_markup
+from handlers.places import ask_for_point, named_place_of
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,27 @@ async def act(
     elif action is Action.ASK:
         await ask_reporter_prompt(update, context, svc, incident_id)
     elif action is Action.WARN:
+        state = await svc.store.card_state(incident_id)
+        if state is not None and incident_township(state) is None:
+            # Township unknown (no located place near): staff choose it rather than the bot guess.
+            rows = [[(Action.WARN_IN, town.id)] for town in gazetteer().townships()] + [[(Action.BACK, "")]]
+            await query.edit_message_reply_markup(await card_markup(svc.store, state, rows, t))
+            await query.answer(t.gettext("The township is unknown: choose the township to warn."))
+            return
         answer = await warn_residents(svc, incident_id, staff_id, name)
+    elif action is Action.WARN_IN:
+        answer = await warn_residents(svc, incident_id, staff_id, name, township_id=arg)
+        state = await svc.store.card_state(incident_id)
+        if state is not None:
+            await query.edit_message_reply_markup(await card_markup(svc.store, state, None, t))
+    elif action is Action.PLACE:
+        state = await svc.store.card_state(incident_id)
+        place = named_place_of(state.reports) if state else None
+        card = await svc.store.card_message(incident_id)
+        if place is None or card is None:
+            answer = t.gettext("This place already has a point.")
+        else:
+            await ask_for_point(context, card[0], place, card[1])
     elif action in (Action.EXACT, Action.ORIGINALS):
         state = await svc.store.card_state(incident_id)
         card = await svc.store.card_message(incident_id)
@@ -193,11 +214,17 @@ async def act(
     svc.outbox_wakeup.set()
 
 
-async def warn_residents(svc: Services, incident_id: int, staff_id: int, name: str) -> str:
-    """Sends the township-level warning once; returns what to tell the staff member."""
+async def warn_residents(
+    svc: Services, incident_id: int, staff_id: int, name: str, township_id: str | None = None
+) -> str:
+    """Sends the township-level warning once (to `township_id` when staff chose it); returns what to
+    tell the staff member."""
     t = svc.staff_translator()
     state = await svc.store.card_state(incident_id)
-    township = incident_township(state) if state else None
+    if township_id is not None:
+        township = next((town for town in gazetteer().townships() if town.id == township_id), None)
+    else:
+        township = incident_township(state) if state else None
     if state is None or township is None:
         return t.gettext("No township is known for this place, so no warning was sent.")
     if await svc.store.already_done(incident_id, Action.WARN.value):
