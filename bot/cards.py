@@ -130,6 +130,14 @@ def place_label(place: Place, t: Translator) -> str:
     return f"{place.name_en} ({place.name_zh})" if place.name_zh else place.name_en
 
 
+def place_choice_label(place: Place, t: Translator) -> str:
+    """A place on a "which one?" button: a village with its township ("新庄村 · 青城镇")."""
+    town = locations.gazetteer().township_of_place(place)
+    if place.kind == "village" and town is not None:
+        return f"{place_label(place, t)} · {place_label(town, t)}"
+    return place_label(place, t)
+
+
 def describe_place(latitude: float, longitude: float, t: Translator) -> str | None:
     """'about 2.3 km northeast of 义兴镇' from the gazetteer, or None when no place is near (plain text)."""
     relative = relative_to_places(latitude, longitude)

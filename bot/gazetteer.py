@@ -471,7 +471,7 @@ def read_villages(fh: TextIO) -> list[Place]:
             Place(
                 id=code,
                 name_zh=name,
-                name_en=pinyin.title().replace(" ", "") if pinyin else "",
+                name_en="",  # no English name: English readers see the Chinese one, as on the signs
                 pinyin=pinyin,
                 kind="village",
                 latitude=None,

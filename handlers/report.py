@@ -49,6 +49,7 @@ from bot.cards import (
     format_coordinates,
     labelled,
     named_place_text,
+    place_choice_label,
     place_label,
     point_outside_text,
     report_messages,
@@ -596,7 +597,7 @@ async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TY
         return _state(context)
     if isinstance(found, locations.NameMatch):
         draft = _draft(context)
-        rows = [[(place_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found.places]
+        rows = [[(place_choice_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found.places]
         text = html.escape(
             t.gettext("Several places have that name. Please choose one.")
             if found.exact

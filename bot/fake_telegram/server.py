@@ -795,8 +795,10 @@ class FakeTelegram:
         horizontal_accuracy: float | None = None,
         live_period: int | None = None,
         chat_id: int | None = None,
+        reply_to_message_id: int | None = None,
     ) -> dict[str, Any]:
-        """The person shares a location (or starts sharing a live location with ``live_period``)."""
+        """The person shares a location (or starts sharing a live location with ``live_period``),
+        optionally as a reply to a message of the chat."""
         location = _strip_none(
             {
                 "latitude": float(latitude),
@@ -805,7 +807,9 @@ class FakeTelegram:
                 "live_period": live_period,
             }
         )
-        return self._person_message(user_id, chat_id, {"location": location})
+        return self._person_message(
+            user_id, chat_id, {"location": location}, reply_to_message_id=reply_to_message_id
+        )
 
     def edit_live_location(
         self, user_id: int, message: dict[str, Any], latitude: float, longitude: float
