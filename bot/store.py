@@ -1143,7 +1143,8 @@ class Store:
         rows = await _fetch(
             conn,
             f"SELECT incident_id, id, {_FIX_COLUMNS} FROM reports"
-            " WHERE reporter_key = ? AND observed_s BETWEEN ? AND ? AND kind = ?",
+            " WHERE reporter_key = ? AND observed_s BETWEEN ? AND ? AND kind = ?"
+            " AND latitude IS NOT NULL",  # a named place without a point is not "the same spot"
             (probe.reporter_key, probe.observed_s - window, probe.observed_s + window, probe.kind),
         )
         return same_report(probe, (_candidate(r["incident_id"], r["id"], r) for r in rows), self.dedupe_rules)

@@ -113,3 +113,104 @@ async def test_a_submitted_draft_is_not_loaded_again(store: Store) -> None:
     await store.save_user_data(8, json.dumps({"lang": "zh_Hans", "draft": open_draft}))
     await store.submit_report(sent, REPORTER, [photo(1)], NOW, card)
     assert await store.load_user_data() == {7: {"lang": "en"}, 8: {"lang": "zh_Hans", "draft": open_draft}}
+
+
+def named_draft(place_id: str = "140723102220", at: datetime = NOW) -> dict:
+    draft = a_draft()
+    draft["observed_at"] = at.isoformat()
+    draft["location"] = {
+        "latitude": None, "longitude": None, "accuracy_m": 10_000.0, "source": "named_place",
+        "place_name": "许村村", "place_id": place_id,
+    }
+    return draft
+
+
+async def test_an_older_database_takes_named_places(tmp_path: Path) -> None:
+    """Migrations 7-8 on a database with data (issue 22): rows kept, schema re-read, NULL points allowed
+    for reports only, a wrong number still refused, the whole database sound."""
+    path = tmp_path / "old.sqlite3"
+    old = Store.__new__(Store)
+    import aiosqlite
+
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    Store.__init__(old, conn)
+    saved = MIGRATIONS[6:]
+    del MIGRATIONS[6:]
+    try:
+        assert await old.migrate() == 6
+        await conn.execute(
+            "INSERT INTO reports (draft_id, year, seq, ref_code, kind, language, latitude, longitude,"
+            " location_source, observed_at, submitted_at, details) VALUES"
+            " ('old', 2026, 1, 'HS-2026-00001', 'sighting', 'en', 37.33, 113.57, 'telegram', ?, ?, '{}')",
+            (NOW.isoformat(), NOW.isoformat()),
+        )
+    finally:
+        MIGRATIONS.extend(saved)
+    # A second connection opened before the migration must see the new schema too.
+    other = sqlite3.connect(path)
+    assert await old.migrate() == len(MIGRATIONS)
+    await old.close()
+    store = await Store.open(path)
+    try:
+        assert await store.integrity_problems() == []
+        first = await store.report_by_code("HS-2026-00001")
+        assert first is not None and first.point == (37.33, 113.57) and first.place_id is None
+        named = await store.submit_report(named_draft(), REPORTER, [], NOW, card)
+        row = await store.report_by_code(named.ref_code)
+        assert row is not None and row.point is None and row.place_id == "140723102220"
+        other.execute(
+            "INSERT INTO reports (draft_id, year, seq, ref_code, kind, language, latitude, longitude,"
+            " location_source, observed_at, submitted_at, details) VALUES"
+            " ('x', 2026, 99, 'HS-2026-00099', 'sighting', 'en', NULL, NULL, 'named_place', '', '', '{}')"
+        )
+        with pytest.raises(sqlite3.IntegrityError):
+            other.execute(
+                "INSERT INTO reports (draft_id, year, seq, ref_code, kind, language, latitude, longitude,"
+                " location_source, observed_at, submitted_at, details) VALUES"
+                " ('y', 2026, 98, 'HS-2026-00098', 'sighting', 'en', 91, 0, 'typed', '', '', '{}')"
+            )
+        with pytest.raises(sqlite3.IntegrityError):  # place points always have a point
+            other.execute("INSERT INTO place_points (place_id, latitude, longitude, set_at, source)"
+                          " VALUES ('v', NULL, NULL, '', 'staff')")
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_named_places_group_by_place_and_time_then_take_the_taught_point(store: Store) -> None:
+    from datetime import timedelta
+
+    other = Reporter(user_id=43, name="李", username=None, language="zh_Hans", notify=True)
+    third = Reporter(user_id=44, name="张", username=None, language="zh_Hans", notify=True)
+    first = await store.submit_report(named_draft(), REPORTER, [], NOW, card)
+    same = await store.submit_report(named_draft(at=NOW + timedelta(hours=1)), other, [], NOW, card)
+    elsewhere = await store.submit_report(named_draft("140723101200"), third, [], NOW, card)
+    much_later = await store.submit_report(named_draft(at=NOW + timedelta(days=20)), third, [], NOW, card)
+    assert same.joined_existing and same.incident_id == first.incident_id
+    assert same.match_reason == "same_place"
+    assert not elsewhere.joined_existing and elsewhere.incident_id != first.incident_id
+    assert not much_later.joined_existing
+    changed = await store.set_place_point(
+        "140723102220", 37.3, 113.8, accuracy_m=1000.0, staff_id=9, staff_name="林", source="staff", now=NOW,
+        refresh=lambda incident: [Outgoing(-100, "card", {"incident_id": incident}, f"card:{incident}")],
+    )
+    assert changed == sorted({first.incident_id, much_later.incident_id})
+    placed = await store.report_by_code(first.ref_code)
+    assert placed is not None and placed.point == (37.3, 113.8) and placed.accuracy_m == 1000.0
+    untouched = await store.report_by_code(elsewhere.ref_code)
+    assert untouched is not None and untouched.point is None
+    [point] = await store.place_points()
+    assert (point.place_id, point.set_by, point.set_by_name) == ("140723102220", 9, "林")
+    state = await store.card_state(first.incident_id)
+    assert state is not None
+    # The incident is anchored at the taught point: a pinned report nearby now joins it.
+    pinned = await store.submit_report(
+        {**a_draft(), "location": {"latitude": 37.301, "longitude": 113.8, "accuracy_m": 20.0,
+                                   "source": "telegram"}}, third, [], NOW, card)
+    assert pinned.incident_id == first.incident_id
+    audit = await store.audit_entries()
+    assert [a["action"] for a in audit] == ["place"]
+    assert json.loads(audit[0]["detail"])["place"] == "140723102220"
