@@ -128,6 +128,18 @@ def _backup(config_path: Path | None, destination: Path) -> int:
     return 0
 
 
+# Libraries that log routine work at INFO: httpx every long-poll request, APScheduler (PTB's job
+# queue) three lines for every run of every job (~5,000 an hour). Their warnings still show.
+CHATTY_LOGGERS = ("httpx", "apscheduler")
+
+
+def configure_logging(level: str) -> None:
+    """The log format, and the chatty libraries quiet unless `level` is DEBUG."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["import-places"]:
@@ -140,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "run":
         _parser().print_help()
         return 0 if args.command is None else 2
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every long-poll request at INFO; that drowns everything else.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(args.log_level)
     # The sandbox is for trying the bot on a laptop: only without a token AND without a
     # configuration file, so a server (which always has one) can never fill its real database
     # with demo reports that its outbox would then send to the real staff group.
