@@ -37,7 +37,7 @@ from bot.web.app import TIPLINE, make_tipline_app
 from bot.web.metrics import Metrics
 from bot.web.security import Signer
 from bot.web.settings import WebSettings
-from handlers.bot_api_http import AiohttpRequest
+from handlers.bot_api_http import PROXY_TIMEOUTS, AiohttpRequest
 from handlers.common import Services
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ WEB_ATTACHED_KEY = "web_attached"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PREFIX = "/telegram/"
 TIMING_GROUP, OBSERVE_GROUP = -100, 99
+CONNECT_TIMEOUTS = (aiohttp.ConnectionTimeoutError, *PROXY_TIMEOUTS)
 APPLICATION = web.AppKey("application", Application)
 WEBHOOK_SECRETS = web.AppKey("webhook_secrets", tuple)
 
@@ -90,7 +91,7 @@ class InstrumentedRequest(AiohttpRequest):
         except TimedOut as error:
             self._observe("timeout")
             # No connection in time is a blocked or dead route; a slow answer on one that works is not.
-            if self.link is not None and isinstance(error.__cause__, aiohttp.ConnectionTimeoutError):
+            if self.link is not None and isinstance(error.__cause__, CONNECT_TIMEOUTS):
                 self.link.unreachable(f"no connection within the time limit ({error.__cause__})")
             raise
         except NetworkError as error:
