@@ -89,6 +89,11 @@ class Browserless:
             assert response.status == 200
             return await response.text()
 
+    async def form_at(self, path: str) -> str:
+        async with self.client.get(f"{self.base}{path}") as response:
+            assert response.status == 200
+            return await response.text()
+
     async def post(
         self,
         kind: str = "sighting",
@@ -479,3 +484,48 @@ async def test_webhook_mode_end_to_end(fake: FakeTelegram, web_config: Config) -
         stop.set()
         await asyncio.wait_for(task, 30)
     assert not fake.pending_update_ids
+
+
+# --- posters: ?spot= ---------------------------------------------------------------------------
+
+
+DETAILS = "SELECT details, place_name FROM reports WHERE ref_code = ?"
+
+
+async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_config: Config) -> None:
+    web = await tipline()
+    async with web.client.get("/?spot=yixing&lang=en") as response:
+        index = await response.text()
+    assert "Welcome to" in index and "/report/sighting?spot=yixing&amp;lang=en" in index
+    assert "spot=yixing" in index.split('hreflang="zh-Hans"')[0]  # the language links keep it
+    async with web.client.get("/?spot=<script>&lang=en") as response:
+        assert "Welcome" not in await response.text()  # an unknown spot is ignored
+    page = await web.form_at("/report/sighting?spot=yixing&lang=en")
+    assert hidden(page, "spot") == "yixing"
+    assert 'name="place" value="yixing"' in page and "I am at" in page
+    assert 'name="place" value="yixing" checked' not in page  # offered, not chosen
+
+    # Choosing it: the place of the poster, and the spot recorded as the deep link does.
+    response = await web.post(fields=sighting(location="", spot="yixing", place="yixing"), page=page)
+    assert response.status == 303
+    code = ref_code(response.headers["Location"])
+    report = rows(web_config.database_path, DETAILS, code)[0]
+    assert '"spot": "yixing"' in report["details"] and "义兴" in report["place_name"]
+
+    # A poster's place without a point is recorded but not offered; typed coordinates count.
+    page = await web.form_at("/report/sighting?spot=yunlongshan&lang=en")
+    assert hidden(page, "spot") == "yunlongshan" and "I am at" not in page
+    response = await web.post(fields=sighting(spot="yunlongshan", t_behaviour="resting"), page=page)
+    code = ref_code(response.headers["Location"])
+    report = rows(web_config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)[0]
+    assert '"spot": "yunlongshan"' in report["details"]
+
+    # "Somewhere else": the typed place counts; a poaching tip never records the spot.
+    page = await web.form_at("/report/tip?spot=yixing&lang=en")
+    fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "spot": "yixing", "place": "",
+              "a_threat": "snares", "a_follow_up": "anonymous", "t_description": "on the ridge"}
+    response = await web.post("tip", fields=fields, page=page)
+    assert response.status == 303, await response.text()
+    code = ref_code(response.headers["Location"])
+    report = rows(web_config.database_path, DETAILS, code)[0]
+    assert "yixing" not in report["details"] and not report["place_name"]

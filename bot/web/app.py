@@ -261,7 +261,7 @@ def status_link(state: Tipline, code: str, language: str) -> str:
 
 
 async def index(request: web.Request) -> web.Response:
-    return _html(pages.index_page(_t(request)))
+    return _html(pages.index_page(_t(request), form.poster_spot(request.query.get(form.SPOT))))
 
 
 def _render_form(
@@ -290,6 +290,7 @@ def _render_form(
         problems=problems or {},
         now_local=state.services.now().astimezone(state.services.config.timezone),
         max_photos=state.services.config.max_photos,
+        spot=form.poster_spot((fields or {}).get(form.SPOT) or request.query.get(form.SPOT)),
     )
     return _with_cookie(_html(body, status), state, cookie)
 

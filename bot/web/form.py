@@ -19,6 +19,7 @@ from bot import locations, report
 from bot.gazetteer import Place
 from bot.i18n import N_, Translator
 from bot.report import AnswerError, AnswerType, Kind, Question
+from bot.safety import START_PREFIX, parse_start_payload
 from bot.when import WhenError, check_when, parse_when
 
 MAX_CONTACT = 100
@@ -35,6 +36,7 @@ LATITUDE, LONGITUDE, ACCURACY, LOCATION, PLACE, WHEN, CONTACT = (
     "when",
     "contact",
 )
+SPOT = "spot"  # the poster's place (its QR code's ?spot=), as the deep link's spot_<id>
 PHOTOS = "photos"
 FORM = "form"  # a problem of the whole report rather than of one field
 
@@ -107,6 +109,12 @@ def _location(fields: dict[str, str]) -> locations.Found | list[Place] | None:
     return locations.from_text(text) if text else None
 
 
+def poster_spot(value: str | None) -> Place | None:
+    """The gazetteer place a poster's ``?spot=<id>`` names, or None (never raises)."""
+    place_id = parse_start_payload(START_PREFIX + value) if isinstance(value, str) else None
+    return locations.gazetteer().get(place_id) if place_id else None
+
+
 def build_draft(
     kind: Kind,
     fields: dict[str, str],
@@ -123,6 +131,12 @@ def build_draft(
         draft["id"] = fields["draft_id"]  # the same form sent twice is the same report
     outcome = Outcome(draft)
     problems = outcome.problems
+
+    spot = poster_spot(fields.get(SPOT))
+    if spot is not None and kind is not Kind.TIP:
+        # Which poster brought the report, as the bot records it (staff see it in /stats). Never
+        # with a poaching tip: where the tipster stood would point at them.
+        draft["answers"][SPOT] = spot.id
 
     draft["photos"] = photos
     draft["photos_done"] = True

@@ -66,6 +66,10 @@ TOO_MANY = N_(
     "Too many reports have come from your connection. Please try again in an hour, "
     "or call your local forestry station."
 )
+WELCOME = N_("Welcome to {place}!")
+AT_POSTER = N_("Are you at the place on the poster?")
+I_AM_AT = N_("📍 I am at {place}")
+ELSEWHERE = N_("Somewhere else (say where above)")
 TOO_LARGE = N_("That is too much to send at once (at most {limit} MB). Please send fewer or smaller photos.")
 
 
@@ -85,10 +89,12 @@ def url(path: str, language: str, **params: str) -> str:
     return f"{path}?{query}"
 
 
-def page(t: Translator, title: str, body: str, path: str = "/") -> str:
-    """A whole page: `title` is plain text, `body` is markup built here."""
+def page(
+    t: Translator, title: str, body: str, path: str = "/", params: Mapping[str, str] | None = None
+) -> str:
+    """A whole page: `title` is plain text, `body` is our markup; `params` stay in the language links."""
     languages = " ".join(
-        f'<a href="{h(url(path, code))}" hreflang="{HTML_LANG[code]}"'
+        f'<a href="{h(url(path, code, **(params or {})))}" hreflang="{HTML_LANG[code]}"'
         + (' aria-current="true"' if code == t.language else "")
         + f">{h(name)}</a>"
         for code, name in LANGUAGE_NAMES.items()
@@ -115,17 +121,22 @@ def kind_title(t: Translator, kind: Kind) -> str:
     return f"{KIND_ICONS[kind]} {t.gettext(KIND_LABELS[kind])}"
 
 
-def index_page(t: Translator) -> str:
+def index_page(t: Translator, spot: Place | None = None) -> str:
+    """The kinds to choose from; from a poster's QR code, a welcome to its place (kept in the links)."""
+    extra = {form.SPOT: spot.id} if spot else {}
     links = "".join(
-        f'<li><a class="button kind" href="{h(url(f"/report/{kind.value}", t.language))}">'
+        f'<li><a class="button kind" href="{h(url(f"/report/{kind.value}", t.language, **extra))}">'
         f"{h(kind_title(t, kind))}</a></li>"
         for kind in Kind
     )
+    welcome = (
+        f'<p class="notice ok">📍 {h(t.gettext(WELCOME, place=place_label(spot, t)))}</p>' if spot else ""
+    )
     body = (
-        f"<h1>{h(t.gettext(TITLE))}</h1><p>{h(t.gettext(INTRO))}</p>"
+        f"<h1>{h(t.gettext(TITLE))}</h1>{welcome}<p>{h(t.gettext(INTRO))}</p>"
         f'<h2>{h(t.gettext(CHOOSE_KIND))}</h2><ul class="kinds">{links}</ul>'
     )
-    return page(t, t.gettext(TITLE), body)
+    return page(t, t.gettext(TITLE), body, "/", extra)
 
 
 def _error(t: Translator, problems: Mapping[str, Problem], name: str) -> str:
@@ -174,6 +185,17 @@ def _places(t: Translator, places: Iterable[Place], chosen: str) -> str:
     return "".join(_radio(form.PLACE, p.id, place_label(p, t), chosen == p.id) for p in places)
 
 
+def _spot_offer(t: Translator, spot: Place | None, places: list[Place], chosen: str) -> str:
+    """The poster's place offered (not chosen) as the location, like the bot's "I am at …" button."""
+    if spot is None or not spot.located or any(p.id == spot.id for p in places):
+        return ""  # a place without a point cannot be a report's location (the bot offers it neither)
+    return (
+        f'<p class="offer">{h(t.gettext(AT_POSTER))}</p>'
+        + _radio(form.PLACE, spot.id, t.gettext(I_AM_AT, place=place_label(spot, t)), chosen == spot.id)
+        + _radio(form.PLACE, "", t.gettext(ELSEWHERE), chosen != spot.id)
+    )
+
+
 def form_page(
     t: Translator,
     kind: Kind,
@@ -187,6 +209,7 @@ def form_page(
     problems: Mapping[str, Problem],
     now_local: datetime,
     max_photos: int,
+    spot: Place | None = None,
 ) -> str:
     """The report form for one kind, filled with `fields` and marked with `problems`."""
     summary = f'<p class="notice" role="alert">{h(t.gettext(CHECK_ANSWERS))}</p>' if problems else ""
@@ -210,8 +233,10 @@ def form_page(
         f'<input type="text" name="{form.LOCATION}" id="location" value="{h(fields.get(form.LOCATION, ""))}"'
         f' autocomplete="off" placeholder="37.33, 113.57">'
         f'<p class="hint" id="location-status">{h(t.gettext(LOCATION_HINT))}</p>'
+        + _spot_offer(t, spot, places, fields.get(form.PLACE, ""))
         + _places(t, places, fields.get(form.PLACE, ""))
     )
+    spot_field = f'<input type="hidden" name="{form.SPOT}" value="{h(spot.id)}">' if spot else ""
     when_value = fields.get(form.WHEN) or now_local.strftime("%Y-%m-%dT%H:%M")
     when = (
         f'<input type="datetime-local" name="{form.WHEN}" value="{h(when_value)}"'
@@ -229,7 +254,7 @@ def form_page(
         f"<h1>{h(kind_title(t, kind))}</h1>{summary}{_error(t, problems, form.FORM)}"
         f'<form method="post" action="{h(action)}" enctype="multipart/form-data" id="report">'
         f'<input type="hidden" name="csrf" value="{h(csrf)}">'
-        f'<input type="hidden" name="draft_id" value="{h(draft_id)}">'
+        f'<input type="hidden" name="draft_id" value="{h(draft_id)}">{spot_field}'
         + _fieldset(form.PHOTOS, t.gettext("Photos"), photos + _error(t, problems, form.PHOTOS), problems)
         + _fieldset(
             form.LOCATION, t.gettext("Location"), location + _error(t, problems, form.LOCATION), problems
@@ -240,7 +265,7 @@ def form_page(
         + f'<button type="submit" class="send">{h(t.gettext(SEND))}</button></form>'
         + f'<p><a href="{h(url("/", t.language))}">{h(t.gettext(BACK))}</a></p>'
     )
-    return page(t, kind_title(t, kind), body, f"/report/{kind.value}")
+    return page(t, kind_title(t, kind), body, f"/report/{kind.value}", {form.SPOT: spot.id} if spot else None)
 
 
 def status_page(t: Translator, row: ReportRow, link: str, *, new: bool) -> str:
