@@ -25,12 +25,16 @@ from bot.when import WhenError, check_when, parse_when
 MAX_CONTACT = 100
 DRAFT_ID = re.compile(r"^[0-9a-f]{32}$")
 BROWSER_SOURCE = "browser"  # the browser's geolocation (cards.SOURCE_LABELS should name it)
+# Where a point in the form came from: the browser's fix, or a photo's GPS that the page read
+# before shrinking the photo (the shrunk copy has no EXIF) and that the person chose to use.
+POINT_SOURCES = frozenset({BROWSER_SOURCE, "exif"})
 
 # Form field names. Answers are a_<key> (a choice) and t_<key> (typed text).
-LATITUDE, LONGITUDE, ACCURACY, LOCATION, PLACE, WHEN, CONTACT = (
+LATITUDE, LONGITUDE, ACCURACY, SOURCE, LOCATION, PLACE, WHEN, CONTACT = (
     "latitude",
     "longitude",
     "accuracy",
+    "source",
     "location",
     "place",
     "when",
@@ -97,8 +101,12 @@ def _location(fields: dict[str, str]) -> locations.Found | list[Place] | None:
     lat, lon = _number(fields.get(LATITUDE, "")), _number(fields.get(LONGITUDE, ""))
     if lat is not None and lon is not None:
         accuracy = _number(fields.get(ACCURACY, ""))
+        source = fields.get(SOURCE, "")
         return locations.from_point(
-            lat, lon, accuracy_m=accuracy if accuracy and accuracy > 0 else None, source=BROWSER_SOURCE
+            lat,
+            lon,
+            accuracy_m=accuracy if accuracy and accuracy > 0 else None,
+            source=source if source in POINT_SOURCES else BROWSER_SOURCE,
         )
     place_id = fields.get(PLACE, "").strip()
     if place_id:

@@ -66,6 +66,31 @@ TOO_MANY = N_(
     "Too many reports have come from your connection. Please try again in an hour, "
     "or call your local forestry station."
 )
+# Said by tipline.js (read from data- attributes: the page has no inline script).
+PREPARING = N_("Preparing photo {i} of {n}…")
+SENDING_PHOTOS = N_("Sending {i} of {n} photos, {percent} %")
+SENDING_FORM = N_("Sending your report, {percent} %")
+SENDING_BUTTON = N_("Sending…")
+SAVED_OFFLINE = N_("Saved. It will be sent automatically when there is signal.")
+KEEP_OPEN = N_(
+    "You can leave this page open. If you close it, open the tip line again when you have signal "
+    "and it will be sent then."
+)
+SENT_LATER = N_("Your saved report has been sent. Reference code:")
+SEND_FAILED = N_("Sending did not work. Your answers are kept; please tap Send again.")
+PHOTO_PLACE = N_("📷 Use the place in the photo ({place})")
+PHOTO_TIME = N_("📷 Use the time of the photo ({time})")
+SCRIPT_TEXTS = {
+    "preparing": PREPARING,
+    "sending-photos": SENDING_PHOTOS,
+    "sending-form": SENDING_FORM,
+    "sending-button": SENDING_BUTTON,
+    "saved-offline": SAVED_OFFLINE,
+    "keep-open": KEEP_OPEN,
+    "send-failed": SEND_FAILED,
+    "photo-place": PHOTO_PLACE,
+    "photo-time": PHOTO_TIME,
+}
 WELCOME = N_("Welcome to {place}!")
 AT_POSTER = N_("Are you at the place on the poster?")
 I_AM_AT = N_("📍 I am at {place}")
@@ -100,6 +125,7 @@ def page(
         for code, name in LANGUAGE_NAMES.items()
     )
     return _template("base.html").substitute(
+        sent_later=h(t.gettext(SENT_LATER)),
         html_lang=HTML_LANG[t.language],
         lang=h(t.language),
         title=h(title),
@@ -213,6 +239,7 @@ def form_page(
 ) -> str:
     """The report form for one kind, filled with `fields` and marked with `problems`."""
     summary = f'<p class="notice" role="alert">{h(t.gettext(CHECK_ANSWERS))}</p>' if problems else ""
+    script_texts = " ".join(f'data-t-{k}="{h(t.gettext(v))}"' for k, v in SCRIPT_TEXTS.items())
     kept = "".join(f'<input type="hidden" name="kept" value="{h(blob)}">' for blob in kept_photos)
     if kept_photos:
         kept += f'<p class="hint">{h(t.gettext(PHOTOS_KEPT, n=len(kept_photos)))}</p>'
@@ -225,7 +252,7 @@ def form_page(
     )
     hidden_geo = "".join(
         f'<input type="hidden" name="{n}" value="{h(fields.get(n, ""))}">'
-        for n in (form.LATITUDE, form.LONGITUDE, form.ACCURACY)
+        for n in (form.LATITUDE, form.LONGITUDE, form.ACCURACY, form.SOURCE)
     )
     location = (
         f'<button type="button" class="secondary" id="use-location" hidden {geo_attrs}>'
@@ -252,7 +279,8 @@ def form_page(
     )
     body = (
         f"<h1>{h(kind_title(t, kind))}</h1>{summary}{_error(t, problems, form.FORM)}"
-        f'<form method="post" action="{h(action)}" enctype="multipart/form-data" id="report">'
+        f'<form method="post" action="{h(action)}" enctype="multipart/form-data" id="report"'
+        f' data-kind="{h(kind.value)}"{"" if problems or fields else " data-fresh"} {script_texts}>'
         f'<input type="hidden" name="csrf" value="{h(csrf)}">'
         f'<input type="hidden" name="draft_id" value="{h(draft_id)}">{spot_field}'
         + _fieldset(form.PHOTOS, t.gettext("Photos"), photos + _error(t, problems, form.PHOTOS), problems)
@@ -262,7 +290,8 @@ def form_page(
         + _fieldset(form.WHEN, t.gettext(WHEN_PROMPT), when + _error(t, problems, form.WHEN), problems)
         + questions
         + contact
-        + f'<button type="submit" class="send">{h(t.gettext(SEND))}</button></form>'
+        + f'<button type="submit" class="send">{h(t.gettext(SEND))}</button>'
+        + '<p id="progress" class="progress" role="status" aria-live="polite"></p></form>'
         + f'<p><a href="{h(url("/", t.language))}">{h(t.gettext(BACK))}</a></p>'
     )
     return page(t, kind_title(t, kind), body, f"/report/{kind.value}", {form.SPOT: spot.id} if spot else None)
