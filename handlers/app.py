@@ -30,6 +30,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import locations
 from bot.config import Config
 from bot.i18n import N_, translator
 from bot.link import TelegramLink, retry_delays
@@ -180,6 +181,7 @@ def smooth_rate_limiter() -> AIORateLimiter:
 
 def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot, with every handler registered here, in groups: gatekeeping first, side effects last."""
+    locations.configure(margin_m=config.area_margin_m, township_max_m=config.township_max_m)
     link = TelegramLink(secrets=(config.bot_token,))
     application = (
         ApplicationBuilder()
