@@ -529,3 +529,59 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     code = ref_code(response.headers["Location"])
     report = rows(web_config.database_path, DETAILS, code)[0]
     assert "yixing" not in report["details"] and not report["place_name"]
+
+
+# --- compensation on the web -------------------------------------------------------------------
+
+
+async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_config: Config) -> None:
+    from bot.compensation import approve, pay, record_survey
+    from bot.review import Review
+
+    web = await tipline(hotline="0354-1234567")
+    page = await web.form("livestock")
+    assert "Phone number (optional)" in page and "Tap the button" not in page
+    fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "a_animal": "sheep", "t_killed": "2",
+              "t_injured": "0", "a_penned": "free_ranging", "t_owner_name": "张三"}  # no phone
+    response = await web.post("livestock", fields, [make_jpeg(seed=41)], page=page)
+    assert response.status == 303, await response.text()
+    code = ref_code(response.headers["Location"])
+    store = web.client.app[TIPLINE].services.store
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    apply_due = store.case_plan().apply_due(today if an_hour_ago()[:10] == today.isoformat() else
+                                            today - timedelta(days=1))  # the loss was an hour ago
+
+    async def status() -> str:
+        async with web.client.get(response.headers["Location"]) as page:
+            assert page.status == 200
+            return await page.text()
+
+    receipt = await status()
+    # The receipt: what to bring by when, that a case follows, the safety advice with the hotline.
+    assert "To apply, bring these to the Heshun county forestry bureau by" in receipt
+    assert "the animals&#x27; ear tags" in receipt and str(apply_due.day) in receipt
+    assert "free-ranging inside a nature reserve" in receipt and "0354-1234567" in receipt
+    assert "opens a compensation case" in receipt
+
+    report = rows(web_config.database_path, "SELECT id, incident_id, details FROM reports WHERE ref_code = ?",
+                  code)[0]
+    assert '"phone": null' in report["details"]
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    assert await store.review_incident(report["incident_id"], Review.VERIFIED, 1, "Staff", None, now,
+                                       compose=lambda state: [])
+    case = await store.case_by_report_code(code)
+    assert case is not None and case.phone is None
+    page_text = await status()
+    assert f"Case {case.code}:" in page_text and "Reported" in page_text and "⏳" in page_text
+
+    plan = store.case_plan()
+    for step in (
+        lambda c: record_survey(c, today, "Officer Li", 2, 150_000, True, "bite marks"),
+        lambda c: approve(c, today, "Chief", None, plan),
+        lambda c: pay(c, today, None),
+    ):
+        case = await store.change_case(case.id, 1, "Staff", now, step)
+    page_text = await status()
+    progress = page_text.split('<ol class="steps">')[1].split("</ol>")[0]
+    assert progress.count('class="done"') == 4 and "1,500 yuan" in progress
+    assert "To apply, bring these" not in page_text  # applied or decided: nothing left to bring

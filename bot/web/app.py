@@ -376,7 +376,12 @@ async def report_status(request: web.Request) -> web.Response:
     if row is None:
         return _html(pages.message_page(t, pages.NOT_FOUND), 404)
     link = status_link(state, code, t.language)
-    return _html(pages.status_page(t, row, link, new=request.query.get("new") == "1"))
+    store = state.services.store
+    case = await store.case_by_report_code(code) if row.kind == Kind.LIVESTOCK.value else None
+    return _html(pages.status_page(
+        t, row, link, new=request.query.get("new") == "1", case=case, plan=store.case_plan(),
+        hotline=state.services.config.hotline,
+    ))
 
 
 def _since(link: TelegramLink) -> str:

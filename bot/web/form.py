@@ -40,6 +40,9 @@ LATITUDE, LONGITUDE, ACCURACY, SOURCE, LOCATION, PLACE, WHEN, CONTACT = (
     "when",
     "contact",
 )
+# Optional on the web though not in the chat: the owner's phone (the status page is how a web
+# reporter follows the case; the bureau calls only if a number is given).
+WEB_OPTIONAL = frozenset({"phone"})
 SPOT = "spot"  # the poster's place (its QR code's ?spot=), as the deep link's spot_<id>
 PHOTOS = "photos"
 FORM = "form"  # a problem of the whole report rather than of one field
@@ -176,7 +179,9 @@ def build_draft(
         typed = fields.get(text_field(q), "").strip() if accepts_text(q) else ""
         choice = fields.get(answer_field(q), "").strip()
         try:
-            if typed:
+            if q.key in WEB_OPTIONAL and not typed and not choice:
+                draft["answers"][q.key] = None  # shown as "(skipped)", like a skipped answer
+            elif typed:
                 report.answer_question(draft, q.key, text=typed)
             elif choice:
                 report.answer_question(draft, q.key, choice=choice)

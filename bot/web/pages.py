@@ -9,15 +9,28 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from string import Template
 from urllib.parse import quote
 
 from bot.cards import KIND_ICONS, STATUS_LABELS, place_label
+from bot.compensation import (
+    OWNER_DENY_REASONS,
+    OWNER_NEEDS,
+    STATE_LABELS,
+    Case,
+    CasePlan,
+    CaseState,
+    active_deadlines,
+    day_text,
+    default_plan,
+    money,
+)
 from bot.gazetteer import Place
 from bot.i18n import N_, Translator
 from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, Question
+from bot.safety import safety_text
 from bot.store import ReportRow
 from bot.web import form
 from bot.web.form import Problem
@@ -91,6 +104,19 @@ SCRIPT_TEXTS = {
     "photo-place": PHOTO_PLACE,
     "photo-time": PHOTO_TIME,
 }
+COMPENSATION = N_("Compensation")
+APPLY_BRING = N_("To apply, bring these to the Heshun county forestry bureau by {date}:")
+CASE_LATER = N_(
+    "The forestry bureau opens a compensation case when staff have checked your report. "
+    "Its progress is shown here."
+)
+CASE_STATE = N_("Case {case}:")
+BY_DATE = N_("by {date}")
+FREE_RANGING = N_("Note: animals that were free-ranging inside a nature reserve are not compensated.")
+STAY_SAFE = N_("How to stay safe")
+PHONE_OPTIONAL = N_("Phone number (optional): the forestry bureau calls you about compensation.")
+# On the web the bot's phone question is optional and asked in its own words (no button to tap).
+WEB_PROMPTS = {"phone": PHONE_OPTIONAL}
 WELCOME = N_("Welcome to {place}!")
 AT_POSTER = N_("Are you at the place on the poster?")
 I_AM_AT = N_("📍 I am at {place}")
@@ -204,7 +230,8 @@ def _question(t: Translator, q: Question, fields: Mapping[str, str], problems: M
             inner += f'<textarea name="{h(text_name)}" rows="4" maxlength="{q.max_length}">{value}</textarea>'
         else:
             inner += f'<input name="{h(text_name)}" {attrs} value="{value}">'
-    return _fieldset(q.key, t.gettext(q.prompt), inner + _error(t, problems, q.key), problems)
+    prompt = WEB_PROMPTS.get(q.key, q.prompt)
+    return _fieldset(q.key, t.gettext(prompt), inner + _error(t, problems, q.key), problems)
 
 
 def _places(t: Translator, places: Iterable[Place], chosen: str) -> str:
@@ -297,8 +324,73 @@ def form_page(
     return page(t, kind_title(t, kind), body, f"/report/{kind.value}", {form.SPOT: spot.id} if spot else None)
 
 
-def status_page(t: Translator, row: ReportRow, link: str, *, new: bool) -> str:
-    """A report's kind, date and status; right after sending, also the thanks and the private link."""
+def _steps(t: Translator, case: Case, plan: CasePlan) -> str:
+    """The case's progress as the owner follows it: reported, surveyed, decided, paid."""
+
+    def step(done: bool, label: str, detail: str) -> str:
+        mark = "✅" if done else "⏳"
+        return (f'<li class="{"done" if done else "todo"}"><span aria-hidden="true">{mark}</span> '
+                f"<strong>{h(t.gettext(label))}</strong> {h(detail)}</li>")
+
+    surveyed = case.surveyed_on is not None
+    survey_day = case.surveyed_on or case.survey_on or case.survey_due
+    items = [
+        step(True, STATE_LABELS[CaseState.REPORTED], day_text(t, case.reported_on)),
+        step(surveyed, STATE_LABELS[CaseState.SURVEYED],
+             day_text(t, survey_day) if surveyed else t.gettext(BY_DATE, date=day_text(t, survey_day))),
+    ]
+    if case.state is CaseState.DENIED or case.deny_reason:
+        reason = case.deny_reason or ""
+        said = t.gettext(OWNER_DENY_REASONS[reason]) if reason in OWNER_DENY_REASONS else reason
+        items.append(step(True, STATE_LABELS[CaseState.DENIED], said))
+    else:
+        decided = case.decided_on is not None
+        items.append(step(decided, STATE_LABELS[CaseState.APPROVED],
+                          f"{money(t, case.approved_fen)}, {day_text(t, case.decided_on)}"
+                          if decided and case.decided_on else ""))
+        paid = case.paid_on is not None
+        due = case.payment_due
+        detail = (f"{money(t, case.paid_fen)}, {day_text(t, case.paid_on)}" if paid and case.paid_on
+                  else t.gettext(BY_DATE, date=day_text(t, due)) if due else "")
+        items.append(step(paid, STATE_LABELS[CaseState.PAID], detail))
+    return '<ol class="steps">' + "".join(items) + "</ol>"
+
+
+def _needs(t: Translator, apply_due: date) -> str:
+    needs = "".join(f"<li>{h(t.gettext(need))}</li>" for need in OWNER_NEEDS)
+    return f"<p>{h(t.gettext(APPLY_BRING, date=day_text(t, apply_due)))}</p><ul>{needs}</ul>"
+
+
+def compensation_section(t: Translator, row: ReportRow, case: Case | None, plan: CasePlan) -> str:
+    """A livestock report's compensation: what to bring by when, then its case's progress."""
+    if case is None:
+        inner = _needs(t, plan.apply_due(row.observed_at.astimezone(plan.tz).date()))
+        inner += f"<p>{h(t.gettext(CASE_LATER))}</p>"
+        free_ranging = row.details.get("penned") == "free_ranging"
+    else:
+        inner = (f'<p id="case-state">{h(t.gettext(CASE_STATE, case=case.code))} '
+                 f"<strong>{h(t.gettext(STATE_LABELS[case.state]))}</strong></p>")
+        inner += _steps(t, case, plan)
+        if any(what == "apply" for what, _ in active_deadlines(case)):
+            inner += _needs(t, case.apply_due)
+        free_ranging = case.free_ranging and case.state is not CaseState.DENIED
+    if free_ranging:
+        inner += f'<p class="hint">⚠️ {h(t.gettext(FREE_RANGING))}</p>'
+    return f'<section class="case" id="compensation"><h2>{h(t.gettext(COMPENSATION))}</h2>{inner}</section>'
+
+
+def status_page(
+    t: Translator,
+    row: ReportRow,
+    link: str,
+    *,
+    new: bool,
+    case: Case | None = None,
+    plan: CasePlan | None = None,
+    hotline: str = "",
+) -> str:
+    """A report's kind, date and status; right after sending, also the thanks and the private link.
+    A sighting or a livestock loss gets the safety advice; a livestock loss its compensation."""
     kind = Kind(row.kind)
     status = t.gettext(STATUS_LABELS.get(row.status, row.status))
     body = ""
@@ -313,4 +405,10 @@ def status_page(t: Translator, row: ReportRow, link: str, *, new: bool) -> str:
     )
     if new:
         body += f'<p>{h(t.gettext(KEEP_LINK))}</p><p class="link"><a href="{h(link)}">{h(link)}</a></p>'
+    if kind is Kind.LIVESTOCK:
+        body += compensation_section(t, row, case, plan or default_plan())
+    if kind in (Kind.SIGHTING, Kind.LIVESTOCK):
+        lines = safety_text(t, kind.value, hotline or None).split("\n")
+        advice = "".join(f"<li>{h(line)}</li>" for line in lines)
+        body += f'<section class="safety"><h2>🛡 {h(t.gettext(STAY_SAFE))}</h2><ul>{advice}</ul></section>'
     return page(t, t.gettext(STATUS_TITLE, code=row.ref_code), body, link.split("?")[0])
