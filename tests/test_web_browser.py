@@ -220,3 +220,48 @@ async def test_without_javascript_the_plain_form_still_works(
         finally:
             await browser.close()
         await staff_card(fake, code)
+
+
+# --- the phones people have --------------------------------------------------------------------
+
+TAP_TARGETS = """() => {
+  const small = [];
+  const targets = 'a, button, summary, label.choice, input:not([type=hidden]):not([type=radio]), textarea';
+  for (const el of document.querySelectorAll(targets)) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || el.hidden) continue;
+    const what = (el.textContent || el.name || '').trim().slice(0, 30);
+    if (box.height < 44 || box.width < 44) small.push(`${el.tagName} ${what} ${box.width}x${box.height}`);
+  }
+  return small;
+}"""
+
+
+@pytest.mark.parametrize("text_size", [16, 32])  # the browser's default and its 200 % larger text
+async def test_pages_fit_a_small_phone_with_large_text_and_big_tap_targets(
+    fake: FakeTelegram, web_config: Config, tmp_path: Path, text_size: int  # noqa: F811
+) -> None:
+    async with bot_with_web(web_config) as application, async_api.async_playwright() as playwright:
+        browser, context = await phone(playwright, locale="zh-CN")
+        try:
+            page = await context.new_page()
+            cdp = await context.new_cdp_session(page)
+            await cdp.send("Page.enable")
+            await cdp.send("Page.setFontSizes", {"fontSizes": {"standard": text_size, "fixed": text_size}})
+            base = web_url(application)
+            paths = ["/?lang=zh_Hans&spot=yixing", *(f"/report/{k}?lang=zh_Hans" for k in
+                                                      ("sighting", "livestock", "signs", "tip"))]
+            for path in paths:
+                await page.goto(base + path)
+                if "report" in path:
+                    await page.locator("details summary").click()  # the contact box open too
+                assert await page.evaluate("document.documentElement.scrollWidth") <= 360, path
+                assert await page.evaluate(TAP_TARGETS) == [], path
+            # A form with problems, and a status page with its long private link.
+            await page.goto(base + "/report/livestock?lang=zh_Hans")
+            await page.get_by_role("button", name=re.compile("提交")).click()
+            await page.wait_for_selector(".error")
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+            assert await page.evaluate(TAP_TARGETS) == []
+        finally:
+            await browser.close()
