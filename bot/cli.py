@@ -71,7 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "import-places",
         add_help=False,
-        help="build a gazetteer CSV from GeoNames or OSM GeoJSON (see import-places --help)",
+        help="with --config: load points for Heshun's places into the database (--points CSV, --osm, "
+        "--geonames); without: build a gazetteer CSV (see import-places --help)",
+    )
+    sub.add_parser(
+        "export-places",
+        add_help=False,
+        help="write the points staff taught places as CSV (--config, -o FILE)",
     )
     return parser
 
@@ -152,9 +158,17 @@ def configure_logging(level: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["import-places"]:
+        if any(a in ("-c", "--config") or a.startswith("--config=") for a in argv[1:]):
+            from bot import placeio  # into the database: the bureau's own points, or another server's
+
+            return placeio.import_main(argv[1:])
         from bot.gazetteer import import_main
 
         return import_main(argv[1:])
+    if argv[:1] == ["export-places"]:
+        from bot import placeio
+
+        return placeio.export_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "backup":
         return _backup(_config_path(args.config), args.destination)

@@ -7,13 +7,21 @@ claimed to be real."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import re
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import locations
+from bot.cli import main as cli_main
 from bot.fake_telegram import FakeTelegram
+from bot.report import Kind, new_draft
+from bot.store import Reporter, Store
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
 from tests.test_moderation import CODE, VILLAGER, card_for, press, sighting
 
@@ -229,3 +237,63 @@ async def test_poster_for_a_spot_without_a_point(fake: FakeTelegram, bot, config
     code = CODE.search((await tourist.finish_sighting())["text"]).group(0)
     stored = rows(config.database_path, "SELECT latitude, place_id FROM reports WHERE ref_code = ?", code)[0]
     assert stored["latitude"] is None and stored["place_id"] == "yunlongshan"
+
+
+def _toml(tmp_path: Path, name: str) -> Path:
+    toml = tmp_path / f"{name}.toml"
+    toml.write_text(
+        f'[telegram]\nmoderation_chat_id = {STAFF_GROUP}\n[storage]\ndatabase = "{name}.sqlite3"\n',
+        encoding="utf-8",
+    )
+    return toml
+
+
+async def test_import_and_export_places_between_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, west_east, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bureau's own list into one server, its export into another: same points, audited, and a
+    report that named the village on the second server placed by the import."""
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    west, east = west_east
+    bureau = tmp_path / "bureau.csv"
+    bureau.write_text(
+        "name_zh,township,latitude,longitude\n"
+        f"许村村,松烟镇,{east[0]},{east[1]}\n"
+        f"新庄村,青城镇,{west[0]},{west[1]}\n"
+        "新庄村,,37.3,113.5\n"  # shared name without its township: which one? skipped
+        "牛川村,,39.9042,116.4074\n"  # Beijing: outside Heshun, skipped
+        "不存在村,,37.3,113.5\n",
+        encoding="utf-8",
+    )
+    first, second = _toml(tmp_path, "first"), _toml(tmp_path, "second")
+    command = ["import-places", "-c", str(first), "--points", str(bureau)]
+    assert await asyncio.to_thread(cli_main, command) == 0
+    err = capsys.readouterr().err
+    assert "2 places given a point, 3 skipped" in err and "outside Heshun county" in err
+    exported = tmp_path / "places.csv"
+    assert await asyncio.to_thread(cli_main, ["export-places", "-c", str(first), "-o", str(exported)]) == 0
+    with exported.open(encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert {(r["place_id"], r["name_zh"], r["township"]) for r in table} == {
+        (XUCUN, "许村村", "松烟镇"), ("140723103202", "新庄村", "青城镇")
+    }
+    assert all(r["source"].startswith("import:bureau.csv") and r["set_by"] == "" for r in table)
+
+    # The second server had a report naming 许村 without a point; importing the export places it.
+    store = await Store.open(tmp_path / "second.sqlite3")
+    try:
+        draft = new_draft(Kind.SIGHTING, datetime.now(ZoneInfo("Asia/Shanghai")), "en")
+        draft.update(photos_done=True, observed_at=draft["started_at"], location=locations.from_place(
+            locations.gazetteer().get(XUCUN)).as_dict())
+        reporter = Reporter(user_id=5, name="x", username=None, language="en", notify=True)
+        done = await store.submit_report(draft, reporter, [], datetime.now(ZoneInfo("Asia/Shanghai")),
+                                         lambda row, outcome: [])
+    finally:
+        await store.close()
+    command = ["import-places", "--config", str(second), "--points", str(exported)]
+    assert await asyncio.to_thread(cli_main, command) == 0
+    placed = rows(tmp_path / "second.sqlite3", "SELECT latitude, longitude FROM reports WHERE ref_code = ?",
+                  done.ref_code)[0]
+    assert (placed["latitude"], placed["longitude"]) == pytest.approx(east, abs=1e-6)
+    audit = rows(tmp_path / "second.sqlite3", "SELECT action, staff_id FROM audit_log")
+    assert [tuple(a) for a in audit] == [("place", None), ("place", None)]

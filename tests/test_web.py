@@ -326,6 +326,21 @@ async def test_same_form_twice_is_one_report(tipline, web_config: Config) -> Non
     assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
 
 
+async def test_a_point_outside_heshun_is_flagged_on_the_status_page(tipline) -> None:
+    """Issue 22: the confirmation (the status page right after sending) names the county and distance."""
+    from bot.geo import jinzhong_counties
+
+    zuoquan = next(c for c in jinzhong_counties() if c.name_zh == "左权县").shape.representative_point()
+    web = await tipline()
+    response = await web.post(fields=sighting(location=f"{zuoquan.y:.5f}, {zuoquan.x:.5f}"))
+    async with web.client.get(response.headers["Location"]) as page:
+        text = await page.text()
+    assert 'id="outside-area"' in text and "outside Heshun — in 左权县" in text
+    inside = await web.post(fields=sighting(location="37.3296, 113.5702", t_behaviour="resting"))
+    async with web.client.get(inside.headers["Location"]) as page:
+        assert 'id="outside-area"' not in await page.text()
+
+
 async def test_status_link_is_private(tipline) -> None:
     web = await tipline()
     response = await web.post()
@@ -512,9 +527,20 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     report = rows(web_config.database_path, DETAILS, code)[0]
     assert '"spot": "yixing"' in report["details"] and "义兴" in report["place_name"]
 
-    # A poster's place without a point is recorded but not offered; typed coordinates count.
+    # A poster's place without a point is offered too (issue 22): chosen, it is a named place, no point.
     page = await web.form_at("/report/sighting?spot=yunlongshan&lang=en")
-    assert hidden(page, "spot") == "yunlongshan" and "I am at" not in page
+    assert hidden(page, "spot") == "yunlongshan" and "I am at" in page
+    response = await web.post(
+        fields=sighting(location="", spot="yunlongshan", place="yunlongshan", t_behaviour="resting"), page=page
+    )
+    assert response.status == 303
+    code = ref_code(response.headers["Location"])
+    named = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    assert named["latitude"] is None and named["place_id"] == "yunlongshan"
+    async with web.client.get(response.headers["Location"]) as status:
+        assert "no exact point" in await status.text()  # the status page says what was stored
+    # Not chosen: the typed coordinates count.
+    page = await web.form_at("/report/sighting?spot=yunlongshan&lang=en")
     response = await web.post(fields=sighting(spot="yunlongshan", t_behaviour="resting"), page=page)
     code = ref_code(response.headers["Location"])
     report = rows(web_config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)[0]

@@ -14,7 +14,14 @@ from pathlib import Path
 from string import Template
 from urllib.parse import quote
 
-from bot.cards import KIND_ICONS, STATUS_LABELS, place_label
+from bot.cards import (
+    KIND_ICONS,
+    STATUS_LABELS,
+    named_place_text,
+    place_choice_label,
+    place_label,
+    point_outside_text,
+)
 from bot.compensation import (
     OWNER_DENY_REASONS,
     OWNER_NEEDS,
@@ -235,13 +242,13 @@ def _question(t: Translator, q: Question, fields: Mapping[str, str], problems: M
 
 
 def _places(t: Translator, places: Iterable[Place], chosen: str) -> str:
-    return "".join(_radio(form.PLACE, p.id, place_label(p, t), chosen == p.id) for p in places)
+    return "".join(_radio(form.PLACE, p.id, place_choice_label(p, t), chosen == p.id) for p in places)
 
 
 def _spot_offer(t: Translator, spot: Place | None, places: list[Place], chosen: str) -> str:
     """The poster's place offered (not chosen) as the location, like the bot's "I am at …" button."""
-    if spot is None or not spot.located or any(p.id == spot.id for p in places):
-        return ""  # a place without a point cannot be a report's location (the bot offers it neither)
+    if spot is None or any(p.id == spot.id for p in places):
+        return ""  # without a point yet, the spot is taken as a named place (as the bot does)
     return (
         f'<p class="offer">{h(t.gettext(AT_POSTER))}</p>'
         + _radio(form.PLACE, spot.id, t.gettext(I_AM_AT, place=place_label(spot, t)), chosen == spot.id)
@@ -403,6 +410,11 @@ def status_page(
         f"<dt>{h(t.gettext(SEEN))}</dt><dd>{h(t.datetime(row.observed_at))}</dd>"
         f'<dt>{h(t.gettext(STATUS))}</dt><dd id="status">{h(status)}</dd></dl>'
     )
+    if row.point is None and row.place_id:
+        body += f'<p id="named-place">📍 {h(named_place_text(row.place_id, row.place_name, t))}</p>'
+    outside = point_outside_text(row.latitude, row.longitude, t)
+    if outside:  # the reporter's own page: they are told, as in the bot's review, that it is outside
+        body += f'<p class="notice" id="outside-area" role="status">⚠️ {h(outside)}</p>'
     if new:
         body += f'<p>{h(t.gettext(KEEP_LINK))}</p><p class="link"><a href="{h(link)}">{h(link)}</a></p>'
     if kind is Kind.LIVESTOCK:
