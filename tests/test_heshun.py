@@ -224,3 +224,22 @@ def test_near_misses_give_did_you_mean(gaz: Gazetteer) -> None:
         assert _is(match.places, meant), (typed, match)
     assert gaz.lookup("看到豹子了") is None
     assert gaz.lookup("qwertyuiop") is None
+
+
+def test_sandbox_map_draws_the_outline_and_the_known_points() -> None:
+    """Issue 22 §7: the sandbox's SVG map data is the county outline, and places appear once they
+    have a point (here one a staff member would teach; the point is the outline's own centroid)."""
+    from bot import locations
+    from bot.sandbox.world import map_data
+
+    area = locations.service_area()
+    data = map_data()
+    assert data["polygons"] == [[[list(pt) for pt in ring] for ring in poly] for poly in area.polygons]
+    assert sum(len(ring) for poly in data["polygons"] for ring in poly) > 300  # not a rectangle
+    assert {p["id"] for p in data["places"]} == {"yixing"}  # only what has a point
+    centre = area.shape.centroid
+    try:
+        locations.set_learned_points({"140723102220": (centre.y, centre.x)})
+        assert {p["id"] for p in map_data()["places"]} == {"yixing", "140723102220"}
+    finally:
+        locations.set_learned_points({})

@@ -530,9 +530,8 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     # A poster's place without a point is offered too (issue 22): chosen, it is a named place, no point.
     page = await web.form_at("/report/sighting?spot=yunlongshan&lang=en")
     assert hidden(page, "spot") == "yunlongshan" and "I am at" in page
-    response = await web.post(
-        fields=sighting(location="", spot="yunlongshan", place="yunlongshan", t_behaviour="resting"), page=page
-    )
+    chosen = sighting(location="", spot="yunlongshan", place="yunlongshan", t_behaviour="resting")
+    response = await web.post(fields=chosen, page=page)
     assert response.status == 303
     code = ref_code(response.headers["Location"])
     named = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
