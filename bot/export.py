@@ -391,7 +391,9 @@ def to_geojson(rows: Sequence[dict[str, Any]]) -> bytes:
         {
             "type": "Feature",
             "id": row["occurrenceID"],
-            "geometry": {"type": "Point", "coordinates": [row["decimalLongitude"], row["decimalLatitude"]]},
+            # A named place without a point is an unlocated feature (RFC 7946 §3.2: null geometry).
+            "geometry": None if row["decimalLatitude"] is None else
+            {"type": "Point", "coordinates": [row["decimalLongitude"], row["decimalLatitude"]]},
             "properties": {c: row.get(c) for c in COLUMNS if c not in _POINT},
         }
         for row in rows

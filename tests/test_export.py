@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 import zipfile
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from bot.export import (
     COLUMNS,
     DWC,
     OCCURRENCE_ROW_TYPE,
+    Level,
     build_export,
     cell_uncertainty_m,
     export_rows,
@@ -334,3 +336,27 @@ async def test_export_command_sends_the_verified_report_as_an_archive(
     assert [f["geometry"]["coordinates"] for f in features] == [[113.5702, 37.3296]]
     fake.send_text(STAFF_ADMIN, "/export everything", chat_id=STAFF_GROUP)
     await fake.wait_for_message(STAFF_GROUP, contains="/export [public|trusted]")
+
+
+def test_named_places_and_points_outside_heshun_in_exports() -> None:
+    """Issue 22: a named place has the township as locality and no coordinates (none exist) at both
+    levels; a point past the margin says so in the remarks, with the county it is in."""
+    from bot.geo import jinzhong_counties
+
+    named = row(50, "sighting", {"leopards": 1}, latitude=None, longitude=None, accuracy_m=10_000.0,
+                location_source="named_place", place_name="许村村", place_id="140723102220")
+    zuoquan = next(c for c in jinzhong_counties() if c.name_zh == "左权县").shape.representative_point()
+    outside = row(51, "sighting", {"leopards": 1}, latitude=zuoquan.y, longitude=zuoquan.x)
+    for level in (Level.PUBLIC, Level.TRUSTED):
+        first, second = export_rows([named, outside], level, CELL, tz=TZ)
+        assert first["decimalLatitude"] is None and first["decimalLongitude"] is None
+        assert first["coordinateUncertaintyInMeters"] is None
+        assert first["locality"] == "松烟镇 (Songyan Town), 和顺县 Heshun"
+        remark = r"outside Heshun county: in 左权县, [\d.]+ km from the border"
+        assert re.search(remark, second["occurrenceRemarks"])
+        geojson = json.loads(to_geojson([first, second]))
+        assert geojson["features"][0]["geometry"] is None
+        assert geojson["features"][1]["geometry"]["type"] == "Point"
+        csv_text = to_csv([first, second]).decode("utf-8-sig")
+        assert "许村" not in csv_text or level is Level.TRUSTED  # the village only for trusted readers
+    assert "outside Heshun" not in export_rows(REPORTS[:1], Level.TRUSTED, CELL)[0]["occurrenceRemarks"]

@@ -297,3 +297,49 @@ async def test_import_and_export_places_between_servers(
     assert (placed["latitude"], placed["longitude"]) == pytest.approx(east, abs=1e-6)
     audit = rows(tmp_path / "second.sqlite3", "SELECT action, staff_id FROM audit_log")
     assert [tuple(a) for a in audit] == [("place", None), ("place", None)]
+
+
+async def test_a_point_outside_heshun_is_flagged_on_review_and_card(fake: FakeTelegram, bot, config) -> None:
+    from bot.geo import jinzhong_counties
+
+    zuoquan = next(c for c in jinzhong_counties() if c.name_zh == "左权县").shape.representative_point()
+    person = Person(fake, 950, language="en")
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await person.send_location(zuoquan.y, zuoquan.x, accuracy=20, contains="When did you see it")
+    await person.tap("Just now", contains="How many")
+    for label in ("1", "Not sure", "Resting"):
+        await person.tap(label)
+    review = await person.tap("Over 1 km", contains="Please check your report")
+    assert re.search(r"⚠️ outside Heshun — in 左权县, [\d.]+ km from the border", review["text"])
+    receipt = await person.tap("Send report", contains="Reference code")
+    card = await card_for(fake, CODE.search(receipt["text"]).group(0))
+    assert re.search(r"⚠️ outside Heshun — in 左权县, [\d.]+ km from the border", card["text"])
+    assert "township unknown" in card["text"]  # outside the county: no township of Heshun
+    # 1 km inside the border: no flag.
+    inner = inside_points()[0]
+    near_border = await sighting(Person(fake, 951, language="en"), *inner, photo=None)
+    card = await card_for(fake, near_border)
+    assert "outside Heshun" not in card["text"]
+
+
+async def test_public_destinations_see_the_township_at_most(fake: FakeTelegram, running, config) -> None:
+    from bot.config import Destination
+    from tests.test_moderation import PUBLIC, RESEARCHERS
+
+    fake.add_channel(RESEARCHERS, "Researchers")
+    fake.add_channel(PUBLIC, "Heshun leopards (public)")
+    await running(staff_language="en", destinations=(
+        Destination("researchers", RESEARCHERS, frozenset({"sighting"}), trusted=True),
+        Destination("public", PUBLIC, frozenset({"sighting"}), trusted=False),
+    ))
+    code, _ = await named_sighting(Person(fake, 960, language="en"), "许村", expect="no exact point")
+    card = await card_for(fake, code)
+    await press(fake, STAFF_ADMIN, card, "Verify")
+    public = await fake.wait_for_message(PUBLIC, contains="verified")
+    assert "Area: Songyan Town (松烟镇)" in public["text"] and "许村" not in public["text"]
+    trusted = await fake.wait_for_message(RESEARCHERS, contains=code)
+    assert "许村村" in trusted["text"]  # a trusted destination sees the village
+    await fake.wait_until_idle()
+    assert not [c for c in fake.calls if c.method == "sendLocation"]  # there is no point to send
