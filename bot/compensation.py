@@ -597,7 +597,7 @@ def township_label(township_id: str | None, t: Translator) -> str:
     from bot.locations import gazetteer
 
     place = gazetteer().get(township_id) if township_id else None
-    return place_label(place, t) if place else t.gettext("Elsewhere")
+    return place_label(place, t) if place else t.gettext("township unknown")
 
 
 def _deadline_line(t: Translator, what: str, due: date, today: date, plan: CasePlan) -> str:
