@@ -345,9 +345,13 @@ class Gazetteer:
             best = 0.0
             for key in place.keys:
                 if _has_cjk(query) and _has_cjk(key):
-                    if len(key) == len(query) and len(key) >= 2:
-                        same = sum(a == b for a, b in zip(key, query, strict=True))
-                        if same == len(key) - 1:
+                    for typed in {raw, query}:
+                        if len(key) != len(typed) or len(key) < 2:
+                            continue
+                        same = sum(a == b for a, b in zip(key, typed, strict=True))
+                        # Two characters share little: only a slip in the second ("许材" for 许村),
+                        # not any word ending like a village ("地里" is not 会里村).
+                        if same == len(key) - 1 and (len(key) > 2 or key[0] == typed[0]):
                             best = max(best, 0.9)
                 elif key.isascii():
                     for said in spoken:
