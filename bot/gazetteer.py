@@ -306,7 +306,9 @@ class Gazetteer:
             simplified = zhconv.convert(simplified, "zh-cn")
         cjk = "".join(c for c in simplified.casefold() if c.isalnum())
         # Latin words: a name may span words ("song yan zhen"), so test runs of consecutive words.
-        words = [normalize_name(w) for w in re.findall(r"[^\W\d_]+[0-9]?", simplified) if w.isascii()]
+        # Tone marks go first ("Xǔcūn" → "xucun"); what is still not Latin is Chinese, matched above.
+        found_words = (normalize_name(w) for w in re.findall(r"[^\W\d_]+[0-9]?", simplified))
+        words = [w for w in found_words if w.isascii()]
         runs = {
             "".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(len(words), i + 6) + 1)
         }
@@ -340,7 +342,13 @@ class Gazetteer:
         query = _strip_suffix(raw)
         scored: list[tuple[float, Place]] = []
         spoken = {_to_pinyin(q) if _has_cjk(q) else q for q in (raw, query)}
-        spoken = {q for q in spoken if len(q) >= 3}
+        # One matcher per spoken form: SequenceMatcher caches its second sequence, and the cheap
+        # upper bounds skip most keys before the full ratio (a text naming nothing checks them all).
+        matchers = []
+        for said in (q for q in spoken if len(q) >= 3):
+            matcher = difflib.SequenceMatcher(None, autojunk=False)
+            matcher.set_seq2(said)
+            matchers.append((said, matcher))
         for place in self.places:
             best = 0.0
             for key in place.keys:
@@ -354,10 +362,14 @@ class Gazetteer:
                         if same == len(key) - 1 and (len(key) > 2 or key[0] == typed[0]):
                             best = max(best, 0.9)
                 elif key.isascii():
-                    for said in spoken:
+                    for said, matcher in matchers:
                         if key == said:
                             best = max(best, 0.95)
-                        elif (ratio := difflib.SequenceMatcher(None, said, key).ratio()) >= 0.8:
+                            continue
+                        if 2 * min(len(key), len(said)) < 0.8 * (len(key) + len(said)):
+                            continue  # lengths alone rule out a ratio of 0.8
+                        matcher.set_seq1(key)
+                        if matcher.quick_ratio() >= 0.8 and (ratio := matcher.ratio()) >= 0.8:
                             best = max(best, ratio * 0.9)
             if best:
                 scored.append((best, place))

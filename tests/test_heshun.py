@@ -192,6 +192,7 @@ def test_every_village_by_name(gaz: Gazetteer, row: dict[str, str]) -> None:
         f"在{township}{_short(name)}后山看到的",
         f"昨天傍晚在{name}附近的地里看见一只豹子",
         f"I saw it near {' '.join(lazy_pinyin(name))} yesterday",
+        f"Near {''.join(lazy_pinyin(name, style=Style.TONE)).title()}, {township} — at dusk",
     ]
     for sentence in sentences:
         match = gaz.lookup(sentence)
