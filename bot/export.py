@@ -352,6 +352,10 @@ def trusted_locality(report: ReportRow) -> str:
             parts.append(f"near {name}")
         else:
             parts.append(f"{relative.distance_m / 1000:.1f} km {relative.bearing} of {name}")
+    town = report_township(report.latitude, report.longitude, report.place_id)
+    if town is not None:  # the same rule as cards, /stats and Warn residents
+        name = f"{town.name_zh} ({town.name_en})" if town.name_en else town.name_zh
+        parts.append(f"township {name}")
     return "; ".join(dict.fromkeys(parts)) or COUNTY
 
 
