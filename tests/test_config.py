@@ -23,6 +23,10 @@ def test_minimal_config(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[telegram]\nmoderation_chat_id = -100123\n"), ENV)
     assert config.moderation_chat_id == -100123 and config.timezone.key == "Asia/Shanghai"
     assert config.database_path == tmp_path / "data" / "leopard-watch.sqlite3"
+    assert (config.area_margin_m, config.township_max_m) == (2000.0, 6000.0)  # issue 22 defaults
+    region = "[telegram]\nmoderation_chat_id = -1\n[region]\narea_margin_km = 0.5\ntownship_max_km = 10\n"
+    config = load_config(write(tmp_path, region), ENV)
+    assert (config.area_margin_m, config.township_max_m) == (500.0, 10_000.0)
 
 
 @pytest.mark.parametrize(
@@ -37,6 +41,10 @@ def test_minimal_config(tmp_path: Path) -> None:
         ("[telegram]\nmoderation_chat_id = -1\n[languages]\ndefault = 'fr'\n", ENV, "languages.default"),
         ("[telegram]\nmoderation_chat_id = -1\nstaff_user_ids = ['a']\n", ENV, "telegram.staff_user_ids"),
         ("[telegram\n", ENV, "not valid TOML"),
+        ("[telegram]\nmoderation_chat_id = -1\n[region]\narea_margin_km = -1\n", ENV,
+         "region.area_margin_km"),
+        ("[telegram]\nmoderation_chat_id = -1\n[region]\ntownship_max_km = 0\n", ENV,
+         "region.township_max_km"),
     ],
 )
 def test_bad_config_names_the_setting(tmp_path: Path, text: str, env: dict, named: str) -> None:
