@@ -37,6 +37,13 @@ def inside_points() -> list[tuple[float, float]]:
     return sorted(coords, key=lambda p: p[1])
 
 
+@pytest.fixture(autouse=True)
+def forget_taught_points() -> Any:
+    """The taught points live in the process (bot.locations); later tests must not inherit them."""
+    yield
+    locations.set_learned_points({})
+
+
 @pytest.fixture
 def west_east() -> tuple[tuple[float, float], tuple[float, float]]:
     points = inside_points()
