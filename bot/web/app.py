@@ -28,7 +28,7 @@ from bot.link import TelegramLink
 from bot.media import PhotoProblemError, store_photo
 from bot.report import Kind
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
-from bot.web import form, pages
+from bot.web import county_map, form, pages
 from bot.web.form import Problem
 from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
 from bot.web.security import RateLimiter, Signer, new_cookie_value
@@ -323,6 +323,15 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
     t = _t(request)
     entries = _kept_photos(state, kept_blobs, svc.config.media_dir)
     await _store_photos(state, uploads, entries, problems)
+    tap = form.map_tap(fields)
+    if tap is not None:
+        # The plain form's map button: the page comes back with the tapped point, nothing stored yet.
+        fields.update(tap)
+        draft_id = fields.get("draft_id", "")
+        return _render_form(
+            request, kind, cookie, draft_id=draft_id if form.DRAFT_ID.match(draft_id) else "", fields=fields,
+            kept=[state.signer.sign_blob(e) for e in entries], problems=problems,
+        )
     outcome = form.build_draft(
         kind,
         fields,
@@ -386,6 +395,15 @@ async def report_status(request: web.Request) -> web.Response:
 
 def _since(link: TelegramLink) -> str:
     return datetime.fromtimestamp(link.changed_at, UTC).isoformat(timespec="seconds")
+
+
+async def county_svg(request: web.Request) -> web.Response:
+    """The county map (the same for everyone; cached by the phone)."""
+    label = _t(request).gettext(pages.MAP_ALT)
+    return web.Response(
+        text=county_map.county_svg(label), content_type="image/svg+xml", charset="utf-8",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -532,6 +550,7 @@ def make_tipline_app(
     app.router.add_post("/report/{kind}", submit_report)
     app.router.add_get("/r/{code}/{token}", report_status)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/county.svg", county_svg)
     app.router.add_get("/healthz/telegram", healthz_telegram)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC, append_version=False)

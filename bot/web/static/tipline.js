@@ -61,6 +61,68 @@
     });
   }
 
+  /* ---- without GPS: the village list and the county map ---------------------------------- */
+
+  function fold(value) {
+    /* As the server's normalize_name: no case, no tone marks, no spaces or punctuation. */
+    value = String(value || "").toLowerCase();
+    if (value.normalize) { value = value.normalize("NFD").replace(/[\u0300-\u036f]/g, ""); }
+    return value.replace(/[\s'’·.,-]/g, "");
+  }
+
+  function setupVillages() {
+    var select = document.getElementById("village");
+    var filter = document.getElementById("village-filter");
+    if (!select || !filter) { return; }
+    filter.hidden = false;
+    var options = Array.prototype.slice.call(select.options, 1);
+    filter.addEventListener("input", function () {
+      var query = fold(filter.value), shown = [];
+      options.forEach(function (option) {
+        var keys = (option.getAttribute("data-keys") || "") + " " + fold(option.textContent);
+        var match = !query || keys.indexOf(query) >= 0;
+        option.hidden = !match;
+        option.disabled = !match; /* browsers that show hidden options still cannot pick these */
+        if (match) { shown.push(option); }
+      });
+      select.size = query ? Math.max(2, Math.min(8, shown.length + 1)) : 0;
+      if (query && shown.length === 1) { select.value = shown[0].value; saveDraft(); }
+    });
+    select.addEventListener("change", function () {
+      /* A chosen village replaces a point and typed text: what the report will carry is shown. */
+      if (!select.value) { return; }
+      form.elements.latitude.value = ""; form.elements.longitude.value = "";
+      form.elements.accuracy.value = ""; form.elements.source.value = "";
+      document.getElementById("location").value = "";
+    });
+  }
+
+  function setupMap() {
+    var map = document.getElementById("county-map");
+    var marker = document.getElementById("map-marker");
+    var status = document.getElementById("map-status");
+    if (!map) { return; }
+    function number(name) { return parseFloat(map.getAttribute("data-" + name)); }
+    map.addEventListener("click", function (event) {
+      var box = map.getBoundingClientRect();
+      if (!box.width || event.detail === 0) { return; } /* a keyboard "click": let the form post it */
+      event.preventDefault();
+      var x = event.clientX - box.left, y = event.clientY - box.top;
+      var units = number("view") / box.width;
+      var lat = number("north") - y * units / number("scale");
+      var lon = number("west") + x * units / (number("scale") * number("cos"));
+      /* The uncertainty is set for the map as the plain form shows it; a wider map is no worse. */
+      var accuracy = number("accuracy");
+      setPoint(lat, lon, accuracy, "map");
+      var select = document.getElementById("village");
+      if (select) { select.value = ""; }
+      marker.style.left = x + "px"; marker.style.top = y + "px"; marker.hidden = false;
+      status.textContent = text(map, "chosen", {
+        place: lat.toFixed(5) + ", " + lon.toFixed(5), km: String(Math.round(accuracy / 100) / 10)
+      });
+    });
+  }
+
   /* ---- EXIF: GPS position and time of a JPEG ----------------------------------------------- */
 
   function readExif(buffer) {
@@ -492,6 +554,8 @@
     form.addEventListener("input", saveDraft);
     form.addEventListener("change", saveDraft);
     setupLocation();
+    setupVillages();
+    setupMap();
     setupPhotos();
     setupSending();
   }
