@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSRF_COOKIE = "lw_csrf"
+SCRIPT_HEADER = "X-Tipline-Script"
 MAX_FIELD_BYTES = 8 * 1024  # one text field; the longest answer is 1000 characters
 PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smaller one.")
 TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
@@ -370,8 +371,14 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
         state.reports.record(key)
         state.metrics.web_reports.labels(kind.value).inc()
     log.info("web report %s stored (new=%s)", submitted.ref_code, submitted.created)
-    link = f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}"
-    raise web.HTTPSeeOther(pages.url(link, t.language, new="1"))
+    link = pages.url(f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}",
+                     t.language, new="1")
+    if request.headers.get(SCRIPT_HEADER) == "1":
+        # tipline.js: the code and the page's address in one answer, without following a redirect
+        # (one round trip less on a 300 ms link).
+        body = {"code": submitted.ref_code, "link": link}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+    raise web.HTTPSeeOther(link)
 
 
 async def report_status(request: web.Request) -> web.Response:

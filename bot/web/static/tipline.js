@@ -392,15 +392,30 @@
     return data;
   }
 
-  /* One POST; resolves {status, url, html}; status 0 means no connection. */
+  /* One POST; resolves {status, url, html, code}; status 0 means no connection. A stored report
+     answers with its code and status page address (JSON), no redirect to follow. */
   function post(item, csrf, onProgress) {
     return new Promise(function (resolve) {
       var xhr = new XMLHttpRequest();
       xhr.open("POST", item.action);
+      xhr.setRequestHeader("X-Tipline-Script", "1");
       if (xhr.upload && onProgress) {
         xhr.upload.onprogress = function (event) { if (event.lengthComputable) { onProgress(event.loaded, event.total); } };
       }
-      xhr.onload = function () { resolve({ status: xhr.status, url: xhr.responseURL || "", html: xhr.responseText }); };
+      xhr.onload = function () {
+        var answer = { status: xhr.status, url: xhr.responseURL || "", html: xhr.responseText, code: "" };
+        if (/json/.test(xhr.getResponseHeader("Content-Type") || "")) {
+          try {
+            var data = JSON.parse(xhr.responseText);
+            var anchor = document.createElement("a");
+            anchor.href = data.link; /* made absolute by the browser, also where URL() is missing */
+            answer.url = anchor.href;
+            answer.code = data.code;
+            answer.html = "";
+          } catch (e) { /* not ours: treated as any other answer */ }
+        }
+        resolve(answer);
+      };
       xhr.onerror = xhr.ontimeout = xhr.onabort = function () { resolve({ status: 0, url: "", html: "" }); };
       xhr.send(body(item, csrf));
     });
@@ -434,8 +449,8 @@
     document.close();
   }
 
-  function sentNotice(url) {
-    var code = (/\/r\/([^/]+)\//.exec(url) || [])[1] || "";
+  function sentNotice(url, code) {
+    code = code || (/\/r\/([^/]+)\//.exec(url) || [])[1] || "";
     var main = document.querySelector("main");
     var notice = document.createElement("p");
     notice.className = "notice ok sent-later";
@@ -460,7 +475,7 @@
           return postFresh(entry.value).then(function (answer) {
             var link = statusLink(answer.url);
             if (link) {
-              sentNotice(link);
+              sentNotice(link, answer.code);
               return withStore("readwrite", function (store) { return store["delete"](entry.key); });
             }
             if (answer.status === 422 || answer.status === 413) {
