@@ -284,6 +284,8 @@ def main() -> None:
     for name, value, target, ok in rows:
         verdict = "" if ok is None else ("PASS" if ok else "MISS")
         print(f"{name:<{width}}  {value:>8}  {target:>8}  {verdict}")
+    for name, value, target, ok in rows:  # for bench/run_all.py
+        print("ROW\t" + "\t".join((name.strip(), value, target, "" if ok is None else str(ok))))
 
 
 if __name__ == "__main__":
