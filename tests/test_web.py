@@ -646,6 +646,15 @@ async def test_the_village_list_and_the_map_give_the_location_the_bot_would_stor
     assert row["location_source"] == "map" and row["accuracy_m"] == frame.tap_accuracy_m() == 5800
     assert (row["latitude"], row["longitude"]) == (lat, lon)
 
+    # Enter in a text box "presses" the map at (0, 0): that is a send, not a tap in the corner.
+    response = await web.post("signs", {"when": an_hour_ago(), "a_sign": "tracks", "a_note": "skip",
+                                        "location": "37.3296, 113.5702", "map.x": "0", "map.y": "0"},
+                              [make_jpeg(seed=78)])
+    assert response.status == 303
+    row = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
+               ref_code(response.headers["Location"]))[0]
+    assert row["location_source"] == "typed" and row["latitude"] == 37.3296
+
     async with web.client.get("/county.svg") as svg:
         assert svg.status == 200 and svg.content_type == "image/svg+xml"
         assert "<path d=\"M" in await svg.text() and "义兴镇" in await svg.text()

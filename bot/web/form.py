@@ -130,6 +130,10 @@ def map_tap(fields: dict[str, str]) -> dict[str, str] | None:
     x, y = _number(fields.get(MAP_X, "")), _number(fields.get(MAP_Y, ""))
     if x is None or y is None or not (0 <= x <= county_map.SHOWN_WIDTH_PX) or y < 0:
         return None
+    if x == 0 and y == 0:
+        # Enter in a text box: the browser "presses" the form's first submit button, the map, at
+        # (0, 0) (the empty corner of the frame). That is a send, not a tap.
+        return None
     frame = county_map.frame()
     lat, lon = frame.to_point(x, y)
     return {
