@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import html
 import logging
-import re
 import secrets
 import time
 from collections import deque
@@ -35,7 +34,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, ConversationHandler
 
 from bot.i18n import N_
-from bot.report import REF_PREFIX, parse_reference_code, reference_code
+from bot.report import REF_IN_TEXT, parse_reference_code
 from bot.store import Store
 from handlers.common import Services, inline_keyboard, reply, services, tr
 from handlers.staff import is_staff, staff_name, staff_only
@@ -46,7 +45,6 @@ GATE_KEY = "privacy_gate"
 WINDOW_S = 60.0
 CONFIRM_MAX_AGE_S = 15 * 60
 FORGET_PREFIX = "privacy:forget:"
-_CODES = re.compile(rf"\b{REF_PREFIX}-\d{{4}}-\d{{5,}}\b")
 _KEY_PURPOSE = b"leopard-watch/anonymous-reporter/v1:"
 _PROCESS_KEY = secrets.token_bytes(32)
 _warned_no_secret = False
@@ -317,11 +315,11 @@ async def _target(
     if args and args[0].isdigit():
         user_id = int(args.pop(0))
         key, description = Store.person_key(user_id), f"user {user_id}"
-    elif args and parse_reference_code(args[0]) is not None:
-        code = reference_code(*parse_reference_code(args.pop(0)))  # type: ignore[misc]
+    elif args and (code := parse_reference_code(args[0])) is not None:
+        args.pop(0)
         key, description = await svc.store.report_key(code), f"reporter of {code}"
     elif replied is not None:
-        codes = list(dict.fromkeys(_CODES.findall(replied.text or replied.caption or "")))
+        codes = list(dict.fromkeys(REF_IN_TEXT.findall(replied.text or replied.caption or "")))
         keys = {await svc.store.report_key(code) for code in codes}
         if len(keys) > 1:
             await reply(update, html.escape(t.gettext(
@@ -331,7 +329,7 @@ async def _target(
         description = f"reporter of {codes[0]}" if codes else None
     if description is None:
         await reply(update, html.escape(t.gettext(
-            "Send it like this: /ban 123456789 or /ban HS-2026-00042, with a reason if you like, "
+            "Send it like this: /ban 123456789 or /ban HS-7K3F-9Q, with a reason if you like, "
             "or reply with /ban to a message that names one report.")))
         return None
     if key is None:

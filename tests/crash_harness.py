@@ -40,7 +40,7 @@ from bot.report import next_step as report_next_step
 from tests.conftest import make_jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = re.compile(r"HS-\d{4}-\d{5}")
+CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 RECEIPT = "Reference code"
 MENU = "Leopard Watch"
 UNSENT = "not sent yet"

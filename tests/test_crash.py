@@ -32,7 +32,7 @@ from tests.crash_harness import (
 )
 
 CONVERSATIONS = int(os.environ.get("CRASH_CONVERSATIONS", "200"))
-CODE = re.compile(r"HS-\d{4}-\d{5}")
+CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 async def test_conversations_survive_random_sigkills(tmp_path: Path) -> None:
