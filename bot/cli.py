@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, load_config
+from bot.logs import configure_logging
 
 DEFAULT_CONFIG_ENV = "LEOPARD_WATCH_CONFIG"
 
@@ -140,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "run":
         _parser().print_help()
         return 0 if args.command is None else 2
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every long-poll request at INFO; that drowns everything else.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The project's loggers at --log-level, libraries at WARNING, secrets redacted (bot/logs.py).
+    configure_logging(args.log_level)
     # The sandbox is for trying the bot on a laptop: only without a token AND without a
     # configuration file, so a server (which always has one) can never fill its real database
     # with demo reports that its outbox would then send to the real staff group.

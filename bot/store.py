@@ -468,6 +468,7 @@ class OutboxItem:
     payload: dict[str, Any]
     purpose: str
     attempts: int
+    private: bool = False  # scrubbed once sent or given up (see Outgoing)
 
 
 Compose = Callable[[ReportRow, "SubmittedReport"], Sequence[Outgoing]]
@@ -492,6 +493,9 @@ class Store:
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA busy_timeout = 5000")
+        # Deleted and overwritten content is zeroed, not left in free space: a scrubbed receipt or
+        # a forgotten person must not stay readable in the file (issue 19).
+        await conn.execute("PRAGMA secure_delete = ON")
         store = cls(conn)
         await store.migrate()
         return store
@@ -749,6 +753,9 @@ class Store:
 
     @staticmethod
     async def _enqueue(conn: aiosqlite.Connection, messages: Sequence[Outgoing], now: datetime) -> None:
+        # A private row keeps only the kind of its purpose ("receipt", not "receipt:<report id>") and
+        # its minute: once scrubbed, nothing in it points at a report, a draft or a moment (issue 19).
+        minute = now.replace(second=0, microsecond=0).isoformat()
         await conn.executemany(
             "INSERT INTO outbox (chat_id, method, payload, purpose, created_at, due_at, private)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -757,8 +764,8 @@ class Store:
                     m.chat_id,
                     m.method,
                     json.dumps(m.payload, ensure_ascii=False),
-                    m.purpose,
-                    now.isoformat(),
+                    m.purpose.split(":", 1)[0] if m.private else m.purpose,
+                    minute if m.private else now.isoformat(),
                     time.time(),
                     int(m.private),
                 )
@@ -784,17 +791,20 @@ class Store:
             )
         return [
             OutboxItem(
-                r["id"], r["chat_id"], r["method"], json.loads(r["payload"]), r["purpose"], r["attempts"]
+                r["id"], r["chat_id"], r["method"], json.loads(r["payload"]), r["purpose"], r["attempts"],
+                bool(r["private"]),
             )
             for r in rows
         ]
 
-    async def outbox_sent(self, item_id: int, result: Any) -> None:
+    async def outbox_sent(self, item_id: int, result: Any, *, private: bool = False) -> None:
         await self._write_unsynced(
             "UPDATE outbox SET status = 'sent', attempts = attempts + 1, "
             f"result = CASE WHEN private = 1 THEN NULL ELSE ? END, {_SCRUBBED_IF_PRIVATE} WHERE id = ?",
             (json.dumps(result), item_id),
         )
+        if private:
+            await self.checkpoint()
 
     async def outbox_retry(self, item_id: int, delay_s: float, error: str) -> None:
         await self._write_unsynced(
@@ -802,13 +812,22 @@ class Store:
             (time.time() + delay_s, error[:500], item_id),
         )
 
-    async def outbox_failed(self, item_id: int, error: str) -> None:
+    async def outbox_failed(self, item_id: int, error: str, *, private: bool = False) -> None:
         await self._write_unsynced(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
             "result = CASE WHEN private = 1 THEN NULL ELSE result END, "
             f"{_SCRUBBED_IF_PRIVATE} WHERE id = ?",
             (error[:500], item_id),
         )
+        if private:
+            await self.checkpoint()
+
+    async def checkpoint(self) -> None:
+        """Copies the WAL into the database and truncates it to nothing: after a scrub, the older
+        versions of the scrubbed pages (a tipster's chat id in a receipt) must not stay in the -wal
+        file. A reader holding an old snapshot (a backup) can keep part of it until the next one."""
+        async with self._lock:
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def outbox_depth(self) -> int:
         async with self.reading() as conn:
@@ -1734,6 +1753,11 @@ class Store:
             )
             return await self._unreferenced(conn, sorted({(r["sha256"], r["original_path"]) for r in rows}))
 
+    async def unreferenced_files(self, files: Sequence[tuple[str, str]]) -> list[str]:
+        """The paths of `files` ((sha256, path)) that no photo row and no saved draft uses."""
+        async with self.reading() as conn:
+            return await self._unreferenced(conn, files)
+
     @staticmethod
     async def _unreferenced(conn: aiosqlite.Connection, files: Sequence[tuple[str, str]]) -> list[str]:
         """The paths of `files` ((sha256, path): files are named by content) that no photo row and no
@@ -2093,7 +2117,8 @@ class BackupResult:
 # A private message (an anonymous tip's receipt) keeps no trace of its chat once sent or given up.
 _SCRUBBED_IF_PRIVATE = (
     "chat_id = CASE WHEN private = 1 THEN 0 ELSE chat_id END, "
-    "payload = CASE WHEN private = 1 THEN '{}' ELSE payload END"
+    "payload = CASE WHEN private = 1 THEN '{}' ELSE payload END, "
+    "due_at = CASE WHEN private = 1 THEN CAST(due_at / 60 AS INTEGER) * 60 ELSE due_at END"
 )
 
 

@@ -6,9 +6,11 @@
   of that minute. The counters are in memory: a restart forgets a minute of history, nothing more.
 - Reports per hour are counted from the stored reports when a report is sent (`report_limit_problem`,
   called by handlers/report.py's `submit`); the draft stays, to be sent later.
-- An anonymous tip carries `anonymous_key(secret, user id)` instead of the id: an HMAC-SHA256 under
-  LEOPARD_WATCH_SECRET, truncated. It lets limits, bans and "the same person" work; without the secret
-  it does not lead back to the account.
+- An anonymous tip carries `anonymous_key(user id, day)` instead of the id: an HMAC-SHA256 under a
+  random key of that day, held only in memory and replaced at midnight or by a restart (issue 19). It
+  lets limits and bans work for the rest of the day; nobody, not even with LEOPARD_WATCH_SECRET and
+  the database, can recompute it afterwards to test whether an account sent a tip. The price: a
+  tipster's limits and bans end with the day.
 - Staff /ban and /unban in the moderation group: by Telegram id, by reference code (which also bans
   an anonymous tipster without identifying them), or as a reply to a message naming a report.
 """
@@ -25,7 +27,7 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +47,7 @@ GATE_KEY = "privacy_gate"
 WINDOW_S = 60.0
 CONFIRM_MAX_AGE_S = 15 * 60
 FORGET_PREFIX = "privacy:forget:"
-_KEY_PURPOSE = b"leopard-watch/anonymous-reporter/v1:"
-_PROCESS_KEY = secrets.token_bytes(32)
-_warned_no_secret = False
+_KEY_PURPOSE = b"leopard-watch/anonymous-reporter/v2:"
 
 REPORT_LIMIT = N_(
     "Thank you for all your reports! We can take only a few reports an hour from one person. "
@@ -62,27 +62,33 @@ TOO_FAST = N_(
 # --- keys and limits -----------------------------------------------------------------------------
 
 
-def anonymous_key(secret: str, user_id: int) -> str:
-    """An anonymous tipster's key: HMAC-SHA256(secret, user id), 128 bits in hex.
+class DailyKey:
+    """A random key for the current day, in memory only: a new day (or a restart) draws a new one and
+    the old one is gone for good."""
 
-    Without LEOPARD_WATCH_SECRET (16+ characters) a random key of this process is used: limits still
-    work until the next restart, and the keys stored meanwhile never match anything again.
-    """
-    global _warned_no_secret
-    if len(secret) >= 16:
-        key = secret.encode()
-    else:
-        if not _warned_no_secret:
-            log.warning("LEOPARD_WATCH_SECRET is not set (16+ characters): anonymous tipsters are only "
-                        "recognised until the next restart")
-            _warned_no_secret = True
-        key = _PROCESS_KEY
+    def __init__(self) -> None:
+        self._day: date | None = None
+        self._key = b""
+
+    def of(self, day: date) -> bytes:
+        if day != self._day:
+            self._day, self._key = day, secrets.token_bytes(32)
+        return self._key
+
+
+_DAILY = DailyKey()
+
+
+def anonymous_key(user_id: int, day: date) -> str:
+    """An anonymous tipster's key on `day` (the county's date): HMAC-SHA256 under that day's random
+    in-memory key, 128 bits in hex. Not derived from any stored or configured secret."""
+    key = _DAILY.of(day)
     return "anon:" + hmac.new(key, _KEY_PURPOSE + str(user_id).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def person_keys(svc: Services, user_id: int) -> tuple[str, str]:
-    """Both keys a person's reports and bans may carry: their account's and their anonymous one."""
-    return Store.person_key(user_id), anonymous_key(svc.config.secret_key, user_id)
+    """Both keys a person's reports and bans may carry: their account's and today's anonymous one."""
+    return Store.person_key(user_id), anonymous_key(user_id, svc.now().date())
 
 
 async def report_limit_problem(svc: Services, user_id: int) -> str | None:
@@ -91,7 +97,7 @@ async def report_limit_problem(svc: Services, user_id: int) -> str | None:
     if user_id in svc.config.staff_user_ids:
         return None
     since = svc.now() - timedelta(hours=1)
-    count = await svc.store.recent_report_count(user_id, anonymous_key(svc.config.secret_key, user_id), since)
+    count = await svc.store.recent_report_count(user_id, anonymous_key(user_id, svc.now().date()), since)
     return REPORT_LIMIT if count >= svc.config.reports_per_hour else None
 
 

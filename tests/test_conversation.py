@@ -228,7 +228,7 @@ async def test_anonymous_tip_stores_no_identity(fake: FakeTelegram, running, con
     report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert report["reporter_id"] is None and report["reporter_name"] is None
     # The receipt has gone out, so the outbox no longer knows whom it went to.
-    outbox = rows(config.database_path, "SELECT chat_id, payload FROM outbox WHERE purpose LIKE 'receipt:%'")
+    outbox = rows(config.database_path, "SELECT chat_id, payload FROM outbox WHERE purpose = 'receipt'")
     assert outbox and all(r["chat_id"] == 0 and r["payload"] == "{}" for r in outbox)
     listing = await person.send("/myreports")
     assert code not in listing["text"]

@@ -95,12 +95,17 @@ async def test_outbox_keeps_order_per_chat_and_scrubs_private_messages(store: St
     await store.outbox_retry(first[0].id, 60, "429")
     # The group's head message waits, and nothing behind it in that chat overtakes it.
     assert [i.chat_id for i in await store.due_outbox()] == [42]
-    await store.outbox_sent(first[1].id, [7])
+    assert first[1].private and first[1].purpose == "receipt"  # no report id in a private row's purpose
+    await store.outbox_sent(first[1].id, [7], private=True)
     async with store.reading() as conn:
         scrubbed = await (
-            await conn.execute("SELECT chat_id, payload FROM outbox WHERE id = ?", (first[1].id,))
+            await conn.execute(
+                "SELECT chat_id, payload, result, purpose, created_at, due_at FROM outbox WHERE id = ?",
+                (first[1].id,),
+            )
         ).fetchone()
-    assert tuple(scrubbed) == (0, "{}")
+    assert tuple(scrubbed)[:4] == (0, "{}", None, "receipt")
+    assert datetime.fromisoformat(scrubbed["created_at"]).second == 0 and scrubbed["due_at"] % 60 == 0
     assert await store.outbox_depth() == 1
 
 
