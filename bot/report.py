@@ -12,7 +12,7 @@ import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -420,6 +420,40 @@ def display_answer(q: Question, value: Any) -> tuple[str, bool]:
         if c.value == str(value):
             return c.label, c.label != c.value
     return str(value), False
+
+
+# --- anonymous tips ------------------------------------------------------------------------
+
+
+def to_minute(moment: datetime) -> datetime:
+    """`moment` without its seconds: what an anonymous tip keeps of a time (issue 19)."""
+    return moment.replace(second=0, microsecond=0)
+
+
+def tip_for_storage(draft: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """An anonymous tip's draft as it is stored: the time of the event to the minute, and what its
+    photos said about themselves (capture time, position) as `photo_facts` for the staff card, since
+    only the stripped copies are kept."""
+    stored = {**draft, "answers": dict(draft["answers"])}
+    if draft.get("observed_at"):
+        stored["observed_at"] = to_minute(datetime.fromisoformat(draft["observed_at"])).isoformat()
+    facts = []
+    for number, photo in enumerate(draft["photos"], start=1):
+        known = photo.get("facts") or {}
+        taken = datetime.fromisoformat(known["taken_at"]) if known.get("taken_at") else None
+        if taken is not None and taken.tzinfo is None:
+            taken = taken.replace(tzinfo=tz)  # a camera's naive clock is county time (bot/photos.py)
+        fact = {
+            "photo": number,
+            "taken_at": to_minute(taken).isoformat() if taken else None,
+            "latitude": known.get("latitude"),
+            "longitude": known.get("longitude"),
+        }
+        if any(fact[k] is not None for k in ("taken_at", "latitude")):
+            facts.append(fact)
+    if facts:
+        stored["answers"]["photo_facts"] = facts
+    return stored
 
 
 # --- reference codes -------------------------------------------------------------------------

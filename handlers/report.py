@@ -19,7 +19,7 @@ import logging
 import secrets
 import warnings
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from telegram import (
@@ -792,7 +792,8 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     if anonymous:
         # Nothing stored with an anonymous tip narrows down who sent it: not their language, not a
         # moment finer than the minute (issue 19); its photos' facts go in as text for staff.
-        stored_draft, submitted_at = tip_for_storage(draft, svc.config.timezone), _minute(submitted_at)
+        stored_draft = report.tip_for_storage(draft, svc.config.timezone)
+        submitted_at = report.to_minute(submitted_at)
     reporter = Reporter(
         user_id=None if anonymous else user.id,
         name=None if anonymous else user.full_name,
@@ -823,36 +824,6 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     context.user_data.pop(DRAFT, None)
     svc.outbox_wakeup.set()
     return END
-
-
-def _minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-def tip_for_storage(draft: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
-    """An anonymous tip's draft as it is stored: the time of the event to the minute, and what its
-    photos said about themselves (capture time, position) as `photo_facts` for the staff card, since
-    only the stripped copies are kept."""
-    stored = {**draft, "answers": dict(draft["answers"])}
-    if draft.get("observed_at"):
-        stored["observed_at"] = _minute(datetime.fromisoformat(draft["observed_at"])).isoformat()
-    facts = []
-    for number, photo in enumerate(draft["photos"], start=1):
-        known = photo.get("facts") or {}
-        taken = datetime.fromisoformat(known["taken_at"]) if known.get("taken_at") else None
-        if taken is not None and taken.tzinfo is None:
-            taken = taken.replace(tzinfo=tz)  # a camera's naive clock is county time (bot/photos.py)
-        fact = {
-            "photo": number,
-            "taken_at": _minute(taken).isoformat() if taken else None,
-            "latitude": known.get("latitude"),
-            "longitude": known.get("longitude"),
-        }
-        if any(fact[k] is not None for k in ("taken_at", "latitude")):
-            facts.append(fact)
-    if facts:
-        stored["answers"]["photo_facts"] = facts
-    return stored
 
 
 def safety_note(row: ReportRow, t: Translator, hotline: str) -> str:

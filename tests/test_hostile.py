@@ -537,7 +537,8 @@ async def test_cancel_with_a_bot_username_during_a_draft(clean: World) -> None:
     await answered(p, lambda: clean.fake.send_text(p.id, "/cancel@heshun_leopard_bot"), "cancelled")
     await clean.fake.wait_until_idle()  # the flush follows the reply
     saved = db_rows(clean.config.database_path, "SELECT data FROM user_data WHERE user_id = ?", p.id)
-    assert not json.loads(saved[0]["data"]).get("draft")
+    # Nothing left worth a row (a language from Telegram is not), or a row without the draft.
+    assert not saved or not json.loads(saved[0]["data"]).get("draft")
 
 
 # --- the web side: tip-line form posts and webhook bodies ------------------------------------------------

@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.media import store_photo
 from bot.report import Kind, new_draft
 from bot.review import Review
 from bot.store import Reporter, ReportRow, Store, StoredPhoto
-from handlers.common import Services
 from handlers import privacy
+from handlers.common import Services
 from handlers.privacy import anonymous_key, purge_expired_originals
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 
