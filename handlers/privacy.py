@@ -193,9 +193,9 @@ async def privacy_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             "and your Telegram name and id, so the forestry bureau can thank you or ask you a question."
         ),
         t.gettext(
-            "Poaching tips are anonymous: we keep no name and no Telegram id with them, only a scrambled "
-            "code that lets us stop floods of messages. On its own, that code does not tell anyone "
-            "who you are."
+            "Poaching tips are anonymous: we keep no name, no Telegram id and no photo details with them, "
+            "only a scrambled code that stops floods of messages for one day. Nobody can work out from "
+            "it who you are, not even us."
         ),
         t.gettext(
             "Who sees it: the forestry bureau's staff. If you give a phone number for a livestock loss, "
