@@ -971,10 +971,12 @@ async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
         ]
         delete_files(await svc.store.unreferenced_files(files))
         t = translator(str(data.get("lang") or draft["language"]), svc.config.timezone.key)
-        text = t.gettext(
-            "Your tip was not sent, so it has been deleted after {hours} hours, with its photos. "
+        text = t.ngettext(
+            "Your tip was not sent, so it has been deleted after {n} hour, with its photos. "
             "Send /start to begin again.",
-            hours=round(svc.config.tip_draft_expiry.total_seconds() / 3600),
+            "Your tip was not sent, so it has been deleted after {n} hours, with its photos. "
+            "Send /start to begin again.",
+            max(1, round(svc.config.tip_draft_expiry.total_seconds() / 3600)),
         )
         payload = {"text": html.escape(text), "reply_markup": ReplyKeyboardRemove().to_dict()}
         gone = Outgoing(user_id, "send_message", payload, "expired", private=True)

@@ -233,10 +233,12 @@ async def test_tip_drafts_stay_in_memory_and_expire_with_their_photos(
     assert sum(data_folder_occurrences(config.database_path, TIPSTER_ID).values()) == 0
 
     expired = await fake.wait_for_message(person.id, contains="has been deleted", timeout=20)
-    assert "24" not in expired["text"]  # the configured expiry, not the default
+    assert "after 1 hour," in expired["text"]  # the configured expiry (rounded up to an hour), not 24
     assert not any(f.exists() for f in files)
     menu = await person.send("/start", contains="Leopard Watch")
     assert "not sent yet" not in menu["text"]
+    await drained(config.database_path)  # the notice went out and was scrubbed
+    assert sum(data_folder_occurrences(config.database_path, TIPSTER_ID).values()) == 0
 
 
 # --- logs -------------------------------------------------------------------------------------------
