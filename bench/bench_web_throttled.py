@@ -60,7 +60,7 @@ RTT_MS = 300
 GROUP = -1001234567890
 STAFF = 9001
 TZ = ZoneInfo("Asia/Shanghai")
-CODE = re.compile(r"HS-\d{4}-\d{5}")
+CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 TAP_TO_CODE_TARGET_S = 15.0
 OFFLINE_TARGET_S = 10.0
 

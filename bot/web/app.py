@@ -26,7 +26,7 @@ from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.link import TelegramLink
 from bot.media import PhotoProblemError, store_photo
-from bot.report import Kind
+from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
 from bot.web import county_map, form, pages
 from bot.web.form import Problem
@@ -211,16 +211,18 @@ def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[
 
 
 async def _store_photos(
-    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem]
+    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem],
+    *, keep_original: bool = True,
 ) -> None:
-    """Checks and stores new photos with the bot's own media code, appending to `entries`."""
+    """Checks and stores new photos with the bot's own media code, appending to `entries` (a tip's:
+    only the metadata-free copy, `keep_original=False`)."""
     svc = state.services
     for blob in data:
         if len(entries) >= svc.config.max_photos:
             problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
             return
         try:
-            entry = await store_photo(blob, svc.config.media_dir, now=svc.now())
+            entry = await store_photo(blob, svc.config.media_dir, now=svc.now(), keep_original=keep_original)
         except PhotoProblemError as problem:
             problems[form.PHOTOS] = Problem(problem.message)
             continue
@@ -323,7 +325,7 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
 
     t = _t(request)
     entries = _kept_photos(state, kept_blobs, svc.config.media_dir)
-    await _store_photos(state, uploads, entries, problems)
+    await _store_photos(state, uploads, entries, problems, keep_original=kind is not Kind.TIP)
     tap = form.map_tap(fields)
     if tap is not None:
         # The plain form's map button: the page comes back with the tapped point, nothing stored yet.
@@ -361,9 +363,14 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
-    reporter = Reporter(user_id=None, name=None, username=None, language=t.language, notify=False)
+    # A tip stores no language and no second of a time (issue 19), like one from Telegram.
+    tip = kind is Kind.TIP
+    language = svc.config.default_language if tip else t.language
+    reporter = Reporter(user_id=None, name=None, username=None, language=language, notify=False)
+    submitted_at = to_minute(svc.now()) if tip else svc.now()
+    stored = tip_for_storage(draft, svc.config.timezone) if tip else draft
     submitted = await svc.store.submit_report(
-        draft, reporter, photos, svc.now(),
+        stored, reporter, photos, submitted_at,
         compose=lambda row, result: web_report_messages(row, result, svc.config),
     )
     svc.outbox_wakeup.set()
