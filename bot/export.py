@@ -57,7 +57,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from bot.geo import ObscuredLocation, distance_m, obscure
-from bot.locations import area_check, relative_to_places, report_township
+from bot.locations import NAMED_PLACE_M, area_check, relative_to_places, report_township
 from bot.store import ReportRow
 from bot.web.security import Signer
 
@@ -185,15 +185,22 @@ def township_locality(report: ReportRow) -> str:
 
 
 def _named_row(report: ReportRow, row: dict[str, Any], *, public: bool) -> dict[str, Any]:
-    """A named place without a point: the township as locality, no coordinates (none exist)."""
+    """A named place without a point: the township as locality, and no coordinates — or, once the
+    township's seat has a point, that point with the township-level uncertainty (a town is public)."""
+    town = report_township(report.latitude, report.longitude, report.place_id)
+    seat = town.point if town is not None else None
+    remarks = "reported by place name only, no exact point"
+    if seat is not None:
+        remarks += "; coordinates are the township seat's, uncertainty the township's extent"
+    if report.place_name and not public:
+        remarks += f"; place: {_clean(report.place_name)}"
     row.update(
-        decimalLatitude=None,
-        decimalLongitude=None,
-        coordinateUncertaintyInMeters=None,
-        geodeticDatum=None,
+        decimalLatitude=seat[0] if seat else None,
+        decimalLongitude=seat[1] if seat else None,
+        coordinateUncertaintyInMeters=NAMED_PLACE_M if seat else None,
+        geodeticDatum=GEODETIC_DATUM if seat else None,
         locality=township_locality(report),
-        georeferenceRemarks=None if public else "reported by place name only, no exact point"
-        + (f"; place: {_clean(report.place_name)}" if report.place_name else ""),
+        georeferenceRemarks=remarks,
     )
     return {k: row.get(k) for k in COLUMNS}
 

@@ -22,7 +22,7 @@ from dwca.read import DwCAReader
 from telegram.ext import CommandHandler, filters
 
 import tests.conftest
-from bot import report
+from bot import locations, report
 from bot.config import Config
 from bot.export import (
     COLUMNS,
@@ -369,4 +369,12 @@ def test_named_places_and_points_outside_heshun_in_exports() -> None:
         assert geojson["features"][1]["geometry"]["type"] == "Point"
         csv_text = to_csv([first, second]).decode("utf-8-sig")
         assert "许村" not in csv_text or level is Level.TRUSTED  # the village only for trusted readers
+        # A village of 义兴镇, whose seat has a point: that point, with the township's uncertainty.
+        [seat_row] = export_rows([replace(named, place_id="140723100200", place_name="东仁村")], level, CELL)
+        seat = locations.gazetteer().get("yixing")
+        assert seat is not None and seat.point is not None
+        assert (seat_row["decimalLatitude"], seat_row["decimalLongitude"]) == seat.point
+        assert seat_row["coordinateUncertaintyInMeters"] == locations.NAMED_PLACE_M
+        assert seat_row["locality"].startswith("义兴镇")
+        assert "township seat" in seat_row["georeferenceRemarks"]
     assert "outside Heshun" not in export_rows(REPORTS[:1], Level.TRUSTED, CELL)[0]["occurrenceRemarks"]
