@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from bot.i18n import N_
 
@@ -411,10 +411,30 @@ def answer_question(
     draft["answers"][key] = value
 
 
+# Free-text questions a voice note may answer. Not the owner's name (the compensation desk writes
+# it on forms) nor the livestock animal (a case field): those are typed or tapped.
+SPOKEN: Final = frozenset({"behaviour", "note", "description"})
+
+
+def takes_voice(q: Question) -> bool:
+    """A question whose answer may be spoken instead of typed."""
+    return q.key in SPOKEN and (q.answer is AnswerType.TEXT or q.typed_other)
+
+
+def answer_with_voice(draft: dict[str, Any], key: str, duration_s: float) -> None:
+    """Stores a voice note as the answer to a free-text question (the note itself is a media entry
+    of the draft with this `answer_key`); raises AnswerError for a question that needs typing or a tap."""
+    if not takes_voice(question(draft_kind(draft), key)):
+        raise AnswerError(N_("Please tap one of the buttons."))
+    draft["answers"][key] = {"voice": round(duration_s, 1)}
+
+
 def display_answer(q: Question, value: Any) -> tuple[str, bool]:
     """(text, translatable) for an answer on a card: a button's label is translated, typed text is not."""
     if value is None:
         return N_("(skipped)"), True
+    if isinstance(value, dict) and "voice" in value:
+        return N_("voice message"), True
     for c in q.choices:
         if c.value == str(value):
             return c.label, c.label != c.value

@@ -23,6 +23,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
+    InputMediaVideo,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -38,6 +39,8 @@ from bot.store import OutboxItem, Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 300.0
+# Derived copies sent as videos rather than photos (bot/video.py writes these).
+VIDEO_SUFFIXES = (".mp4", ".webm")
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -131,19 +134,29 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
             item.chat_id, p["latitude"], p["longitude"], horizontal_accuracy=p.get("horizontal_accuracy")
         )
         return [message.message_id]
-    if item.method == "send_photos":
+    if item.method == "send_photos":  # photos and (metadata-free) clips, told apart by their file
         blobs = [await asyncio.to_thread(Path(path).read_bytes) for path in p["paths"]]
+        clips = [Path(path).suffix in VIDEO_SUFFIXES for path in p["paths"]]
         if len(blobs) == 1:
-            message = await bot.send_photo(
-                item.chat_id, blobs[0], caption=p.get("caption"), parse_mode="HTML"
-            )
+            send_one = bot.send_video if clips[0] else bot.send_photo
+            message = await send_one(item.chat_id, blobs[0], caption=p.get("caption"), parse_mode="HTML")
             return [message.message_id]
         media = [
-            InputMediaPhoto(blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML")
-            for i, blob in enumerate(blobs)
+            (InputMediaVideo if clip else InputMediaPhoto)(
+                blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML"
+            )
+            for i, (blob, clip) in enumerate(zip(blobs, clips, strict=True))
         ]
         messages: tuple[Message, ...] = await bot.send_media_group(item.chat_id, media)
         return [m.message_id for m in messages]
+    if item.method == "send_voices":  # voice notes under their card, playable by staff
+        voice_ids: list[int] = []
+        for path, caption in zip(p["paths"], p["captions"], strict=True):
+            blob = await asyncio.to_thread(Path(path).read_bytes)
+            message = await bot.send_voice(item.chat_id, blob, caption=caption, parse_mode="HTML",
+                                           reply_parameters=_reply_to(p))
+            voice_ids.append(message.message_id)
+        return voice_ids
     raise ValueError(f"unknown outbox method {item.method!r}")
 
 
@@ -178,6 +191,11 @@ class OutboxSender:
             # A later refresh of the same card is queued: in a burst the card is edited once, not fifty times.
             await self.store.outbox_sent(item.id, "superseded")
             return
+        if item.method == "send_voices" and "incident_id" in item.payload:
+            # Under the incident's card, which may have been posted after this row was queued.
+            card = await self.store.card_message(int(item.payload["incident_id"]))
+            payload = {**item.payload, "reply_to": card[1] if card else None}
+            item = OutboxItem(item.id, item.chat_id, item.method, payload, item.purpose, item.attempts)
         try:
             ids = await (send_card(self.bot, self.store, self.staff, item) if item.method == "card"
                          else send(self.bot, item))

@@ -346,7 +346,7 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
 
     draft = outcome.draft
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
-    photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
+    photos = [StoredPhoto.from_entry(p) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
     reporter = Reporter(user_id=None, name=None, username=None, language=t.language, notify=False)
     submitted = await svc.store.submit_report(
