@@ -24,9 +24,10 @@ from bot.cards import report_messages
 from bot.config import Config
 from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
-from bot.media import PhotoProblemError, store_photo
+from bot.media import PhotoProblemError, incoming_path, store_photo, store_video
 from bot.report import Kind
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
+from bot.video import is_video_file
 from bot.web import form, pages
 from bot.web.form import Problem
 from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
@@ -39,6 +40,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 CSRF_COOKIE = "lw_csrf"
 MAX_FIELD_BYTES = 8 * 1024  # one text field; the longest answer is 1000 characters
 PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smaller one.")
+VIDEO_TOO_BIG = N_("Each video can be at most {limit} MB. Please choose a shorter clip.")
+
+
+class VideoUpload(bytes):
+    """An uploaded file that is a video (by its type or name): stored as a clip, not a photo."""
 TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
 
 
@@ -173,9 +179,14 @@ async def read_form(
         if not isinstance(part, BodyPartReader):
             continue  # a nested multipart is not something our form sends
         if part.name == "photo" and part.filename is not None:
-            data = await _read_limited(part, settings.max_photo_bytes, budget)
+            clip = is_video_file(part.headers.get("Content-Type"), part.filename)
+            limit = settings.max_video_bytes if clip else settings.max_photo_bytes
+            data = await _read_limited(part, limit, budget)
+            if data is not None and clip:
+                data = VideoUpload(data)
             if data is None:
-                problems[form.PHOTOS] = Problem(PHOTO_TOO_BIG, {"limit": megabytes(settings.max_photo_bytes)})
+                problems[form.PHOTOS] = Problem(VIDEO_TOO_BIG if clip else PHOTO_TOO_BIG,
+                                                {"limit": megabytes(limit)})
             elif data and len(photos) >= max_photos:
                 problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": max_photos})
             elif data:
@@ -217,9 +228,12 @@ async def _store_photos(
             problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
             return
         try:
-            entry = await store_photo(blob, svc.config.media_dir, now=svc.now())
+            if isinstance(blob, VideoUpload):
+                entry = await _store_clip(blob, state, svc.config)
+            else:
+                entry = await store_photo(blob, svc.config.media_dir, now=svc.now())
         except PhotoProblemError as problem:
-            problems[form.PHOTOS] = Problem(problem.message)
+            problems[form.PHOTOS] = Problem(problem.message, problem.params)
             continue
         if any(e["sha256"] == entry["sha256"] for e in entries):
             continue
@@ -227,6 +241,15 @@ async def _store_photos(
         entry["file_id"] = f"web:{entry['sha256']}"
         entry["file_unique_id"] = f"web-{entry['sha256'][:24]}"
         entries.append(entry)
+
+
+async def _store_clip(blob: bytes, state: Tipline, config: Config) -> dict[str, Any]:
+    """A web video through the bot's clip code. The form does not know the kind yet when the file
+    arrives, so, like a tip photo, no original with metadata is kept: only the stripped copy."""
+    source = incoming_path(config.media_dir, ".mp4")
+    await asyncio.to_thread(source.write_bytes, blob)
+    return await store_video(source, config.media_dir, now=state.services.now(),
+                             max_seconds=config.max_video_seconds, keep_original=False)
 
 
 # --- staff card ----------------------------------------------------------------------------------
