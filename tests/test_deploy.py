@@ -300,7 +300,10 @@ async def test_entry_command_runs_migrates_and_stops_on_sigterm(tmp_path: Path) 
         config_path = example_with(tmp_path, base_url=fake.base_url, base_file_url=fake.base_file_url)
         process = await asyncio.create_subprocess_exec(
             *entry_command(config_path),
-            env=plain_env(BOT_TOKEN=fake.token, LEOPARD_WATCH_SECRET="s3cret"),
+            # PYTHONPATH: a git worktree under test runs its own tree (its migrations), not the
+            # checkout installed editable; unset in CI.
+            env=plain_env(BOT_TOKEN=fake.token, LEOPARD_WATCH_SECRET="s3cret",
+                          **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

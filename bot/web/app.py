@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import logging
 import uuid
@@ -204,6 +205,13 @@ async def read_form(
 # --- photos --------------------------------------------------------------------------------------
 
 
+# The fields every stored media entry has (the video ones have defaults: a photo lacks them).
+STORED_PHOTO_REQUIRED = tuple(
+    name for name, f in StoredPhoto.__dataclass_fields__.items()
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+)
+
+
 def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[dict[str, Any]]:
     """Photos stored during an earlier attempt of this form (signed by us, so not forged)."""
     entries = []
@@ -211,7 +219,7 @@ def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[
         entry = state.signer.unsign_blob(blob)
         if (
             isinstance(entry, dict)
-            and all(k in entry for k in StoredPhoto.__dataclass_fields__)
+            and all(k in entry for k in STORED_PHOTO_REQUIRED)
             and Path(entry["derived_path"]).resolve().is_relative_to(media_dir.resolve())
         ):
             entries.append(entry)
