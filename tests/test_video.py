@@ -41,7 +41,9 @@ PHONE_TAGS = {
     "encoder": "MediaTek HEVC phone encoder 7.1",
 }
 # What a metadata-free MP4 may still say about itself: the file type, the track kinds.
-STRUCTURAL_TAGS = {"major_brand", "minor_version", "compatible_brands", "handler_name", "vendor_id", "language"}
+STRUCTURAL_TAGS = {
+    "major_brand", "minor_version", "compatible_brands", "handler_name", "vendor_id", "language"
+}
 RESEARCHERS, PUBLIC = -1002000000001, -1002000000002
 
 
@@ -86,7 +88,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "phone": make_clip(folder / "phone.mov", fmt="mov", metadata=PHONE_TAGS),
         "plain": make_clip(folder / "plain.mp4", seed=3),
         # The same scene as "plain", re-encoded smaller and worse: what Telegram makes of a forward.
-        "forwarded": make_clip(folder / "forwarded.mp4", seed=3, size=(256, 144), bit_rate=40_000, audio=False),
+        "forwarded": make_clip(
+            folder / "forwarded.mp4", seed=3, size=(256, 144), bit_rate=40_000, audio=False
+        ),
         "other": make_clip(folder / "other.mp4", seed=4),
         "long": make_clip(folder / "long.mp4", seconds=8, rate=4, audio=False),
         "round": make_clip(folder / "round.mp4", size=(240, 240), seed=5),
@@ -98,8 +102,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     add_loci(loci, 37.3501, 113.6102, 1050)
     made["loci"] = loci
     xmp = make_clip(folder / "xmp.mp4", seed=8, audio=False)
-    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description exif:GPSLatitude="37,21.006N"'
-              b' exif:GPSLongitude="113,36.612E" xmp:CreateDate="2026-11-29T08:00:00+08:00"/></rdf:RDF></x:xmpmeta>')
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>'
+              b'<rdf:Description exif:GPSLatitude="37,21.006N" exif:GPSLongitude="113,36.612E"'
+              b' xmp:CreateDate="2026-11-29T08:00:00+08:00"/></rdf:RDF></x:xmpmeta>')
     box = bytes.fromhex("be7acfcb97a942e89c71999491e3afac") + packet
     xmp.write_bytes(xmp.read_bytes() + struct.pack(">I4s", 8 + len(box), b"uuid") + box)
     made["xmp"] = xmp
@@ -369,7 +374,8 @@ async def test_corrupt_and_empty_clips_are_refused_kindly(fake: FakeTelegram, bo
     await person.tap("I saw a leopard", contains="photos")
     broken = clips["phone"].read_bytes()[:3000]
     await person._reply_to(lambda: fake.send_document(
-        person.id, broken, file_name="broken.mov", mime_type="video/quicktime"), contains="could not open this video")
+        person.id, broken, file_name="broken.mov", mime_type="video/quicktime"
+    ), contains="could not open this video")
     await send_clip(person, clips["plain"], contains="Got 1")
     # A zero-length clip: a container with a video track and not one frame.
     empty = tmp_path / "empty.mp4"
@@ -384,7 +390,9 @@ async def test_corrupt_and_empty_clips_are_refused_kindly(fake: FakeTelegram, bo
     assert not list((bot.config.media_dir / "incoming").glob("*"))  # no download left behind
 
 
-async def test_staff_group_and_public_channel_get_the_stripped_clip(fake: FakeTelegram, bot, clips, tmp_path) -> None:
+async def test_staff_group_and_public_channel_get_the_stripped_clip(
+    fake: FakeTelegram, bot, clips, tmp_path
+) -> None:
     person = Person(fake, 705, language="en")
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
@@ -505,7 +513,8 @@ async def test_fake_bot_api_video_methods_and_limits(fake: FakeTelegram, clips) 
         gif = await bot.send_animation(720, clips["gif"].read_bytes(), filename="a.mp4")
         assert gif.animation is not None and gif.document is not None
         voice = await bot.send_voice(720, clips["voice"].read_bytes())
-        assert voice.voice is not None and int(getattr(voice.voice.duration, "seconds", voice.voice.duration)) == 3
+        assert voice.voice is not None
+        assert int(getattr(voice.voice.duration, "seconds", voice.voice.duration)) == 3
         audio = await bot.send_audio(720, clips["voice"].read_bytes(), filename="note.ogg")
         assert audio.audio is not None
         with pytest.raises(telegram.error.TelegramError, match="(?i)too large"):
