@@ -111,6 +111,16 @@ async def send_card(bot: Bot, store: Store, t: Translator, item: OutboxItem) -> 
     return [existing[1]]
 
 
+async def _key_frame(path: str) -> bytes | None:
+    """A clip's preview: the middle key frame bot/video.py saved (media/thumbnails/<sha256>.jpg)."""
+    clip = Path(path)
+    thumbnail = clip.parent.parent / "thumbnails" / f"{clip.stem}.jpg"
+    try:
+        return await asyncio.to_thread(thumbnail.read_bytes)
+    except OSError:
+        return None  # Telegram then makes its own
+
+
 async def send(bot: Bot, item: OutboxItem) -> list[int]:
     """Performs one queued call; returns the ids of the messages it created."""
     p: dict[str, Any] = item.payload
@@ -138,14 +148,19 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
         blobs = [await asyncio.to_thread(Path(path).read_bytes) for path in p["paths"]]
         clips = [Path(path).suffix in VIDEO_SUFFIXES for path in p["paths"]]
         if len(blobs) == 1:
-            send_one = bot.send_video if clips[0] else bot.send_photo
-            message = await send_one(item.chat_id, blobs[0], caption=p.get("caption"), parse_mode="HTML")
+            if clips[0]:
+                message = await bot.send_video(item.chat_id, blobs[0], caption=p.get("caption"),
+                                               parse_mode="HTML", thumbnail=await _key_frame(p["paths"][0]))
+            else:
+                message = await bot.send_photo(item.chat_id, blobs[0], caption=p.get("caption"),
+                                               parse_mode="HTML")
             return [message.message_id]
-        media = [
-            (InputMediaVideo if clip else InputMediaPhoto)(
-                blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML"
-            )
-            for i, (blob, clip) in enumerate(zip(blobs, clips, strict=True))
+        media: list[InputMediaPhoto | InputMediaVideo] = [
+            InputMediaVideo(blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML",
+                            thumbnail=await _key_frame(path))
+            if clip else
+            InputMediaPhoto(blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML")
+            for i, (blob, clip, path) in enumerate(zip(blobs, clips, p["paths"], strict=True))
         ]
         messages: tuple[Message, ...] = await bot.send_media_group(item.chat_id, media)
         return [m.message_id for m in messages]

@@ -18,16 +18,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import av
 import pytest
 import telegram
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot import video
 from bot.config import Config, Destination
 from bot.fake_telegram import FakeTelegram
 from bot.photos import hamming
+from bot.store import Store
+from bot.web.settings import WebSettings
+from handlers.common import Services
+from handlers.web import make_web_app
 from tests.clips import add_loci, make_clip, make_voice
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
+from tests.test_web import SECRET, hidden, sighting
 
 HESHUN = (37.3296, 113.5702)
 CLIP_PLACE = "+37.3501+113.6102/"  # where the phone says the clip was made (©xyz, ISO 6709)
@@ -322,6 +329,8 @@ async def test_sighting_with_a_video_and_a_voice_answer(fake: FakeTelegram, bot,
     assert "1 voice message, below the card" in card["text"]
     (clip,) = await wait_for(fake, STAFF_GROUP, "video")
     assert clip["video"]["duration"] == 2 and clip["video"]["width"] == 320
+    # The preview is our middle key frame (Telegram keeps a sent thumbnail as a PhotoSize).
+    assert clip["video"]["thumbnail"]["width"] == 320 and clip["video"]["thumbnail"]["height"] == 180
     assert_no_metadata(stored_file(fake, clip["video"]["file_id"], tmp_path, "staff.mp4"))
     (voice,) = await wait_for(fake, STAFF_GROUP, "voice")
     assert voice["reply_to_message"]["message_id"] == card["message_id"]  # under the card
@@ -522,3 +531,41 @@ async def test_fake_bot_api_video_methods_and_limits(fake: FakeTelegram, clips) 
         big = fake.send_video(720, clips["plain"].read_bytes(), file_size=20 * 1024 * 1024 + 1)
         with pytest.raises(telegram.error.BadRequest, match="(?i)too big"):
             await bot.get_file(big["video"]["file_id"])
+
+
+# --- the web tip line ------------------------------------------------------------------------
+
+
+async def test_web_tip_line_takes_a_video_file(tmp_path: Path, config: Config, clips) -> None:
+    """A clip uploaded on the web form: stored as a video, only its metadata-free copy kept; a clip
+    over [web] max_video_mb is refused with the limit in the answer."""
+    web_config = replace(config, secret_key=SECRET)
+    store = await Store.open(web_config.database_path)
+    settings = WebSettings(enabled=True, port=0, max_video_bytes=clips["phone"].stat().st_size + 10)
+    client = TestClient(TestServer(make_web_app(Services(config=web_config, store=store), None, settings)))
+    await client.start_server()
+    try:
+        async def post(clip: bytes) -> aiohttp.ClientResponse:
+            async with client.get("/report/sighting?lang=en") as response:
+                page = await response.text()
+            data = aiohttp.FormData()
+            data.add_field("csrf", hidden(page, "csrf"))
+            data.add_field("draft_id", hidden(page, "draft_id"))
+            for name, value in sighting().items():
+                data.add_field(name, value)
+            data.add_field("photo", clip, filename="VID_0001.mov", content_type="video/quicktime")
+            response = await client.post("/report/sighting?lang=en", data=data, allow_redirects=False)
+            await response.read()
+            return response
+
+        too_big = await post(clips["phone"].read_bytes() + bytes(100))
+        assert too_big.status == 422 and "Each video can be at most" in await too_big.text()
+        sent = await post(clips["phone"].read_bytes())
+        assert sent.status == 303, await sent.text()
+        (media,) = rows(web_config.database_path, "SELECT * FROM photos")
+        assert media["media_kind"] == "video" and media["original_path"] == media["derived_path"]
+        assert_no_metadata(Path(media["derived_path"]))
+        assert media["duration_s"] == pytest.approx(2.0, abs=0.1)
+    finally:
+        await client.close()
+        await store.close()

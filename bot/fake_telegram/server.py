@@ -2027,11 +2027,33 @@ class FakeTelegram:
         reply = self._reply_target(p, chat)
         source = self._input_file(p[kind], files)
         media = self._media_object(kind, source, p)
+        if p.get("thumbnail") is not None and kind not in ("photo", "sticker", "voice"):
+            media["thumbnail"] = self._thumbnail(p["thumbnail"], files)
         self._flood(chat)
         content[kind] = media
         if kind == "animation":
             content["document"] = {k: v for k, v in media.items() if k not in ("width", "height", "duration")}
         return self._store_bot_message(chat, content, p, markup, reply)
+
+    def _thumbnail(self, value: Any, files: dict[str, UploadedFile]) -> dict[str, Any]:
+        """A sent thumbnail as Telegram keeps it: a new upload, JPEG, under 200 kB, at most 320 px."""
+        source = self._input_file(value, files)
+        if not isinstance(source, UploadedFile):
+            raise ApiError.bad("thumbnail can't be reused and can be only uploaded as a new file")
+        if len(source.data) >= 200 * 1024:
+            raise ApiError.bad("thumbnail must be less than 200 kB")
+        try:
+            with Image.open(io.BytesIO(source.data)) as image:
+                fmt, (width, height) = image.format, image.size
+        except (UnidentifiedImageError, OSError):
+            raise ApiError.bad("IMAGE_PROCESS_FAILED") from None
+        if fmt != "JPEG" or width > 320 or height > 320:
+            raise ApiError.bad("thumbnail must be a JPEG of at most 320x320")
+        record = self._store_file("photo", source.data, mime_type="image/jpeg")
+        size = {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
+                "file_size": record.size, "width": width, "height": height}
+        record.media = [size]
+        return size
 
     def _api_sendPhoto(self, p: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
         return self._send_media("photo", p, files)
@@ -2170,6 +2192,8 @@ class FakeTelegram:
         for item, captions, source in prepared:
             content = dict(captions)
             content[item["type"]] = self._media_object(item["type"], source, item)
+            if item.get("thumbnail") is not None and item["type"] != "photo":
+                content[item["type"]]["thumbnail"] = self._thumbnail(item["thumbnail"], files)
             content["media_group_id"] = group_id
             messages.append(self._store_bot_message(chat, content, p, None, reply))
         return messages
