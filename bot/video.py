@@ -86,7 +86,8 @@ FRAME_SIDE: Final = 480
 #: The moov box is read into memory for loci/XMP only up to this size (a 2 h clip's is ~10 MB).
 MAX_MOOV_BYTES: Final = 32 * 1024 * 1024
 #: Codecs copied as they are; anything else is re-encoded (H.264 + AAC).
-_MP4_VIDEO: Final = frozenset({"h264", "hevc", "mpeg4", "av1"})
+# MPEG-4 Part 2 is not copied: its user data holds the encoder's name and no filter removes it.
+_MP4_VIDEO: Final = frozenset({"h264", "hevc", "av1"})
 _MP4_AUDIO: Final = frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus"})
 _WEBM_VIDEO: Final = frozenset({"vp8", "vp9", "av1"})
 _WEBM_AUDIO: Final = frozenset({"opus", "vorbis"})
@@ -94,7 +95,7 @@ _WEBM_AUDIO: Final = frozenset({"opus", "vorbis"})
 _CLEAN_OPTIONS: Final = {"fflags": "+bitexact"}
 _EARLIEST_YEAR: Final = 1990
 # Bitstream filters removing SEI NAL units (H.264 type 6; HEVC prefix/suffix SEI 39, 40).
-_SEI_FILTERS: Final = {"h264": "filter_units=remove_types=6", "hevc": "filter_units=remove_types=39|40"}
+_SEI_FILTERS: Final = {"h264": "filter_units=remove_types=6"}
 _FUTURE_TOLERANCE: Final = timedelta(minutes=10)
 _XMP_UUID: Final = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 
@@ -332,15 +333,28 @@ def _remux(source: Path, target: Path) -> bool:
                 copy = out.add_stream_from_template(s)
                 copy.metadata.clear()
                 mapping[s.index] = copy
-            # SEI units carry the encoder's own text ("x264 - core 164 ...", a vendor's user data):
-            # dropped from H.264/HEVC, they play the same without them.
+            # SEI units carry the encoder's own text ("x264 - core 164 ...", x265's options, a vendor's
+            # user data): dropped from H.264/HEVC, they play the same without them. The output
+            # stream takes the filter's parameters, so SEI kept in the extradata (hvcC) goes too.
             sei = _SEI_FILTERS.get(video.codec_context.name)
             bsf = av.bitstream.BitStreamFilterContext(sei, video) if sei else None
+            hevc_length = 0  # HEVC: SEI dropped here (FFmpeg's filter_units garbles length-prefixed HEVC)
+            if video.codec_context.name == "hevc" and video.codec_context.extradata:
+                # x265 and phone encoders also keep SEI in the hvcC record.
+                clean = _hvcc_without_sei(bytes(video.codec_context.extradata))
+                if clean is not None:
+                    mapping[video.index].codec_context.extradata = clean
+                    hevc_length = (clean[21] & 3) + 1
             for packet in src.demux(streams):
                 if packet.dts is None:  # the demuxer's end-of-stream marker
                     continue
                 out_stream = mapping[packet.stream.index]
-                filtered = bsf.filter(packet) if bsf is not None and packet.stream is video else [packet]
+                if packet.stream is video and hevc_length:
+                    filtered = [_without_hevc_sei(packet, hevc_length)]
+                elif packet.stream is video and bsf is not None:
+                    filtered = bsf.filter(packet)
+                else:
+                    filtered = [packet]
                 for p in filtered:
                     p.stream = out_stream
                     out.mux(p)
@@ -351,9 +365,63 @@ def _remux(source: Path, target: Path) -> bool:
     return True
 
 
+def _without_hevc_sei(packet: Any, length_size: int) -> Any:
+    """The packet without its SEI NAL units (length-prefixed HEVC, as in MP4/QuickTime)."""
+    data = bytes(packet)
+    kept = bytearray()
+    position = 0
+    while position + length_size <= len(data):
+        size = int.from_bytes(data[position:position + length_size], "big")
+        end = position + length_size + size
+        if end > len(data):
+            return packet  # not what we expected: leave it as it is
+        if size and (data[position + length_size] >> 1) & 0x3F not in (39, 40):
+            kept += data[position:end]
+        position = end
+    if len(kept) == len(data):
+        return packet
+    clean = av.Packet(bytes(kept))
+    clean.pts, clean.dts, clean.time_base = packet.pts, packet.dts, packet.time_base
+    clean.duration = packet.duration
+    clean.is_keyframe = packet.is_keyframe
+    return clean
+
+
+def _hvcc_without_sei(record: bytes) -> bytes | None:
+    """An HEVCDecoderConfigurationRecord with its SEI NAL arrays (types 39, 40) left out; None when
+    it is not one (Annex B extradata starts with a start code instead of version 1)."""
+    if len(record) < 23 or record[0] != 1:
+        return None
+    arrays, position = [], 23
+    try:
+        for _ in range(record[22]):
+            start, nal_type = position, record[position] & 0x3F
+            count = struct.unpack(">H", record[position + 1:position + 3])[0]
+            position += 3
+            for _ in range(count):
+                position += 2 + struct.unpack(">H", record[position:position + 2])[0]
+            if position > len(record):
+                return None
+            if nal_type not in (39, 40):
+                arrays.append(record[start:position])
+    except struct.error:
+        return None
+    return record[:22] + bytes([len(arrays)]) + b"".join(arrays) + record[position:]
+
+
 def _reencode(source: Path, target: Path, max_side: int = 1280) -> None:
-    """Re-encodes to H.264/AAC MP4 from pixels and samples only (codecs MP4 cannot carry)."""
-    target = target.with_suffix(".mp4") if target.suffix != ".mp4" else target
+    """Re-encodes to H.264/AAC MP4 from pixels and samples only (codecs MP4 cannot carry), then
+    remuxes that through :func:`_remux`, whose filter drops x264's own SEI text."""
+    encoded = target.with_name(target.stem + ".encoding.mp4")
+    try:
+        _encode_h264(source, encoded, max_side)
+        if not _remux(encoded, target):
+            raise av.error.InvalidDataError(0, "re-encoded copy cannot be remuxed")
+    finally:
+        encoded.unlink(missing_ok=True)
+
+
+def _encode_h264(source: Path, target: Path, max_side: int) -> None:
     with av.open(str(source), metadata_errors="ignore") as src:
         video = _video_stream(src)
         audio = next(iter(src.streams.audio), None)

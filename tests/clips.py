@@ -44,7 +44,9 @@ def make_clip(
     video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
     if bit_rate:
         video.bit_rate = bit_rate
-    sound = out.add_stream("aac", rate=16000) if audio else None
+    # Bit-exact: FFmpeg's AAC encoder otherwise writes its own name ("Lavc") into the sound, which
+    # phones' encoders do not, and which a copied sound track would keep.
+    sound = out.add_stream("aac", rate=16000, options={"flags": "+bitexact"}) if audio else None
     frames = max(1, round(seconds * rate))
     for i in range(frames):
         shifted = Image.fromarray(np.roll(np.asarray(scene), i * 4, axis=1)).resize(size)
