@@ -112,10 +112,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "voice": make_voice(folder / "voice.ogg", 3, metadata={"artist": "Wang Dapeng", "encoder": "Phone"}),
         "mpeg4": make_clip(folder / "old.3gp", fmt="3gp", codec="mpeg4", size=(176, 144), audio=False),
         "h263": make_clip(folder / "nokia.3gp", fmt="3gp", codec="h263", size=(176, 144), audio=False),
-        "hevc": make_clip(folder / "iphone.mov", fmt="mov", codec="libx265", metadata=PHONE_TAGS, audio=False),
-        "webm": make_clip(
-            folder / "browser.webm", fmt="webm", codec="libvpx-vp9", metadata={"title": "Wang's clip"}, audio=False
-        ),
+        "hevc": make_clip(folder / "iphone.mov", fmt="mov", codec="libx265", metadata=PHONE_TAGS,
+                          audio=False),
+        "webm": make_clip(folder / "browser.webm", fmt="webm", codec="libvpx-vp9",
+                          metadata={"title": "Wang's clip"}, audio=False),
     }
     loci = make_clip(folder / "loci.mp4", seed=7, audio=False)
     add_loci(loci, 37.3501, 113.6102, 1050)
