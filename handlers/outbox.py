@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 300.0
 # Derived copies sent as videos rather than photos (bot/video.py writes these).
 VIDEO_SUFFIXES = (".mp4", ".webm")
+UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # the Bot API's limit for a file a bot sends
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -111,6 +112,16 @@ async def send_card(bot: Bot, store: Store, t: Translator, item: OutboxItem) -> 
     return [existing[1]]
 
 
+async def _uploadable(paths: list[str]) -> list[str]:
+    """The files a bot may upload (Telegram takes at most 50 MB); a bigger clip, possible only with a
+    local Bot API server, stays on the server: staff see its length and size on the card."""
+    sizes = await asyncio.to_thread(lambda: [Path(path).stat().st_size for path in paths])
+    kept = [path for path, size in zip(paths, sizes, strict=True) if size <= UPLOAD_LIMIT_BYTES]
+    if len(kept) < len(paths):
+        log.warning("%d file(s) over Telegram's 50 MB upload limit not sent", len(paths) - len(kept))
+    return kept
+
+
 async def _key_frame(path: str) -> bytes | None:
     """A clip's preview: the middle key frame bot/video.py saved (media/thumbnails/<sha256>.jpg)."""
     clip = Path(path)
@@ -131,7 +142,10 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
         )
         return [message.message_id]
     if item.method == "send_documents":
-        files = [(await asyncio.to_thread(Path(path).read_bytes), Path(path).name) for path in p["paths"]]
+        paths = await _uploadable(p["paths"])
+        if not paths:
+            return []
+        files = [(await asyncio.to_thread(Path(path).read_bytes), Path(path).name) for path in paths]
         if len(files) == 1:
             message = await bot.send_document(item.chat_id, files[0][0], filename=files[0][1],
                                               reply_parameters=_reply_to(p))
@@ -145,12 +159,15 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
         )
         return [message.message_id]
     if item.method == "send_photos":  # photos and (metadata-free) clips, told apart by their file
-        blobs = [await asyncio.to_thread(Path(path).read_bytes) for path in p["paths"]]
-        clips = [Path(path).suffix in VIDEO_SUFFIXES for path in p["paths"]]
+        paths = await _uploadable(p["paths"])
+        if not paths:
+            return []
+        blobs = [await asyncio.to_thread(Path(path).read_bytes) for path in paths]
+        clips = [Path(path).suffix in VIDEO_SUFFIXES for path in paths]
         if len(blobs) == 1:
             if clips[0]:
                 message = await bot.send_video(item.chat_id, blobs[0], caption=p.get("caption"),
-                                               parse_mode="HTML", thumbnail=await _key_frame(p["paths"][0]))
+                                               parse_mode="HTML", thumbnail=await _key_frame(paths[0]))
             else:
                 message = await bot.send_photo(item.chat_id, blobs[0], caption=p.get("caption"),
                                                parse_mode="HTML")
@@ -160,7 +177,7 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
                             thumbnail=await _key_frame(path))
             if clip else
             InputMediaPhoto(blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML")
-            for i, (blob, clip, path) in enumerate(zip(blobs, clips, p["paths"], strict=True))
+            for i, (blob, clip, path) in enumerate(zip(blobs, clips, paths, strict=True))
         ]
         messages: tuple[Message, ...] = await bot.send_media_group(item.chat_id, media)
         return [m.message_id for m in messages]

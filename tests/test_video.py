@@ -31,6 +31,7 @@ from bot.photos import hamming
 from bot.store import Store
 from bot.web.settings import WebSettings
 from handlers.common import Services
+from handlers.outbox import _uploadable
 from handlers.web import make_web_app
 from tests.clips import add_loci, make_clip, make_voice
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
@@ -594,3 +595,13 @@ async def test_web_tip_line_takes_a_video_file(tmp_path: Path, config: Config, c
     finally:
         await client.close()
         await store.close()
+
+
+async def test_a_copy_over_the_upload_limit_stays_on_the_server(tmp_path: Path) -> None:
+    """With a local Bot API server a clip may be bigger than the 50 MB a bot may upload: it is left
+    out of what is sent (the card still shows its length and size) instead of failing for ever."""
+    small, big = tmp_path / "small.mp4", tmp_path / "big.mp4"
+    small.write_bytes(b"x")
+    with big.open("wb") as fh:
+        fh.truncate(50 * 1024 * 1024 + 1)  # sparse: no 50 MB written
+    assert await _uploadable([str(small), str(big)]) == [str(small)]
