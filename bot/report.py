@@ -302,11 +302,14 @@ def reopen_field(draft: dict[str, Any], field_name: str) -> None:
     else:
         question(draft_kind(draft), field_name)  # KeyError for a field this kind does not have
         draft["answers"].pop(field_name, None)
+        # A voice note that answered it goes with the answer (one sent as an addition stays).
+        draft["photos"] = [p for p in draft["photos"] if p.get("answer_key") != field_name]
 
 
 def photos_problem(draft: dict[str, Any]) -> str | None:
     """Why the photo step cannot be finished yet, or None."""
-    if draft_kind(draft) in PHOTO_REQUIRED and not draft["photos"]:
+    pictures = [p for p in draft["photos"] if p.get("media_kind", "photo") != "voice"]  # not voice notes
+    if draft_kind(draft) in PHOTO_REQUIRED and not pictures:
         return N_(
             "A photo is needed for a livestock report: the compensation desk must see the animals. "
             "Please send at least one photo."

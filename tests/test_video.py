@@ -28,6 +28,7 @@ from bot import video
 from bot.config import Config, Destination
 from bot.fake_telegram import FakeTelegram
 from bot.photos import hamming
+from bot.report import AnswerError, Kind, answer_with_voice, new_draft, photos_problem, reopen_field
 from bot.store import Store
 from bot.web.settings import WebSettings
 from handlers.common import Services
@@ -605,3 +606,21 @@ async def test_a_copy_over_the_upload_limit_stays_on_the_server(tmp_path: Path) 
     with big.open("wb") as fh:
         fh.truncate(50 * 1024 * 1024 + 1)  # sparse: no 50 MB written
     assert await _uploadable([str(small), str(big)]) == [str(small)]
+
+
+def test_voice_notes_are_not_pictures_and_follow_their_answer() -> None:
+    """A livestock report needs a photo or a video: a voice note is not one. Changing a spoken answer
+    drops the voice note that gave it; one sent as an addition stays."""
+    draft = new_draft(Kind.LIVESTOCK, datetime(2026, 12, 6, tzinfo=UTC), "en")
+    draft["photos"] = [{"media_kind": "voice", "answer_key": None}]
+    assert photos_problem(draft) is not None
+    draft["photos"].append({"media_kind": "video", "answer_key": None})
+    assert photos_problem(draft) is None
+    sighting = new_draft(Kind.SIGHTING, datetime(2026, 12, 6, tzinfo=UTC), "en")
+    answer_with_voice(sighting, "behaviour", 3.04)
+    sighting["photos"] = [{"media_kind": "voice", "answer_key": "behaviour"}, {"media_kind": "voice"}]
+    assert sighting["answers"]["behaviour"] == {"voice": 3.0}
+    with pytest.raises(AnswerError):
+        answer_with_voice(sighting, "leopards", 3)  # a number is tapped or typed, not spoken
+    reopen_field(sighting, "behaviour")
+    assert "behaviour" not in sighting["answers"] and sighting["photos"] == [{"media_kind": "voice"}]
