@@ -299,46 +299,38 @@ async def _photos_received(
     await _say(update, context, _join(before, html.escape(text)), keyboard)
 
 
-def _photo_place(draft: dict[str, Any]) -> locations.Found | None:
+def _placed_media(draft: dict[str, Any]) -> tuple[locations.Found, dict[str, Any]] | None:
     """The first usable position among the draft's photos and videos (originals sent as files keep
-    EXIF; clips their ©xyz/loci/XMP position)."""
+    EXIF; clips their ©xyz/loci/XMP position), with the entry that has it."""
     for photo in draft["photos"]:
         found = locations.from_photo(photo.get("facts") or {})
         if found is not None:
-            return found
+            return found, photo
     return None
 
 
-def _place_from_video(draft: dict[str, Any]) -> bool:
-    """True when the offered position is a clip's (the offer then says "video")."""
+def _photo_place(draft: dict[str, Any]) -> locations.Found | None:
+    placed = _placed_media(draft)
+    return placed[0] if placed else None
+
+
+def _timed_media(
+    context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]
+) -> tuple[datetime, dict[str, Any]] | None:
+    """The first plausible capture time among the draft's photos and videos, with its entry."""
+    svc = services(context)
     for photo in draft["photos"]:
-        if locations.from_photo(photo.get("facts") or {}) is not None:
-            return photo.get("media_kind") == "video"
-    return False
+        moment = locations.photo_time(
+            photo.get("facts") or {}, now=svc.now(), tz=svc.config.timezone, max_age=svc.config.max_report_age
+        )
+        if moment is not None:
+            return moment, photo
+    return None
 
 
 def _photo_moment(context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> datetime | None:
-    """The first plausible capture time among the draft's photos."""
-    svc = services(context)
-    for photo in draft["photos"]:
-        moment = locations.photo_time(
-            photo.get("facts") or {}, now=svc.now(), tz=svc.config.timezone, max_age=svc.config.max_report_age
-        )
-        if moment is not None:
-            return moment
-    return None
-
-
-def _moment_from_video(context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> bool:
-    """True when the offered time is a clip's."""
-    svc = services(context)
-    for photo in draft["photos"]:
-        moment = locations.photo_time(
-            photo.get("facts") or {}, now=svc.now(), tz=svc.config.timezone, max_age=svc.config.max_report_age
-        )
-        if moment is not None:
-            return photo.get("media_kind") == "video"
-    return False
+    timed = _timed_media(context, draft)
+    return timed[0] if timed else None
 
 
 def _where(t: Translator, latitude: float, longitude: float) -> str:
@@ -349,10 +341,11 @@ def _location_offers(t: Translator, draft: dict[str, Any]) -> list[tuple[str, Op
     """Places the bot can offer as one tap, each with the sentence that offers it: the photo's
     position, the poster's place."""
     offers = []
-    found = _photo_place(draft)
-    if found is not None:
+    placed = _placed_media(draft)
+    if placed is not None:
+        found, entry = placed
         where = _where(t, found.latitude, found.longitude)
-        if _place_from_video(draft):
+        if entry.get("media_kind") == "video":
             sentence = t.gettext("Your video has a position: {where}. Use it as the place?", where=where)
             offers.append((sentence, (t.gettext("🎬 Use the video's place"), "photo")))
         else:
@@ -385,9 +378,10 @@ async def ask_location(
 
 def _when_options(t: Translator, context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> list[Option]:
     options = []
-    taken = _photo_moment(context, draft)
-    if taken is not None:
-        if _moment_from_video(context, draft):
+    timed = _timed_media(context, draft)
+    if timed is not None:
+        taken, entry = timed
+        if entry.get("media_kind") == "video":
             label = t.gettext("🎬 When the video was made: {time}", time=t.datetime(taken))
         else:
             label = t.gettext("📷 When the photo was taken: {time}", time=t.datetime(taken))
