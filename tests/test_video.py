@@ -36,6 +36,7 @@ from handlers.outbox import _uploadable
 from handlers.web import make_web_app
 from tests.clips import add_loci, make_clip, make_voice
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
+from tests.test_moderation import card_for
 from tests.test_web import SECRET, hidden, sighting
 
 HESHUN = (37.3296, 113.5702)
@@ -301,18 +302,18 @@ async def send_clip(person: Person, path: Path, contains: str | None = None, **k
     )
 
 
+async def clip_and_place(person: Person, clip: Path, menu: str = "I saw a leopard",
+                         place: tuple[float, float] = HESHUN) -> None:
+    """From /start to "When did you see it?", with one clip and a shared location."""
+    await person.send("/start")
+    await person.tap(menu, contains="photos")
+    await send_clip(person, clip, contains="Got 1")
+    await person.tap("Done", contains="Where was it")
+    await person.send_location(*place, contains="When did you see it")
+
+
 async def send_voice(person: Person, path: Path, contains: str | None = None) -> dict[str, Any]:
     return await person._reply_to(lambda: person.fake.send_voice(person.id, path.read_bytes()), contains)
-
-
-async def card_for(fake: FakeTelegram, code: str, contains: str | None = None) -> dict[str, Any]:
-    for _ in range(300):
-        for message in reversed(fake.messages_in(STAFF_GROUP)):
-            text = message.get("text") or ""
-            if code in text and "Incident" in text and (contains is None or contains in text):
-                return message
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no card for {code}: {[m.get('text') for m in fake.messages_in(STAFF_GROUP)]}")
 
 
 async def wait_for(fake: FakeTelegram, chat_id: int, key: str, count: int = 1) -> list[dict[str, Any]]:
@@ -430,11 +431,7 @@ async def test_staff_group_and_public_channel_get_the_stripped_clip(
     fake: FakeTelegram, bot, clips, tmp_path
 ) -> None:
     person = Person(fake, 705, language="en")
-    await person.send("/start")
-    await person.tap("I saw a leopard", contains="photos")
-    await send_clip(person, clips["phone"], contains="Got 1")
-    await person.tap("Done", contains="Where was it")
-    await person.send_location(*HESHUN, contains="When did you see it")
+    await clip_and_place(person, clips["phone"])
     code = CODE.search((await person.finish_sighting())["text"]).group(0)
     card = await card_for(fake, code)
     (staff_clip,) = await wait_for(fake, STAFF_GROUP, "video")
@@ -454,11 +451,7 @@ async def test_two_people_forwarding_the_same_clip_make_one_incident(fake: FakeT
     first, second = Person(fake, 706, language="en"), Person(fake, 707, language="en")
     codes = []
     for person, clip, place in ((first, "plain", HESHUN), (second, "forwarded", (37.41, 113.71))):
-        await person.send("/start")
-        await person.tap("I saw a leopard", contains="photos")
-        await send_clip(person, clips[clip], contains="Got 1")
-        await person.tap("Done", contains="Where was it")
-        await person.send_location(*place, contains="When did you see it")  # about 15 km apart
+        await clip_and_place(person, clips[clip], place=place)  # about 15 km apart
         codes.append(CODE.search((await person.finish_sighting())["text"]).group(0))
     reports = rows(bot.config.database_path, "SELECT incident_id, match_reason FROM reports ORDER BY id")
     assert reports[0]["incident_id"] == reports[1]["incident_id"]
@@ -468,11 +461,7 @@ async def test_two_people_forwarding_the_same_clip_make_one_incident(fake: FakeT
     assert "🎬 2 videos" in card["text"]
     # A different clip at the same second place does not join.
     third = Person(fake, 708, language="en")
-    await third.send("/start")
-    await third.tap("I saw a leopard", contains="photos")
-    await send_clip(third, clips["other"], contains="Got 1")
-    await third.tap("Done", contains="Where was it")
-    await third.send_location(37.41, 113.71, contains="When did you see it")
+    await clip_and_place(third, clips["other"], place=(37.41, 113.71))
     await third.finish_sighting()
     last = rows(bot.config.database_path, "SELECT incident_id FROM reports ORDER BY id DESC LIMIT 1")[0]
     assert last["incident_id"] != reports[0]["incident_id"]
@@ -516,11 +505,7 @@ async def test_too_long_clip_is_refused_with_the_setting(fake: FakeTelegram, run
 
 async def test_anonymous_tip_keeps_no_clip_with_metadata(fake: FakeTelegram, bot, clips) -> None:
     person = Person(fake, 712, language="en")
-    await person.send("/start")
-    await person.tap("Snares, poison", contains="photos")
-    await send_clip(person, clips["phone"], contains="Got 1")
-    await person.tap("Done", contains="Where was it")
-    await person.send_location(*HESHUN, contains="When did you see it")
+    await clip_and_place(person, clips["phone"], menu="Snares, poison")
     await person.tap("Just now")
     await person.tap("Snares")
     await send_voice(person, clips["voice"], contains="saved your voice message")
