@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import secrets
 from dataclasses import asdict
@@ -62,8 +63,15 @@ def _write(path: Path, data: bytes) -> None:
     tmp.replace(path)  # atomic: a reader never sees half a file
 
 
-async def store_photo(data: bytes, media_dir: Path, *, now: datetime) -> dict[str, Any]:
-    """Checks the bytes, writes original/derived/thumbnail, and returns what the draft keeps."""
+async def store_photo(
+    data: bytes, media_dir: Path, *, now: datetime, keep_original: bool = True
+) -> dict[str, Any]:
+    """Checks the bytes, writes original/derived/thumbnail, and returns what the draft keeps.
+
+    `keep_original=False` (a poaching tip's photo, issue 19): only the metadata-free copies are
+    written, named by the copy's own SHA-256, and the copy stands in for the original everywhere
+    (staff's "Original photos", trusted channels): no owner name, serial number or device model of
+    the tipster's camera is kept or sent, nor a hash that would recognise their original file."""
     if len(data) > photos.MAX_DOWNLOAD_BYTES:
         raise PhotoProblemError(TOO_BIG)
     try:
@@ -71,17 +79,19 @@ async def store_photo(data: bytes, media_dir: Path, *, now: datetime) -> dict[st
     except photos.PhotoRejected as rejected:
         raise PhotoProblemError(photos.PROBLEM_MESSAGES[rejected.problem]) from None
     ext = EXTENSIONS.get(processed.mime_type, "bin")
-    original = media_dir / "originals" / f"{processed.sha256}.{ext}"
-    derived = media_dir / "derived" / f"{processed.sha256}.jpg"
-    thumbnail = media_dir / "thumbnails" / f"{processed.sha256}.jpg"
-    await asyncio.to_thread(_write, original, data)
+    sha256 = processed.sha256 if keep_original else hashlib.sha256(processed.derived_jpeg).hexdigest()
+    derived = media_dir / "derived" / f"{sha256}.jpg"
+    original = media_dir / "originals" / f"{sha256}.{ext}" if keep_original else derived
+    thumbnail = media_dir / "thumbnails" / f"{sha256}.jpg"
+    if keep_original:
+        await asyncio.to_thread(_write, original, data)
     await asyncio.to_thread(_write, derived, processed.derived_jpeg)
     await asyncio.to_thread(_write, thumbnail, processed.thumbnail_jpeg)
     facts = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(processed.facts).items()}
     return {
-        "sha256": processed.sha256,
+        "sha256": sha256,
         "phash": processed.phash,
-        "mime_type": processed.mime_type,
+        "mime_type": processed.mime_type if keep_original else "image/jpeg",
         "width": processed.width,
         "height": processed.height,
         "original_path": str(original),
@@ -96,6 +106,17 @@ def incoming_path(media_dir: Path, suffix: str = "") -> Path:
     folder = media_dir / "incoming"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{secrets.token_hex(8)}{suffix}"
+
+
+def _renamed_by_content(path: Path) -> tuple[str, Path]:
+    """(SHA-256, new path) of a written copy, renamed to its own hash (same folder and suffix)."""
+    sha256 = video.sha256_of(path)
+    target = path.with_name(f"{sha256}{path.suffix}")
+    if target.exists():
+        path.unlink()
+    else:
+        path.replace(target)
+    return sha256, target
 
 
 def _drop(path: Path) -> None:
@@ -125,19 +146,23 @@ async def store_video(
     except video.VideoRejected as rejected:
         await asyncio.to_thread(_drop, source)
         raise PhotoProblemError(rejected.message, **rejected.params) from None
+    sha256, stripped = processed.sha256, processed.stripped_path
+    if not keep_original:
+        # Named by the copy's own hash: no hash that would recognise the tipster's original file.
+        sha256, stripped = await asyncio.to_thread(_renamed_by_content, stripped)
     suffix = source.suffix.lower() if source.suffix else ".mp4"
-    original = media_dir / "originals" / f"{processed.sha256}{suffix}"
-    thumbnail = media_dir / "thumbnails" / f"{processed.sha256}.jpg"
+    original = media_dir / "originals" / f"{sha256}{suffix}"
+    thumbnail = media_dir / "thumbnails" / f"{sha256}.jpg"
     await asyncio.to_thread(_write, thumbnail, processed.thumbnail_jpeg)
     if keep_original:
         await asyncio.to_thread(_keep, source, original)
     else:
         await asyncio.to_thread(_drop, source)
-        original = processed.stripped_path
+        original = stripped
     facts = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(processed.facts).items()}
     return {
         "media_kind": "video",
-        "sha256": processed.sha256,
+        "sha256": sha256,
         "phash": processed.phash,
         "frame_hashes": list(processed.frame_hashes),
         "mime_type": processed.mime_type,
@@ -146,7 +171,7 @@ async def store_video(
         "duration_s": processed.duration_s,
         "size_bytes": processed.size_bytes,
         "original_path": str(original),
-        "derived_path": str(processed.stripped_path),
+        "derived_path": str(stripped),
         "thumbnail_path": str(thumbnail),
         "facts": facts,
     }
@@ -164,9 +189,12 @@ async def store_voice(
     except video.VideoRejected as rejected:
         await asyncio.to_thread(_drop, source)
         raise PhotoProblemError(rejected.message, **rejected.params) from None
-    derived = media_dir / "derived" / f"{processed.sha256}.ogg"
+    sha256 = processed.sha256
+    if not keep_original:
+        sha256, target = await asyncio.to_thread(_renamed_by_content, target)
+    derived = media_dir / "derived" / f"{sha256}.ogg"
     await asyncio.to_thread(_keep, target, derived)
-    original = media_dir / "originals" / f"{processed.sha256}{source.suffix.lower() or '.ogg'}"
+    original = media_dir / "originals" / f"{sha256}{source.suffix.lower() or '.ogg'}"
     if keep_original:
         await asyncio.to_thread(_keep, source, original)
     else:
@@ -174,7 +202,7 @@ async def store_voice(
         original = derived
     return {
         "media_kind": "voice",
-        "sha256": processed.sha256,
+        "sha256": sha256,
         "phash": None,
         "mime_type": "audio/ogg",
         "width": 0,

@@ -27,7 +27,7 @@ from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.link import TelegramLink
 from bot.media import PhotoProblemError, incoming_path, store_photo, store_video
-from bot.report import Kind
+from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
 from bot.video import is_video_file
 from bot.web import form, pages
@@ -229,9 +229,11 @@ def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[
 
 
 async def _store_photos(
-    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem]
+    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem],
+    *, keep_original: bool = True,
 ) -> None:
-    """Checks and stores new photos with the bot's own media code, appending to `entries`."""
+    """Checks and stores new photos with the bot's own media code, appending to `entries` (a tip's:
+    only the metadata-free copy, `keep_original=False`)."""
     svc = state.services
     for blob in data:
         if len(entries) >= svc.config.max_photos:
@@ -239,9 +241,11 @@ async def _store_photos(
             return
         try:
             if isinstance(blob, VideoUpload):
-                entry = await _store_clip(blob, state, svc.config)
+                entry = await _store_clip(blob, state, svc.config, keep_original=keep_original)
             else:
-                entry = await store_photo(blob, svc.config.media_dir, now=svc.now())
+                entry = await store_photo(
+                    blob, svc.config.media_dir, now=svc.now(), keep_original=keep_original
+                )
         except PhotoProblemError as problem:
             problems[form.PHOTOS] = Problem(problem.message, problem.params)
             continue
@@ -253,13 +257,12 @@ async def _store_photos(
         entries.append(entry)
 
 
-async def _store_clip(blob: bytes, state: Tipline, config: Config) -> dict[str, Any]:
-    """A web video through the bot's clip code. The form does not know the kind yet when the file
-    arrives, so, like a tip photo, no original with metadata is kept: only the stripped copy."""
+async def _store_clip(blob: bytes, state: Tipline, config: Config, *, keep_original: bool) -> dict[str, Any]:
+    """A web video through the bot's clip code (a tip's: only the metadata-free copy is kept)."""
     source = incoming_path(config.media_dir, ".mp4")
     await asyncio.to_thread(source.write_bytes, blob)
     return await store_video(source, config.media_dir, now=state.services.now(),
-                             max_seconds=config.max_video_seconds, keep_original=False)
+                             max_seconds=config.max_video_seconds, keep_original=keep_original)
 
 
 # --- staff card ----------------------------------------------------------------------------------
@@ -353,7 +356,7 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
 
     t = _t(request)
     entries = _kept_photos(state, kept_blobs, svc.config.media_dir)
-    await _store_photos(state, uploads, entries, problems)
+    await _store_photos(state, uploads, entries, problems, keep_original=kind is not Kind.TIP)
     outcome = form.build_draft(
         kind,
         fields,
@@ -382,9 +385,14 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
     photos = [StoredPhoto.from_entry(p) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
-    reporter = Reporter(user_id=None, name=None, username=None, language=t.language, notify=False)
+    # A tip stores no language and no second of a time (issue 19), like one from Telegram.
+    tip = kind is Kind.TIP
+    language = svc.config.default_language if tip else t.language
+    reporter = Reporter(user_id=None, name=None, username=None, language=language, notify=False)
+    submitted_at = to_minute(svc.now()) if tip else svc.now()
+    stored = tip_for_storage(draft, svc.config.timezone) if tip else draft
     submitted = await svc.store.submit_report(
-        draft, reporter, photos, svc.now(),
+        stored, reporter, photos, submitted_at,
         compose=lambda row, result: web_report_messages(row, result, svc.config),
     )
     svc.outbox_wakeup.set()
