@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import shutil
 import struct
 import subprocess
@@ -36,12 +35,11 @@ from handlers.outbox import _uploadable
 from handlers.web import make_web_app
 from tests.clips import add_loci, make_clip, make_voice
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
-from tests.test_moderation import card_for
+from tests.test_moderation import CODE, card_for
 from tests.test_web import SECRET, hidden, sighting
 
 HESHUN = (37.3296, 113.5702)
 CLIP_PLACE = "+37.3501+113.6102/"  # where the phone says the clip was made (©xyz, ISO 6709)
-CODE = re.compile(r"HS-\d{4}-\d{5}")
 PHONE_TAGS = {
     "location": CLIP_PLACE,
     "creation_time": "2026-11-30T01:02:03.000000Z",
@@ -511,8 +509,12 @@ async def test_anonymous_tip_keeps_no_clip_with_metadata(fake: FakeTelegram, bot
     await send_voice(person, clips["voice"], contains="saved your voice message")
     await person.tap("Stay anonymous", contains="Please check")
     await person.tap("Send report", contains="Reference code")
-    media = rows(bot.config.database_path, "SELECT media_kind, original_path, derived_path FROM photos")
+    media = rows(bot.config.database_path, "SELECT media_kind, sha256, original_path, derived_path FROM photos")
     assert len(media) == 2 and all(r["original_path"] == r["derived_path"] for r in media)
+    # Not even a hash that would recognise the tipster's own files.
+    originals = {video.sha256_of(clips["phone"]), video.sha256_of(clips["voice"])}
+    assert not originals & {r["sha256"] for r in media}
+    assert not [p for p in bot.config.media_dir.rglob("*") if any(h in p.name for h in originals)]
     kept = [p for p in bot.config.media_dir.rglob("*") if p.is_file()]
     for path in kept:
         assert b"Xiaomi" not in path.read_bytes() and b"Wang" not in path.read_bytes(), path
@@ -549,8 +551,8 @@ async def test_fake_bot_api_video_methods_and_limits(fake: FakeTelegram, clips) 
 
 
 async def test_web_tip_line_takes_a_video_file(tmp_path: Path, config: Config, clips) -> None:
-    """A clip uploaded on the web form: stored as a video, only its metadata-free copy kept; a clip
-    over [web] max_video_mb is refused with the limit in the answer."""
+    """A clip uploaded on the web form: stored as a video (the original as evidence, a metadata-free
+    copy to send on); a clip over [web] max_video_mb is refused with the limit in the answer."""
     web_config = replace(config, secret_key=SECRET)
     store = await Store.open(web_config.database_path)
     settings = WebSettings(enabled=True, port=0, max_video_bytes=clips["phone"].stat().st_size + 10)
@@ -575,7 +577,8 @@ async def test_web_tip_line_takes_a_video_file(tmp_path: Path, config: Config, c
         sent = await post(clips["phone"].read_bytes())
         assert sent.status == 303, await sent.text()
         (media,) = rows(web_config.database_path, "SELECT * FROM photos")
-        assert media["media_kind"] == "video" and media["original_path"] == media["derived_path"]
+        assert media["media_kind"] == "video"
+        assert Path(media["original_path"]).read_bytes() == clips["phone"].read_bytes()  # evidence
         assert_no_metadata(Path(media["derived_path"]))
         assert media["duration_s"] == pytest.approx(2.0, abs=0.1)
     finally:
