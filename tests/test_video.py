@@ -509,7 +509,8 @@ async def test_anonymous_tip_keeps_no_clip_with_metadata(fake: FakeTelegram, bot
     await send_voice(person, clips["voice"], contains="saved your voice message")
     await person.tap("Stay anonymous", contains="Please check")
     await person.tap("Send report", contains="Reference code")
-    media = rows(bot.config.database_path, "SELECT media_kind, sha256, original_path, derived_path FROM photos")
+    media = rows(bot.config.database_path, "SELECT media_kind, sha256, original_path, derived_path"
+                 " FROM photos")
     assert len(media) == 2 and all(r["original_path"] == r["derived_path"] for r in media)
     # Not even a hash that would recognise the tipster's own files.
     originals = {video.sha256_of(clips["phone"]), video.sha256_of(clips["voice"])}
