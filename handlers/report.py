@@ -19,7 +19,7 @@ import logging
 import secrets
 import warnings
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from telegram import (
@@ -50,7 +50,7 @@ from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
 from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.when import EXPECTED as WHEN_EXPECTED
-from bot.when import WhenError, check_when, parse_when, quick_choice
+from bot.when import WhenError, WhenVague, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply, services, tr, user_language
 from handlers.menu import show_menu
 from handlers.persistence import save_person, save_user_data
@@ -66,6 +66,7 @@ CONVERSATION_NAME = "report"
 DRAFT = "draft"
 # Marks in the draft for the states its fields alone do not tell apart.
 TYPING_WHEN = "typing_when"  # "Type date and time" was tapped
+WHEN_DAY, WHEN_PART = "when_day", "when_part"  # a day (and part of it) chosen or said; its time is asked
 EDITING = "editing"  # "Change something" was tapped; the field list is on screen
 PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
 PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
@@ -85,7 +86,7 @@ def state_for(data: Mapping[str, Any]) -> int | None:
     if draft.get(EDITING):
         return EDIT
     state = STEP_STATES.get(report.next_step(draft), QUESTION)
-    if state == WHEN and (draft.get(TYPING_WHEN) or draft.get("when_day")):
+    if state == WHEN and (draft.get(TYPING_WHEN) or draft.get(WHEN_DAY)):
         return WHEN_TIME
     return state
 
@@ -231,7 +232,7 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: s
     message of its own."""
     draft = _draft(context)
     _touch(context)
-    for mark in (TYPING_WHEN, "when_day", EDITING, PENDING_KIND):
+    for mark in (TYPING_WHEN, WHEN_DAY, WHEN_PART, EDITING, PENDING_KIND):
         draft.pop(mark, None)  # asked afresh: nothing half-chosen stays (the state follows the step)
     t = tr(update, context)
     step = report.next_step(draft)
@@ -659,7 +660,8 @@ async def _when_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choic
             draft["observed_at"] = taken.isoformat()
         return await ask_next(update, context)
     if choice == "typed":
-        draft.pop("when_day", None)
+        draft.pop(WHEN_DAY, None)
+        draft.pop(WHEN_PART, None)
         draft[TYPING_WHEN] = True
         await _say(update, context, html.escape(t.gettext(WHEN_EXPECTED)))
         return _state(context)
@@ -667,7 +669,8 @@ async def _when_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choic
     if isinstance(picked, datetime):
         draft["observed_at"] = picked.isoformat()
         return await ask_next(update, context)
-    draft["when_day"] = picked.isoformat()
+    draft[WHEN_DAY] = picked.isoformat()
+    draft.pop(WHEN_PART, None)
     await _say(update, context, html.escape(t.gettext("About what time? Type it like 14:30.")))
     return _state(context)
 
@@ -679,10 +682,24 @@ async def _typed_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     draft = _draft(context)
     svc = services(context)
     t = tr(update, context)
-    day = date.fromisoformat(draft["when_day"]) if draft.get("when_day") else None
+    day = date.fromisoformat(draft[WHEN_DAY]) if draft.get(WHEN_DAY) else None
     try:
-        moment = parse_when(message.text, now=svc.now(), tz=svc.config.timezone, day=day)
+        moment = parse_when(
+            message.text, now=svc.now(), tz=svc.config.timezone, day=day, part=draft.get(WHEN_PART)
+        )
         check_when(moment, now=svc.now(), max_age=svc.config.max_report_age)
+    except WhenVague as vague:
+        # 前天下午 or "last night": asked for the time, read within that day and part of the day.
+        end_of_day = datetime.combine(vague.day + timedelta(days=1), time(), svc.config.timezone)
+        try:  # a day too long ago is refused now, not after its time is typed
+            check_when(min(end_of_day, svc.now()), now=svc.now(), max_age=svc.config.max_report_age)
+        except WhenError as problem:
+            await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
+            return _state(context)
+        draft[WHEN_DAY] = vague.day.isoformat()
+        draft[WHEN_PART] = vague.part
+        await _say(update, context, html.escape(t.gettext(vague.message, **vague.params)))
+        return _state(context)
     except WhenError as problem:
         await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
         return _state(context)
