@@ -52,7 +52,7 @@ from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, WhenVague, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply, services, tr, user_language
-from handlers.menu import show_menu
+from handlers.menu import choose_language, show_menu
 from handlers.persistence import save_person, save_user_data
 from handlers.photos import save_photo
 from handlers.privacy import anonymous_key, report_limit_problem
@@ -964,6 +964,16 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
     return None
 
 
+async def language_during_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """/language's (or the menu's) button during a report: the language changes, the draft is kept
+    and the current question is asked again in the new language, with its keyboard."""
+    language = await choose_language(update, context)
+    draft = _draft(context)
+    if language is not None:
+        draft["language"] = language  # the receipt and later messages about the report follow it
+    return await ask_next(update, context)
+
+
 def build_conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     """The report conversation (PTB's per_message warning silenced: see `_conversation`)."""
     with warnings.catch_warnings():
@@ -1015,6 +1025,7 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
             # A paused draft's buttons (the draft keeps its step while it is paused).
             CallbackQueryHandler(resume, pattern=button + r"(resume|discard)$"),
             MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, live_location_moved),
+            CallbackQueryHandler(language_during_draft, pattern=r"^lang:"),
             anything,
             CallbackQueryHandler(unexpected),
         ],
