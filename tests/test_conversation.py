@@ -65,7 +65,10 @@ async def test_sighting_end_to_end(fake: FakeTelegram, running, config) -> None:
     assert "walking along the <b>ridge</b> & into trees" in text  # shown literally, not as markup
     assert "Li <Wei>" in text
     kinds = [c.method for c in fake.calls if c.params.get("chat_id") in (STAFF_GROUP, str(STAFF_GROUP))]
-    assert kinds.index("sendPhoto") < kinds.index("sendLocation") < kinds.index("sendMessage")
+    assert kinds.index("sendPhoto") < kinds.index("sendMessage") and "sendLocation" not in kinds
+    # The card carries the place: its coordinates link to a map with a pin.
+    links = [e["url"] for e in card.get("entities", []) if e["type"] == "text_link"]
+    assert any(url.startswith("https://www.openstreetmap.org/?mlat=37.32960&mlon=113.57020") for url in links)
 
     report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert report["kind"] == "sighting" and report["reporter_id"] == 501 and report["accuracy_m"] == 25
@@ -258,7 +261,7 @@ async def test_outbox_survives_a_telegram_outage(fake: FakeTelegram, running, co
         await person.tap(label)
     # Telegram goes down just as the report is sent: the card and the receipt wait, then arrive.
     fake.fail_next(
-        "sendLocation", error_code=429, description="Too Many Requests: retry after 1", retry_after=1
+        "sendMessage", error_code=429, description="Too Many Requests: retry after 1", retry_after=1
     )
     fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=2)
     await person.tap_silently("Send report")

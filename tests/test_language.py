@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
+from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
+from bot.pacing import PaceLimits
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
 
 HESHUN = (37.3296, 113.5702)
@@ -28,6 +31,12 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     server.add_group(STAFF_GROUP, "Heshun forestry bureau — moderation", admins=[STAFF_ADMIN])
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def config(config: Config) -> Config:
+    """The bot's own pacing as shipped (one message a second to a person after a short burst)."""
+    return replace(config, pace=PaceLimits())
 
 
 def keyboard_labels(person: Person) -> list[str]:
