@@ -129,8 +129,15 @@ class ChatPacer:
                 yield
         finally:
             chat.waiting -= 1
+            if len(self._chats) > self.REMEMBERED:
+                self._forget_idle()
+
+    REMEMBERED = 512  # chats kept before the idle ones are forgotten (a bot meets many people once)
+
+    def _forget_idle(self) -> None:
+        for chat_id, chat in list(self._chats.items()):
             if chat.waiting == 0 and self._idle(chat):
-                del self._chats[chat_id]  # nothing to remember: a bot meets many people once
+                del self._chats[chat_id]
 
     def _idle(self, chat: _Chat) -> bool:
         now = self._clock()
