@@ -415,6 +415,7 @@ async def spawn(
     experiments: tuple[str, ...] = (),
     concurrent_updates: int | None = None,
     echo_transport: str = "httpx",
+    limiter: str = "per-chat",
 ) -> Child:
     """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`."""
     spec = {
@@ -430,6 +431,7 @@ async def spawn(
         "experiments": list(experiments),
         "concurrent_updates": concurrent_updates,
         "echo_transport": echo_transport,
+        "limiter": limiter,  # "aio": PTB's AIORateLimiter as the bot shipped it before (bench_pacing)
         # The bot paces a private chat to the fake's bucket (a little under it), as tests do.
         "private_per_second": max(1.0, fake.rate_limits.private_per_second * 0.8)
         if fake.rate_limits.enabled
@@ -556,6 +558,14 @@ async def _child(spec: dict[str, Any]) -> None:
         application = _echo_application(spec)
     if not spec["rate_limiter"]:
         application.bot._rate_limiter = None  # the same switch for the bot and the echo ceiling
+    elif spec.get("limiter") == "aio":
+        from telegram.ext import AIORateLimiter
+
+        # The bot's limiter before issue 21 §4: evenly spaced overall, PTB's group bucket, and any
+        # 429 holding every request of the bot.
+        application.bot._rate_limiter = AIORateLimiter(
+            overall_max_rate=1, overall_time_period=1 / 28, max_retries=2
+        )
     if spec.get("experiments"):
         _apply_experiments(spec["experiments"], application)
     stop = asyncio.Event()
