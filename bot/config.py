@@ -98,6 +98,10 @@ class Config:
     # Telegram's flood limits as the bot paces itself per chat (bot/pacing.py); only the private
     # rate is a setting ([telegram] private_messages_per_second), for test servers.
     pace: PaceLimits = field(default_factory=PaceLimits)
+    # [region]: the county outline's margin (border accuracy) and how far the nearest located place
+    # may be for a point to take its township (farther: "township unknown"); bot/locations.py.
+    area_margin_m: float = 2000.0
+    township_max_m: float = 6000.0
 
     def destinations_for(self, kind: str) -> list[Destination]:
         return [d for d in self.destinations if kind in d.kinds]
@@ -255,7 +259,17 @@ def load_config(
             _get(privacy, "privacy", "photo_retention_days", float, 90.0), "privacy.photo_retention_days"
         ),
         compensation=_compensation(_section(data, "compensation"), destinations, resolve),
+        area_margin_m=1000.0
+        * _non_negative(_get(region, "region", "area_margin_km", float, 2.0), "region.area_margin_km"),
+        township_max_m=1000.0
+        * _positive(_get(region, "region", "township_max_km", float, 6.0), "region.township_max_km"),
     )
+
+
+def _non_negative(value: float, name: str) -> float:
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, not {value!r}")
+    return value
 
 
 def _compensation(
