@@ -146,9 +146,3 @@ class ChatPacer:
         if chat.sent and chat.sent[-1] > now - self.limits.group_period_s:
             return False
         return chat.tokens is None or self._tokens(chat, now) >= self.limits.private_burst
-
-    async def paused(self, chat_id: int) -> None:
-        """Waits out a 429 pause of the chat (for calls that are not counted but must not hammer it)."""
-        chat = self._chats.get(chat_id)
-        if chat is not None and (wait := chat.paused_until - self._clock()) > 0:
-            await asyncio.sleep(wait)

@@ -79,7 +79,8 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         key = chat if isinstance(chat, int) else -(abs(hash(chat)) % (1 << 60)) - (1 << 61)
         retries = self.max_retries if rate_limit_args is None else rate_limit_args
         if not counted(endpoint):
-            await self.pacer.paused(key)  # an edit or a rights check goes at once, unless paused
+            # An edit, an answer or a rights check goes at once, even while the chat's messages wait
+            # for its budget or a 429: a moderator's submenu must not wait a minute behind cards.
             return await self._send(key, retries, callback, args, kwargs)
         private = isinstance(chat, int) and chat > 0
         media = data.get("media")

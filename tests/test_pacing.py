@@ -141,6 +141,25 @@ async def test_a_429_pauses_only_its_chat() -> None:
     assert len(group_calls) == 2 and group_calls[1] - group_calls[0] >= 1.0
 
 
+async def test_edits_and_answers_are_not_held_by_a_spent_budget() -> None:
+    """Telegram limits messages, not edits: a moderator's submenu edit goes at once even while the
+    group's cards wait for its minute or a 429."""
+    limiter = PerChatRateLimiter(PaceLimits())
+    for _ in range(20):  # the group's minute is spent
+        async with limiter.pacer.turn(GROUP, private=False):
+            pass
+    limiter.pacer.pause(GROUP, 40)
+
+    async def call() -> bool:
+        return True
+
+    start = time.monotonic()
+    assert await limiter.process_request(call, (), {}, "editMessageReplyMarkup", {"chat_id": GROUP}, None)
+    assert await limiter.process_request(call, (), {}, "getChatMember", {"chat_id": GROUP}, None)
+    assert time.monotonic() - start < 0.1
+    assert limiter.pacer.wait_for(GROUP, False, 1) > 35
+
+
 # --- end to end, with Telegram's real limits ---------------------------------------------------
 
 
