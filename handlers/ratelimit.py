@@ -13,13 +13,13 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from telegram._utils.types import JSONDict
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.pacing import ChatPacer, PaceLimits
 
 log = logging.getLogger(__name__)
+JSONDict = dict[str, Any]  # a Bot API result, as BaseRateLimiter types it
 
 # Calls Telegram counts as messages (its flood limits are about messages, not edits or answers).
 NOT_MESSAGES = frozenset({"sendChatAction"})
