@@ -230,7 +230,11 @@ async def test_a_saturated_staff_group_holds_no_resident(fake: FakeTelegram, run
         waits.append(time.monotonic() - start)
     assert max(waits) < 2.0, waits
     assert len(group_sends(fake)) == 20  # the 21st card waits for the group's next minute
-    owed = rows(config.database_path, "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")[0]["n"]
+    owed = rows(
+        config.database_path,
+        "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND chat_id = ?",
+        STAFF_GROUP,
+    )[0]["n"]
     assert owed == 4  # on disk, not lost
     assert not [c for c in fake.calls if c.error_code == 429]
     incidents = rows(config.database_path, "SELECT COUNT(DISTINCT incident_id) AS n FROM reports")[0]["n"]
@@ -271,8 +275,21 @@ async def test_a_429_for_the_staff_group_pauses_the_group_only(fake: FakeTelegra
     await resident.send("/start", contains="What do you want to report")
     await resident.tap("I saw a leopard", contains="photos")
     assert time.monotonic() - start < 2.0
+    # The outbox delivers the resident's receipt while the group's cards wait in it.
+    await resident.tap("No photo", contains="Where was it")
+    await resident.send_location(*FAR_APART[10], accuracy=25, contains="When did you see it")
+    await resident.tap("Just now", contains="How many")
+    for label in ("1", "Not sure", "Resting", "Over 1 km"):
+        await resident.tap(label)
+    start = time.monotonic()
+    await resident.tap("Send report", contains="Reference code")
+    assert time.monotonic() - start < 2.0
     refused = [c for c in fake.calls if c.error_code == 429]
     assert refused and all(str(c.params.get("chat_id")) == str(STAFF_GROUP) for c in refused)
     assert len(refused) == 1  # paused after the first: the group is not hammered
-    owed = rows(config.database_path, "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")[0]["n"]
-    assert owed == 3  # the three cards wait on disk for the group's minute
+    owed = rows(
+        config.database_path,
+        "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND chat_id = ?",
+        STAFF_GROUP,
+    )[0]["n"]
+    assert owed == 4  # the four cards wait on disk for the group's minute
