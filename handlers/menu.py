@@ -17,6 +17,7 @@ from bot.locations import gazetteer
 from bot.report import KIND_LABELS, Kind
 from bot.safety import parse_start_payload, safety_text
 from handlers.common import inline_keyboard, reply, services, tr
+from handlers.persistence import LANGUAGE_CHOSEN
 
 MENU_ICONS = {Kind.SIGHTING: "🐆", Kind.LIVESTOCK: "🐄", Kind.SIGNS: "🐾", Kind.TIP: "🚨"}
 MENU_LABELS = {
@@ -141,6 +142,7 @@ async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             await query.answer()
         return None
     context.user_data["lang"] = language
+    context.user_data[LANGUAGE_CHOSEN] = True  # worth keeping on its own (handlers/persistence.py)
     # The answer only stops the button's spinner: a failure must not cost the choice.
     with contextlib.suppress(TelegramError):
         await query.answer(tr(update, context).gettext("Saved."))
