@@ -6,7 +6,6 @@ burst of five): the bot's own pacing, not a relaxed fake, keeps these conversati
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -16,10 +15,11 @@ from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
 from bot.pacing import PaceLimits
+from bot.report import REF_IN_TEXT
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
 
 HESHUN = (37.3296, 113.5702)
-CODE = re.compile(r"HS-\d{4}-\d{5}")
+CODE = REF_IN_TEXT
 
 
 @pytest.fixture
