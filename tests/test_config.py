@@ -23,6 +23,8 @@ def test_minimal_config(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[telegram]\nmoderation_chat_id = -100123\n"), ENV)
     assert config.moderation_chat_id == -100123 and config.timezone.key == "Asia/Shanghai"
     assert config.database_path == tmp_path / "data" / "leopard-watch.sqlite3"
+    # Telegram's limits as the bot paces itself: one message a second to a person, 20 a minute a group
+    assert (config.pace.private_per_second, config.pace.group_per_minute) == (1.0, 20)
     assert (config.area_margin_m, config.township_max_m) == (2000.0, 6000.0)  # issue 22 defaults
     region = "[telegram]\nmoderation_chat_id = -1\n[region]\narea_margin_km = 0.5\ntownship_max_km = 10\n"
     config = load_config(write(tmp_path, region), ENV)
@@ -45,6 +47,11 @@ def test_minimal_config(tmp_path: Path) -> None:
          "region.area_margin_km"),
         ("[telegram]\nmoderation_chat_id = -1\n[region]\ntownship_max_km = 0\n", ENV,
          "region.township_max_km"),
+        (
+            "[telegram]\nmoderation_chat_id = -1\nprivate_messages_per_second = 0\n",
+            ENV,
+            "telegram.private_messages_per_second",
+        ),
     ],
 )
 def test_bad_config_names_the_setting(tmp_path: Path, text: str, env: dict, named: str) -> None:
