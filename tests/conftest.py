@@ -81,6 +81,8 @@ def config(tmp_path: Path, fake: FakeTelegram) -> Config:
         base_file_url=fake.base_file_url,
         staff_user_ids=frozenset({STAFF_ADMIN}),
         outbox_poll_seconds=0.2,
+        # Decisions take effect after a short undo window; tests of Undo itself set a longer one.
+        undo_seconds=0.3,
     )
 
 
