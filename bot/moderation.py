@@ -219,10 +219,10 @@ def review_line(state: CardState, t: Translator) -> str:
         seconds = max(1, round((state.effects_due - state.reviewed_at).total_seconds()))
         if state.review is Review.VERIFIED:
             return "✅ " + t.gettext(
-                "Verified by {name} — posting in {seconds} s · Undo below", name=who, seconds=seconds
+                "Verified — posting in {seconds} s · Undo below ({name})", name=who, seconds=seconds
             )
         return "❌ " + t.gettext(
-            "Not confirmed by {name} — the reporters are told in {seconds} s · Undo below",
+            "Not confirmed — the reporters are told in {seconds} s · Undo below ({name})",
             name=who,
             seconds=seconds,
         )

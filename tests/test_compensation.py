@@ -527,8 +527,12 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     assert "ear tags" in opened or "耳标" in opened
 
     # Not staff: refused and audited.
-    refused = await staff_says(fake, "/survey C1 10-11 Li", "Staff only", who=VILLAGER)
-    assert refused
+    fake.send_text(VILLAGER, "/survey C1 10-11 Li", chat_id=COMP)
+    await fake.wait_for_call(  # privately (they never started the bot, so Telegram refuses), not in the chat
+        "sendMessage", predicate=lambda c: not c.ok and str(c.params.get("chat_id")) == str(VILLAGER)
+    )
+    await fake.wait_until_idle()
+    assert not [m for m in fake.messages_in(COMP) if "Staff only" in (m.get("text") or "")]
 
     # Thursday 9 October, first working day after the break: the digest lists the case.
     clock.now = at(2025, 10, 9, 9)

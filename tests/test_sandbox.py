@@ -49,6 +49,9 @@ media_dir = "state/media"
 
 [languages]
 staff = "{staff}"
+
+[moderation]
+undo_seconds = 1
 """,
         encoding="utf-8",
     )
@@ -275,7 +278,7 @@ async def test_full_report_becomes_a_card_and_staff_verify(
     pressed = await post(
         sandbox, "/api/press", {"chat": "staff", "message_id": card["id"], "data": verify["data"]}
     )
-    assert pressed["answer"] == {"text": "Done."}
+    assert pressed["answer"] == {"text": "Done. Nothing is sent for 1 s: Undo is on the card."}
     await until(sandbox, staff_card(code, "Verified by"), "the verified card")
 
     def posted(channel: int) -> Callable[[dict[str, Any]], Any]:
