@@ -488,7 +488,9 @@ def record_survey(case: Case, today: date, officer: str, heads: int, value_fen: 
 
 
 def approve(case: Case, today: date, by: str, amount_fen: int | None, plan: CasePlan) -> CaseChange:
-    _move(case, CaseState.APPROVED)
+    _move(case, CaseState.APPROVED)  # after the survey only (the transition table says so)
+    if case.applied_on is None:  # nor before the owner's application is on record
+        raise CaseInputError(N_("First record the owner's application: /applied {case}."), case=case.code)
     amount = case.assessed_fen if amount_fen is None else amount_fen
     if amount is None or amount <= 0:
         raise CaseInputError(N_("Give the amount to approve, for example /approve {case} 3000."),

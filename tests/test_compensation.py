@@ -164,6 +164,9 @@ def test_the_legal_path_and_what_each_step_needs() -> None:
     with pytest.raises(CaseInputError):
         schedule_survey(case, day, "  ")
     case = replace(case, state=CaseState.SURVEYED, assessed_fen=300_000)
+    with pytest.raises(CaseInputError, match="application"):  # not before the application is on record
+        approve(case, day, "Wang", None, PLAN)
+    case = replace(case, applied_on=day)
     change = approve(case, day, "Wang", None, PLAN)  # the assessed value by default
     assert change.fields["approved_fen"] == 300_000 and change.fields["payment_due"] == "2025-10-24"
     with pytest.raises(CaseInputError):
@@ -291,6 +294,7 @@ async def test_steps_are_audited_and_an_illegal_one_writes_nothing(store: Store,
     steps = [
         lambda c: schedule_survey(c, date(2025, 10, 11), "Officer Li"),
         lambda c: record_survey(c, date(2025, 10, 11), "Officer Li", 2, 300_000, True, "bite marks"),
+        lambda c: application_received(c, date(2025, 10, 11)),
         lambda c: approve(c, date(2025, 10, 11), "Chief", None, PLAN),
         lambda c: pay(c, date(2025, 10, 20), None),
         lambda c: close(c, date(2025, 10, 20), ""),
@@ -300,10 +304,11 @@ async def test_steps_are_audited_and_an_illegal_one_writes_nothing(store: Store,
     assert case.state is CaseState.CLOSED and case.paid_fen == 300_000
     assert case.payment_due == date(2025, 10, 24)
     actions = [e["action"] for e in await store.audit_entries() if e["action"].startswith("case_")]
-    assert actions == ["case_open", "case_survey", "case_surveyed", "case_approve", "case_paid", "case_close"]
+    assert actions == ["case_open", "case_survey", "case_surveyed", "case_applied", "case_approve", "case_paid",
+                       "case_close"]
     told = [r[0] for r in rows(tmp_path / "test.sqlite3",
                                "SELECT purpose FROM outbox WHERE chat_id = 520 ORDER BY id")]
-    steps_told = ("opened", "survey", "surveyed", "approved", "paid", "closed")
+    steps_told = ("opened", "survey", "surveyed", "applied", "approved", "paid", "closed")
     assert told == [f"case:{case.id}:{n}" for n in steps_told]
 
 
@@ -313,6 +318,7 @@ async def test_monthly_report_by_township_and_animal(store: Store) -> None:
     first, second = sorted(await store.open_cases(), key=lambda c: c.id)
     for step in (
         lambda c: record_survey(c, date(2025, 10, 9), "Li", 2, 300_000, True, ""),
+        lambda c: application_received(c, date(2025, 10, 9)),
         lambda c: approve(c, date(2025, 10, 9), "Chief", None, PLAN),
         lambda c: pay(c, date(2025, 10, 20), None),
     ):
@@ -556,6 +562,12 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     assert "1 survey photo" in card["text"] and "Leopard confirmed" in card["text"]
     await owner_told(fake, owner, "C1", day_text(ZH, date(2025, 10, 21)))  # remember to apply
 
+    # Not approved before the owner's application is on record (issue 21 §3).
+    answer = await press(fake, STAFF_ADMIN, card, "Approve")
+    assert answer.get("text") == "First record the owner's application: /applied C1."
+    await staff_says(fake, "/applied C1", "C1: Surveyed.")
+    await owner_told(fake, owner, "C1", "C1")
+    card = await case_card(fake, "C1", contains="Application received")
     answer = await press(fake, STAFF_ADMIN, card, "Approve")
     assert answer.get("text") == "C1: Approved."
     card = await case_card(fake, "C1", contains="Payment due: Fri, Oct 24, 2025")
@@ -577,8 +589,8 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     closed = await owner_told(fake, owner, "C1", "C1")
     assert closed == owner_text(await desk.services.store.case(1), "closed", ZH, PLAN)
     notices = [m["text"] for m in fake.messages_in(owner.id) if m["message_id"] > first_notice]
-    # opened, survey scheduled, surveyed, approved, paid, closed
-    assert len(notices) == 6 and all("C1" in n for n in notices)
+    # opened, survey scheduled, surveyed, application received, approved, paid, closed
+    assert len(notices) == 7 and all("C1" in n for n in notices)
     await case_card(fake, "C1", contains="Closed on Mon, Oct 27, 2025")
 
     actions = [r[0] for r in rows(config.database_path,
@@ -621,6 +633,7 @@ async def test_monthly_command_sends_the_report_and_its_csv(
     (case,) = await store.open_cases()
     for step in (
         lambda c: record_survey(c, date(2025, 10, 11), "Li", 2, 300_000, True, ""),
+        lambda c: application_received(c, date(2025, 10, 11)),
         lambda c: approve(c, date(2025, 10, 11), "Chief", None, PLAN),
         lambda c: pay(c, date(2025, 10, 27), None),
     ):

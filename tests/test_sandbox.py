@@ -26,7 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.fake_telegram.ratelimit import RateLimits
 from bot.sandbox.app import SANDBOX, make_sandbox_app
 from bot.sandbox.render import entities_to_html
-from bot.sandbox.world import PUBLIC, RESEARCHERS, SandboxSettings
+from bot.sandbox.world import COMPENSATION_GROUP, PUBLIC, RESEARCHERS, SandboxSettings
 from tests.conftest import make_jpeg
 
 CODE = re.compile(r"HS-\d{4}-\d{5}")
@@ -203,7 +203,10 @@ def rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
 async def test_state_map_and_guard(sandbox: TestClient[Any, Any], tmp_path: Path) -> None:
     state = await get_state(sandbox)
     assert state["staff"]["id"] == GROUP and state["staff"]["messages"] == []
-    assert [(c["id"], c["trusted"]) for c in state["channels"]] == [(RESEARCHERS, True), (PUBLIC, False)]
+    # The sandbox's compensation cases go to its own compensation group (a group, not a channel).
+    assert [(c["id"], c["trusted"]) for c in state["channels"]] == [
+        (RESEARCHERS, True), (PUBLIC, False), (COMPENSATION_GROUP, True)
+    ]
     resident = state["resident"]
     assert resident["messages"] == [] and resident["reply_keyboard"] is None
     assert resident["language"] == "zh" and resident["language_code"] == "zh-hans"
