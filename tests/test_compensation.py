@@ -304,8 +304,8 @@ async def test_steps_are_audited_and_an_illegal_one_writes_nothing(store: Store,
     assert case.state is CaseState.CLOSED and case.paid_fen == 300_000
     assert case.payment_due == date(2025, 10, 24)
     actions = [e["action"] for e in await store.audit_entries() if e["action"].startswith("case_")]
-    assert actions == ["case_open", "case_survey", "case_surveyed", "case_applied", "case_approve", "case_paid",
-                       "case_close"]
+    assert actions == ["case_open", "case_survey", "case_surveyed", "case_applied", "case_approve",
+                       "case_paid", "case_close"]
     told = [r[0] for r in rows(tmp_path / "test.sqlite3",
                                "SELECT purpose FROM outbox WHERE chat_id = 520 ORDER BY id")]
     steps_told = ("opened", "survey", "surveyed", "applied", "approved", "paid", "closed")
