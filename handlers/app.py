@@ -73,6 +73,8 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     """Builds the shared services, starts the outbox sender and sets the command menu."""
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     config: Config = application.bot_data["config"]
+    # First, before anything is opened: a compensation chat that is a channel stops start-up.
+    await compensation.check_chat(application, config)
     persistence = application.persistence
     assert isinstance(persistence, SQLitePersistence)
     svc = Services(config=config, store=await persistence.store())

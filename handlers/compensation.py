@@ -79,7 +79,7 @@ from bot.compensation import (
     split_day_and_amount,
 )
 from bot.config import Config, ConfigError
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.report import parse_reference_code, reference_code
 from bot.store import Outgoing, Store
 from handlers.common import Services, reply, services
@@ -132,7 +132,6 @@ async def check_chat(application: Application[Any, Any, Any, Any, Any, Any], con
 async def start_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """From post_init, after the services exist: the configured plan and the two jobs (once)."""
     svc = services(application)
-    await check_chat(application, svc.config)
     svc.store.compensation_plan = plan_for(svc.config)
     application.bot_data.setdefault(CARD_LOCK, asyncio.Lock())
     jobs = application.job_queue
@@ -320,21 +319,24 @@ async def find_case(svc: Services, text: str) -> Case | None:
     return None
 
 
+# Examples in the staff language (a Chinese card is Chinese throughout); the words typed in them
+# (是, 保护区 …) are ones the parsers take.
 USAGE = {
-    "survey": "/survey C12 2025-10-09 Officer Li",
-    "surveyed": "/surveyed C12 2 3000 yes two sheep killed at the pen",
-    "approve": "/approve C12 3000",
-    "deny": "/deny C12 reserve",
-    "paid": "/paid C12 3000 2025-10-20",
-    "close": "/close C12",
-    "applied": "/applied C12 2025-10-09",
-    "case": "/case C12",
+    "survey": N_("/survey C12 2025-10-09 Officer Li"),
+    "surveyed": N_("/surveyed C12 2 3000 yes two sheep killed at the pen"),
+    "approve": N_("/approve C12 3000"),
+    "deny": N_("/deny C12 reserve"),
+    "paid": N_("/paid C12 3000 2025-10-20"),
+    "close": N_("/close C12"),
+    "applied": N_("/applied C12 2025-10-09"),
+    "case": N_("/case C12"),
 }
 
 
 async def _usage(update: Update, svc: Services, command: str) -> None:
     t = svc.staff_translator()
-    await reply(update, html.escape(t.gettext("Send it like this: {example}", example=USAGE[command])))
+    example = t.gettext(USAGE[command])
+    await reply(update, html.escape(t.gettext("Send it like this: {example}", example=example)))
 
 
 async def _case_command(update: Update, context: ContextTypes.DEFAULT_TYPE,

@@ -10,7 +10,9 @@ import html
 import inspect
 import io
 import json
+import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -63,7 +65,7 @@ from handlers import compensation as handlers_compensation
 from handlers import menu
 from handlers.app import build_application, run_bot
 from handlers.common import Services, services
-from tests.conftest import STAFF_ADMIN, Person, make_jpeg, rows
+from tests.conftest import STAFF_ADMIN, Person, make_jpeg, rows, start_bot
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = bundled_calendar()
@@ -484,10 +486,14 @@ async def report_a_kill(owner: Person, t: Any, name: str = "张三") -> str:
     await owner.send("/start")
     photos = t.gettext("Please send photos of the animals (at least one). You can send several.")
     await owner.tap(t.gettext("A leopard attacked my animals"), contains=photos[:6])
+    # No button at this step (a photo is required): the hint does not point at one.
+    need = t.gettext("I need a photo here: send one or more photos of what you found.")
+    hint = await owner.send("?", contains=need)
+    assert owner.key(t.gettext("No photo")) is None and "button" not in hint["text"]
     got = t.ngettext("Got {n} photo. Send more, or tap Done.", "Got {n} photos. Send more, or tap Done.", 1)
     await owner.send_photo(make_jpeg(seed=21), contains=got[:5])
     await owner.tap(t.gettext("Done"))
-    await owner.send("37.3296, 113.5702", contains=t.gettext("When did you see it?"))
+    await owner.send("37.3296, 113.5702", contains=t.gettext("When did you find it?"))  # a loss is found
     await owner.tap(t.gettext("Just now"), contains=t.gettext("Which animal was attacked?"))
     await owner.tap(t.gettext("Sheep"), contains=t.gettext("How many were killed?"))
     await owner.tap("2", contains=t.gettext("How many were injured?"))
@@ -690,3 +696,57 @@ async def test_reminders_and_digest_on_working_days_only(store: Store, config) -
     audit = [e["detail"] for e in await store.audit_entries() if e["action"] == "case_remind"]
     assert audit == [f"C{case.id} survey:near:2025-10-14", f"C{case.id} survey:missed:2025-10-14",
                      f"C{case.id} apply:near:2025-10-21"]
+
+
+def test_a_chinese_case_card_is_chinese_throughout() -> None:
+    """Staff cards in Chinese: the command hints and usage examples too (issue 21 §7)."""
+    from bot.compensation import card_text as case_card_text
+    from handlers.compensation import USAGE
+
+    latin = re.compile(r"[A-Za-z]{2,}")
+    for state in CaseState:
+        for applied in (None, date(2025, 10, 9)):
+            case = replace(a_case(), state=state, applied_on=applied, surveyed_on=date(2025, 10, 9),
+                           assessed_fen=300_000)
+            text = case_card_text(case, ZH, PLAN, date(2025, 10, 9))
+            text = re.sub(r"<[^>]+>|HS-\d{4}-\d{5}|/[a-z]+|C\d+", "", text)
+            assert latin.findall(text) == [], (state, text)
+    for command, example in USAGE.items():
+        words = latin.findall(re.sub(r"^/[a-z]+ C12", "", ZH.gettext(example)))
+        assert words in ([], ["reserve"]), (command, words)  # a reason code is typed as it is
+    assert "只有" not in ZH.gettext(USAGE["survey"]) and "李干事" in ZH.gettext(USAGE["survey"])
+
+
+async def test_a_channel_as_the_compensation_chat_stops_start_up_with_one_line(
+    fake: FakeTelegram, config
+) -> None:
+    """Staff type commands in the compensation chat; in a channel Telegram does not say who typed."""
+    channel = -1004000000009
+    fake.add_channel(channel, "Compensation desk (a channel by mistake)")
+    changed = replace(
+        config,
+        destinations=(Destination("desk", channel, frozenset({"livestock"}), trusted=True),),
+        compensation=CompensationSettings(destination="desk"),
+    )
+    with pytest.raises(ConfigError) as refused:
+        await start_bot(changed)
+    assert "is a channel; it must be a group" in str(refused.value) and "\n" not in str(refused.value)
+    assert [c for c in fake.calls_to("getChat") if str(c.params.get("chat_id")) == str(channel)]
+
+
+async def test_the_case_card_refresher_survives_missed_runs_quietly(
+    fake: FakeTelegram, desk: Running, clock: Clock, config, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="handlers.compensation")
+    jobs = desk.application.job_queue.get_jobs_by_name(handlers_compensation.JOB_CARDS)
+    assert len(jobs) == 1 and jobs[0].job.trigger.interval.total_seconds() == config.outbox_poll_seconds
+    # The event loop is held for seconds (a slow disk, a suspended VM): every run due meanwhile is
+    # missed. A chain of one-off jobs stopped here for good (APScheduler drops a run over a second late).
+    time.sleep(2.5)
+    await asyncio.sleep(0.5)
+    store = desk.services.store
+    await verified_incident(store, [("王五", person(850), at(2025, 9, 30))], at(2025, 9, 30))
+    await case_card(fake, "C1")  # the refresher still runs
+    await asyncio.sleep(config.outbox_poll_seconds * 5)  # more runs with nothing to do
+    assert len(desk.application.job_queue.get_jobs_by_name(handlers_compensation.JOB_CARDS)) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers.compensation"] == []

@@ -226,7 +226,15 @@ async def test_an_anonymous_card_says_at_once_that_nobody_can_be_asked(
     await tipster.tap("Poison")
     await tipster.tap("Skip")
     await tipster.tap("Stay anonymous", contains="Please check")
+    # The hint names what is on screen: the answers are keys of the keyboard below (issue 21 §7).
+    hint = await tipster.send("what now?", contains="keyboard below")
+    assert "Please tap Send, Change or Cancel on the keyboard below." in hint["text"]
+    assert tipster.key("Send report") and tipster.key("Change something") and tipster.key("Cancel")
     receipt = await tipster.tap("Send report", contains="Reference code")
+    # The receipt tells the truth about /myreports: an anonymous tip is not listed there, by design.
+    assert "not listed in /myreports" in receipt["text"] and "check it any time" not in receipt["text"]
+    listing = await tipster.send("/myreports")
+    assert "You have not sent any reports" in listing["text"]
     card = await card_for(fake, CODE.search(receipt["text"]).group(0))
     await fake.wait_until_idle()
     before = len(fake.messages_in(STAFF_GROUP))
