@@ -742,7 +742,7 @@ async def test_the_case_card_refresher_survives_missed_runs_quietly(
     assert len(jobs) == 1 and jobs[0].job.trigger.interval.total_seconds() == config.outbox_poll_seconds
     # The event loop is held for seconds (a slow disk, a suspended VM): every run due meanwhile is
     # missed. A chain of one-off jobs stopped here for good (APScheduler drops a run over a second late).
-    time.sleep(2.5)
+    time.sleep(2.5)  # noqa: ASYNC251 - holding the loop is the point
     await asyncio.sleep(0.5)
     store = desk.services.store
     await verified_incident(store, [("王五", person(850), at(2025, 9, 30))], at(2025, 9, 30))
