@@ -118,8 +118,16 @@ async def say(client: TestClient[Any, Any], text: str, expect: str) -> dict[str,
 
 
 async def tap(client: TestClient[Any, Any], label: str, expect: str | None = None) -> dict[str, Any]:
-    """Taps `label` on the resident's reply keyboard, else the newest inline button containing it."""
-    state = await get_state(client)
+    """Taps `label` on the resident's reply keyboard, else the newest inline button containing it
+    (waiting a little for it: under load the previous answer's reply may not be there yet)."""
+    for _ in range(50):
+        state = await get_state(client)
+        keyboard = state["resident"]["reply_keyboard"] or []
+        inline = [b for m in state["resident"]["messages"] for row in m.get("buttons", []) for b in row]
+        keys = [b for row in keyboard for b in row]
+        if any(label in b["text"] for b in keys + inline):
+            break
+        await asyncio.sleep(0.1)
     keyboard = state["resident"]["reply_keyboard"] or []
     keys = [b["text"] for row in keyboard for b in row if b["kind"] == "text"]
     key = next((k for k in keys if k == label), None) or next((k for k in keys if label in k), None)
