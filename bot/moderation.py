@@ -168,6 +168,7 @@ def card_text(state: CardState, t: Translator) -> str:
     photos = sum(len(r.photos) for r in state.reports)
     if photos:
         lines.append("📷 " + html.escape(t.ngettext("{n} photo", "{n} photos", photos)))
+    lines += photo_fact_lines(anchor, t)
     lines.append("👤 " + reporter_html(anchor, t))
     if anchor.details.get("channel") == "web":
         lines.append("🌐 " + html.escape(t.gettext("Sent through the web tip line")))
@@ -204,6 +205,22 @@ def later_lines(state: CardState, later: tuple[ReportRow, ...], t: Translator) -
             lines.append("📷 " + html.escape(t.ngettext("{n} photo", "{n} photos", len(report.photos))))
     if len(later) > LATER_SHOWN:
         lines.append("… " + html.escape(t.gettext("and {n} more: see /pending", n=len(later) - LATER_SHOWN)))
+    return lines
+
+
+def photo_fact_lines(report: ReportRow, t: Translator) -> list[str]:
+    """What a tip's photos said about themselves (kept as text: only stripped copies are kept)."""
+    lines = []
+    for fact in report.details.get("photo_facts") or []:
+        parts = []
+        if fact.get("taken_at"):
+            parts.append(t.gettext("taken {time}", time=t.datetime(datetime.fromisoformat(fact["taken_at"]))))
+        if fact.get("latitude") is not None and fact.get("longitude") is not None:
+            position = format_coordinates(float(fact["latitude"]), float(fact["longitude"]))
+            parts.append(t.gettext("camera position {position}", position=position))
+        if parts:
+            label = t.gettext("Photo {number}", number=int(fact.get("photo") or 0))
+            lines.append("📷 " + html.escape(f"{label}: " + ", ".join(parts)))
     return lines
 
 

@@ -19,7 +19,7 @@ from tests.test_moderation import PUBLIC, RESEARCHERS, card_for, destinations, p
 
 __all__ = ["destinations"]  # the channels fixture, shared with test_moderation
 
-CODE = re.compile(r"HS-\d{4}-\d{5}")
+CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,8 +24,9 @@ from bot.cards import report_messages
 from bot.config import Config
 from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
+from bot.link import TelegramLink
 from bot.media import PhotoProblemError, store_photo
-from bot.report import Kind
+from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
 from bot.web import form, pages
 from bot.web.form import Problem
@@ -48,6 +49,7 @@ class TiplineServices(Protocol):
     config: Config
     store: Store
     outbox_wakeup: asyncio.Event
+    telegram: TelegramLink
 
     def now(self) -> datetime: ...
 
@@ -118,7 +120,7 @@ def _t(request: web.Request) -> Translator:
 def _html(text: str, status: int = 200) -> web.Response:
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -208,16 +210,18 @@ def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[
 
 
 async def _store_photos(
-    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem]
+    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem],
+    *, keep_original: bool = True,
 ) -> None:
-    """Checks and stores new photos with the bot's own media code, appending to `entries`."""
+    """Checks and stores new photos with the bot's own media code, appending to `entries` (a tip's:
+    only the metadata-free copy, `keep_original=False`)."""
     svc = state.services
     for blob in data:
         if len(entries) >= svc.config.max_photos:
             problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
             return
         try:
-            entry = await store_photo(blob, svc.config.media_dir, now=svc.now())
+            entry = await store_photo(blob, svc.config.media_dir, now=svc.now(), keep_original=keep_original)
         except PhotoProblemError as problem:
             problems[form.PHOTOS] = Problem(problem.message)
             continue
@@ -259,7 +263,7 @@ def status_link(state: Tipline, code: str, language: str) -> str:
 
 
 async def index(request: web.Request) -> web.Response:
-    return _html(pages.index_page(_t(request)))
+    return _html(pages.index_page(_t(request), form.poster_spot(request.query.get(form.SPOT))))
 
 
 def _render_form(
@@ -288,6 +292,7 @@ def _render_form(
         problems=problems or {},
         now_local=state.services.now().astimezone(state.services.config.timezone),
         max_photos=state.services.config.max_photos,
+        spot=form.poster_spot((fields or {}).get(form.SPOT) or request.query.get(form.SPOT)),
     )
     return _with_cookie(_html(body, status), state, cookie)
 
@@ -319,7 +324,7 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
 
     t = _t(request)
     entries = _kept_photos(state, kept_blobs, svc.config.media_dir)
-    await _store_photos(state, uploads, entries, problems)
+    await _store_photos(state, uploads, entries, problems, keep_original=kind is not Kind.TIP)
     outcome = form.build_draft(
         kind,
         fields,
@@ -348,9 +353,14 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
-    reporter = Reporter(user_id=None, name=None, username=None, language=t.language, notify=False)
+    # A tip stores no language and no second of a time (issue 19), like one from Telegram.
+    tip = kind is Kind.TIP
+    language = svc.config.default_language if tip else t.language
+    reporter = Reporter(user_id=None, name=None, username=None, language=language, notify=False)
+    submitted_at = to_minute(svc.now()) if tip else svc.now()
+    stored = tip_for_storage(draft, svc.config.timezone) if tip else draft
     submitted = await svc.store.submit_report(
-        draft, reporter, photos, svc.now(),
+        stored, reporter, photos, submitted_at,
         compose=lambda row, result: web_report_messages(row, result, svc.config),
     )
     svc.outbox_wakeup.set()
@@ -373,25 +383,51 @@ async def report_status(request: web.Request) -> web.Response:
     if row is None:
         return _html(pages.message_page(t, pages.NOT_FOUND), 404)
     link = status_link(state, code, t.language)
-    return _html(pages.status_page(t, row, link, new=request.query.get("new") == "1"))
+    store = state.services.store
+    case = await store.case_by_report_code(code) if row.kind == Kind.LIVESTOCK.value else None
+    return _html(pages.status_page(
+        t, row, link, new=request.query.get("new") == "1", case=case, plan=store.case_plan(),
+        hotline=state.services.config.hotline,
+    ))
+
+
+def _since(link: TelegramLink) -> str:
+    return datetime.fromtimestamp(link.changed_at, UTC).isoformat(timespec="seconds")
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers and the outbox is not stuck; 503 with the reason otherwise."""
+    """Which parts are up. 200 while the web side and the database work, whatever Telegram does:
+    the tip line and the exports keep working without it (/healthz/telegram checks Telegram)."""
     state = request.app[TIPLINE]
+    link = state.services.telegram
+    body: dict[str, object] = {"web": "ok", "telegram": link.state.value, "telegram_since": _since(link)}
     try:
         outbox = await asyncio.wait_for(outbox_state(state.services.store), 5)
     except Exception as error:  # any failure to read is "database unreachable"
         log.warning("healthz: database check failed: %s", error)
-        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+        body.update(status="error", database="unreachable")
+        return web.json_response(body, status=503, headers={"Cache-Control": "no-store"})
     lagging = outbox.lag_s > state.settings.max_outbox_lag_seconds
-    body = {
-        "status": "lagging" if lagging else "ok",
-        "database": "ok",
-        "outbox_depth": outbox.depth,
-        "outbox_lag_seconds": round(outbox.lag_s, 1),
-    }
-    return web.json_response(body, status=503 if lagging else 200, headers={"Cache-Control": "no-store"})
+    body.update(
+        status="ok" if link.up and not lagging else "degraded",
+        database="ok",
+        outbox_lag_seconds=round(outbox.lag_s, 1),
+    )
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def healthz_telegram(request: web.Request) -> web.Response:
+    """The Telegram side: 200 when the Bot API answers and cards and receipts are not overdue."""
+    state = request.app[TIPLINE]
+    link = state.services.telegram
+    try:
+        lag = round((await asyncio.wait_for(outbox_state(state.services.store), 5)).lag_s, 1)
+    except Exception:  # /healthz says why; here it is enough that messages cannot go out
+        lag = None
+    ok = link.up and lag is not None and lag <= state.settings.max_outbox_lag_seconds
+    body = {"status": "ok" if ok else "error", "telegram": link.state.value, "telegram_since": _since(link),
+            "outbox_lag_seconds": lag}
+    return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -503,6 +539,7 @@ def make_tipline_app(
     app.router.add_post("/report/{kind}", submit_report)
     app.router.add_get("/r/{code}/{token}", report_status)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz/telegram", healthz_telegram)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC, append_version=False)
     add_export_routes(app)
