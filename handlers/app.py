@@ -83,8 +83,6 @@ async def open_services(application: AnyApplication) -> Services:
         return found
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     config: Config = application.bot_data["config"]
-    # First, before anything is opened: a compensation chat that is a channel stops start-up.
-    await compensation.check_chat(application, config)
     persistence = application.persistence
     assert isinstance(persistence, SQLitePersistence)
     svc = Services(config=config, store=await persistence.store(), telegram=telegram_link(application))
@@ -103,6 +101,8 @@ def telegram_link(application: AnyApplication) -> TelegramLink:
 async def post_init(application: AnyApplication) -> None:
     """Builds the shared services (unless built), starts the outbox sender and sets the command menu."""
     config: Config = application.bot_data["config"]
+    # First, once Telegram answers: a compensation chat that is a channel stops start-up.
+    await compensation.check_chat(application, config)
     svc = await open_services(application)
     sender = OutboxSender(
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
