@@ -108,6 +108,7 @@ async def post_init(application: AnyApplication) -> None:
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
     )
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
+    svc.telegram.on_back.append(lambda: _retry_outbox_now(svc))
     await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
     staff.schedule_decisions(application, config.undo_seconds)  # decisions after their undo window
     privacy.schedule_retention(application)  # originals of rejected reports, after the retention period
@@ -122,6 +123,21 @@ async def post_init(application: AnyApplication) -> None:
         except TelegramError as error:
             # The command menu is a convenience: a Telegram hiccup at start-up must not stop the bot.
             log.warning("could not set the %s command menu: %s", language, error)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _retry_outbox_now(svc: Services) -> None:
+    """Telegram is back: cards and receipts that waited out a back-off during the outage go now."""
+
+    async def retry() -> None:
+        await svc.store.outbox_due_now(time.time())
+        svc.outbox_wakeup.set()
+
+    task = asyncio.get_running_loop().create_task(retry())
+    _background.add(task)  # held until done, so it is not garbage-collected half-way
+    task.add_done_callback(_background.discard)
 
 
 async def post_shutdown(application: AnyApplication) -> None:
@@ -193,6 +209,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .token(config.bot_token)
         .base_url(config.base_url)
         .base_file_url(config.base_file_url)
+        .local_mode(config.local_mode)
         .persistence(SQLitePersistence(config.database_path, {CONVERSATION_NAME: state_for}))
         .rate_limiter(smooth_rate_limiter())
         .request(InstrumentedRequest(connection_pool_size=256, link=link))

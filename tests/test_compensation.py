@@ -487,7 +487,7 @@ async def report_a_kill(owner: Person, t: Any, name: str = "张三") -> str:
     photos = t.gettext("Please send photos of the animals (at least one). You can send several.")
     await owner.tap(t.gettext("A leopard attacked my animals"), contains=photos[:6])
     # No button at this step (a photo is required): the hint does not point at one.
-    need = t.gettext("I need a photo here: send one or more photos of what you found.")
+    need = t.gettext("I need a photo or a video here: send one or more of what you found.")
     hint = await owner.send("?", contains=need)
     assert owner.key(t.gettext("No photo")) is None and "button" not in hint["text"]
     got = t.ngettext("Got {n} photo. Send more, or tap Done.", "Got {n} photos. Send more, or tap Done.", 1)
