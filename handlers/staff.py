@@ -237,6 +237,11 @@ async def act(
         answer = await warn_preview(update, svc, incident_id)
     elif action is Action.WARN_SEND:
         answer = await warn_residents(svc, incident_id, staff_id, name)
+        state = await svc.store.card_state(incident_id)
+        if state is not None:  # the card as it is, without the preview (a refresh would change nothing)
+            markup = await card_markup(svc.store, state, None, t)
+            with contextlib.suppress(BadRequest):
+                await query.edit_message_text(card_text(state, t), parse_mode="HTML", reply_markup=markup)
     elif action in (Action.EXACT, Action.ORIGINALS):
         state = await svc.store.card_state(incident_id)
         card = await svc.store.card_message(incident_id)

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
+from bot.pacing import PaceLimits
 from bot.store import Store
 from handlers.app import build_application, run_bot
 
@@ -83,6 +84,9 @@ def config(tmp_path: Path, fake: FakeTelegram) -> Config:
         outbox_poll_seconds=0.2,
         # Decisions take effect after a short undo window; tests of Undo itself set a longer one.
         undo_seconds=0.3,
+        # The bot paces a private chat by itself (bot/pacing.py): scaled like the fake's bucket above,
+        # a little under it, for people tapping at machine speed.
+        pace=PaceLimits(private_burst=16, private_per_second=16),
     )
 
 
