@@ -114,8 +114,9 @@ async def test_named_place_report_end_to_end(fake: FakeTelegram, bot, config, we
     await press(fake, STAFF_ADMIN, card, "Place it")
     prompt = await fake.wait_for_message(STAFF_GROUP, contains=f"[#{XUCUN}]")
     assert "许村村, Songyan Town (松烟镇)" in prompt["text"]
-    await reply_in_group(fake, VILLAGER, prompt, text="37.3, 113.8")
-    await fake.wait_for_message(STAFF_GROUP, contains="Staff only")
+    await reply_in_group(fake, VILLAGER, prompt, text="37.3, 113.8")  # refused (privately, not here)
+    await fake.wait_until_idle()
+    assert not [m for m in fake.messages_in(STAFF_GROUP) if "now has a point" in (m.get("text") or "")]
     assert rows(config.database_path, "SELECT COUNT(*) FROM place_points")[0][0] == 0
     await reply_in_group(fake, STAFF_ADMIN, prompt, text="39.9042, 116.4074")  # Beijing: not in Heshun
     await fake.wait_for_message(STAFF_GROUP, contains="outside Heshun county")
@@ -204,7 +205,10 @@ async def test_township_of_a_point_warn_residents_and_stats(
     assert "Township: Songyan Town (松烟镇)" in card["text"]
     await press(fake, STAFF_ADMIN, card, "Verify")
     card = await card_for(fake, code, contains="Verified by")
-    answer = await press(fake, STAFF_ADMIN, card, "Warn residents")
+    await press(fake, STAFF_ADMIN, card, "Warn residents")  # the preview first (issue 21)
+    card = await card_for(fake, code, contains="Warning for")
+    assert "Songyan Town (松烟镇)" in card["text"].split("Warning for")[1]
+    answer = await press(fake, STAFF_ADMIN, card, "Send the warning")
     assert answer.get("text") == "Warning sent to 1 person."
     warning = await fake.wait_for_message(songyan_fan.id, contains="松烟镇")
     assert not re.search(r"\d+\.\d+", warning["text"])
@@ -222,7 +226,10 @@ async def test_township_of_a_point_warn_residents_and_stats(
     assert "choose the township" in answer.get("text", "")
     card2 = await card_for(fake, code2)
     assert sum("📢" in b["text"] for row in card2["reply_markup"]["inline_keyboard"] for b in row) == 8
-    answer = await press(fake, STAFF_ADMIN, card2, "Liyang")
+    await press(fake, STAFF_ADMIN, card2, "Liyang")
+    card2 = await card_for(fake, code2, contains="Warning for")
+    assert "Liyang Town (李阳镇)" in card2["text"].split("Warning for")[1]
+    answer = await press(fake, STAFF_ADMIN, card2, "Send the warning")
     assert answer.get("text") == "Warning sent to 1 person."
     await fake.wait_for_message(liyang_fan.id, contains="李阳镇")
 
