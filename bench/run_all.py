@@ -8,6 +8,7 @@ Runs, one after the other (never two heavy ones at once), each script in its own
   echo at its fastest on the same fake Bot API; RSS after 10,000 reports (``--quick``: 1,000, RSS
   not judged); then, as information, a quick run against the echo on the bot's own transport;
 * ``bench_burst.py``   — 500 reports around one village (``--quick``: 150);
+* ``bench_formats.py`` — peak RSS of one upload per picture format at its pixel cap (issue 19 §3);
 
 then prints ONE table — benchmark, figure, target, measured (both sides where there are two),
 ratio, PASS/MISS — and the machine it ran on. A MISS is printed clearly but the exit status is 0
@@ -313,6 +314,22 @@ def burst_rows(out: str) -> list[Row]:
     ]
 
 
+def formats_rows(out: str) -> list[Row]:
+    r = result_json(out)
+    return [
+        Row(
+            "formats",
+            f"peak RSS, {row['name']} at its cap ({row['size']}, {row['megapixels']} MP, "
+            f"{row['file_bytes'] / 1e3:,.0f} kB file; {row['outcome'].split(' (')[0]}; fresh process)",
+            f"< {r['target_mb']:.0f} MB",
+            f"{row['peak_mb']:.0f} MB",
+            f"{row['peak_mb'] / r['target_mb']:.2f} of limit",
+            bool(row["ok"]),
+        )
+        for row in r["rows"]
+    ]
+
+
 # ------------------------------------------------------------------------------------------ output
 
 
@@ -382,7 +399,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["photos", "dedupe", "e2e", "e2e-like", "burst"],
+        choices=["photos", "dedupe", "e2e", "e2e-like", "burst", "formats"],
         help="run only these (repeatable)",
     )
     parser.add_argument(
@@ -399,6 +416,7 @@ def main() -> int:
         # The echo on aiohttp is about 4× faster: 4× the echo updates keep its runs seconds long.
         ("e2e-like", "bench_e2e.py", ["--quick", "--echo-transport", "aiohttp", "--echo-updates", "12000"]),
         ("burst", "bench_burst.py", ["--quick"] if args.quick else []),
+        ("formats", "bench_formats.py", []),
     ]
     rows: list[Row] = []
     durations: dict[str, float] = {}
@@ -419,6 +437,8 @@ def main() -> int:
                 rows += e2e_rows(out, args.quick)
             elif key == "e2e-like":
                 rows += e2e_like_rows(out)
+            elif key == "formats":
+                rows += formats_rows(out)
             else:
                 rows += burst_rows(out)
         except Exception as exc:  # a broken script is a row, and a non-zero exit at the end

@@ -24,6 +24,7 @@ EXTENSIONS = {
     "image/heic": "heic",
     "image/heif": "heif",
     "image/gif": "gif",
+    "image/avif": "avif",
 }
 
 TOO_BIG = N_(

@@ -133,10 +133,16 @@ def _refuse(request: web.Request, reason: str, status: int, message: str, **para
 
 
 def _kind(request: web.Request) -> Kind:
+    """The kind from the path; the tip lives at the neutral ``/report`` only (pages.form_path)."""
+    if "kind" not in request.match_info:
+        return Kind.TIP
     try:
-        return Kind(request.match_info["kind"])
+        kind = Kind(request.match_info["kind"])
     except ValueError:
         raise web.HTTPNotFound() from None
+    if kind is Kind.TIP:
+        raise web.HTTPNotFound()
+    return kind
 
 
 async def _read_limited(part: BodyPartReader, limit: int, budget: list[int]) -> bytes | None:
@@ -279,7 +285,7 @@ def _render_form(
     body = pages.form_page(
         t,
         kind,
-        action=pages.url(f"/report/{kind.value}", t.language),
+        action=pages.url(pages.form_path(kind), t.language),
         csrf=state.signer.csrf_token(cookie),
         draft_id=draft_id or uuid.uuid4().hex,
         fields=fields or {},
@@ -356,7 +362,7 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
     svc.outbox_wakeup.set()
     if submitted.created:
         state.reports.record(key)
-        state.metrics.web_reports.labels(kind.value).inc()
+        state.metrics.count_web_report(kind)
     log.info("web report %s stored (new=%s)", submitted.ref_code, submitted.created)
     link = f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}"
     raise web.HTTPSeeOther(pages.url(link, t.language, new="1"))
@@ -385,12 +391,10 @@ async def healthz(request: web.Request) -> web.Response:
         log.warning("healthz: database check failed: %s", error)
         return web.json_response({"status": "error", "database": "unreachable"}, status=503)
     lagging = outbox.lag_s > state.settings.max_outbox_lag_seconds
-    body = {
-        "status": "lagging" if lagging else "ok",
-        "database": "ok",
-        "outbox_depth": outbox.depth,
-        "outbox_lag_seconds": round(outbox.lag_s, 1),
-    }
+    # States only, never counts: /healthz is often reachable by anyone, and a queue length or a
+    # lag that moves tells an onlooker that someone has just reported (see /metrics for numbers).
+    state_word = "lagging" if lagging else "ok"
+    body = {"status": state_word, "database": "ok", "outbox": state_word}
     return web.json_response(body, status=503 if lagging else 200, headers={"Cache-Control": "no-store"})
 
 
@@ -501,6 +505,8 @@ def make_tipline_app(
     app.router.add_get("/", index)
     app.router.add_get("/report/{kind}", report_form)
     app.router.add_post("/report/{kind}", submit_report)
+    app.router.add_get(pages.TIP_PATH, report_form)
+    app.router.add_post(pages.TIP_PATH, submit_report)
     app.router.add_get("/r/{code}/{token}", report_status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)

@@ -115,9 +115,25 @@ def kind_title(t: Translator, kind: Kind) -> str:
     return f"{KIND_ICONS[kind]} {t.gettext(KIND_LABELS[kind])}"
 
 
+#: The poaching tip's form has a neutral address and title: a shared phone's history (or a tab
+#: left open) must not say "poaching tip" to whoever picks the phone up next.
+NEUTRAL_TITLE = N_("Report")
+TIP_PATH = "/report"
+
+
+def form_path(kind: Kind) -> str:
+    """Where the form of `kind` lives (the tip's address names no kind)."""
+    return TIP_PATH if kind is Kind.TIP else f"/report/{kind.value}"
+
+
+def form_title(t: Translator, kind: Kind) -> str:
+    """The browser title of a form (what the history keeps)."""
+    return t.gettext(NEUTRAL_TITLE) if kind is Kind.TIP else kind_title(t, kind)
+
+
 def index_page(t: Translator) -> str:
     links = "".join(
-        f'<li><a class="button kind" href="{h(url(f"/report/{kind.value}", t.language))}">'
+        f'<li><a class="button kind" href="{h(url(form_path(kind), t.language))}">'
         f"{h(kind_title(t, kind))}</a></li>"
         for kind in Kind
     )
@@ -240,7 +256,7 @@ def form_page(
         + f'<button type="submit" class="send">{h(t.gettext(SEND))}</button></form>'
         + f'<p><a href="{h(url("/", t.language))}">{h(t.gettext(BACK))}</a></p>'
     )
-    return page(t, kind_title(t, kind), body, f"/report/{kind.value}")
+    return page(t, form_title(t, kind), body, form_path(kind))
 
 
 def status_page(t: Translator, row: ReportRow, link: str, *, new: bool) -> str:
