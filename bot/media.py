@@ -8,6 +8,7 @@ only an unreferenced file.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from dataclasses import asdict
 from datetime import datetime
@@ -26,6 +27,8 @@ EXTENSIONS = {
     "image/gif": "gif",
     "image/avif": "avif",
 }
+
+log = logging.getLogger(__name__)
 
 TOO_BIG = N_(
     "That file is bigger than 20 MB, too big for the bot to download. "
@@ -53,14 +56,18 @@ def _write(path: Path, data: bytes) -> None:
     tmp.replace(path)  # atomic: a reader never sees half a file
 
 
-async def store_photo(data: bytes, media_dir: Path, *, now: datetime) -> dict[str, Any]:
-    """Checks the bytes, writes original/derived/thumbnail, and returns what the draft keeps."""
+async def check_photo(data: bytes, *, now: datetime) -> photos.ProcessedPhoto:
+    """Checks and processes the bytes (off the event loop); a refusal is a :class:`PhotoProblemError`."""
     if len(data) > photos.MAX_DOWNLOAD_BYTES:
         raise PhotoProblemError(TOO_BIG)
     try:
-        processed = await photos.process_photo_async(data, now=now)
+        return await photos.process_photo_async(data, now=now)
     except photos.PhotoRejected as rejected:
         raise PhotoProblemError(photos.PROBLEM_MESSAGES[rejected.problem]) from None
+
+
+async def write_photo(processed: photos.ProcessedPhoto, data: bytes, media_dir: Path) -> dict[str, Any]:
+    """Writes original/derived/thumbnail under `media_dir` and returns what the draft keeps."""
     ext = EXTENSIONS.get(processed.mime_type, "bin")
     original = media_dir / "originals" / f"{processed.sha256}.{ext}"
     derived = media_dir / "derived" / f"{processed.sha256}.jpg"
@@ -80,3 +87,31 @@ async def store_photo(data: bytes, media_dir: Path, *, now: datetime) -> dict[st
         "thumbnail_path": str(thumbnail),
         "facts": facts,
     }
+
+
+async def store_photo(data: bytes, media_dir: Path, *, now: datetime) -> dict[str, Any]:
+    """Checks the bytes, writes original/derived/thumbnail, and returns what the draft keeps."""
+    return await write_photo(await check_photo(data, now=now), data, media_dir)
+
+
+#: The three files of a photo entry.
+FILE_KEYS = ("original_path", "derived_path", "thumbnail_path")
+
+
+def entry_files(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(sha256, path) of every file of these photo entries (what Store.unreferenced_files takes)."""
+    return [(e["sha256"], e[key]) for e in entries for key in FILE_KEYS if e.get(key) and e.get("sha256")]
+
+
+def delete_files(paths: list[str]) -> int:
+    """Deletes files, logging (not raising) what cannot be deleted; returns how many went."""
+    deleted = 0
+    for path in paths:
+        try:
+            Path(path).unlink()
+            deleted += 1
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            log.warning("could not delete %s: %s", path, error)
+    return deleted

@@ -1697,6 +1697,12 @@ class Store:
             )
             return await self._unreferenced(conn, sorted({(r["sha256"], r["original_path"]) for r in rows}))
 
+    async def unreferenced_files(self, files: Sequence[tuple[str, str]]) -> list[str]:
+        """The paths of `files` ((sha256, path)) that no stored photo and no saved draft uses: what a
+        cancelled draft may delete (photos are stored by content, so another report may share one)."""
+        async with self.reading() as conn:
+            return await self._unreferenced(conn, files)
+
     @staticmethod
     async def _unreferenced(conn: aiosqlite.Connection, files: Sequence[tuple[str, str]]) -> list[str]:
         """The paths of `files` ((sha256, path): files are named by content) that no photo row and no

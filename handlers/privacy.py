@@ -27,7 +27,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from telegram import Message, Update
@@ -35,6 +34,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, ConversationHandler
 
 from bot.i18n import N_
+from bot.media import delete_files, entry_files
 from bot.report import REF_PREFIX, parse_reference_code, reference_code
 from bot.store import Store
 from handlers.common import Services, inline_keyboard, reply, services, tr
@@ -250,12 +250,7 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
     svc = services(context)
     draft = (context.user_data or {}).get(DRAFT)
-    draft_files = [
-        (photo["sha256"], photo[kind])
-        for photo in (draft.get("photos", []) if isinstance(draft, dict) else [])
-        for kind in ("original_path", "derived_path", "thumbnail_path")
-        if photo.get(kind)
-    ]
+    draft_files = entry_files(draft.get("photos", []) if isinstance(draft, dict) else [])
     _, anonymous = person_keys(svc, user.id)
     forgotten = await svc.store.forget_person(user.id, anonymous, svc.now(), draft_files)
     await asyncio.to_thread(delete_files, forgotten.originals_to_delete)
@@ -283,20 +278,6 @@ def end_conversations(application: Application[Any, Any, Any, Any, Any, Any], us
                 conversations = handler._conversations  # noqa: SLF001 - see the docstring
                 for key in [k for k in conversations if user_id in k]:
                     handler._update_state(ConversationHandler.END, key)  # noqa: SLF001
-
-
-def delete_files(paths: list[str]) -> int:
-    """Deletes files, logging (not raising) what cannot be deleted; returns how many went."""
-    deleted = 0
-    for path in paths:
-        try:
-            Path(path).unlink()
-            deleted += 1
-        except FileNotFoundError:
-            continue
-        except OSError as error:
-            log.warning("could not delete %s: %s", path, error)
-    return deleted
 
 
 # --- staff: /ban and /unban -----------------------------------------------------------------------

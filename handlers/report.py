@@ -13,6 +13,7 @@ is never ahead of what a restart would find.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import logging
@@ -45,7 +46,7 @@ from telegram.warnings import PTBUserWarning
 from bot import locations, report
 from bot.cards import answer_lines, describe_place, format_coordinates, labelled, place_label, report_messages
 from bot.i18n import Translator, translator
-from bot.media import PhotoProblemError
+from bot.media import PhotoProblemError, delete_files, entry_files
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
 from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
@@ -826,10 +827,22 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await discard(update, context)
 
 
+async def drop_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Removes the draft, and deletes its photo files unless a stored report or another draft has them.
+
+    A cancelled report's photos (originals with their EXIF: position, device, owner) are not kept."""
+    draft = context.user_data.pop(DRAFT, None) if context.user_data is not None else None
+    photos = draft.get("photos", []) if isinstance(draft, dict) else []
+    if not photos:
+        return
+    await save_user_data(update, context)  # the saved draft must be gone before its files are checked
+    unused = await services(context).store.unreferenced_files(entry_files(photos))
+    await asyncio.to_thread(delete_files, unused)
+
+
 async def discard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Throws the draft away and points back to the menu."""
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT, None)
+    """Throws the draft away (with its photo files) and points back to the menu."""
+    await drop_draft(update, context)
     t = tr(update, context)
     text = t.gettext("Report cancelled. Nothing was sent. Send /start to begin again.")
     await _say(update, context, html.escape(text), ReplyKeyboardRemove())
@@ -867,8 +880,7 @@ async def discard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if action == "keep":
         return await ask_next(update, context)
     if pending:
-        assert context.user_data is not None
-        context.user_data.pop(DRAFT, None)
+        await drop_draft(update, context)
         return await _begin(update, context, Kind(pending))
     await discard(update, context)
     await show_menu(update, context)

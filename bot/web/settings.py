@@ -29,6 +29,8 @@ class WebSettings:
     max_request_bytes: int = 60 * MB  # a whole form with its photos
     reports_per_hour: int = 10  # per address: stored web reports
     posts_per_hour: int = 60  # per address: any form post (failed checks included)
+    upload_bytes_per_hour: int = 200 * MB  # per address: bytes of form posts received, refused ones too
+    staging_hours: float = 3.0  # photos of a form sent back for corrections wait this long, then go
     trust_forwarded_for: bool = False  # behind our own reverse proxy: use the last X-Forwarded-For hop
     local_testing: bool = False  # allows an http:// public_url (cookies and status links in clear text)
     max_outbox_lag_seconds: float = 600.0  # /healthz fails when a message is overdue longer than this
@@ -76,6 +78,8 @@ def web_settings(data: dict[str, Any]) -> WebSettings:
         max_request_bytes=int(number("max_request_mb", d.max_request_bytes / MB) * MB),
         reports_per_hour=int(number("reports_per_hour", d.reports_per_hour)),
         posts_per_hour=int(number("posts_per_hour", d.posts_per_hour)),
+        upload_bytes_per_hour=int(number("upload_mb_per_hour", d.upload_bytes_per_hour / MB) * MB),
+        staging_hours=number("staging_hours", d.staging_hours),
         trust_forwarded_for=_get(table, "web", "trust_forwarded_for", bool, d.trust_forwarded_for),
         max_outbox_lag_seconds=number("max_outbox_lag_seconds", d.max_outbox_lag_seconds),
     )
