@@ -220,10 +220,11 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     t = tr(update, context)
     stamp = int(time.time())
     text = t.gettext(
-        "This removes your name, Telegram id, username and phone number from all your reports, and "
-        "deletes your original photos, your unsent report and your settings. What you saw, where and "
-        "when stays in the record without your name. Messages already posted to staff stay there, "
-        "and you will get no more news about your reports. Delete your data?"
+        "This removes your name, Telegram id, username and phone number from all your reports and "
+        "compensation cases, and deletes your original photos, your unsent report and your settings. "
+        "What you saw, where and when stays in the record without your name; a compensation case keeps "
+        "only the loss, so the forestry bureau can no longer call you about it. Messages already posted "
+        "to staff stay there, and you will get no more news about your reports. Delete your data?"
     )
     rows = [[(t.gettext("Yes, delete my data"), f"{FORGET_PREFIX}yes:{stamp}")],
             [(t.gettext("No, keep it"), f"{FORGET_PREFIX}no:{stamp}")]]
@@ -252,7 +253,8 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     draft = (context.user_data or {}).get(DRAFT)
     draft_files = entry_files(draft.get("photos", []) if isinstance(draft, dict) else [])
     _, anonymous = person_keys(svc, user.id)
-    forgotten = await svc.store.forget_person(user.id, anonymous, svc.now(), draft_files)
+    names = [n for n in (user.full_name, user.first_name, user.last_name, user.username) if n]
+    forgotten = await svc.store.forget_person(user.id, anonymous, svc.now(), draft_files, names)
     await asyncio.to_thread(delete_files, forgotten.originals_to_delete)
     end_conversations(context.application, user.id)
     context.application.drop_user_data(user.id)
