@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import enum
 import functools
 import hashlib
 import io
 import math
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
@@ -258,19 +260,23 @@ def _process(data: bytes, *, now: datetime | None, max_pixels: int, derived_min_
             # upsampling and colour conversion work, and the memory of a full decode.
             scale = _scale_for((width, height), derived_min_side, (8, 4, 2))
         # Refused from the header alone: nothing big has been allocated yet.
-        if _decode_cost(img, fmt, scale) > DECODE_BUDGET_BYTES:
+        cost = _decode_cost(img, fmt, scale)
+        if cost > DECODE_BUDGET_BYTES:
             raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS)
         if scale > 1:
             # Pillow picks the largest power of two <= size // requested, hence the floor division.
             img.draft("RGB", (width // scale, height // scale))
-        _load(img)  # the first frame only, for animated GIF/WebP
-        exif = _read_exif(img)  # after load(): a PNG may keep its eXIf chunk after the pixels
-        orientation = _orientation(exif)
-        try:
-            # Inside the ``with``: closing the file frees the full-size decode before any encoding.
-            derived = _derive(img, derived_min_side)
-        except (ValueError, OSError) as exc:  # a mode Pillow cannot convert
-            raise PhotoRejected(PhotoProblem.UNSUPPORTED) from exc
+        # All decodes of the process together stay within the budget: two workers (or the web side
+        # and Telegram) never hold two pictures at their cap at once; small ones pass side by side.
+        with _DECODE_GATE.hold(cost):
+            _load(img)  # the first frame only, for animated GIF/WebP
+            exif = _read_exif(img)  # after load(): a PNG may keep its eXIf chunk after the pixels
+            orientation = _orientation(exif)
+            try:
+                derived = _derive(img, derived_min_side)
+            except (ValueError, OSError) as exc:  # a mode Pillow cannot convert
+                raise PhotoRejected(PhotoProblem.UNSUPPORTED) from exc
+            img.close()  # the full-size decode is freed before the gate lets the next one in
     facts = _facts_from_exif(exif, now)
     derived = _orient(derived, orientation)  # transposing the small image is cheap
     thumbnail = _fit(derived, THUMBNAIL_MAX_SIDE, Image.Resampling.LANCZOS, 2.0)
@@ -288,6 +294,31 @@ def _process(data: bytes, *, now: datetime | None, max_pixels: int, derived_min_
         thumbnail_jpeg=_encode_clean_jpeg(thumbnail, THUMBNAIL_QUALITY),
         facts=facts,
     )
+
+
+class _ByteGate:
+    """At most `limit` bytes held at once across threads; a holder of more than is free waits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = min(size, self.limit)  # one over the limit is refused before it gets here
+        with self._changed:
+            self._changed.wait_for(lambda: self.held + size <= self.limit)
+            self.held += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.held -= size
+                self._changed.notify_all()
+
+
+_DECODE_GATE: Final = _ByteGate(DECODE_BUDGET_BYTES)
 
 
 # Threads, not processes: the heavy lifting happens inside Pillow/numpy with the GIL released, and

@@ -11,6 +11,7 @@ import hashlib
 import io
 import re
 import struct
+import threading
 import time
 import tracemalloc
 import zlib
@@ -24,7 +25,14 @@ from PIL import Image
 
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
-from bot.photos import DECODE_BUDGET_BYTES, PhotoProblem, PhotoRejected, _decode_cost, process_photo
+from bot.photos import (
+    DECODE_BUDGET_BYTES,
+    PhotoProblem,
+    PhotoRejected,
+    _ByteGate,
+    _decode_cost,
+    process_photo,
+)
 from bot.web.app import TIPLINE
 from bot.web.settings import MB
 from tests.conftest import Person, make_jpeg, rows
@@ -335,3 +343,31 @@ async def test_cancelled_and_thrown_away_drafts_delete_their_photos(
     await person.send("/cancel", contains="Report cancelled")
     stored = rows(config.database_path, "SELECT * FROM photos")[0]
     assert all(Path(stored[k]).exists() for k in ("original_path", "derived_path", "thumbnail_path"))
+
+
+def test_decodes_share_one_budget_across_threads() -> None:
+    """Two workers never hold two pictures at their cap at once: the second waits for the first."""
+    gate = _ByteGate(100)
+    order: list[str] = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def big(name: str) -> None:
+        with gate.hold(80):
+            order.append(f"{name} in")
+            first_in.set()
+            release.wait(5)
+            order.append(f"{name} out")
+
+    one = threading.Thread(target=big, args=("a",))
+    one.start()
+    first_in.wait(5)
+    two = threading.Thread(target=big, args=("b",))
+    two.start()
+    with gate.hold(20):  # a small one fits beside the big one
+        order.append("small")
+    time.sleep(0.1)
+    assert order == ["a in", "small"]  # b waits while a holds 80 of 100
+    release.set()
+    one.join(5)
+    two.join(5)
+    assert order == ["a in", "small", "a out", "b in", "b out"] and gate.held == 0
