@@ -33,7 +33,7 @@ class WebSettings:
     staging_hours: float = 3.0  # photos of a form sent back for corrections wait this long, then go
     trust_forwarded_for: bool = False  # behind our own reverse proxy: use the last X-Forwarded-For hop
     local_testing: bool = False  # allows an http:// public_url (cookies and status links in clear text)
-    max_outbox_lag_seconds: float = 600.0  # /healthz fails when a message is overdue longer than this
+    max_outbox_lag_seconds: float = 600.0  # /healthz/telegram fails when a message is overdue longer
 
     @property
     def secure_cookies(self) -> bool:
