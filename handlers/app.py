@@ -34,6 +34,7 @@ from bot import locations
 from bot.config import Config
 from bot.i18n import N_, translator
 from bot.link import TelegramLink, retry_delays
+from bot.logs import environment_secrets, redact
 from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.outbox import OutboxSender
@@ -160,6 +161,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     _last_alert[name] = time.monotonic()
     svc = services(context)
     detail = "".join(traceback.format_exception_only(context.error)).strip() if context.error else name
+    detail = redact(detail, environment_secrets())  # an error text may carry a URL with the token
     for admin in svc.config.staff_user_ids:
         with contextlib.suppress(Exception):
             await context.bot.send_message(

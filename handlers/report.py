@@ -54,9 +54,13 @@ from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply, services, tr, user_language
 from handlers.menu import show_menu
-from handlers.persistence import save_person, save_user_data
+from handlers.persistence import is_tip_draft, save_person, save_user_data
 from handlers.photos import save_photo
-from handlers.privacy import anonymous_key, report_limit_problem
+from handlers.privacy import (
+    anonymous_key,
+    end_conversations,
+    report_limit_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +464,7 @@ async def _begin(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Kind)
     assert context.user_data is not None
     draft = report.new_draft(kind, services(context).now(), user_language(update, context))
     spot = context.user_data.pop("spot", None)
-    if spot:
+    if spot and kind is not Kind.TIP:  # a tip records no poster: it would say where the tipster stood
         draft["answers"]["spot"] = spot  # which poster brought them: staff see it in /stats
     context.user_data[DRAFT] = draft
     t = tr(update, context)
@@ -500,7 +504,10 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     attachment = message.photo[-1] if message.photo else message.document
     assert attachment is not None
     try:
-        stored = await save_photo(context.bot, attachment, svc.config.media_dir, now=svc.now())
+        stored = await save_photo(
+            context.bot, attachment, svc.config.media_dir, now=svc.now(),
+            keep_original=report.draft_kind(draft) is not Kind.TIP,  # a tip keeps only stripped copies
+        )
     except PhotoProblemError as problem:
         await _say(update, context, html.escape(t.gettext(problem.message)))
         return _state(context)
@@ -784,21 +791,28 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         return _state(context)
     kind = report.draft_kind(draft)
     anonymous = kind in report.ANONYMOUS_KINDS and draft["answers"].get("follow_up") != "updates"
+    submitted_at = svc.now()
+    stored_draft = draft
+    if anonymous:
+        # Nothing stored with an anonymous tip narrows down who sent it: not their language, not a
+        # moment finer than the minute (issue 19); its photos' facts go in as text for staff.
+        stored_draft = report.tip_for_storage(draft, svc.config.timezone)
+        submitted_at = report.to_minute(submitted_at)
     reporter = Reporter(
         user_id=None if anonymous else user.id,
         name=None if anonymous else user.full_name,
         username=None if anonymous else user.username,
-        language=user_language(update, context),
+        language=svc.config.default_language if anonymous else user_language(update, context),
         notify=not anonymous,
-        # Anonymous tips keep only a keyed hash, so limits and "same person" still work.
-        key=anonymous_key(svc.config.secret_key, user.id) if anonymous else None,
+        # Anonymous tips keep only today's in-memory keyed hash, so limits still work for the day.
+        key=anonymous_key(user.id, svc.now().date()) if anonymous else None,
     )
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     submitted = await svc.store.submit_report(
-        draft,
+        stored_draft,
         reporter,
         photos,
-        svc.now(),
+        submitted_at,
         compose=lambda row, outcome: report_messages(
             row,
             outcome,
@@ -836,11 +850,27 @@ async def drop_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
     A cancelled report's photos (originals with their EXIF: position, device, owner) are not kept."""
     draft = context.user_data.pop(DRAFT, None) if context.user_data is not None else None
-    photos = draft.get("photos", []) if isinstance(draft, dict) else []
-    if not photos:
+    if not isinstance(draft, dict) or not draft.get("photos"):
         return
     await save_user_data(update, context)  # the saved draft must be gone before its files are checked
-    unused = await services(context).store.unreferenced_files(entry_files(photos))
+    await delete_draft_files(context.application, draft)
+
+
+async def delete_draft_files(
+    application: Application[Any, Any, Any, Any, Any, Any], draft: dict[str, Any]
+) -> None:
+    """Deletes a dropped draft's photo files, unless another open draft (tip drafts live in memory
+    only) or a stored report or saved draft (database) has the same file: files are named by content."""
+    in_memory = {
+        path
+        for other in application.user_data.values()
+        if isinstance(other.get(DRAFT), dict)
+        for p in other[DRAFT].get("photos", [])
+        for path in (p["original_path"], p["derived_path"], p["thumbnail_path"])
+    }
+    files = [(sha256, path) for sha256, path in dict.fromkeys(entry_files(draft.get("photos", [])))
+             if path not in in_memory]
+    unused = await services(application).store.unreferenced_files(files)
     await asyncio.to_thread(delete_files, unused)
 
 
@@ -910,6 +940,7 @@ async def pause_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
     assert context.job is not None and isinstance(context.job.data, timedelta)
     svc = services(context)
     cutoff = svc.now() - context.job.data
+    await expire_tip_drafts(context)
     for user_id, data in list(context.application.user_data.items()):
         draft = data.get(DRAFT)
         if (
@@ -936,6 +967,37 @@ async def pause_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
         draft[PAUSED] = True
         await save_person(context.application, user_id)
     svc.outbox_wakeup.set()
+
+
+async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Deletes the unsent tip drafts older than `tip_draft_expiry`, with their photo files, and tells
+    each tipster. Tip drafts are only in memory (handlers/persistence.py); returns how many went."""
+    svc = services(context)
+    cutoff = svc.now() - svc.config.tip_draft_expiry
+    expired = 0
+    for user_id, data in list(context.application.user_data.items()):
+        draft = data.get(DRAFT)
+        if not is_tip_draft(draft) or datetime.fromisoformat(draft["started_at"]) > cutoff:
+            continue
+        data.pop(DRAFT, None)
+        end_conversations(context.application, user_id)
+        expired += 1
+        await delete_draft_files(context.application, draft)
+        t = translator(str(data.get("lang") or draft["language"]), svc.config.timezone.key)
+        text = t.ngettext(
+            "Your tip was not sent, so it has been deleted after {n} hour, with its photos. "
+            "Send /start to begin again.",
+            "Your tip was not sent, so it has been deleted after {n} hours, with its photos. "
+            "Send /start to begin again.",
+            max(1, round(svc.config.tip_draft_expiry.total_seconds() / 3600)),
+        )
+        payload = {"text": html.escape(text), "reply_markup": ReplyKeyboardRemove().to_dict()}
+        gone = Outgoing(user_id, "send_message", payload, "expired", private=True)
+        await svc.store.enqueue([gone], svc.now())
+    if expired:
+        log.info("%d unsent tip drafts expired", expired)
+        svc.outbox_wakeup.set()
+    return expired
 
 
 async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:

@@ -45,7 +45,7 @@ from handlers.web import (
 from tests.conftest import STAFF_GROUP, Person, make_jpeg, rows
 
 SECRET = "test-secret-0123456789abcdef"
-CODE = re.compile(r"HS-\d{4}-\d{5}")
+CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 SETTINGS = WebSettings(enabled=True, port=0, reports_per_hour=5, posts_per_hour=50)
 
 

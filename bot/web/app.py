@@ -26,7 +26,7 @@ from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.link import TelegramLink
 from bot.media import PhotoProblemError
-from bot.report import Kind
+from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
 from bot.web import form, pages
 from bot.web.form import Problem
@@ -266,9 +266,10 @@ def _kept_photos(
 
 async def _stage_photos(
     state: Tipline, incoming: Sequence[Path], staged: list[tuple[str, dict[str, Any]]],
-    problems: dict[str, Problem],
+    problems: dict[str, Problem], *, keep_original: bool = True,
 ) -> None:
-    """Checks the new photos with the bot's own media code and stages them, appending to `staged`."""
+    """Checks the new photos with the bot's own media code and stages them, appending to `staged` (a
+    tip's: only the metadata-free copy, `keep_original=False`)."""
     svc = state.services
     for path in incoming:
         if len(staged) >= svc.config.max_photos:
@@ -277,7 +278,7 @@ async def _stage_photos(
         async with state.photo_slots:  # the bytes are read only when a slot is free
             data = await asyncio.to_thread(path.read_bytes)
             try:
-                staged_id, entry = await state.staging.stage(data, now=svc.now())
+                staged_id, entry = await state.staging.stage(data, now=svc.now(), keep_original=keep_original)
             except PhotoProblemError as problem:
                 problems[form.PHOTOS] = Problem(problem.message)
                 continue
@@ -413,7 +414,7 @@ async def _submit(
 
     t = _t(request)
     staged = _kept_photos(state, kept_tokens, cookie, problems)
-    await _stage_photos(state, incoming, staged, problems)
+    await _stage_photos(state, incoming, staged, problems, keep_original=kind is not Kind.TIP)
     outcome = form.build_draft(
         kind,
         fields,
@@ -444,9 +445,14 @@ async def _submit(
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
-    reporter = Reporter(user_id=None, name=None, username=None, language=t.language, notify=False)
+    # A tip stores no language and no second of a time (issue 19), like one from Telegram.
+    tip = kind is Kind.TIP
+    language = svc.config.default_language if tip else t.language
+    reporter = Reporter(user_id=None, name=None, username=None, language=language, notify=False)
+    submitted_at = to_minute(svc.now()) if tip else svc.now()
+    stored = tip_for_storage(draft, svc.config.timezone) if tip else draft
     submitted = await svc.store.submit_report(
-        draft, reporter, photos, svc.now(),
+        stored, reporter, photos, submitted_at,
         compose=lambda row, result: web_report_messages(row, result, svc.config),
     )
     svc.outbox_wakeup.set()

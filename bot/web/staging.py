@@ -62,13 +62,14 @@ class Staging:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / secrets.token_urlsafe(16)
 
-    async def stage(self, data: bytes, *, now: Any) -> tuple[str, dict[str, Any]]:
+    async def stage(self, data: bytes, *, now: Any, keep_original: bool = True) -> tuple[str, dict[str, Any]]:
         """Checks `data` and writes it under a new id; returns (id, photo entry). Raises
-        :class:`bot.media.PhotoProblemError` (nothing is written then)."""
+        :class:`bot.media.PhotoProblemError` (nothing is written then). `keep_original=False`: only
+        the metadata-free copies (a poaching tip's photo, see ``bot.media.write_photo``)."""
         processed = await check_photo(data, now=now)
         staged_id = secrets.token_urlsafe(16)
         folder = self.root / staged_id
-        entry = await write_photo(processed, data, folder)
+        entry = await write_photo(processed, data, folder, keep_original=keep_original)
         relative = {k: str(Path(entry[k]).relative_to(folder)) for k in FILE_KEYS}
         await asyncio.to_thread(self._write_meta, folder, {**entry, **relative})
         return staged_id, entry
