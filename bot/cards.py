@@ -33,6 +33,7 @@ SOURCE_LABELS = {
     "place": N_("place name"),
     "exif": N_("photo GPS"),
     "browser": N_("browser location"),
+    "map": N_("tapped on the county map"),
 }
 
 COMPASS = {

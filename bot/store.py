@@ -812,6 +812,14 @@ class Store:
             (time.time() + delay_s, error[:500], item_id),
         )
 
+    async def outbox_due_now(self, now: float) -> None:
+        """Telegram is reachable again: what waited out a network back-off goes now (a 429's wait stays)."""
+        await self._write_unsynced(
+            "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND due_at > ? AND attempts > 0"
+            " AND (last_error IS NULL OR last_error NOT LIKE '429%')",
+            (now, now),
+        )
+
     async def outbox_failed(self, item_id: int, error: str, *, private: bool = False) -> None:
         await self._write_unsynced(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "

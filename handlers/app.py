@@ -106,6 +106,7 @@ async def post_init(application: AnyApplication) -> None:
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
     )
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
+    svc.telegram.on_back.append(lambda: _retry_outbox_now(svc))
     await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
     privacy.schedule_retention(application)  # originals of rejected reports, after the retention period
     schedule_idle_drafts(application, config.draft_timeout)  # "your report is paused" after a quiet spell
@@ -119,6 +120,21 @@ async def post_init(application: AnyApplication) -> None:
         except TelegramError as error:
             # The command menu is a convenience: a Telegram hiccup at start-up must not stop the bot.
             log.warning("could not set the %s command menu: %s", language, error)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _retry_outbox_now(svc: Services) -> None:
+    """Telegram is back: cards and receipts that waited out a back-off during the outage go now."""
+
+    async def retry() -> None:
+        await svc.store.outbox_due_now(time.time())
+        svc.outbox_wakeup.set()
+
+    task = asyncio.get_running_loop().create_task(retry())
+    _background.add(task)  # held until done, so it is not garbage-collected half-way
+    task.add_done_callback(_background.discard)
 
 
 async def post_shutdown(application: AnyApplication) -> None:

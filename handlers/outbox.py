@@ -28,7 +28,7 @@ from telegram import (
     ReplyKeyboardRemove,
     ReplyParameters,
 )
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.i18n import Translator
 from bot.moderation import BUTTON_LABELS, REJECT_REASONS, Action, card_text, main_buttons
@@ -196,7 +196,11 @@ class OutboxSender:
             await self.store.outbox_failed(item.id, f"400 {error.message}", private=item.private)
         except (TelegramError, OSError) as error:
             delay = backoff_seconds(item.attempts)
-            log.warning("outbox %s failed (%s), retry in %.0f s", item.id, error, delay)
+            # Telegram out of reach is logged once by the transport ("Telegram unreachable: …"),
+            # not once per queued message and try.
+            quiet = isinstance(error, NetworkError) and not isinstance(error, TimedOut)
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "outbox %s failed (%s), retry in %.0f s", item.id, error, delay)
             await self.store.outbox_retry(item.id, delay, str(error))
         else:
             await self.store.outbox_sent(item.id, ids, private=item.private)

@@ -28,7 +28,7 @@ from bot.link import TelegramLink
 from bot.media import PhotoProblemError
 from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
-from bot.web import form, pages
+from bot.web import county_map, form, pages
 from bot.web.form import Problem
 from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
 from bot.web.security import RateLimiter, Signer, new_cookie_value
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSRF_COOKIE = "lw_csrf"
+SCRIPT_HEADER = "X-Tipline-Script"
 MAX_FIELD_BYTES = 8 * 1024  # one text field; the longest answer is 1000 characters
 PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smaller one.")
 TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
@@ -415,6 +416,15 @@ async def _submit(
     t = _t(request)
     staged = _kept_photos(state, kept_tokens, cookie, problems)
     await _stage_photos(state, incoming, staged, problems, keep_original=kind is not Kind.TIP)
+    tap = form.map_tap(fields)
+    if tap is not None:
+        # The plain form's map button: the page comes back with the tapped point, nothing stored yet.
+        fields.update(tap)
+        draft_id = fields.get("draft_id", "")
+        return _render_form(
+            request, kind, cookie, draft_id=draft_id if form.DRAFT_ID.match(draft_id) else "", fields=fields,
+            kept=[state.staging.token(staged_id, cookie) for staged_id, _ in staged], problems=problems,
+        )
     outcome = form.build_draft(
         kind,
         fields,
@@ -460,8 +470,14 @@ async def _submit(
         state.reports.record(key)
         state.metrics.count_web_report(kind)
     log.info("web report %s stored (new=%s)", submitted.ref_code, submitted.created)
-    link = f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}"
-    raise web.HTTPSeeOther(pages.url(link, t.language, new="1"))
+    link = pages.url(f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}",
+                     t.language, new="1")
+    if request.headers.get(SCRIPT_HEADER) == "1":
+        # tipline.js: the code and the page's address in one answer, without following a redirect
+        # (one round trip less on a 300 ms link).
+        body = {"code": submitted.ref_code, "link": link}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+    raise web.HTTPSeeOther(link)
 
 
 async def report_status(request: web.Request) -> web.Response:
@@ -485,6 +501,15 @@ async def report_status(request: web.Request) -> web.Response:
 
 def _since(link: TelegramLink) -> str:
     return datetime.fromtimestamp(link.changed_at, UTC).isoformat(timespec="seconds")
+
+
+async def county_svg(request: web.Request) -> web.Response:
+    """The county map (the same for everyone; cached by the phone)."""
+    label = _t(request).gettext(pages.MAP_ALT)
+    return web.Response(
+        text=county_map.county_svg(label), content_type="image/svg+xml", charset="utf-8",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -641,6 +666,7 @@ def make_tipline_app(
     app.router.add_post(pages.TIP_PATH, submit_report)
     app.router.add_get("/r/{code}/{token}", report_status)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/county.svg", county_svg)
     app.router.add_get("/healthz/telegram", healthz_telegram)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC, append_version=False)
