@@ -28,6 +28,7 @@ from bot.link import TelegramLink
 from bot.media import PhotoProblemError
 from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
+from bot.video import is_video_file
 from bot.web import county_map, form, pages
 from bot.web.form import Problem
 from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
@@ -42,6 +43,9 @@ CSRF_COOKIE = "lw_csrf"
 SCRIPT_HEADER = "X-Tipline-Script"
 MAX_FIELD_BYTES = 8 * 1024  # one text field; the longest answer is 1000 characters
 PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smaller one.")
+VIDEO_TOO_BIG = N_("Each video can be at most {limit} MB. Please choose a shorter clip.")
+
+
 TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
 
 
@@ -84,6 +88,10 @@ def megabytes(size: int) -> str:
 
 class TooLargeError(Exception):
     """The request body is over the configured total."""
+
+
+#: The suffix of a received part that is a video (is_video_file): staged through the clip code.
+CLIP_SUFFIX = ".mp4"
 
 
 class BudgetSpentError(TooLargeError):
@@ -214,11 +222,13 @@ async def read_form(
             if not isinstance(part, BodyPartReader):
                 continue  # a nested multipart is not something our form sends
             if part.name == "photo" and part.filename is not None:
-                path = state.staging.incoming_path()
+                clip = is_video_file(part.headers.get("Content-Type"), part.filename)
+                part_limit = settings.max_video_bytes if clip else settings.max_photo_bytes
+                path = state.staging.incoming_path(CLIP_SUFFIX if clip else "")
                 incoming.append(path)
-                if not await _spool(part, settings.max_photo_bytes, budget, path):
+                if not await _spool(part, part_limit, budget, path):
                     problems[form.PHOTOS] = Problem(
-                        PHOTO_TOO_BIG, {"limit": megabytes(settings.max_photo_bytes)}
+                        VIDEO_TOO_BIG if clip else PHOTO_TOO_BIG, {"limit": megabytes(part_limit)}
                     )
                     incoming.remove(path)
                 elif path.stat().st_size == 0:  # an empty file input: no photo chosen
@@ -277,14 +287,22 @@ async def _stage_photos(
             problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
             return
         async with state.photo_slots:  # the bytes are read only when a slot is free
-            data = await asyncio.to_thread(path.read_bytes)
             try:
-                staged_id, entry = await state.staging.stage(data, now=svc.now(), keep_original=keep_original)
+                if path.suffix == CLIP_SUFFIX:  # a video: the clip code reads the file itself
+                    staged_id, entry = await state.staging.stage_video(
+                        path, now=svc.now(), max_seconds=svc.config.max_video_seconds,
+                        keep_original=keep_original,
+                    )
+                else:
+                    data = await asyncio.to_thread(path.read_bytes)
+                    staged_id, entry = await state.staging.stage(
+                        data, now=svc.now(), keep_original=keep_original
+                    )
+                    del data
             except PhotoProblemError as problem:
-                problems[form.PHOTOS] = Problem(problem.message)
+                problems[form.PHOTOS] = Problem(problem.message, problem.params)
                 continue
             finally:
-                del data
                 path.unlink(missing_ok=True)
         if any(e["sha256"] == entry["sha256"] for _, e in staged):
             await state.staging.discard([staged_id])
@@ -453,7 +471,7 @@ async def _submit(
     draft = outcome.draft
     draft["photos"] = await _commit_photos(state, staged)
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
-    photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
+    photos = [StoredPhoto.from_entry(p) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
     # A tip stores no language and no second of a time (issue 19), like one from Telegram.
     tip = kind is Kind.TIP

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.media import FILE_KEYS, check_photo, write_photo
+from bot.media import FILE_KEYS, check_photo, store_video, write_photo
 from bot.web.security import Signer
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,11 @@ class Staging:
 
     # --- receiving --------------------------------------------------------------------------------
 
-    def incoming_path(self) -> Path:
-        """A new file name for a photo part being received (the caller deletes it when done)."""
+    def incoming_path(self, suffix: str = "") -> Path:
+        """A new file name for a photo or video part being received (the caller deletes it when done)."""
         folder = self.root / INCOMING
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / secrets.token_urlsafe(16)
+        return folder / f"{secrets.token_urlsafe(16)}{suffix}"
 
     async def stage(self, data: bytes, *, now: Any, keep_original: bool = True) -> tuple[str, dict[str, Any]]:
         """Checks `data` and writes it under a new id; returns (id, photo entry). Raises
@@ -71,6 +71,23 @@ class Staging:
         folder = self.root / staged_id
         entry = await write_photo(processed, data, folder, keep_original=keep_original)
         relative = {k: str(Path(entry[k]).relative_to(folder)) for k in FILE_KEYS}
+        await asyncio.to_thread(self._write_meta, folder, {**entry, **relative})
+        return staged_id, entry
+
+    async def stage_video(
+        self, source: Path, *, now: Any, max_seconds: float, keep_original: bool = True
+    ) -> tuple[str, dict[str, Any]]:
+        """:meth:`stage` for a received video file (``bot.media.store_video``; `source` is consumed)."""
+        staged_id = secrets.token_urlsafe(16)
+        folder = self.root / staged_id
+        try:
+            entry = await store_video(
+                source, folder, now=now, max_seconds=max_seconds, keep_original=keep_original
+            )
+        except Exception:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+            raise
+        relative = {k: str(Path(entry[k]).relative_to(folder)) for k in FILE_KEYS if entry.get(k)}
         await asyncio.to_thread(self._write_meta, folder, {**entry, **relative})
         return staged_id, entry
 
@@ -99,7 +116,8 @@ class Staging:
         except (OSError, ValueError):
             return None  # swept, or never finished
         for key in FILE_KEYS:
-            entry[key] = str(folder / entry[key])
+            if entry.get(key):
+                entry[key] = str(folder / entry[key])
         return staged_id, entry
 
     # --- the report is stored -----------------------------------------------------------------------
@@ -111,7 +129,7 @@ class Staging:
     def _commit(self, staged_id: str, entry: dict[str, Any], media_dir: Path) -> dict[str, Any]:
         folder = self.root / staged_id
         moved = dict(entry)
-        for key in FILE_KEYS:
+        for key in (k for k in FILE_KEYS if entry.get(k)):
             source = Path(entry[key])
             target = media_dir / source.relative_to(folder)
             target.parent.mkdir(parents=True, exist_ok=True)
