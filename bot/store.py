@@ -1829,6 +1829,18 @@ class Store:
             )
             return await self._unreferenced(conn, sorted({(r["sha256"], r["original_path"]) for r in rows}))
 
+    async def media_in_use(self) -> set[str]:
+        """The file names (not paths) of every photo file a report or a saved draft refers to."""
+        async with self.reading() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT original_path AS path FROM photos UNION SELECT derived_path FROM photos"
+                " UNION SELECT thumbnail_path FROM photos"
+                " UNION SELECT value FROM user_data, json_tree(user_data.data)"
+                " WHERE json_tree.key IN ('original_path', 'derived_path', 'thumbnail_path')",
+            )
+        return {Path(r["path"]).name for r in rows if r["path"]}
+
     async def unreferenced_files(self, files: Sequence[tuple[str, str]]) -> list[str]:
         """The paths of `files` ((sha256, path)) that no stored photo and no saved draft uses: what a
         cancelled draft may delete (photos are stored by content, so another report may share one)."""

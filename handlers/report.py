@@ -17,10 +17,13 @@ import asyncio
 import contextlib
 import html
 import logging
+import math
 import secrets
+import time
 import warnings
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from telegram import (
@@ -46,7 +49,7 @@ from telegram.warnings import PTBUserWarning
 from bot import locations, report
 from bot.cards import answer_lines, describe_place, format_coordinates, labelled, place_label, report_messages
 from bot.i18n import Translator, translator
-from bot.media import PhotoProblemError, delete_files, entry_files
+from bot.media import PhotoProblemError, delete_files, entry_files, orphaned_tip_copies
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
 from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
@@ -78,6 +81,7 @@ PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (se
 LAST_ANSWER = "last_answer"  # [BOOT, text] of the message whose reply the last save came before
 # Tells this run of the bot from earlier ones in LAST_ANSWER (see `resent_answer`).
 BOOT = secrets.token_hex(4)
+TIP_SWEEP_AT = "tip_photo_sweep_at"  # bot_data: when the last sweep of unsent tips' photos ran
 STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WHEN, report.REVIEW: REVIEW}
 
 
@@ -1085,7 +1089,31 @@ async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
     if expired:
         log.info("%d unsent tip drafts expired", expired)
         svc.outbox_wakeup.set()
+    await sweep_tip_photos(context)
     return expired
+
+
+async def sweep_tip_photos(context: ContextTypes.DEFAULT_TYPE, every_s: float = 3600.0) -> int:
+    """At start-up and then hourly: deletes the stripped copies of tip photos that no report and no
+    draft uses and that are older than `tip_draft_expiry` (a tip draft lost with a restart, a web
+    tip never sent). Returns how many files went."""
+    bot_data = context.application.bot_data
+    if time.monotonic() - bot_data.get(TIP_SWEEP_AT, -math.inf) < every_s:
+        return 0
+    bot_data[TIP_SWEEP_AT] = time.monotonic()
+    svc = services(context)
+    used = await svc.store.media_in_use()
+    for data in context.application.user_data.values():  # drafts in memory (tips) and unsaved ones
+        draft = data.get(DRAFT)
+        for photo in draft.get("photos", []) if isinstance(draft, dict) else []:
+            paths = (photo["original_path"], photo["derived_path"], photo["thumbnail_path"])
+            used |= {Path(path).name for path in paths if path}
+    older_than = (svc.now() - svc.config.tip_draft_expiry).timestamp()
+    orphans = await asyncio.to_thread(orphaned_tip_copies, svc.config.media_dir, older_than, used)
+    deleted = delete_files([str(f) for f in orphans])
+    if deleted:
+        log.info("deleted %d photo files of tips never sent", deleted)
+    return deleted
 
 
 async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
