@@ -15,7 +15,7 @@ import secrets
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -886,10 +886,16 @@ class Store:
             row = await _one(conn, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
         return int(row[0])
 
-    async def outbox_next_due(self) -> float | None:
-        """When the earliest pending message is due (epoch seconds), or None when nothing waits."""
+    async def outbox_next_due(self, busy: Collection[int] = ()) -> float | None:
+        """When the earliest pending message is due (epoch seconds), or None when nothing waits;
+        chats in `busy` (a delivery already under way) are left out."""
+        marks = ", ".join("?" * len(busy))
         async with self.reading() as conn:
-            row = await _one(conn, "SELECT MIN(due_at) FROM outbox WHERE status = 'pending'")
+            row = await _one(
+                conn,
+                f"SELECT MIN(due_at) FROM outbox WHERE status = 'pending' AND chat_id NOT IN ({marks})",
+                tuple(busy),
+            )
         return row[0]
 
     # --- conversation persistence (see handlers/persistence.py) --------------------------------

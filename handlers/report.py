@@ -55,9 +55,9 @@ from bot.safety import safety_text
 from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.video import format_duration
 from bot.when import EXPECTED as WHEN_EXPECTED
-from bot.when import WhenError, check_when, parse_when, quick_choice
+from bot.when import WhenError, WhenVague, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply, services, tr, user_language
-from handlers.menu import show_menu
+from handlers.menu import choose_language, show_menu
 from handlers.persistence import is_tip_draft, save_person, save_user_data
 from handlers.photos import clip_of, save_photo, save_video, save_voice, spoken_of
 from handlers.privacy import (
@@ -75,6 +75,7 @@ CONVERSATION_NAME = "report"
 DRAFT = "draft"
 # Marks in the draft for the states its fields alone do not tell apart.
 TYPING_WHEN = "typing_when"  # "Type date and time" was tapped
+WHEN_DAY, WHEN_PART = "when_day", "when_part"  # a day (and part of it) chosen or said; its time is asked
 EDITING = "editing"  # "Change something" was tapped; the field list is on screen
 PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
 PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
@@ -95,7 +96,7 @@ def state_for(data: Mapping[str, Any]) -> int | None:
     if draft.get(EDITING):
         return EDIT
     state = STEP_STATES.get(report.next_step(draft), QUESTION)
-    if state == WHEN and (draft.get(TYPING_WHEN) or draft.get("when_day")):
+    if state == WHEN and (draft.get(TYPING_WHEN) or draft.get(WHEN_DAY)):
         return WHEN_TIME
     return state
 
@@ -241,7 +242,7 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: s
     message of its own."""
     draft = _draft(context)
     _touch(context)
-    for mark in (TYPING_WHEN, "when_day", EDITING, PENDING_KIND):
+    for mark in (TYPING_WHEN, WHEN_DAY, WHEN_PART, EDITING, PENDING_KIND):
         draft.pop(mark, None)  # asked afresh: nothing half-chosen stays (the state follows the step)
     t = tr(update, context)
     step = report.next_step(draft)
@@ -732,7 +733,8 @@ async def _when_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choic
             draft["observed_at"] = taken.isoformat()
         return await ask_next(update, context)
     if choice == "typed":
-        draft.pop("when_day", None)
+        draft.pop(WHEN_DAY, None)
+        draft.pop(WHEN_PART, None)
         draft[TYPING_WHEN] = True
         await _say(update, context, html.escape(t.gettext(WHEN_EXPECTED)))
         return _state(context)
@@ -740,7 +742,8 @@ async def _when_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choic
     if isinstance(picked, datetime):
         draft["observed_at"] = picked.isoformat()
         return await ask_next(update, context)
-    draft["when_day"] = picked.isoformat()
+    draft[WHEN_DAY] = picked.isoformat()
+    draft.pop(WHEN_PART, None)
     await _say(update, context, html.escape(t.gettext("About what time? Type it like 14:30.")))
     return _state(context)
 
@@ -752,10 +755,24 @@ async def _typed_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     draft = _draft(context)
     svc = services(context)
     t = tr(update, context)
-    day = date.fromisoformat(draft["when_day"]) if draft.get("when_day") else None
+    day = date.fromisoformat(draft[WHEN_DAY]) if draft.get(WHEN_DAY) else None
     try:
-        moment = parse_when(message.text, now=svc.now(), tz=svc.config.timezone, day=day)
+        moment = parse_when(
+            message.text, now=svc.now(), tz=svc.config.timezone, day=day, part=draft.get(WHEN_PART)
+        )
         check_when(moment, now=svc.now(), max_age=svc.config.max_report_age)
+    except WhenVague as vague:
+        # 前天下午 or "last night": asked for the time, read within that day and part of the day.
+        end_of_day = datetime.combine(vague.day + timedelta(days=1), datetime.min.time(), svc.config.timezone)
+        try:  # a day too long ago is refused now, not after its time is typed
+            check_when(min(end_of_day, svc.now()), now=svc.now(), max_age=svc.config.max_report_age)
+        except WhenError as problem:
+            await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
+            return _state(context)
+        draft[WHEN_DAY] = vague.day.isoformat()
+        draft[WHEN_PART] = vague.part
+        await _say(update, context, html.escape(t.gettext(vague.message, **vague.params)))
+        return _state(context)
     except WhenError as problem:
         await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
         return _state(context)
@@ -1141,6 +1158,16 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
     return None
 
 
+async def language_during_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """/language's (or the menu's) button during a report: the language changes, the draft is kept
+    and the current question is asked again in the new language, with its keyboard."""
+    language = await choose_language(update, context)
+    draft = _draft(context)
+    if language is not None:
+        draft["language"] = language  # the receipt and later messages about the report follow it
+    return await ask_next(update, context)
+
+
 def build_conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     """The report conversation (PTB's per_message warning silenced: see `_conversation`)."""
     with warnings.catch_warnings():
@@ -1195,6 +1222,7 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
             # A paused draft's buttons (the draft keeps its step while it is paused).
             CallbackQueryHandler(resume, pattern=button + r"(resume|discard)$"),
             MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, live_location_moved),
+            CallbackQueryHandler(language_during_draft, pattern=r"^lang:"),
             # A voice note at any step: an answer when a free-text question is asked, else an addition.
             MessageHandler(private & spoken, receive_voice),
             anything,
