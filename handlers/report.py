@@ -410,7 +410,10 @@ async def ask_when(
     labels = [label for label, _ in _when_options(t, context, draft)]
     *first, now, today, yesterday, typed = labels
     rows = [[label] for label in first] + [[now], [today, yesterday], [typed]]
-    text = _join(before, html.escape(t.gettext("When did you see it?")))
+    # A loss is found, not seen: the owner usually comes upon the animals in the morning.
+    found = report.draft_kind(draft) is Kind.LIVESTOCK
+    question = t.gettext("When did you find it?") if found else t.gettext("When did you see it?")
+    text = _join(before, html.escape(question))
     await _say(update, context, text, _keyboard(rows))
 
 
@@ -1143,10 +1146,15 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
         return None
     message = update.effective_message
     expected = {
-        report.PHOTOS: t.gettext("I need a photo or a video here (or tap the button under my last message)."),
+        # Each hint names what is on screen: the answers are keys of the keyboard below the chat.
+        report.PHOTOS: (
+            t.gettext("I need a photo or a video here (or tap a button on the keyboard below).")
+            if draft and _photo_options(t, draft)
+            else t.gettext("I need a photo or a video here: send one or more of what you found.")
+        ),
         report.LOCATION: t.gettext("I need a location here: tap the location button or type coordinates."),
         report.WHEN: t.gettext("Please tap one of the buttons about the time, or type the date and time."),
-        report.REVIEW: t.gettext("Please use the buttons under your report: send, change or cancel."),
+        report.REVIEW: t.gettext("Please tap Send, Change or Cancel on the keyboard below."),
     }
     step = report.next_step(draft) if draft else report.REVIEW
     text = expected.get(
