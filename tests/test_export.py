@@ -367,4 +367,3 @@ async def test_export_command_sends_the_verified_report_as_an_archive(
     assert [f["geometry"]["coordinates"] for f in features] == [[113.5702, 37.3296]]
     fake.send_text(STAFF_ADMIN, "/export everything", chat_id=STAFF_GROUP)
     await fake.wait_for_message(STAFF_GROUP, contains="/export [public|trusted]")
-
