@@ -33,6 +33,7 @@ from bot.config import Config
 from bot.i18n import N_, translator
 from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
+from handlers.inbox import INBOX_KEY, Inbox, inbox_of
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
 from handlers.report import (
@@ -76,6 +77,10 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     assert isinstance(persistence, SQLitePersistence)
     svc = Services(config=config, store=await persistence.store())
     application.bot_data[SERVICES_KEY] = svc
+    inbox = application.bot_data[INBOX_KEY] = Inbox(application, svc.store)
+    processor = application.update_processor
+    if isinstance(processor, PerPersonUpdateProcessor):
+        processor.on_done = inbox.done
     sender = OutboxSender(
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
     )
@@ -181,9 +186,12 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(MessageHandler(private & filters.REPLY, staff.reporter_answer), group=-1)
     application.add_handler(MessageHandler(staff_group & filters.REPLY & filters.TEXT, staff.staff_question),
                             group=-1)
-    # A text sent again after a crash cost its reply: the question again, not a wrong answer.
+    # An update taken before a crash, or a message sent again because its reply did not come:
+    # the current question again, not a wrong answer (texts, taps, pins, photos, contacts, the
+    # report's own inline buttons and the menu's report buttons).
+    application.add_handler(MessageHandler(private & ~filters.COMMAND, resent_answer), group=-1)
     application.add_handler(
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, resent_answer), group=-1
+        CallbackQueryHandler(resent_answer, pattern=r"^(report:|[0-9a-f]{8}\|)"), group=-1
     )
     # /forgetme's buttons: before the report conversation, whose fallback takes any button press.
     forget = CallbackQueryHandler(privacy.forget_button, pattern=r"^privacy:forget:")
@@ -239,19 +247,39 @@ async def run_bot(
     poll_interval: float = 0.0,
     poll_timeout: int = 10,
 ) -> None:
-    """Runs `application` with long polling until `stop` is set, then shuts down cleanly."""
+    """Runs `application` with long polling until `stop` is set, then shuts down cleanly.
+
+    The polling is the durable inbox's (handlers/inbox.py), not PTB's Updater: an update is stored
+    before Telegram is told it arrived. What an earlier run received and did not finish is queued
+    first."""
     async with application:  # initialize … shutdown
         if application.post_init:
             await application.post_init(application)
         try:
-            assert application.updater is not None
-            await application.updater.start_polling(
-                poll_interval=poll_interval, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
-            )
+            inbox = inbox_of(application)
+            await inbox.replay()
             await application.start()
-            await stop.wait()
-            await application.updater.stop()
+            polling = asyncio.create_task(
+                inbox.poll(
+                    poll_timeout=poll_timeout, interval=poll_interval, allowed_updates=list(Update.ALL_TYPES)
+                ),
+                name="inbox-polling",
+            )
+            waiting = asyncio.create_task(stop.wait())
+            await asyncio.wait({polling, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            polling.cancel()
+            ended: BaseException | None = None
+            try:
+                await polling
+            except asyncio.CancelledError:
+                pass
+            except Exception as error:  # what ended it early (a revoked token): raised once stopped
+                ended = error
             await application.stop()
+            await inbox.confirm()
+            if ended is not None:
+                raise ended
         finally:
             # `async with` shuts down after this; post_shutdown must follow the final flush, so
             # run shutdown here first (it is idempotent) and then close our services.

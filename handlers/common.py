@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, ContextTypes
 
 from bot.config import Config
@@ -64,9 +64,9 @@ def inline_keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
     )
 
 
-async def reply(update: Update, text: str, **kwargs: Any) -> None:
+async def reply(update: Update, text: str, **kwargs: Any) -> Message | None:
     """Answers in the chat the update came from, as HTML, whatever kind of update it is."""
     chat = update.effective_chat
     if chat is None:
-        return
-    await chat.send_message(text, parse_mode="HTML", **kwargs)
+        return None
+    return await chat.send_message(text, parse_mode="HTML", **kwargs)
