@@ -33,7 +33,7 @@ from bot.config import Config
 from bot.i18n import N_, translator
 from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
-from handlers.inbox import INBOX_KEY, Inbox, inbox_of
+from handlers.inbox import attach_inbox, run_polling
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
 from handlers.report import (
@@ -77,10 +77,7 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     assert isinstance(persistence, SQLitePersistence)
     svc = Services(config=config, store=await persistence.store())
     application.bot_data[SERVICES_KEY] = svc
-    inbox = application.bot_data[INBOX_KEY] = Inbox(application, svc.store)
-    processor = application.update_processor
-    if isinstance(processor, PerPersonUpdateProcessor):
-        processor.on_done = inbox.done
+    attach_inbox(application, svc.store)
     sender = OutboxSender(
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
     )
@@ -250,39 +247,6 @@ async def run_bot(
     """Runs `application` with long polling until `stop` is set, then shuts down cleanly.
 
     The polling is the durable inbox's (handlers/inbox.py), not PTB's Updater: an update is stored
-    before Telegram is told it arrived. What an earlier run received and did not finish is queued
-    first."""
-    async with application:  # initialize … shutdown
-        if application.post_init:
-            await application.post_init(application)
-        try:
-            inbox = inbox_of(application)
-            await inbox.replay()
-            await application.start()
-            polling = asyncio.create_task(
-                inbox.poll(
-                    poll_timeout=poll_timeout, interval=poll_interval, allowed_updates=list(Update.ALL_TYPES)
-                ),
-                name="inbox-polling",
-            )
-            waiting = asyncio.create_task(stop.wait())
-            await asyncio.wait({polling, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            waiting.cancel()
-            polling.cancel()
-            ended: BaseException | None = None
-            try:
-                await polling
-            except asyncio.CancelledError:
-                pass
-            except Exception as error:  # what ended it early (a revoked token): raised once stopped
-                ended = error
-            await application.stop()
-            await inbox.confirm()
-            if ended is not None:
-                raise ended
-        finally:
-            # `async with` shuts down after this; post_shutdown must follow the final flush, so
-            # run shutdown here first (it is idempotent) and then close our services.
-            await application.shutdown()
-            if application.post_shutdown:
-                await application.post_shutdown(application)
+    before Telegram is told it arrived, and what an earlier run received and did not finish is
+    handled first."""
+    await run_polling(application, stop, poll_interval=poll_interval, poll_timeout=poll_timeout)

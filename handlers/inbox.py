@@ -30,6 +30,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tel
 from telegram.ext import Application
 
 from bot.store import Store
+from handlers.updates import PerPersonUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +166,54 @@ def inbox_of(application: AnyApplication) -> Inbox:
     found = application.bot_data.get(INBOX_KEY)
     assert isinstance(found, Inbox), "the inbox is built in post_init"
     return found
+
+
+def attach_inbox(application: AnyApplication, store: Store) -> Inbox:
+    """Builds the application's inbox (from post_init) and has the update processor mark updates done."""
+    inbox = application.bot_data[INBOX_KEY] = Inbox(application, store)
+    processor = application.update_processor
+    if isinstance(processor, PerPersonUpdateProcessor):
+        processor.on_done = inbox.done
+    return inbox
+
+
+async def run_polling(
+    application: AnyApplication, stop: asyncio.Event, *, poll_interval: float = 0.0, poll_timeout: int = 10
+) -> None:
+    """Runs `application` on the inbox's long polling until `stop` is set, then shuts down cleanly.
+
+    What an earlier run received and did not finish is queued before polling starts."""
+    async with application:  # initialize … shutdown
+        if application.post_init:
+            await application.post_init(application)
+        try:
+            inbox = inbox_of(application)
+            await inbox.replay()
+            await application.start()
+            polling = asyncio.create_task(
+                inbox.poll(
+                    poll_timeout=poll_timeout, interval=poll_interval, allowed_updates=list(Update.ALL_TYPES)
+                ),
+                name="inbox-polling",
+            )
+            waiting = asyncio.create_task(stop.wait())
+            await asyncio.wait({polling, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            polling.cancel()
+            ended: BaseException | None = None
+            try:
+                await polling
+            except asyncio.CancelledError:
+                pass
+            except Exception as error:  # what ended it early (a revoked token): raised once stopped
+                ended = error
+            await application.stop()
+            await inbox.confirm()
+            if ended is not None:
+                raise ended
+        finally:
+            # `async with` shuts down after this; post_shutdown must follow the final flush, so
+            # run shutdown here first (it is idempotent) and then close the services.
+            await application.shutdown()
+            if application.post_shutdown:
+                await application.post_shutdown(application)
