@@ -64,6 +64,14 @@ async def serve(token: str, base_url: str, database: Path) -> None:
         .build()
     )
     application.add_handler(MessageHandler(filters.TEXT, note))
+    if os.environ.get("INBOX_CHILD_UPDATER"):  # PTB's own polling, to see the test fail without the inbox
+        async with application:
+            await post_init(application)
+            assert application.updater is not None
+            await application.updater.start_polling(timeout=1)
+            await application.start()
+            await stop.wait()
+        return
     await run_polling(application, stop, poll_timeout=1)
 
 
