@@ -12,6 +12,7 @@ from telegram.error import BadRequest
 from bot.i18n import N_
 from bot.media import TOO_BIG, PhotoProblemError, store_photo
 from bot.photos import MAX_DOWNLOAD_BYTES
+from handlers.common import retried
 
 NOT_AN_IMAGE_FILE = N_("That file is not a picture. Please send a photo (JPEG, PNG, WebP or HEIC).")
 IMAGE_TYPES = ("image/",)
@@ -31,12 +32,13 @@ async def save_photo(
     if attachment.file_size and attachment.file_size > MAX_DOWNLOAD_BYTES:
         raise PhotoProblemError(TOO_BIG)
     try:
-        file = await bot.get_file(attachment.file_id)
+        file = await retried(lambda: bot.get_file(attachment.file_id), "getFile")
     except BadRequest as error:
         if "too big" in error.message.lower():
             raise PhotoProblemError(TOO_BIG) from None
         raise
-    data = bytes(await file.download_as_bytearray())
+    # The person waits for "Got 1 photo": a download cut by a short outage is tried again.
+    data = bytes(await retried(file.download_as_bytearray, "a photo download"))
     entry = await store_photo(data, media_dir, now=now)
     entry["file_id"] = attachment.file_id
     entry["file_unique_id"] = attachment.file_unique_id

@@ -30,7 +30,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -52,7 +52,7 @@ from bot.safety import safety_text
 from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, check_when, parse_when, quick_choice
-from handlers.common import inline_keyboard, reply, services, tr, user_language
+from handlers.common import inline_keyboard, reply_or_queue, services, tr, user_language
 from handlers.menu import show_menu
 from handlers.persistence import save_person, save_user_data
 from handlers.photos import save_photo
@@ -184,21 +184,7 @@ async def _say(
     moves on with the draft instead of staying behind it."""
     _remember(update, context)
     await save_user_data(update, context)
-    try:
-        sent = await reply(update, text, reply_markup=reply_markup)
-    except (NetworkError, RetryAfter) as error:
-        chat = update.effective_chat
-        assert chat is not None
-        log.warning("reply to update %s failed (%s); queued", update.update_id, error)
-        payload: dict[str, Any] = {"text": text}
-        if reply_markup is not None:
-            payload["reply_markup"] = reply_markup.to_dict()
-        svc = services(context)
-        # private: the scrubbed-after-delivery kind, since a poaching tip's draft talks here too.
-        queued = Outgoing(chat.id, "send_message", payload, f"reply:{update.update_id}", private=True)
-        await svc.store.enqueue([queued], svc.now())
-        svc.outbox_wakeup.set()
-        return
+    sent = await reply_or_queue(update, context, text, reply_markup)
     last = _last_answer(current_draft(context))
     if last is not None and sent is not None:
         # The question is on the person's screen now (saved by the flush after the update): a
