@@ -93,6 +93,10 @@ class Config:
     messages_per_minute: int = 40
     photo_retention_days: float = 90.0  # [privacy]: original photos of rejected reports are then deleted
     compensation: CompensationSettings = field(default_factory=CompensationSettings)
+    # [region]: the county outline's margin (border accuracy) and how far the nearest located place
+    # may be for a point to take its township (farther: "township unknown"); bot/locations.py.
+    area_margin_m: float = 2000.0
+    township_max_m: float = 6000.0
 
     def destinations_for(self, kind: str) -> list[Destination]:
         return [d for d in self.destinations if kind in d.kinds]
@@ -244,7 +248,17 @@ def load_config(
             _get(privacy, "privacy", "photo_retention_days", float, 90.0), "privacy.photo_retention_days"
         ),
         compensation=_compensation(_section(data, "compensation"), destinations, resolve),
+        area_margin_m=1000.0
+        * _non_negative(_get(region, "region", "area_margin_km", float, 2.0), "region.area_margin_km"),
+        township_max_m=1000.0
+        * _positive(_get(region, "region", "township_max_km", float, 6.0), "region.township_max_km"),
     )
+
+
+def _non_negative(value: float, name: str) -> float:
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, not {value!r}")
+    return value
 
 
 def _compensation(

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
+import functools
 import io
 import json
 import math
+import re
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +25,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+import zhconv
+from pypinyin import Style, lazy_pinyin
+
 from bot.geo import distance_m, haversine_m
 
 __all__ = [
@@ -29,7 +35,9 @@ __all__ = [
     "HESHUN_BBOX",
     "KINDS",
     "Gazetteer",
+    "NameMatch",
     "Place",
+    "TOWNSHIP_KINDS",
     "import_geonames",
     "import_main",
     "import_osm_geojson",
@@ -40,6 +48,8 @@ __all__ = [
 
 KINDS = ("county_seat", "town", "township", "village", "scenic_spot", "trailhead")
 _KIND_RANK = {k: i for i, k in enumerate(KINDS)}
+#: Kinds that are one of the county's 8 township-level divisions (the county seat is 义兴镇).
+TOWNSHIP_KINDS = ("county_seat", "town", "township")
 
 #: Default import filter (south, west, north, east): the service-area envelope plus a small margin.
 HESHUN_BBOX = (37.0, 113.0, 37.67, 114.03)
@@ -59,6 +69,8 @@ CSV_FIELDS = (
 )
 
 _DEFAULT_CSV = "gazetteer.csv"
+#: The county's 183 village-level units with their official codes and townships (names, not points).
+_VILLAGES_CSV = "heshun_villages.csv"
 
 # Administrative/feature suffixes people may or may not type: "义兴镇" == "义兴", "Yixing Town" == "Yixing".
 # Longest first so "风景区" wins over "区"-less shorter ones.
@@ -68,6 +80,7 @@ _SUFFIXES = (
     "风景区",
     "县城",
     "景区",
+    "社区",
     "街道",
     "township",
     "scenicarea",
@@ -146,9 +159,14 @@ def normalize_name(text: str) -> str:
     "Yìxīng" → "yixing", "Yi Xing" → "yixing", "义兴 镇" → "义兴镇", "ＹＩＸＩＮＧ" → "yixing".
     """
     text = unicodedata.normalize("NFKC", text)
+    if _has_cjk(text):
+        # Traditional characters (許村, 鬆煙鎮) are the same names: compare in simplified form.
+        text = zhconv.convert(text, "zh-cn")
     # NFKD splits tone marks off the vowels; dropping combining marks leaves plain pinyin (ü → u).
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return "".join(c for c in text.casefold() if c.isalnum())
+    text = "".join(c for c in text.casefold() if c.isalnum())
+    # Tone numbers of numbered pinyin ("xu3cun1") are not part of a name; CJK names never hold digits.
+    return text if _has_cjk(text) or not re.search(r"[a-z]", text) else re.sub(r"[0-9]", "", text)
 
 
 def _strip_suffix(key: str) -> str:
@@ -164,7 +182,21 @@ def _has_cjk(text: str) -> bool:
 
 def _name_keys(name: str) -> set[str]:
     key = normalize_name(name)
-    return {key, _strip_suffix(key)} if key else set()
+    if not key:
+        return set()
+    keys = {key, _strip_suffix(key)}
+    if _has_cjk(key):
+        # Pinyin typed without tones or spaces ("xucun", "Xǔ cūn") finds the Chinese name.
+        keys |= {_to_pinyin(k) for k in tuple(keys)}
+    # pinyin writes ü as "v" (nv) or, without its dots, as "u" (nü → nu): both are typed.
+    keys |= {k.replace("v", "u") for k in keys if k.isascii()}
+    return keys
+
+
+@functools.lru_cache(maxsize=4096)
+def _to_pinyin(text: str) -> str:
+    """Toneless pinyin of Chinese text, no spaces ("许村" → "xucun"); other characters kept."""
+    return "".join(lazy_pinyin(text, style=Style.NORMAL, errors="default")).casefold()
 
 
 class Gazetteer:
@@ -199,9 +231,134 @@ class Gazetteer:
 
     @classmethod
     def default(cls) -> Gazetteer:
-        """The bundled Heshun gazetteer (``bot/data/gazetteer.csv``)."""
+        """The bundled Heshun gazetteer: ``gazetteer.csv`` (county seat, the 8 townships, scenic spots)
+        and the 183 village-level units of ``heshun_villages.csv`` (names and townships, no points)."""
         text = resources.files("bot").joinpath("data", _DEFAULT_CSV).read_text(encoding="utf-8")
-        return cls(read_csv(io.StringIO(text)))
+        villages = resources.files("bot").joinpath("data", _VILLAGES_CSV).read_text(encoding="utf-8")
+        return cls([*read_csv(io.StringIO(text)), *read_villages(io.StringIO(villages))])
+
+    def with_points(self, points: dict[str, tuple[float, float]]) -> Gazetteer:
+        """This gazetteer with some places located (points staff taught: id → (lat, lon), WGS-84)."""
+        if not points:
+            return self
+        return Gazetteer(
+            p if p.id not in points else _replace_point(p, *points[p.id]) for p in self.places
+        )
+
+    def townships(self) -> list[Place]:
+        """The county's 8 township-level divisions (the county seat row stands for 义兴镇)."""
+        return [p for p in self.places if p.kind in TOWNSHIP_KINDS]
+
+    def township_of_place(self, place: Place) -> Place | None:
+        """The township-level division a place belongs to (itself for a township; 城区 is in 义兴镇)."""
+        if place.kind in TOWNSHIP_KINDS:
+            return place
+        name = place.township
+        if not name:
+            return None
+        for town in self.townships():
+            if name in (town.name_zh, *town.aliases):
+                return town
+        return None
+
+    def lookup(self, text: str, *, limit: int = 6) -> NameMatch | None:
+        """Recognises a township, village or spot named in ``text``; None when nothing is close.
+
+        Tries, in order: the whole text as a name (full or short, with or without 村/镇/乡, pinyin with
+        or without tones, traditional characters); names inside a sentence ("在松烟镇许村后山看到的",
+        a township named next to a village narrows a shared village name); then near-misses (one
+        character off, a homophone, a misspelt pinyin) as a "did you mean" list (``exact`` False).
+        A name shared by several places returns them all (``exact`` True): ask which.
+        """
+        raw = normalize_name(text)
+        if not raw:
+            return None
+        # The name as typed first ("松烟镇" is the town, not 松烟村), then without its suffix ("松烟": both).
+        exact = [p for p in self.places if raw in p.keys]
+        if not exact:
+            exact = [p for p in self.places if _strip_suffix(raw) in p.keys]
+        if exact:
+            return NameMatch(tuple(self._rank(exact)[:limit]), exact=True)
+        inside = self._in_sentence(text)
+        if inside:
+            return NameMatch(tuple(inside[:limit]), exact=True)
+        near = self._near_misses(raw, limit=limit)
+        return NameMatch(tuple(near), exact=False) if near else None
+
+    @staticmethod
+    def _rank(places: Iterable[Place]) -> list[Place]:
+        return sorted(places, key=lambda p: (_KIND_RANK[p.kind], p.township or "", p.display_name))
+
+    @functools.cached_property
+    def _sentence_keys(self) -> dict[str, list[Place]]:
+        """Keys worth finding inside a sentence: Chinese ones of 2+ characters, pinyin of 4+ letters."""
+        out: dict[str, list[Place]] = {}
+        for place in self.places:
+            for key in place.keys:
+                if (len(key) >= 2 and _has_cjk(key)) or (len(key) >= 4 and key.isascii()):
+                    out.setdefault(key, []).append(place)
+        return out
+
+    def _in_sentence(self, text: str) -> list[Place]:
+        """Places named somewhere in a sentence, the most specific first."""
+        simplified = unicodedata.normalize("NFKC", text)
+        if _has_cjk(simplified):
+            simplified = zhconv.convert(simplified, "zh-cn")
+        cjk = "".join(c for c in simplified.casefold() if c.isalnum())
+        # Latin words: a name may span words ("song yan zhen"), so test runs of consecutive words.
+        words = [normalize_name(w) for w in re.findall(r"[^\W\d_]+[0-9]?", simplified) if w.isascii()]
+        runs = {
+            "".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(len(words), i + 6) + 1)
+        }
+        spans: list[tuple[int, int, str]] = []  # (start, end, key) of each mention in the Chinese text
+        latin: list[str] = []
+        for key in self._sentence_keys:
+            if key.isascii():
+                if key in runs:
+                    latin.append(key)
+                continue
+            start = cjk.find(key)
+            while start >= 0:
+                spans.append((start, start + len(key), key))
+                start = cjk.find(key, start + 1)
+        # A mention inside a longer one at the same place ("许村" in "许村村") is that longer mention.
+        kept = [s for s in spans if not any(o != s and o[0] <= s[0] and s[1] <= o[1] for o in spans)]
+        keys = {k for _, _, k in kept} | {k for k in latin if not any(k != o and k in o for o in latin)}
+        if not keys:
+            return []
+        found = self._sentence_keys
+        places = {p.id: p for k in keys for p in found[k]}
+        towns = {p.name_zh for p in places.values() if p.kind in TOWNSHIP_KINDS}
+        finer = [p for p in places.values() if p.kind not in TOWNSHIP_KINDS]
+        if finer:
+            narrowed = [p for p in finer if p.township in towns] if towns else finer
+            return self._rank(narrowed or finer)
+        return self._rank(places.values())
+
+    def _near_misses(self, raw: str, *, limit: int) -> list[Place]:
+        """Close names: same pinyin (a homophone), one Chinese character off, or similar pinyin."""
+        query = _strip_suffix(raw)
+        scored: list[tuple[float, Place]] = []
+        spoken = {_to_pinyin(q) if _has_cjk(q) else q for q in (raw, query)}
+        spoken = {q for q in spoken if len(q) >= 3}
+        for place in self.places:
+            best = 0.0
+            for key in place.keys:
+                if _has_cjk(query) and _has_cjk(key):
+                    if len(key) == len(query) and len(key) >= 2:
+                        same = sum(a == b for a, b in zip(key, query, strict=True))
+                        if same == len(key) - 1:
+                            best = max(best, 0.9)
+                elif key.isascii():
+                    for said in spoken:
+                        if key == said:
+                            best = max(best, 0.95)
+                        elif (ratio := difflib.SequenceMatcher(None, said, key).ratio()) >= 0.8:
+                            best = max(best, ratio * 0.9)
+            if best:
+                scored.append((best, place))
+        scored.sort(key=lambda t: (-t[0], _KIND_RANK[t[1].kind], t[1].display_name))
+        return [p for _, p in scored[:limit]]
 
     def search(self, text: str, *, limit: int = 10) -> list[Place]:
         """Places matching ``text``: exact name/alias/pinyin/English matches, then prefix, then substring.
@@ -263,9 +420,69 @@ class Gazetteer:
         return place, dist
 
 
+@dataclass(frozen=True)
+class NameMatch:
+    """What :meth:`Gazetteer.lookup` recognised.
+
+    ``exact`` True: ``places`` are what the text names (one: recognised; several: a shared name or
+    several places in one sentence — ask which).  ``exact`` False: near-misses, to offer as
+    "did you mean" — never to use without the person choosing.
+    """
+
+    places: tuple[Place, ...]
+    exact: bool
+
+
+def _replace_point(place: Place, lat: float, lon: float) -> Place:
+    return Place(
+        id=place.id,
+        name_zh=place.name_zh,
+        name_en=place.name_en,
+        pinyin=place.pinyin,
+        kind=place.kind,
+        latitude=lat,
+        longitude=lon,
+        approximate=True,
+        aliases=place.aliases,
+        township=place.township,
+        source=place.source,
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # CSV
 # --------------------------------------------------------------------------------------------------
+
+
+def read_villages(fh: TextIO) -> list[Place]:
+    """Village-level units from ``heshun_villages.csv`` (NBS codes; no coordinates in any source).
+
+    Rows without a 12-digit code (the county-seat points) are skipped: ``gazetteer.csv`` has the seat.
+    """
+    places = []
+    for row in csv.DictReader(fh):
+        code = (row.get("code") or "").strip()
+        if len(code) != 12:
+            continue
+        name = row["name_zh"].strip()
+        short = [a.strip() for a in (row.get("alt_names") or "").split(";") if a.strip()]
+        pinyin = (row.get("pinyin") or "").strip()
+        places.append(
+            Place(
+                id=code,
+                name_zh=name,
+                name_en=pinyin.title().replace(" ", "") if pinyin else "",
+                pinyin=pinyin,
+                kind="village",
+                latitude=None,
+                longitude=None,
+                approximate=True,
+                aliases=tuple(short),
+                township=(row.get("township_zh") or "").strip() or None,
+                source="NBS 2023 statistical division code " + code,
+            )
+        )
+    return places
 
 
 def _parse_bool(value: str) -> bool:

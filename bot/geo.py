@@ -14,16 +14,24 @@ Which distance to use:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import shapely
 from geopy.distance import geodesic
+from pyproj import CRS, Geod, Transformer
+from shapely.geometry import MultiPolygon
+from shapely.geometry import Point as ShapelyPoint
+from shapely.geometry import Polygon as ShapelyPolygon
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import make_valid
 
 from bot.i18n import N_
 
@@ -32,6 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover - import only for type checkers (avoids an
 
 __all__ = [
     "CHINA_BBOX",
+    "DEFAULT_MARGIN_M",
+    "AreaCheck",
+    "County",
     "COMPASS_8",
     "COMPASS_16",
     "LOCATION_SOURCES",
@@ -42,6 +53,8 @@ __all__ = [
     "bearing_deg",
     "check_plausible",
     "compass_point",
+    "county_at",
+    "jinzhong_counties",
     "describe_relative",
     "distance_m",
     "haversine_m",
@@ -183,29 +196,19 @@ def compass_point(deg: float, points: int = 8) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Service area
+# Service area: the county outline, its margin, the distance to its border, and the county a point is in
 # --------------------------------------------------------------------------------------------------
 
 _Ring = list[tuple[float, float]]  # (lon, lat) pairs, GeoJSON order
 _Polygon = list[_Ring]  # outer ring followed by holes
 
-_DEFAULT_AREA = "heshun_service_area.geojson"
-
-
-def _ring_contains(ring: _Ring, lon: float, lat: float) -> bool:
-    """Even-odd ray casting (ray towards +lon)."""
-    inside = False
-    n = len(ring)
-    j = n - 1
-    for i in range(n):
-        xi, yi = ring[i]
-        xj, yj = ring[j]
-        if (yi > lat) != (yj > lat):
-            x_cross = (xj - xi) * (lat - yi) / (yj - yi) + xi
-            if lon < x_cross:
-                inside = not inside
-        j = i
-    return inside
+#: The county outline (DataV/Amap, converted to WGS-84; see bot/data/PROVENANCE.md).
+_DEFAULT_AREA = "heshun_county_amap.geojson"
+#: The 11 counties of Jinzhong, to name where a point outside Heshun is.
+_NEIGHBOURS = "jinzhong_counties_amap.geojson"
+#: Default margin around the outline within which a point still counts as inside: the outline is a
+#: generalised 360-vertex polygon and a phone fix near a ridge can be off by hundreds of metres.
+DEFAULT_MARGIN_M = 2000.0
 
 
 def _parse_ring(raw: Any) -> _Ring:
@@ -226,65 +229,196 @@ def _polygons_from_geometry(geom: dict[str, Any]) -> list[_Polygon]:
     raise ValueError(f"unsupported geometry type for a service area: {kind!r}")
 
 
+def _load_json(data: dict[str, Any] | str | Path) -> dict[str, Any]:
+    if isinstance(data, Path) or (isinstance(data, str) and not data.lstrip().startswith("{")):
+        data = json.loads(Path(data).read_text(encoding="utf-8"))
+    elif isinstance(data, str):
+        data = json.loads(data)
+    assert isinstance(data, dict)
+    return data
+
+
+def _features(data: dict[str, Any]) -> list[tuple[dict[str, Any], list[_Polygon]]]:
+    """(properties, polygons) of each feature of a FeatureCollection / Feature / bare geometry."""
+    if data.get("type") == "FeatureCollection":
+        return [
+            (dict(f.get("properties") or {}), _polygons_from_geometry(f["geometry"]))
+            for f in data.get("features", [])
+        ]
+    if data.get("type") == "Feature":
+        return [(dict(data.get("properties") or {}), _polygons_from_geometry(data["geometry"]))]
+    return [({}, _polygons_from_geometry(data))]
+
+
+@functools.cache
+def _local_projection(lat0: float, lon0: float) -> tuple[Transformer, Transformer]:
+    """WGS-84 ⇄ an azimuthal equidistant plane in metres centred on (lat0, lon0).
+
+    Around a county (±50 km of the centre) its scale error is below 0.01 %, so planar distances to the
+    outline are metres on the ground; the distance from the centre itself is exact at any range.
+    """
+    aeqd = CRS.from_proj4(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m +no_defs")
+    wgs84 = CRS.from_epsg(4326)
+    return (
+        Transformer.from_crs(wgs84, aeqd, always_xy=True),
+        Transformer.from_crs(aeqd, wgs84, always_xy=True),
+    )
+
+
+def _to_shape(polygons: Sequence[Sequence[Sequence[tuple[float, float]]]]) -> BaseGeometry:
+    shapes = [ShapelyPolygon(poly[0], list(poly[1:])) for poly in polygons]
+    geometry = shapes[0] if len(shapes) == 1 else MultiPolygon(shapes)
+    return geometry if geometry.is_valid else make_valid(geometry)
+
+
+@dataclass(frozen=True)
+class AreaCheck:
+    """Where a point is relative to the service area (what review, cards, the web and exports show).
+
+    ``inside`` — within the outline itself; ``flagged`` — outside the outline *and* its margin, so a
+    person deciding about the report must be told; ``border_m`` — metres to the outline (0 inside);
+    ``county`` — the Jinzhong county the point is in ("左权县"), None when outside Jinzhong or inside.
+    """
+
+    inside: bool
+    flagged: bool
+    border_m: float
+    county: str | None = None
+
+
 @dataclass(frozen=True)
 class ServiceArea:
-    """A (multi)polygon in WGS-84; points inside are "in the county", others get flagged, not refused."""
+    """The county (a WGS-84 (multi)polygon) plus a margin; points outside are flagged, never refused.
+
+    ``polygons`` keeps the rings as (lon, lat) tuples for drawing (the sandbox and web maps);
+    containment and distances use shapely on a local azimuthal equidistant projection (metres).
+    """
 
     polygons: tuple[tuple[tuple[tuple[float, float], ...], ...], ...]
     name: str = ""
     approximate: bool = True
     bbox: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # south, west, north, east
+    margin_m: float = DEFAULT_MARGIN_M
 
     @classmethod
-    def from_geojson(cls, data: dict[str, Any] | str | Path) -> ServiceArea:
+    def from_geojson(
+        cls, data: dict[str, Any] | str | Path, *, margin_m: float = DEFAULT_MARGIN_M
+    ) -> ServiceArea:
         """Builds an area from a GeoJSON FeatureCollection / Feature / geometry (dict, path or JSON text)."""
-        if isinstance(data, Path) or (isinstance(data, str) and not data.lstrip().startswith("{")):
-            data = json.loads(Path(data).read_text(encoding="utf-8"))
-        elif isinstance(data, str):
-            data = json.loads(data)
-        assert isinstance(data, dict)
-        props: dict[str, Any] = {}
-        polygons: list[_Polygon] = []
-        if data.get("type") == "FeatureCollection":
-            for feat in data.get("features", []):
-                polygons.extend(_polygons_from_geometry(feat["geometry"]))
-                props = props or dict(feat.get("properties") or {})
-        elif data.get("type") == "Feature":
-            polygons.extend(_polygons_from_geometry(data["geometry"]))
-            props = dict(data.get("properties") or {})
-        else:
-            polygons.extend(_polygons_from_geometry(data))
+        features = _features(_load_json(data))
+        polygons = [p for _, polys in features for p in polys]
         if not polygons:
             raise ValueError("no polygons in service area GeoJSON")
+        if not (math.isfinite(margin_m) and margin_m >= 0):
+            raise ValueError("margin_m must be a non-negative number of metres")
+        props = features[0][0]
         lons = [x for poly in polygons for x, _ in poly[0]]
         lats = [y for poly in polygons for _, y in poly[0]]
         return cls(
             polygons=tuple(tuple(tuple(r) for r in poly) for poly in polygons),
             name=str(props.get("name", "")),
-            approximate=bool(props.get("approximate", True)),
+            approximate=bool(props.get("approximate", False)),
             bbox=(min(lats), min(lons), max(lats), max(lons)),
+            margin_m=float(margin_m),
         )
 
     @classmethod
-    def default(cls) -> ServiceArea:
-        """The bundled approximate Heshun county polygon (``bot/data/heshun_service_area.geojson``)."""
+    def default(cls, *, margin_m: float = DEFAULT_MARGIN_M) -> ServiceArea:
+        """The real outline of Heshun county (``bot/data/heshun_county_amap.geojson``)."""
         text = resources.files("bot").joinpath("data", _DEFAULT_AREA).read_text(encoding="utf-8")
-        return cls.from_geojson(json.loads(text))
+        return cls.from_geojson(json.loads(text), margin_m=margin_m)
 
-    def contains(self, lat: float, lon: float) -> bool:
-        """Point-in-polygon (holes respected).  Points exactly on an edge may fall either way."""
+    def with_margin(self, margin_m: float) -> ServiceArea:
+        """The same outline with another margin (the configured one)."""
+        return replace(self, margin_m=float(margin_m))
+
+    @functools.cached_property
+    def shape(self) -> BaseGeometry:
+        """The outline as a shapely geometry in (lon, lat) degrees."""
+        return _to_shape(self.polygons)
+
+    @functools.cached_property
+    def _projected(self) -> tuple[tuple[Transformer, Transformer], BaseGeometry]:
+        centre = self.shape.centroid
+        transformers = _local_projection(round(centre.y, 4), round(centre.x, 4))
+        return transformers, shapely.transform(self.shape, transformers[0].transform, interleaved=False)
+
+    def _project(self, lat: float, lon: float) -> ShapelyPoint:
+        (forward, _), _ = self._projected
+        x, y = forward.transform(lon, lat)
+        return ShapelyPoint(x, y)
+
+    @property
+    def area_km2(self) -> float:
+        """Area of the outline on the WGS-84 ellipsoid, km²."""
+        area, _ = Geod(ellps="WGS84").geometry_area_perimeter(self.shape)
+        return abs(area) / 1e6
+
+    def border_distance_m(self, lat: float, lon: float) -> float:
+        """Metres from the point to the outline: 0 inside, the shortest distance to the border outside."""
+        if self.within_outline(lat, lon):
+            return 0.0
+        _, projected = self._projected
+        return float(projected.distance(self._project(lat, lon)))
+
+    def within_outline(self, lat: float, lon: float) -> bool:
+        """Strictly the outline, no margin (holes respected)."""
         if not (math.isfinite(lat) and math.isfinite(lon)):
             return False
-        south, west, north, east = self.bbox
-        if not (south <= lat <= north and west <= lon <= east):
+        return bool(self.shape.covers(ShapelyPoint(lon, lat)))
+
+    def contains(self, lat: float, lon: float) -> bool:
+        """In the service area: inside the outline or within ``margin_m`` of it."""
+        if not (math.isfinite(lat) and math.isfinite(lon)):
             return False
-        for poly in self.polygons:
-            outer, *holes = poly
-            if _ring_contains(list(outer), lon, lat) and not any(
-                _ring_contains(list(h), lon, lat) for h in holes
-            ):
-                return True
-        return False
+        if self.within_outline(lat, lon):
+            return True
+        if self.margin_m <= 0:
+            return False
+        # Cheap reject far away: a degree of latitude is > 110 km, of longitude here > 80 km.
+        south, west, north, east = self.bbox
+        pad = self.margin_m / 80_000.0 + 0.01
+        if not (south - pad <= lat <= north + pad and west - pad <= lon <= east + pad):
+            return False
+        return self.border_distance_m(lat, lon) <= self.margin_m
+
+    def check(self, lat: float, lon: float) -> AreaCheck:
+        """Inside or not, flagged or not, the distance to the border and the neighbouring county."""
+        if self.within_outline(lat, lon):
+            return AreaCheck(inside=True, flagged=False, border_m=0.0)
+        dist = self.border_distance_m(lat, lon)
+        flagged = dist > self.margin_m
+        return AreaCheck(inside=False, flagged=flagged, border_m=dist, county=county_at(lat, lon))
+
+
+@dataclass(frozen=True)
+class County:
+    """A county of Jinzhong: official code, Chinese name and its outline."""
+
+    code: str
+    name_zh: str
+    shape: BaseGeometry
+
+
+@functools.cache
+def jinzhong_counties() -> tuple[County, ...]:
+    """The 11 counties of Jinzhong (``bot/data/jinzhong_counties_amap.geojson``)."""
+    text = resources.files("bot").joinpath("data", _NEIGHBOURS).read_text(encoding="utf-8")
+    return tuple(
+        County(code=str(props.get("adcode", "")), name_zh=str(props.get("name", "")), shape=_to_shape(polys))
+        for props, polys in _features(json.loads(text))
+    )
+
+
+def county_at(lat: float, lon: float, *, exclude: str = "140723") -> str | None:
+    """The Jinzhong county a point is in ("左权县"), or None (outside Jinzhong, or in ``exclude``: Heshun)."""
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    point = ShapelyPoint(lon, lat)
+    for county in jinzhong_counties():
+        if county.code != exclude and county.shape.covers(point):
+            return county.name_zh
+    return None
 
 
 _default_area: ServiceArea | None = None
@@ -300,8 +434,8 @@ def _get_default_area() -> ServiceArea:
 def outside_service_area(lat: float, lon: float, area: ServiceArea | None = None) -> bool:
     """The flag for "accepted, but outside the county": True when the point is not in ``area``.
 
-    ``area`` defaults to the bundled Heshun polygon.  Such reports are kept (leopards do not read
-    county borders) but staff see them marked.
+    ``area`` defaults to the Heshun outline with its default margin.  Such reports are kept
+    (leopards do not read county borders) but staff see them marked.
     """
     return not (area or _get_default_area()).contains(lat, lon)
 

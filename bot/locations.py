@@ -1,8 +1,24 @@
-"""Where a report happened: turns what a person sent into one checked WGS-84 point.
+"""Where a report happened: turns what a person sent into one checked WGS-84 point or a named place.
 
 Ties the parsers (`bot.coords`), the gazetteer, plausibility and the county's service area
 (`bot.geo`) together for the conversation. A point outside the county is accepted but flagged
 (leopards roam into Zuoquan and Xiyang); an impossible one is refused with a message saying why.
+
+The API other parts use (the Telegram side, the web tip line's village picker and county map):
+
+* :func:`service_area` — the county outline (``.polygons`` rings of (lon, lat) for drawing,
+  ``.contains(lat, lon)`` with the configured margin, ``.check(lat, lon)`` → :class:`bot.geo.AreaCheck`:
+  inside / flagged / metres to the border / the Jinzhong county it is in).
+* :func:`area_check` — ``service_area().check`` in one call.
+* :func:`gazetteer` — every place: the 8 townships (``.townships()``), 183 villages (kind "village",
+  ``.township`` the township's Chinese name, ``id`` the 12-digit official code), scenic spots; with the
+  points staff taught (:func:`set_learned_points`).
+* :func:`find_place` — a name typed in any form (full/short, pinyin, traditional, inside a sentence)
+  → :class:`bot.gazetteer.NameMatch` (``.places``, ``.exact``: False means "did you mean") or None.
+* :func:`township_of` — the township of a point (nearest located village, then township seat, within
+  ``township_max_m``), or None: "township unknown".
+* :func:`from_named_place` — a village/township/spot chosen by name as a report's place: its point
+  when staff taught one, else a *named place* (no point, township-level uncertainty).
 """
 
 from __future__ import annotations
@@ -14,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import coords, geo
-from bot.gazetteer import Gazetteer, Place
+from bot.gazetteer import TOWNSHIP_KINDS, Gazetteer, NameMatch, Place
 from bot.i18n import N_
 from bot.when import WhenError, check_when
 
@@ -47,21 +63,83 @@ class Found:
     place_name: str | None
     outside_area: bool
     message_id: int | None = None  # the live-location message whose later fixes may move it
+    place_id: str | None = None  # the gazetteer place it was chosen by name as, if any
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+@dataclass
+class _Settings:
+    margin_m: float = geo.DEFAULT_MARGIN_M
+    township_max_m: float = 6000.0
+    learned: dict[str, tuple[float, float]] | None = None
+
+
+_settings = _Settings()
+
+
+def configure(*, margin_m: float | None = None, township_max_m: float | None = None) -> None:
+    """Applies ``[region]`` settings (the bot and the web side call it once at start)."""
+    if margin_m is not None and margin_m != _settings.margin_m:
+        _settings.margin_m = margin_m
+        service_area.cache_clear()
+    if township_max_m is not None:
+        _settings.township_max_m = township_max_m
+
+
+def set_learned_points(points: dict[str, tuple[float, float]]) -> None:
+    """The points staff taught (place id → (lat, lon)); every later lookup uses them."""
+    _settings.learned = dict(points)
+    gazetteer.cache_clear()
+
+
 @functools.cache
 def service_area() -> geo.ServiceArea:
-    """The county's polygon, loaded once."""
-    return geo.ServiceArea.default()
+    """The county's outline with the configured margin, loaded once."""
+    return geo.ServiceArea.default(margin_m=_settings.margin_m)
+
+
+def area_check(latitude: float, longitude: float) -> geo.AreaCheck:
+    """Inside the county or not, how far from its border, and which neighbouring county."""
+    return service_area().check(latitude, longitude)
+
+
+@functools.cache
+def _bundled() -> Gazetteer:
+    return Gazetteer.default()
 
 
 @functools.cache
 def gazetteer() -> Gazetteer:
-    """Places of the county, loaded once."""
-    return Gazetteer.default()
+    """Places of the county, with the points staff taught."""
+    return _bundled().with_points(_settings.learned or {})
+
+
+def find_place(text: str) -> NameMatch | None:
+    """A township, village or spot named in ``text`` (see :meth:`Gazetteer.lookup`)."""
+    return gazetteer().lookup(text) if len(text) <= 200 else None
+
+
+def township_of(latitude: float, longitude: float, *, max_m: float | None = None) -> Place | None:
+    """The township a point is in, from what is known: the nearest located village within
+    ``max_m`` (default ``[region] township_max_km``), else the nearest located township seat within
+    it, else None ("township unknown" — better than a wrong township). None outside the county."""
+    limit = _settings.township_max_m if max_m is None else max_m
+    if not service_area().contains(latitude, longitude):
+        return None
+    gaz = gazetteer()
+    for kinds in (("village",), TOWNSHIP_KINDS):
+        found = gaz.nearest(latitude, longitude, max_km=limit / 1000.0, kinds=kinds)
+        if found is not None:
+            return gaz.township_of_place(found[0])
+    return None
+
+
+def township_of_place(place_id: str | None) -> Place | None:
+    """The township of a named place (a village's parent township; a township itself)."""
+    place = gazetteer().get(place_id) if place_id else None
+    return gazetteer().township_of_place(place) if place else None
 
 
 def from_point(
@@ -92,18 +170,19 @@ def from_place(place: Place) -> Found:
     )
 
 
-def from_text(text: str) -> Found | list[Place]:
-    """Typed coordinates, a map link, or a place name (several matches: the candidates to choose from)."""
+def from_text(text: str) -> Found | NameMatch:
+    """Typed coordinates, a map link, or a place name (a :class:`NameMatch` when the person must choose:
+    a name shared by several places, or a "did you mean" list)."""
     try:
         parsed = coords.parse_coordinates(text, service_area=service_area())
     except coords.CoordinateError as error:
-        places = gazetteer().search(text, limit=6) if len(text) <= 60 else []
-        if not places:
+        match = find_place(text)
+        if match is None:
             # Text with digits was meant as coordinates: the parser's message says what went wrong.
             raise LocationError(error.message if any(c.isdigit() for c in text) else NOT_FOUND) from None
-        if len(places) == 1:
-            return from_place(places[0])
-        return places
+        if match.exact and len(match.places) == 1:
+            return from_place(match.places[0])
+        return match
     return from_point(
         parsed.lat, parsed.lon, accuracy_m=parsed.accuracy_m, source=parsed.source, datum=parsed.datum
     )

@@ -29,6 +29,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import locations
 from bot.config import Config
 from bot.i18n import N_, translator
 from handlers import compensation, export, menu, privacy, staff
@@ -158,6 +159,7 @@ def smooth_rate_limiter() -> AIORateLimiter:
 
 def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot, with every handler registered here, in groups: gatekeeping first, side effects last."""
+    locations.configure(margin_m=config.area_margin_m, township_max_m=config.township_max_m)
     application = (
         ApplicationBuilder()
         .token(config.bot_token)

@@ -672,10 +672,14 @@ async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TY
         found = locations.from_text(message.text)
     except locations.LocationError as problem:
         return await show_current(update, context, html.escape(t.gettext(problem.message, **problem.params)))
-    if isinstance(found, list):
+    if isinstance(found, locations.NameMatch):
         draft = _draft(context)
-        rows = [[(place_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found]
-        text = html.escape(t.gettext("Did you mean one of these places?"))
+        rows = [[(place_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found.places]
+        text = html.escape(
+            t.gettext("Several places have that name. Please choose one.")
+            if found.exact
+            else t.gettext("Did you mean one of these places?")
+        )
         await _say(update, context, text, inline_keyboard(rows))
         return _state(context)
     return await _store_location(update, context, found)

@@ -442,7 +442,7 @@ async def test_venue_and_did_you_mean(fake: FakeTelegram, running, config) -> No
     await running()
     person = Person(fake, 521, language="en")
     await _at_location_step(person)
-    await person.send("镇", contains="Did you mean")
+    await person.send("义星镇", contains="Did you mean")  # one character off 义兴镇
     await person.tap("Yixing Town", contains="Location saved")
     await person.send("/cancel", contains="cancelled")
     await _at_location_step(person)

@@ -104,7 +104,8 @@ def _location(fields: dict[str, str]) -> locations.Found | list[Place] | None:
         if place is not None:
             return locations.from_place(place)
     text = fields.get(LOCATION, "").strip()
-    return locations.from_text(text) if text else None
+    found = locations.from_text(text) if text else None
+    return list(found.places) if isinstance(found, locations.NameMatch) else found
 
 
 def build_draft(
