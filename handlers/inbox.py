@@ -182,11 +182,15 @@ async def run_polling(
 ) -> None:
     """Runs `application` on the inbox's long polling until `stop` is set, then shuts down cleanly.
 
-    What an earlier run received and did not finish is queued before polling starts."""
+    What an earlier run received and did not finish is queued before polling starts. An application
+    whose post_init attached no inbox (`attach_inbox`) polls with PTB's Updater."""
     async with application:  # initialize … shutdown
         if application.post_init:
             await application.post_init(application)
         try:
+            if not isinstance(application.bot_data.get(INBOX_KEY), Inbox):
+                await _run_updater(application, stop, poll_interval=poll_interval, poll_timeout=poll_timeout)
+                return
             inbox = inbox_of(application)
             await inbox.replay()
             await application.start()
@@ -217,3 +221,17 @@ async def run_polling(
             await application.shutdown()
             if application.post_shutdown:
                 await application.post_shutdown(application)
+
+
+async def _run_updater(
+    application: AnyApplication, stop: asyncio.Event, *, poll_interval: float, poll_timeout: int
+) -> None:
+    """PTB's own polling, for an application built without the inbox (the benchmarks' plain echo bot)."""
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=poll_interval, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+    )
+    await application.start()
+    await stop.wait()
+    await application.updater.stop()
+    await application.stop()
