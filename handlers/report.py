@@ -57,6 +57,7 @@ from handlers.menu import show_menu
 from handlers.persistence import save_person, save_user_data
 from handlers.photos import save_photo
 from handlers.privacy import anonymous_key, report_limit_problem
+from handlers.updates import person_of
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ REPEAT_WINDOW_S = 60.0
 # A question takes longer than this to read and answer: the same button pressed again sooner is a
 # repeat (a message has a better clue: its number in the chat, see `_is_repeat`).
 READ_S = 1.0
+ASKED_KEY = "report_asked"  # bot_data: see `_asked`
 STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WHEN, report.REVIEW: REVIEW}
 
 
@@ -186,10 +188,19 @@ async def _say(
     await save_user_data(update, context)
     sent = await reply_or_queue(update, context, text, reply_markup)
     last = _last_answer(current_draft(context))
-    if last is not None and sent is not None:
-        # The question is on the person's screen now (saved by the flush after the update): a
-        # message after it in the chat was sent by someone who could see it.
-        last.update(asked=time.time(), asked_id=sent.message_id)
+    if last is not None and sent is not None and update.effective_user is not None:
+        # The question is on the person's screen now: a message after it in the chat was sent by
+        # someone who could see it. Kept in memory only (a restart makes the next message a repeat
+        # anyway, see `_is_repeat`), so it costs no second write of the person's data.
+        _asked(context)[update.effective_user.id] = (int(last["update"]), time.time(), sent.message_id)
+
+
+def _asked(context: ContextTypes.DEFAULT_TYPE) -> dict[int, tuple[int, float, int]]:
+    """Per person: (the update whose reply it was, when, its message id) of the last question that
+    reached them in this run."""
+    found = context.bot_data.setdefault(ASKED_KEY, {})
+    assert isinstance(found, dict)
+    return found
 
 
 def fingerprint(update: Update) -> str | None:
@@ -232,8 +243,6 @@ def _remember(update: Update, context: ContextTypes.DEFAULT_TYPE, *, repeat: boo
         return  # noted already (a second reply to the same update, or the repeat being answered)
     if repeat and last is not None:
         last.update(boot=BOOT, update=update.update_id)
-        last.pop("asked", None)
-        last.pop("asked_id", None)
         return
     draft[LAST_ANSWER] = {
         "boot": BOOT,
@@ -260,7 +269,7 @@ async def resent_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     if update.update_id <= int(last.get("update", 0)) and time.time() - float(last.get("at", 0)) < 86400:
         log.info("update %s was taken before a crash: the current question again", update.update_id)
-    elif not _is_repeat(update, last):
+    elif not _is_repeat(update, last, _asked(context).get(person_of(update) or 0)):
         return
     else:
         log.info("a repeat of the last answer: the current question again")
@@ -272,8 +281,9 @@ async def resent_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     raise ApplicationHandlerStop
 
 
-def _is_repeat(update: Update, last: dict[str, Any]) -> bool:
-    """Whether `update` says again what the last answer said, sent before its reply could be read."""
+def _is_repeat(update: Update, last: dict[str, Any], asked: tuple[int, float, int] | None) -> bool:
+    """Whether `update` says again what the last answer said, sent before its reply could be read
+    (`asked`: the last question that reached the person in this run, see `_say`)."""
     said = fingerprint(update)
     if said is None or said != last.get("print"):
         return False
@@ -281,13 +291,13 @@ def _is_repeat(update: Update, last: dict[str, Any]) -> bool:
     sent = message.date.timestamp() if message is not None else time.time()
     if sent - float(last.get("at", 0)) > REPEAT_WINDOW_S:
         return False
-    if last.get("boot") != BOOT or last.get("asked") is None:
+    if last.get("boot") != BOOT or asked is None or asked[0] != last.get("update"):
         return True  # the first message after a restart, or the question never went out
     if message is not None:
         # Messages in a chat are numbered in the order they were sent: one numbered below the
         # question was sent before the question reached the person.
-        return message.message_id < int(last.get("asked_id", 0))
-    return sent < float(last["asked"]) + READ_S  # a button press carries no number of its own
+        return message.message_id < asked[2]
+    return sent < asked[1] + READ_S  # a button press carries no number of its own
 
 
 async def show_current(update: Update, context: ContextTypes.DEFAULT_TYPE, before: str = "") -> int:
