@@ -223,6 +223,7 @@ class ResendCampaign(Campaign):
         self.people_rng = random.Random(seed + 2)
         self.five = FiveFigures()
         self.no_inbox = False
+        self.twice_detail = ""
         self.resenders: list[Resender] = []
 
     async def run(self) -> None:
@@ -275,6 +276,9 @@ class ResendCampaign(Campaign):
         )
         twice_photos = sum(r["n"] - r["d"] for r in photos)
         five.updates_handled_twice = f.duplicate_reports + f.duplicate_receipts + twice_photos
+        self.twice_detail = (
+            f"{f.duplicate_reports} reports, {f.duplicate_receipts} receipts, {twice_photos} photos"
+        )
         # Wrong step: submitted reports (reconcile), open drafts (saved answers).
         wrong = 0
         reports = db_rows(db, "SELECT ref_code, details FROM reports")
@@ -306,7 +310,8 @@ class ResendCampaign(Campaign):
         return (
             f"{f.conversations} conversations, {f.kills} SIGKILLs, {f.submitted} reports sent, "
             f"{resends} messages sent again after a silence, {f.wall_s:.0f} s | "
-            f"updates lost {lost}, handled twice {five.updates_handled_twice}, "
+            f"updates lost {lost}, handled twice {five.updates_handled_twice}"
+            f"{f' ({self.twice_detail})' if five.updates_handled_twice else ''}, "
             f"answers at the wrong step {five.answers_at_wrong_step}, told about a step they cannot see "
             f"{five.told_about_unseen_step}, dead ends {five.dead_ends}"
         )
