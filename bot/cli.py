@@ -42,7 +42,14 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=8000,
         metavar="PORT",
-        help="port of the sandbox page on 127.0.0.1 (default: 8000; used only without BOT_TOKEN)",
+        help="port of the sandbox page (default: 8000; used only without BOT_TOKEN)",
+    )
+    run.add_argument(
+        "--sandbox-host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address of the sandbox page and its web tip line (default: 127.0.0.1, this computer only; "
+        "a LAN address such as 192.168.1.10, or 0.0.0.0 for all, lets a training room's phones open it)",
     )
     backup = sub.add_parser(
         "backup",
@@ -94,7 +101,7 @@ async def _run(config_path: Path | None, mode: str) -> int:
     return 0
 
 
-async def _sandbox(config_path: Path | None, port: int) -> int:
+async def _sandbox(config_path: Path | None, host: str, port: int) -> int:
     # Imported here, like the bot: `--help` and configuration errors stay fast.
     from bot.sandbox.runner import run_sandbox
 
@@ -102,7 +109,9 @@ async def _sandbox(config_path: Path | None, port: int) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await run_sandbox(config_path, port=port, stop=stop, announce=lambda line: print(line, flush=True))
+    await run_sandbox(
+        config_path, host=host, port=port, stop=stop, announce=lambda line: print(line, flush=True)
+    )
     return 0
 
 
@@ -128,6 +137,18 @@ def _backup(config_path: Path | None, destination: Path) -> int:
     return 0
 
 
+# Libraries that log routine work at INFO: httpx every long-poll request, APScheduler (PTB's job
+# queue) three lines for every run of every job (~5,000 an hour). Their warnings still show.
+CHATTY_LOGGERS = ("httpx", "apscheduler")
+
+
+def configure_logging(level: str) -> None:
+    """The log format, and the chatty libraries quiet unless `level` is DEBUG."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["import-places"]:
@@ -140,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "run":
         _parser().print_help()
         return 0 if args.command is None else 2
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every long-poll request at INFO; that drowns everything else.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(args.log_level)
     # The sandbox is for trying the bot on a laptop: only without a token AND without a
     # configuration file, so a server (which always has one) can never fill its real database
     # with demo reports that its outbox would then send to the real staff group.
@@ -156,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--no-sandbox to stop here.",
                 flush=True,
             )
-            return asyncio.run(_sandbox(None, args.sandbox_port))
+            return asyncio.run(_sandbox(None, args.sandbox_host, args.sandbox_port))
         return asyncio.run(_run(config_path, args.mode))
     except ConfigError as error:
         print(f"leopard-watch: configuration error: {error}", file=sys.stderr)
@@ -166,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not isinstance(error, SandboxAddressError):
             raise
-        hint = "choose another port with --sandbox-port"
+        hint = "choose another port with --sandbox-port (or another address with --sandbox-host)"
         print(f"leopard-watch: sandbox: {error.strerror}; {hint}", file=sys.stderr)
         return 2
 

@@ -13,10 +13,11 @@ import logging
 import sys
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -32,9 +33,10 @@ from telegram.ext import (
 from bot import locations
 from bot.config import Config
 from bot.i18n import N_, translator
+from bot.link import TelegramLink, retry_delays
 from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
-from handlers.inbox import attach_inbox, run_polling
+from handlers.inbox import attach_inbox, inbox_of, run_polling
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
 from handlers.report import (
@@ -49,6 +51,10 @@ from handlers.web import InstrumentedRequest
 
 log = logging.getLogger(__name__)
 
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+LINK_KEY = "telegram_link"
+# bot_data: start-up steps that need no Telegram (the web side); run before Telegram is tried.
+OFFLINE_PARTS = "offline_parts"
 OUTBOX_TASK = "outbox_task"
 COMMANDS = (
     ("start", N_("Report a leopard, livestock loss, signs or poaching")),
@@ -70,15 +76,34 @@ FLUSH_GROUP = 100
 SWITCH_INTERVAL_S = 0.0005
 
 
-async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Builds the shared services, starts the outbox sender and sets the command menu."""
+async def open_services(application: AnyApplication) -> Services:
+    """The database and the shared services: what works without Telegram (built once, kept)."""
+    found = application.bot_data.get(SERVICES_KEY)
+    if isinstance(found, Services):
+        return found
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     config: Config = application.bot_data["config"]
     persistence = application.persistence
     assert isinstance(persistence, SQLitePersistence)
-    svc = Services(config=config, store=await persistence.store())
+    svc = Services(config=config, store=await persistence.store(), telegram=telegram_link(application))
     application.bot_data[SERVICES_KEY] = svc
+    # Before Telegram is reached: the webhook route stores updates in it as soon as the web side is up.
     attach_inbox(application, svc.store)
+    return svc
+
+
+def telegram_link(application: AnyApplication) -> TelegramLink:
+    """The application's Bot API reachability (its requests report to it)."""
+    link = application.bot_data.get(LINK_KEY)
+    if not isinstance(link, TelegramLink):
+        link = application.bot_data[LINK_KEY] = TelegramLink(secrets=(application.bot.token,))
+    return link
+
+
+async def post_init(application: AnyApplication) -> None:
+    """Builds the shared services (unless built), starts the outbox sender and sets the command menu."""
+    config: Config = application.bot_data["config"]
+    svc = await open_services(application)
     sender = OutboxSender(
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
     )
@@ -96,9 +121,11 @@ async def post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> N
         except TelegramError as error:
             # The command menu is a convenience: a Telegram hiccup at start-up must not stop the bot.
             log.warning("could not set the %s command menu: %s", language, error)
+    # Before any update is handled: what an earlier run received and did not finish goes first.
+    await inbox_of(application).replay()
 
 
-async def post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def post_shutdown(application: AnyApplication) -> None:
     """Stops the outbox sender and closes the database (after PTB's last persistence flush)."""
     task = application.bot_data.pop(OUTBOX_TASK, None)
     if task is not None:
@@ -160,6 +187,7 @@ def smooth_rate_limiter() -> AIORateLimiter:
 def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot, with every handler registered here, in groups: gatekeeping first, side effects last."""
     locations.configure(margin_m=config.area_margin_m, township_max_m=config.township_max_m)
+    link = TelegramLink(secrets=(config.bot_token,))
     application = (
         ApplicationBuilder()
         .token(config.bot_token)
@@ -167,14 +195,15 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .base_file_url(config.base_file_url)
         .persistence(SQLitePersistence(config.database_path, {CONVERSATION_NAME: state_for}))
         .rate_limiter(smooth_rate_limiter())
-        .request(InstrumentedRequest(connection_pool_size=256))
-        .get_updates_request(InstrumentedRequest(connection_pool_size=1))
+        .request(InstrumentedRequest(connection_pool_size=256, link=link))
+        .get_updates_request(InstrumentedRequest(connection_pool_size=1, link=link))
         .concurrent_updates(PerPersonUpdateProcessor(config.concurrent_updates))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data["config"] = config
+    application.bot_data[LINK_KEY] = link
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     staff_group = filters.Chat(config.moderation_chat_id) & filters.UpdateType.MESSAGE
 
@@ -239,8 +268,103 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     return application
 
 
+async def until_reachable(
+    stop: asyncio.Event, link: TelegramLink, attempt: Callable[[], Awaitable[Any]]
+) -> bool:
+    """Tries `attempt` (Bot API calls) until it works, waiting longer each time; False if `stop` came first.
+
+    The transport tells `link` about each failure (one log line when Telegram becomes unreachable);
+    other refusals are logged here once per kind, never as a traceback per try.
+    """
+    said: set[str] = set()
+    for delay in retry_delays():
+        trying = asyncio.ensure_future(attempt())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((trying, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not trying.done():
+            trying.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                await trying
+            return False
+        try:
+            trying.result()
+        except NetworkError as error:  # TimedOut too
+            link.unreachable(str(error))  # already known to the link unless it came from elsewhere
+        except TelegramError as error:
+            # Telegram answered but refused (a wrong token, a bad webhook URL): it will not fix
+            # itself, but exiting would only make systemd restart us into the same refusal.
+            kind = type(error).__name__
+            if kind not in said:
+                said.add(kind)
+                reason = link.clean(str(error))
+                log.error("Telegram refused to start the bot (%s: %s); retrying", kind, reason)
+        else:
+            link.reached()
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+            return False
+    return False
+
+
+def polling_error(link: TelegramLink) -> Callable[[TelegramError], None]:
+    """PTB's polling error callback: a line when the state changes, instead of a traceback per try."""
+
+    def callback(error: TelegramError) -> None:
+        if isinstance(error, NetworkError):
+            link.unreachable(str(error))
+        else:
+            log.warning("polling for updates failed: %s", link.clean(str(error)))
+
+    return callback
+
+
+async def run_application(
+    application: AnyApplication,
+    stop: asyncio.Event,
+    connect: Callable[[], Awaitable[Any]],
+    disconnect: Callable[[], Awaitable[Any]],
+    *,
+    start_first: bool,
+) -> None:
+    """Both modes' life cycle: the parts that need no Telegram first (database, web side), then
+    Telegram, tried until it answers; then `connect` (polling or the webhook) until `stop`.
+
+    `start_first`: start handling updates before `connect` (webhook) or after (polling).
+    """
+    link = (await open_services(application)).telegram
+    try:
+        for start_part in application.bot_data.get(OFFLINE_PARTS, ()):
+            await start_part(application)
+        if not await until_reachable(stop, link, application.bot.initialize):
+            await application.bot.shutdown()  # its connections, opened for the tries
+            return
+        async with application:  # initialize (the bot is already) … shutdown
+            if application.post_init:
+                await application.post_init(application)
+            try:
+                if start_first:
+                    await application.start()
+                if await until_reachable(stop, link, connect):
+                    if not start_first:
+                        await application.start()
+                    await stop.wait()
+                    await disconnect()
+                if application.running:
+                    await application.stop()
+            finally:
+                # `async with` shuts down after this; post_shutdown must follow the final flush,
+                # so run shutdown here first (it is idempotent).
+                await application.shutdown()
+    finally:
+        # The web side and the database, also when Telegram was never reached.
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+
+
 async def run_bot(
-    application: Application[Any, Any, Any, Any, Any, Any],
+    application: AnyApplication,
     stop: asyncio.Event,
     *,
     poll_interval: float = 0.0,
@@ -249,6 +373,34 @@ async def run_bot(
     """Runs `application` with long polling until `stop` is set, then shuts down cleanly.
 
     The polling is the durable inbox's (handlers/inbox.py), not PTB's Updater: an update is stored
-    before Telegram is told it arrived, and what an earlier run received and did not finish is
-    handled first."""
-    await run_polling(application, stop, poll_interval=poll_interval, poll_timeout=poll_timeout)
+    before Telegram is told it arrived (what an earlier run received and did not finish is queued
+    first, in post_init)."""
+    if not isinstance(application.persistence, SQLitePersistence):
+        # Not this bot (the benchmarks' plain PTB echo): PTB's own life cycle and Updater.
+        await run_polling(application, stop, poll_interval=poll_interval, poll_timeout=poll_timeout)
+        return
+    polling: list[asyncio.Task[None]] = []
+
+    async def connect() -> None:
+        inbox = inbox_of(application)  # attached with the services (before Telegram is reached)
+        await application.bot.delete_webhook(drop_pending_updates=False)  # retried until reachable
+        polling.append(
+            asyncio.create_task(
+                inbox.poll(
+                    poll_timeout=poll_timeout,
+                    interval=poll_interval,
+                    allowed_updates=list(Update.ALL_TYPES),
+                    on_error=polling_error(telegram_link(application)),
+                ),
+                name="inbox-polling",
+            )
+        )
+
+    async def disconnect() -> None:
+        for task in polling:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await inbox_of(application).confirm()
+
+    await run_application(application, stop, connect, disconnect, start_first=False)

@@ -10,18 +10,24 @@ queue per host and parses HTTP in C.
 Behaviour follows HTTPXRequest's, so PTB sees no difference: the same default timeouts (a longer
 write timeout when files are sent), the same form encoding (url-encoded, multipart when there are
 files), the pool timeout's own message, timeouts as :class:`~telegram.error.TimedOut` and any other
-transport failure as :class:`~telegram.error.NetworkError`. Like HTTPX, it takes an HTTP proxy from
-``HTTPS_PROXY``/``HTTP_PROXY`` unless ``NO_PROXY`` names the host (a server in mainland China reaches
-Telegram only through one); unlike it, not a SOCKS proxy.
+transport failure as :class:`~telegram.error.NetworkError`. Like HTTPX, it takes a proxy from
+``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` unless ``NO_PROXY`` names the host (a server in mainland
+China reaches Telegram only through one): ``http://`` is an HTTP CONNECT proxy, ``socks5://`` (or
+``socks5h://``, ``socks4://``) a SOCKS proxy through aiohttp-socks, which lets the proxy look up
+Telegram's address (a local DNS answer for api.telegram.org may be poisoned).
 """
 
 from __future__ import annotations
 
+import ssl
 import urllib.parse
 import urllib.request
 from typing import Any
 
 import aiohttp
+import aiohttp_socks
+import python_socks
+from aiohttp_socks import ProxyConnector
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -38,12 +44,35 @@ def _total(*parts: float | None) -> float | None:
     return None if any(part is None for part in parts) else sum(part for part in parts if part is not None)
 
 
+# aiohttp-socks raises its own classes, python-socks' may still come through.
+PROXY_TIMEOUTS = (aiohttp_socks.ProxyTimeoutError, python_socks.ProxyTimeoutError)
+PROXY_ERRORS = (
+    aiohttp_socks.ProxyError,
+    aiohttp_socks.ProxyConnectionError,
+    python_socks.ProxyError,
+    python_socks.ProxyConnectionError,
+)
+SOCKS_SCHEMES = ("socks5", "socks5h", "socks4", "socks4a")
+
+
 def env_proxy(url: str) -> str | None:
     """The proxy the environment names for this URL, or None (no proxy, or NO_PROXY covers it)."""
     parts = urllib.parse.urlsplit(url)
     if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
         return None
-    return urllib.request.getproxies().get(parts.scheme)
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def is_socks(proxy: str) -> bool:
+    return urllib.parse.urlsplit(proxy).scheme.lower() in SOCKS_SCHEMES
+
+
+def socks_connector(proxy: str, limit: int, verify: ssl.SSLContext | bool = True) -> ProxyConnector:
+    """A connector through a SOCKS proxy; names are always looked up by the proxy (socks5h, socks4a)."""
+    parts = urllib.parse.urlsplit(proxy)
+    scheme = {"socks5h": "socks5", "socks4a": "socks4"}.get(parts.scheme.lower(), parts.scheme.lower())
+    return ProxyConnector.from_url(parts._replace(scheme=scheme).geturl(), limit=limit, rdns=True, ssl=verify)
 
 
 class AiohttpRequest(BaseRequest):
@@ -56,7 +85,7 @@ class AiohttpRequest(BaseRequest):
     instead, the sum of all four, so a stalled upload ends. Other requests are a few kB.
     """
 
-    __slots__ = ("_defaults", "_limit", "_media_write_timeout", "_proxies", "_session")
+    __slots__ = ("_defaults", "_limit", "_media_write_timeout", "_proxies", "_session", "_socks", "_ssl")
 
     def __init__(
         self,
@@ -66,8 +95,11 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._limit = connection_pool_size
+        # None: the system's trusted certificates. A context: e.g. a self-hosted Bot API server's own CA.
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._defaults = {
             "read": read_timeout,
             "write": write_timeout,
@@ -79,6 +111,8 @@ class AiohttpRequest(BaseRequest):
         # Looked up once per (scheme, host): aiohttp's own trust_env reads the environment and
         # ~/.netrc again on every request.
         self._proxies: dict[tuple[str, str], str | None] = {}
+        # A SOCKS proxy is a connector, not a per-request setting: one session for each.
+        self._socks: dict[str, aiohttp.ClientSession] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -89,15 +123,29 @@ class AiohttpRequest(BaseRequest):
         """Opens the session (again, after a shutdown)."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit),
+                connector=aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl),
                 headers={"User-Agent": self.USER_AGENT},
                 timeout=aiohttp.ClientTimeout(total=None),
             )
 
     async def shutdown(self) -> None:
-        """Closes the session and its connections."""
+        """Closes the sessions and their connections."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
+        for session in self._socks.values():
+            await session.close()
+        self._socks.clear()
+
+    def _through(self, proxy: str) -> aiohttp.ClientSession:
+        """The session whose connections go through the SOCKS proxy `proxy`."""
+        session = self._socks.get(proxy)
+        if session is None or session.closed:
+            session = self._socks[proxy] = aiohttp.ClientSession(
+                connector=socks_connector(proxy, self._limit, self._ssl),
+                headers={"User-Agent": self.USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return session
 
     async def do_request(
         self,
@@ -138,12 +186,14 @@ class AiohttpRequest(BaseRequest):
         if origin not in self._proxies:
             self._proxies[origin] = env_proxy(url)
         proxy = self._proxies[origin]
+        if proxy is not None and is_socks(proxy):
+            session, proxy = self._through(proxy), None
         try:
             async with session.request(
                 method, url, data=body, headers=headers, timeout=timeout, proxy=proxy
             ) as response:
                 return response.status, await response.read()
-        except aiohttp.ConnectionTimeoutError as err:
+        except (aiohttp.ConnectionTimeoutError, *PROXY_TIMEOUTS) as err:
             raise TimedOut(
                 message="Pool timeout: no connection to Telegram became free or could be opened in time. "
                 "Request was *not* sent to Telegram."
@@ -153,3 +203,5 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as err:
             # The class name helps when the error's own message is empty.
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+        except PROXY_ERRORS as err:
+            raise NetworkError(f"SOCKS proxy: {err}") from err

@@ -23,6 +23,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.config import Config
 from bot.i18n import LANGUAGES, Translator, language_for, translator
+from bot.link import TelegramLink
 from bot.store import Outgoing, Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Services:
     config: Config
     store: Store
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    telegram: TelegramLink = field(default_factory=TelegramLink)  # reachable or not, for /healthz
 
     def now(self) -> datetime:
         return datetime.now(self.config.timezone)

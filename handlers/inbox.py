@@ -23,10 +23,11 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
 from bot.store import Store
@@ -95,14 +96,20 @@ class Inbox:
             log.info("inbox: %d update(s) received before a crash are handled first", len(pending))
         return len(pending)
 
-    async def poll(self, *, poll_timeout: int, interval: float, allowed_updates: list[str]) -> None:
+    async def poll(
+        self,
+        *,
+        poll_timeout: int,
+        interval: float,
+        allowed_updates: list[str],
+        on_error: Callable[[TelegramError], None] | None = None,
+    ) -> None:
         """Long polling until cancelled: fetch, store, then confirm with the next offset.
 
         The first call has no offset, so Telegram sends again whatever the last run fetched and had
         not confirmed; the inbox recognises what it already holds. (A remembered offset could skip
         updates: after a week without any, Telegram starts the ids afresh at a random number.)"""
         bot = self.application.bot
-        await self._delete_webhook()
         self.offset = None
         failures = 0
         while True:
@@ -115,12 +122,13 @@ class Inbox:
             except RetryAfter as error:
                 await asyncio.sleep(_seconds(error.retry_after))
                 continue
-            except InvalidToken:
-                raise
-            except (Conflict, NetworkError, TelegramError) as error:
+            except TelegramError as error:  # the network, a 5xx, a Conflict, even a revoked token
                 failures += 1
                 delay = min(MAX_POLL_BACKOFF_S, 0.5 * 2 ** min(failures, 8))
-                log.warning("getUpdates failed (%s); again in %.1f s", error, delay)
+                if on_error is not None:
+                    on_error(error)  # one line per change of state (handlers/app.py)
+                else:
+                    log.warning("getUpdates failed (%s); again in %.1f s", error, delay)
                 await asyncio.sleep(delay)
                 continue
             failures = 0
@@ -140,7 +148,7 @@ class Inbox:
         with contextlib.suppress(TelegramError):
             await self.application.bot.get_updates(offset=self.offset, timeout=0, limit=1)
 
-    async def _delete_webhook(self) -> None:
+    async def delete_webhook(self) -> None:
         """Long polling needs no webhook; retried through a Telegram hiccup at start-up."""
         failures = 0
         while True:
@@ -180,7 +188,8 @@ def attach_inbox(application: AnyApplication, store: Store) -> Inbox:
 async def run_polling(
     application: AnyApplication, stop: asyncio.Event, *, poll_interval: float = 0.0, poll_timeout: int = 10
 ) -> None:
-    """Runs `application` on the inbox's long polling until `stop` is set, then shuts down cleanly.
+    """A small application's life cycle on the inbox's long polling, until `stop` is set (the bot
+    itself runs through handlers.app.run_bot, which also waits for Telegram to be reachable).
 
     What an earlier run received and did not finish is queued before polling starts. An application
     whose post_init attached no inbox (`attach_inbox`) polls with PTB's Updater."""
@@ -193,6 +202,7 @@ async def run_polling(
                 return
             inbox = inbox_of(application)
             await inbox.replay()
+            await inbox.delete_webhook()
             await application.start()
             polling = asyncio.create_task(
                 inbox.poll(

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from telegram import Update
 from telegram.error import NetworkError, TimedOut
@@ -32,12 +33,13 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, RequestData
 
 from bot.config import ConfigError
+from bot.link import TelegramLink
 from bot.web.app import TIPLINE, make_tipline_app
 from bot.web.metrics import Metrics
 from bot.web.security import Signer
 from bot.web.settings import WebSettings
-from handlers.bot_api_http import AiohttpRequest
-from handlers.common import Services, services
+from handlers.bot_api_http import PROXY_TIMEOUTS, AiohttpRequest
+from handlers.common import Services
 from handlers.inbox import inbox_of
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ WEB_ATTACHED_KEY = "web_attached"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PREFIX = "/telegram/"
 TIMING_GROUP, OBSERVE_GROUP = -100, 99
+CONNECT_TIMEOUTS = (aiohttp.ConnectionTimeoutError, *PROXY_TIMEOUTS)
 APPLICATION = web.AppKey("application", Application)
 WEBHOOK_SECRETS = web.AppKey("webhook_secrets", tuple)
 
@@ -64,11 +67,14 @@ class InstrumentedRequest(AiohttpRequest):
     outbox sender catches them all (retry, back-off, give up) and the rate limiter retries 429s.
     """
 
-    __slots__ = ("observer",)
+    __slots__ = ("link", "observer")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, link: TelegramLink | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.observer: Callable[[str], None] | None = None
+        # Told about every answer and every failure to get one: the one place that sees them all
+        # (start-up, polling, the outbox, handlers), so /healthz and the log follow Telegram's state.
+        self.link = link
 
     async def do_request(
         self,
@@ -84,12 +90,19 @@ class InstrumentedRequest(AiohttpRequest):
             code, payload = await super().do_request(
                 url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
             )
-        except TimedOut:
+        except TimedOut as error:
             self._observe("timeout")
+            # No connection in time is a blocked or dead route; a slow answer on one that works is not.
+            if self.link is not None and isinstance(error.__cause__, CONNECT_TIMEOUTS):
+                self.link.unreachable(f"no connection within the time limit ({error.__cause__})")
             raise
-        except NetworkError:
+        except NetworkError as error:
             self._observe("network")
+            if self.link is not None:
+                self.link.unreachable(error.message)
             raise
+        if self.link is not None:
+            self.link.reached()
         if code >= 400:
             self._observe(str(code))
         return code, payload
@@ -213,8 +226,11 @@ def web_url(application: AnyApplication) -> str:
 
 
 def attach_web(application: AnyApplication, settings: WebSettings) -> None:
-    """Starts the web server after the bot's post_init (services exist then) and stops it before
-    the bot's post_shutdown (which closes the database). Attaching twice changes nothing."""
+    """Starts the web server as soon as the database is open, before Telegram is tried (the tip line,
+    /healthz and the exports do not need it), and stops it before the bot's post_shutdown (which
+    closes the database). Attaching twice changes nothing."""
+    from handlers.app import OFFLINE_PARTS, open_services  # here: handlers.app imports this module
+
     if application.bot_data.get(WEB_ATTACHED_KEY):
         return
     application.bot_data[WEB_ATTACHED_KEY] = True
@@ -222,14 +238,19 @@ def attach_web(application: AnyApplication, settings: WebSettings) -> None:
     original_init = application.post_init
     original_shutdown = application.post_shutdown
 
-    async def post_init(app: AnyApplication) -> None:
-        if original_init is not None:
-            await original_init(app)
-        runner = web.AppRunner(make_web_app(services(app), app, settings), access_log=None)
+    async def start_web(app: AnyApplication) -> None:
+        if WEB_RUNNER_KEY in app.bot_data:
+            return
+        runner = web.AppRunner(make_web_app(await open_services(app), app, settings), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, settings.listen, settings.port).start()
         app.bot_data[WEB_RUNNER_KEY] = runner
         log.info("web server on %s", web_url(app))
+
+    async def post_init(app: AnyApplication) -> None:
+        if original_init is not None:
+            await original_init(app)
+        await start_web(app)  # already running when started through handlers.app.run_application
 
     async def post_shutdown(app: AnyApplication) -> None:
         runner = app.bot_data.pop(WEB_RUNNER_KEY, None)
@@ -238,6 +259,7 @@ def attach_web(application: AnyApplication, settings: WebSettings) -> None:
         if original_shutdown is not None:
             await original_shutdown(app)
 
+    application.bot_data.setdefault(OFFLINE_PARTS, []).append(start_web)
     application.post_init = post_init
     application.post_shutdown = post_shutdown
 
@@ -265,9 +287,12 @@ async def run_webhook(
 ) -> None:
     """Runs `application` on webhooks (our aiohttp server, not PTB's) until `stop`, then shuts down.
 
-    Mirrors `handlers.app.run_bot`. The webhook is left registered on exit: Telegram keeps the
-    updates until the bot is back (a route answering 503 while stopping makes it retry).
+    The same life cycle as `handlers.app.run_bot`: the web side first, then Telegram until it
+    answers. The webhook is left registered on exit: Telegram keeps the updates until the bot is
+    back (a route answering 503 while stopping or not yet started makes it retry).
     """
+    from handlers.app import run_application
+
     settings = replace(
         settings or WebSettings(enabled=True),
         listen=listen,
@@ -277,24 +302,18 @@ async def run_webhook(
         webhook_secret_token=secret_token,
     )
     attach_web(application, settings)
-    async with application:  # initialize … shutdown
-        if application.post_init:
-            await application.post_init(application)
-        try:
-            await inbox_of(application).replay()  # what an earlier run received and did not finish
-            await application.start()
-            await application.bot.set_webhook(
-                f"{settings.public_url}{WEBHOOK_PREFIX}{url_path_secret}",
-                secret_token=secret_token,
-                allowed_updates=Update.ALL_TYPES,
-            )
-            await stop.wait()
-            await application.stop()
-        finally:
-            # As in run_bot: post_shutdown (web server, then services) must follow the final flush.
-            await application.shutdown()
-            if application.post_shutdown:
-                await application.post_shutdown(application)
+
+    async def connect() -> None:
+        await application.bot.set_webhook(
+            f"{settings.public_url}{WEBHOOK_PREFIX}{url_path_secret}",
+            secret_token=secret_token,
+            allowed_updates=Update.ALL_TYPES,
+        )
+
+    async def disconnect() -> None:
+        pass  # the webhook stays: Telegram keeps the updates meanwhile
+
+    await run_application(application, stop, connect, disconnect, start_first=True)
 
 
 Runner = Callable[[AnyApplication, asyncio.Event], Awaitable[None]]

@@ -7,6 +7,7 @@ The page's API is used exactly as the page uses it; what happens behind it is th
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -315,7 +316,8 @@ def test_entities_become_safe_html() -> None:
 def test_run_without_token_starts_the_sandbox(tmp_path: Path) -> None:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--sandbox-port", "0"],
+        # 127.0.0.2 is this computer too: a LAN address would be given the same way.
+        [sys.executable, "-m", "bot", "run", "--sandbox-port", "0", "--sandbox-host", "127.0.0.2"],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         stdout=subprocess.PIPE,
@@ -327,10 +329,16 @@ def test_run_without_token_starts_the_sandbox(tmp_path: Path) -> None:
         first = process.stdout.readline()
         assert "BOT_TOKEN is not set" in first and "sandbox" in first and "--no-sandbox" in first
         line = process.stdout.readline()
-        match = re.fullmatch(r"Sandbox: open (http://127\.0\.0\.1:(\d+)/)\n", line)
+        match = re.fullmatch(r"Sandbox: open (http://127\.0\.0\.2:(\d+)/)\n", line)
         assert match, line + (process.stderr.read() if process.poll() is not None and process.stderr else "")
         with urllib.request.urlopen(match.group(1) + "api/state", timeout=10) as response:
-            assert b'"resident"' in response.read()
+            state = json.loads(response.read())
+        assert "resident" in state
+        announced = process.stdout.readline()
+        tipline = re.fullmatch(r"Sandbox web tip line: (http://127\.0\.0\.2:(\d+)/)\n", announced)
+        assert tipline and int(tipline.group(2)) == state["tipline_port"]
+        with urllib.request.urlopen(tipline.group(1) + "report/sighting?lang=en", timeout=10) as response:
+            assert b'name="csrf"' in response.read()  # the web tip line, beside the sandbox
         assert (tmp_path / "sandbox-data" / "leopard-watch.sqlite3").exists()
     finally:
         process.send_signal(signal.SIGTERM)
@@ -355,6 +363,6 @@ def test_taken_port_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"leopard-watch: sandbox: cannot listen on 127.0.0.1:{port} (Address already in use); "
-        "choose another port with --sandbox-port"
+        "choose another port with --sandbox-port (or another address with --sandbox-host)"
     ]
     assert not (tmp_path / "sandbox-data").exists()

@@ -89,6 +89,11 @@ class Browserless:
             assert response.status == 200
             return await response.text()
 
+    async def form_at(self, path: str) -> str:
+        async with self.client.get(f"{self.base}{path}") as response:
+            assert response.status == 200
+            return await response.text()
+
     async def post(
         self,
         kind: str = "sighting",
@@ -339,7 +344,9 @@ async def test_healthz_and_metrics(tipline, web_config: Config) -> None:
     web = await tipline()
     async with web.client.get("/healthz") as response:
         body = await response.json()
-    assert response.status == 200 and body["status"] == "ok" and body["outbox_depth"] == 0
+    # No bot here: Telegram is not tried, and that does not make the web side unhealthy.
+    assert response.status == 200 and body["database"] == "ok" and body["web"] == "ok"
+    assert body["telegram"] == "starting" and body["status"] == "degraded"
     assert (await web.post()).status == 303
     async with web.client.get("/metrics") as response:
         text = await response.text()
@@ -477,3 +484,104 @@ async def test_webhook_mode_end_to_end(fake: FakeTelegram, web_config: Config) -
         stop.set()
         await asyncio.wait_for(task, 30)
     assert not fake.pending_update_ids
+
+
+# --- posters: ?spot= ---------------------------------------------------------------------------
+
+
+DETAILS = "SELECT details, place_name FROM reports WHERE ref_code = ?"
+
+
+async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_config: Config) -> None:
+    web = await tipline()
+    async with web.client.get("/?spot=yixing&lang=en") as response:
+        index = await response.text()
+    assert "Welcome to" in index and "/report/sighting?spot=yixing&amp;lang=en" in index
+    assert "spot=yixing" in index.split('hreflang="zh-Hans"')[0]  # the language links keep it
+    async with web.client.get("/?spot=<script>&lang=en") as response:
+        assert "Welcome" not in await response.text()  # an unknown spot is ignored
+    page = await web.form_at("/report/sighting?spot=yixing&lang=en")
+    assert hidden(page, "spot") == "yixing"
+    assert 'name="place" value="yixing"' in page and "I am at" in page
+    assert 'name="place" value="yixing" checked' not in page  # offered, not chosen
+
+    # Choosing it: the place of the poster, and the spot recorded as the deep link does.
+    response = await web.post(fields=sighting(location="", spot="yixing", place="yixing"), page=page)
+    assert response.status == 303
+    code = ref_code(response.headers["Location"])
+    report = rows(web_config.database_path, DETAILS, code)[0]
+    assert '"spot": "yixing"' in report["details"] and "义兴" in report["place_name"]
+
+    # A poster's place without a point is recorded but not offered; typed coordinates count.
+    page = await web.form_at("/report/sighting?spot=yunlongshan&lang=en")
+    assert hidden(page, "spot") == "yunlongshan" and "I am at" not in page
+    response = await web.post(fields=sighting(spot="yunlongshan", t_behaviour="resting"), page=page)
+    code = ref_code(response.headers["Location"])
+    report = rows(web_config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)[0]
+    assert '"spot": "yunlongshan"' in report["details"]
+
+    # "Somewhere else": the typed place counts; a poaching tip never records the spot.
+    page = await web.form_at("/report/tip?spot=yixing&lang=en")
+    fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "spot": "yixing", "place": "",
+              "a_threat": "snares", "a_follow_up": "anonymous", "t_description": "on the ridge"}
+    response = await web.post("tip", fields=fields, page=page)
+    assert response.status == 303, await response.text()
+    code = ref_code(response.headers["Location"])
+    report = rows(web_config.database_path, DETAILS, code)[0]
+    assert "yixing" not in report["details"] and not report["place_name"]
+
+
+# --- compensation on the web -------------------------------------------------------------------
+
+
+async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_config: Config) -> None:
+    from bot.compensation import approve, pay, record_survey
+    from bot.review import Review
+
+    web = await tipline(hotline="0354-1234567")
+    page = await web.form("livestock")
+    assert "Phone number (optional)" in page and "Tap the button" not in page
+    fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "a_animal": "sheep", "t_killed": "2",
+              "t_injured": "0", "a_penned": "free_ranging", "t_owner_name": "张三"}  # no phone
+    response = await web.post("livestock", fields, [make_jpeg(seed=41)], page=page)
+    assert response.status == 303, await response.text()
+    code = ref_code(response.headers["Location"])
+    store = web.client.app[TIPLINE].services.store
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    apply_due = store.case_plan().apply_due(today if an_hour_ago()[:10] == today.isoformat() else
+                                            today - timedelta(days=1))  # the loss was an hour ago
+
+    async def status() -> str:
+        async with web.client.get(response.headers["Location"]) as page:
+            assert page.status == 200
+            return await page.text()
+
+    receipt = await status()
+    # The receipt: what to bring by when, that a case follows, the safety advice with the hotline.
+    assert "To apply, bring these to the Heshun county forestry bureau by" in receipt
+    assert "the animals&#x27; ear tags" in receipt and str(apply_due.day) in receipt
+    assert "free-ranging inside a nature reserve" in receipt and "0354-1234567" in receipt
+    assert "opens a compensation case" in receipt
+
+    report = rows(web_config.database_path, "SELECT id, incident_id, details FROM reports WHERE ref_code = ?",
+                  code)[0]
+    assert '"phone": null' in report["details"]
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    assert await store.review_incident(report["incident_id"], Review.VERIFIED, 1, "Staff", None, now,
+                                       compose=lambda state: [])
+    case = await store.case_by_report_code(code)
+    assert case is not None and case.phone is None
+    page_text = await status()
+    assert f"Case {case.code}:" in page_text and "Reported" in page_text and "⏳" in page_text
+
+    plan = store.case_plan()
+    for step in (
+        lambda c: record_survey(c, today, "Officer Li", 2, 150_000, True, "bite marks"),
+        lambda c: approve(c, today, "Chief", None, plan),
+        lambda c: pay(c, today, None),
+    ):
+        case = await store.change_case(case.id, 1, "Staff", now, step)
+    page_text = await status()
+    progress = page_text.split('<ol class="steps">')[1].split("</ol>")[0]
+    assert progress.count('class="done"') == 4 and "1,500 yuan" in progress
+    assert "To apply, bring these" not in page_text  # applied or decided: nothing left to bring

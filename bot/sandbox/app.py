@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 SANDBOX = web.AppKey("sandbox", Sandbox)
+HOST = web.AppKey("host", str)
 MAX_MESSAGES = 200  # per chat in the state: enough for a demo, small enough to poll every 700 ms
 MAX_UPLOAD = 4 * PHOTO_UPLOAD_LIMIT
 ANSWER_WAIT = 3.0  # how long a button press waits for the bot's answerCallbackQuery
@@ -50,7 +51,9 @@ class ActionError(Exception):
 async def _run_world(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: starts the fake server and the real bot; stops both (the bot first)."""
     # Imported here: the page's helpers stay importable without python-telegram-bot.
+    from bot.web.settings import WebSettings
     from handlers.app import build_application, run_bot
+    from handlers.web import WEB_RUNNER_KEY, attach_web
 
     sandbox = app[SANDBOX]
     await sandbox.start()
@@ -58,6 +61,10 @@ async def _run_world(app: web.Application) -> AsyncIterator[None]:
     task: asyncio.Task[None] | None = None
     try:
         application = build_application(sandbox.bot_config())
+        if sandbox.settings.tipline_port is not None:
+            # The web tip line too, on the page's address: web reports reach the same staff group.
+            settings = WebSettings(enabled=True, listen=app[HOST], port=sandbox.settings.tipline_port)
+            attach_web(application, settings)
         task = asyncio.create_task(
             run_bot(application, stop, poll_timeout=sandbox.settings.poll_timeout), name="sandbox-bot"
         )
@@ -68,6 +75,9 @@ async def _run_world(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(0.02)
         if task.done():
             task.result()
+        runner = application.bot_data.get(WEB_RUNNER_KEY)
+        if runner is not None:
+            sandbox.tipline_port = int(runner.addresses[0][1])
         yield
     finally:
         stop.set()
@@ -134,6 +144,7 @@ def state(sandbox: Sandbox) -> dict[str, Any]:
         "resident": resident,
         "staff": staff,
         "channels": channels,
+        "tipline_port": sandbox.tipline_port,  # the page links to it on the address it was opened with
     }
 
 
@@ -413,6 +424,7 @@ def make_sandbox_app(settings: SandboxSettings | None = None, *, host: str = "12
 
     app = web.Application(middlewares=[same_host, _guard], client_max_size=MAX_UPLOAD + 1024 * 1024)
     app[SANDBOX] = Sandbox(settings or SandboxSettings())
+    app[HOST] = host
     app.cleanup_ctx.append(_run_world)
     app.router.add_get("/", index)
     app.router.add_get("/api/state", get_state)

@@ -61,6 +61,8 @@ async def run_sandbox(
         await web.SockSite(runner, listener).start()
         shown = f"[{host}]" if ":" in host else host
         announce(f"Sandbox: open http://{shown}:{listener.getsockname()[1]}/")
+        if app[SANDBOX].tipline_port:
+            announce(f"Sandbox web tip line: http://{shown}:{app[SANDBOX].tipline_port}/")
         log.info("sandbox database %s (demo data only)", app[SANDBOX].bot_config().database_path)
         await stop.wait()
     finally:

@@ -49,6 +49,8 @@ class SandboxSettings:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     resident_language: str = "zh"  # "zh" or "en": the resident's Telegram app language
     poll_timeout: int = 2  # the bot's long-poll timeout (seconds): how long shutdown may wait
+    #: the web tip line beside the bot (what people without Telegram use); 0: a free port; None: off
+    tipline_port: int | None = 0
 
 
 def sandbox_config(
@@ -100,6 +102,7 @@ class Sandbox:
     resident: int = RESIDENT
     staff: int = STAFF
     channels: dict[int, str] = field(default_factory=dict)  # chat id -> title
+    tipline_port: int | None = None  # the web tip line's port, once it listens
     _ids: Any = field(default_factory=lambda: itertools.count(RESIDENT + 1), repr=False)
 
     @property

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from bot.cards import report_messages
 from bot.config import Config
 from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
+from bot.link import TelegramLink
 from bot.media import PhotoProblemError, store_photo
 from bot.report import Kind
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
@@ -48,6 +49,7 @@ class TiplineServices(Protocol):
     config: Config
     store: Store
     outbox_wakeup: asyncio.Event
+    telegram: TelegramLink
 
     def now(self) -> datetime: ...
 
@@ -118,7 +120,7 @@ def _t(request: web.Request) -> Translator:
 def _html(text: str, status: int = 200) -> web.Response:
     response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -259,7 +261,7 @@ def status_link(state: Tipline, code: str, language: str) -> str:
 
 
 async def index(request: web.Request) -> web.Response:
-    return _html(pages.index_page(_t(request)))
+    return _html(pages.index_page(_t(request), form.poster_spot(request.query.get(form.SPOT))))
 
 
 def _render_form(
@@ -288,6 +290,7 @@ def _render_form(
         problems=problems or {},
         now_local=state.services.now().astimezone(state.services.config.timezone),
         max_photos=state.services.config.max_photos,
+        spot=form.poster_spot((fields or {}).get(form.SPOT) or request.query.get(form.SPOT)),
     )
     return _with_cookie(_html(body, status), state, cookie)
 
@@ -373,25 +376,51 @@ async def report_status(request: web.Request) -> web.Response:
     if row is None:
         return _html(pages.message_page(t, pages.NOT_FOUND), 404)
     link = status_link(state, code, t.language)
-    return _html(pages.status_page(t, row, link, new=request.query.get("new") == "1"))
+    store = state.services.store
+    case = await store.case_by_report_code(code) if row.kind == Kind.LIVESTOCK.value else None
+    return _html(pages.status_page(
+        t, row, link, new=request.query.get("new") == "1", case=case, plan=store.case_plan(),
+        hotline=state.services.config.hotline,
+    ))
+
+
+def _since(link: TelegramLink) -> str:
+    return datetime.fromtimestamp(link.changed_at, UTC).isoformat(timespec="seconds")
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers and the outbox is not stuck; 503 with the reason otherwise."""
+    """Which parts are up. 200 while the web side and the database work, whatever Telegram does:
+    the tip line and the exports keep working without it (/healthz/telegram checks Telegram)."""
     state = request.app[TIPLINE]
+    link = state.services.telegram
+    body: dict[str, object] = {"web": "ok", "telegram": link.state.value, "telegram_since": _since(link)}
     try:
         outbox = await asyncio.wait_for(outbox_state(state.services.store), 5)
     except Exception as error:  # any failure to read is "database unreachable"
         log.warning("healthz: database check failed: %s", error)
-        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+        body.update(status="error", database="unreachable")
+        return web.json_response(body, status=503, headers={"Cache-Control": "no-store"})
     lagging = outbox.lag_s > state.settings.max_outbox_lag_seconds
-    body = {
-        "status": "lagging" if lagging else "ok",
-        "database": "ok",
-        "outbox_depth": outbox.depth,
-        "outbox_lag_seconds": round(outbox.lag_s, 1),
-    }
-    return web.json_response(body, status=503 if lagging else 200, headers={"Cache-Control": "no-store"})
+    body.update(
+        status="ok" if link.up and not lagging else "degraded",
+        database="ok",
+        outbox_lag_seconds=round(outbox.lag_s, 1),
+    )
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def healthz_telegram(request: web.Request) -> web.Response:
+    """The Telegram side: 200 when the Bot API answers and cards and receipts are not overdue."""
+    state = request.app[TIPLINE]
+    link = state.services.telegram
+    try:
+        lag = round((await asyncio.wait_for(outbox_state(state.services.store), 5)).lag_s, 1)
+    except Exception:  # /healthz says why; here it is enough that messages cannot go out
+        lag = None
+    ok = link.up and lag is not None and lag <= state.settings.max_outbox_lag_seconds
+    body = {"status": "ok" if ok else "error", "telegram": link.state.value, "telegram_since": _since(link),
+            "outbox_lag_seconds": lag}
+    return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -503,6 +532,7 @@ def make_tipline_app(
     app.router.add_post("/report/{kind}", submit_report)
     app.router.add_get("/r/{code}/{token}", report_status)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz/telegram", healthz_telegram)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC, append_version=False)
     add_export_routes(app)

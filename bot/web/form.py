@@ -19,22 +19,31 @@ from bot import locations, report
 from bot.gazetteer import Place
 from bot.i18n import N_, Translator
 from bot.report import AnswerError, AnswerType, Kind, Question
+from bot.safety import START_PREFIX, parse_start_payload
 from bot.when import WhenError, check_when, parse_when
 
 MAX_CONTACT = 100
 DRAFT_ID = re.compile(r"^[0-9a-f]{32}$")
 BROWSER_SOURCE = "browser"  # the browser's geolocation (cards.SOURCE_LABELS should name it)
+# Where a point in the form came from: the browser's fix, or a photo's GPS that the page read
+# before shrinking the photo (the shrunk copy has no EXIF) and that the person chose to use.
+POINT_SOURCES = frozenset({BROWSER_SOURCE, "exif"})
 
 # Form field names. Answers are a_<key> (a choice) and t_<key> (typed text).
-LATITUDE, LONGITUDE, ACCURACY, LOCATION, PLACE, WHEN, CONTACT = (
+LATITUDE, LONGITUDE, ACCURACY, SOURCE, LOCATION, PLACE, WHEN, CONTACT = (
     "latitude",
     "longitude",
     "accuracy",
+    "source",
     "location",
     "place",
     "when",
     "contact",
 )
+# Optional on the web though not in the chat: the owner's phone (the status page is how a web
+# reporter follows the case; the bureau calls only if a number is given).
+WEB_OPTIONAL = frozenset({"phone"})
+SPOT = "spot"  # the poster's place (its QR code's ?spot=), as the deep link's spot_<id>
 PHOTOS = "photos"
 FORM = "form"  # a problem of the whole report rather than of one field
 
@@ -95,8 +104,12 @@ def _location(fields: dict[str, str]) -> locations.Found | list[Place] | None:
     lat, lon = _number(fields.get(LATITUDE, "")), _number(fields.get(LONGITUDE, ""))
     if lat is not None and lon is not None:
         accuracy = _number(fields.get(ACCURACY, ""))
+        source = fields.get(SOURCE, "")
         return locations.from_point(
-            lat, lon, accuracy_m=accuracy if accuracy and accuracy > 0 else None, source=BROWSER_SOURCE
+            lat,
+            lon,
+            accuracy_m=accuracy if accuracy and accuracy > 0 else None,
+            source=source if source in POINT_SOURCES else BROWSER_SOURCE,
         )
     place_id = fields.get(PLACE, "").strip()
     if place_id:
@@ -106,6 +119,12 @@ def _location(fields: dict[str, str]) -> locations.Found | list[Place] | None:
     text = fields.get(LOCATION, "").strip()
     found = locations.from_text(text) if text else None
     return list(found.places) if isinstance(found, locations.NameMatch) else found
+
+
+def poster_spot(value: str | None) -> Place | None:
+    """The gazetteer place a poster's ``?spot=<id>`` names, or None (never raises)."""
+    place_id = parse_start_payload(START_PREFIX + value) if isinstance(value, str) else None
+    return locations.gazetteer().get(place_id) if place_id else None
 
 
 def build_draft(
@@ -124,6 +143,12 @@ def build_draft(
         draft["id"] = fields["draft_id"]  # the same form sent twice is the same report
     outcome = Outcome(draft)
     problems = outcome.problems
+
+    spot = poster_spot(fields.get(SPOT))
+    if spot is not None and kind is not Kind.TIP:
+        # Which poster brought the report, as the bot records it (staff see it in /stats). Never
+        # with a poaching tip: where the tipster stood would point at them.
+        draft["answers"][SPOT] = spot.id
 
     draft["photos"] = photos
     draft["photos_done"] = True
@@ -154,7 +179,9 @@ def build_draft(
         typed = fields.get(text_field(q), "").strip() if accepts_text(q) else ""
         choice = fields.get(answer_field(q), "").strip()
         try:
-            if typed:
+            if q.key in WEB_OPTIONAL and not typed and not choice:
+                draft["answers"][q.key] = None  # shown as "(skipped)", like a skipped answer
+            elif typed:
                 report.answer_question(draft, q.key, text=typed)
             elif choice:
                 report.answer_question(draft, q.key, choice=choice)

@@ -9,15 +9,28 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from string import Template
 from urllib.parse import quote
 
 from bot.cards import KIND_ICONS, STATUS_LABELS, place_label
+from bot.compensation import (
+    OWNER_DENY_REASONS,
+    OWNER_NEEDS,
+    STATE_LABELS,
+    Case,
+    CasePlan,
+    CaseState,
+    active_deadlines,
+    day_text,
+    default_plan,
+    money,
+)
 from bot.gazetteer import Place
 from bot.i18n import N_, Translator
 from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, Question
+from bot.safety import safety_text
 from bot.store import ReportRow
 from bot.web import form
 from bot.web.form import Problem
@@ -66,6 +79,48 @@ TOO_MANY = N_(
     "Too many reports have come from your connection. Please try again in an hour, "
     "or call your local forestry station."
 )
+# Said by tipline.js (read from data- attributes: the page has no inline script).
+PREPARING = N_("Preparing photo {i} of {n}…")
+SENDING_PHOTOS = N_("Sending {i} of {n} photos, {percent} %")
+SENDING_FORM = N_("Sending your report, {percent} %")
+SENDING_BUTTON = N_("Sending…")
+SAVED_OFFLINE = N_("Saved. It will be sent automatically when there is signal.")
+KEEP_OPEN = N_(
+    "You can leave this page open. If you close it, open the tip line again when you have signal "
+    "and it will be sent then."
+)
+SENT_LATER = N_("Your saved report has been sent. Reference code:")
+SEND_FAILED = N_("Sending did not work. Your answers are kept; please tap Send again.")
+PHOTO_PLACE = N_("📷 Use the place in the photo ({place})")
+PHOTO_TIME = N_("📷 Use the time of the photo ({time})")
+SCRIPT_TEXTS = {
+    "preparing": PREPARING,
+    "sending-photos": SENDING_PHOTOS,
+    "sending-form": SENDING_FORM,
+    "sending-button": SENDING_BUTTON,
+    "saved-offline": SAVED_OFFLINE,
+    "keep-open": KEEP_OPEN,
+    "send-failed": SEND_FAILED,
+    "photo-place": PHOTO_PLACE,
+    "photo-time": PHOTO_TIME,
+}
+COMPENSATION = N_("Compensation")
+APPLY_BRING = N_("To apply, bring these to the Heshun county forestry bureau by {date}:")
+CASE_LATER = N_(
+    "The forestry bureau opens a compensation case when staff have checked your report. "
+    "Its progress is shown here."
+)
+CASE_STATE = N_("Case {case}:")
+BY_DATE = N_("by {date}")
+FREE_RANGING = N_("Note: animals that were free-ranging inside a nature reserve are not compensated.")
+STAY_SAFE = N_("How to stay safe")
+PHONE_OPTIONAL = N_("Phone number (optional): the forestry bureau calls you about compensation.")
+# On the web the bot's phone question is optional and asked in its own words (no button to tap).
+WEB_PROMPTS = {"phone": PHONE_OPTIONAL}
+WELCOME = N_("Welcome to {place}!")
+AT_POSTER = N_("Are you at the place on the poster?")
+I_AM_AT = N_("📍 I am at {place}")
+ELSEWHERE = N_("Somewhere else (say where above)")
 TOO_LARGE = N_("That is too much to send at once (at most {limit} MB). Please send fewer or smaller photos.")
 
 
@@ -85,15 +140,18 @@ def url(path: str, language: str, **params: str) -> str:
     return f"{path}?{query}"
 
 
-def page(t: Translator, title: str, body: str, path: str = "/") -> str:
-    """A whole page: `title` is plain text, `body` is markup built here."""
+def page(
+    t: Translator, title: str, body: str, path: str = "/", params: Mapping[str, str] | None = None
+) -> str:
+    """A whole page: `title` is plain text, `body` is our markup; `params` stay in the language links."""
     languages = " ".join(
-        f'<a href="{h(url(path, code))}" hreflang="{HTML_LANG[code]}"'
+        f'<a href="{h(url(path, code, **(params or {})))}" hreflang="{HTML_LANG[code]}"'
         + (' aria-current="true"' if code == t.language else "")
         + f">{h(name)}</a>"
         for code, name in LANGUAGE_NAMES.items()
     )
     return _template("base.html").substitute(
+        sent_later=h(t.gettext(SENT_LATER)),
         html_lang=HTML_LANG[t.language],
         lang=h(t.language),
         title=h(title),
@@ -115,17 +173,22 @@ def kind_title(t: Translator, kind: Kind) -> str:
     return f"{KIND_ICONS[kind]} {t.gettext(KIND_LABELS[kind])}"
 
 
-def index_page(t: Translator) -> str:
+def index_page(t: Translator, spot: Place | None = None) -> str:
+    """The kinds to choose from; from a poster's QR code, a welcome to its place (kept in the links)."""
+    extra = {form.SPOT: spot.id} if spot else {}
     links = "".join(
-        f'<li><a class="button kind" href="{h(url(f"/report/{kind.value}", t.language))}">'
+        f'<li><a class="button kind" href="{h(url(f"/report/{kind.value}", t.language, **extra))}">'
         f"{h(kind_title(t, kind))}</a></li>"
         for kind in Kind
     )
+    welcome = (
+        f'<p class="notice ok">📍 {h(t.gettext(WELCOME, place=place_label(spot, t)))}</p>' if spot else ""
+    )
     body = (
-        f"<h1>{h(t.gettext(TITLE))}</h1><p>{h(t.gettext(INTRO))}</p>"
+        f"<h1>{h(t.gettext(TITLE))}</h1>{welcome}<p>{h(t.gettext(INTRO))}</p>"
         f'<h2>{h(t.gettext(CHOOSE_KIND))}</h2><ul class="kinds">{links}</ul>'
     )
-    return page(t, t.gettext(TITLE), body)
+    return page(t, t.gettext(TITLE), body, "/", extra)
 
 
 def _error(t: Translator, problems: Mapping[str, Problem], name: str) -> str:
@@ -167,11 +230,23 @@ def _question(t: Translator, q: Question, fields: Mapping[str, str], problems: M
             inner += f'<textarea name="{h(text_name)}" rows="4" maxlength="{q.max_length}">{value}</textarea>'
         else:
             inner += f'<input name="{h(text_name)}" {attrs} value="{value}">'
-    return _fieldset(q.key, t.gettext(q.prompt), inner + _error(t, problems, q.key), problems)
+    prompt = WEB_PROMPTS.get(q.key, q.prompt)
+    return _fieldset(q.key, t.gettext(prompt), inner + _error(t, problems, q.key), problems)
 
 
 def _places(t: Translator, places: Iterable[Place], chosen: str) -> str:
     return "".join(_radio(form.PLACE, p.id, place_label(p, t), chosen == p.id) for p in places)
+
+
+def _spot_offer(t: Translator, spot: Place | None, places: list[Place], chosen: str) -> str:
+    """The poster's place offered (not chosen) as the location, like the bot's "I am at …" button."""
+    if spot is None or not spot.located or any(p.id == spot.id for p in places):
+        return ""  # a place without a point cannot be a report's location (the bot offers it neither)
+    return (
+        f'<p class="offer">{h(t.gettext(AT_POSTER))}</p>'
+        + _radio(form.PLACE, spot.id, t.gettext(I_AM_AT, place=place_label(spot, t)), chosen == spot.id)
+        + _radio(form.PLACE, "", t.gettext(ELSEWHERE), chosen != spot.id)
+    )
 
 
 def form_page(
@@ -187,9 +262,11 @@ def form_page(
     problems: Mapping[str, Problem],
     now_local: datetime,
     max_photos: int,
+    spot: Place | None = None,
 ) -> str:
     """The report form for one kind, filled with `fields` and marked with `problems`."""
     summary = f'<p class="notice" role="alert">{h(t.gettext(CHECK_ANSWERS))}</p>' if problems else ""
+    script_texts = " ".join(f'data-t-{k}="{h(t.gettext(v))}"' for k, v in SCRIPT_TEXTS.items())
     kept = "".join(f'<input type="hidden" name="kept" value="{h(blob)}">' for blob in kept_photos)
     if kept_photos:
         kept += f'<p class="hint">{h(t.gettext(PHOTOS_KEPT, n=len(kept_photos)))}</p>'
@@ -202,7 +279,7 @@ def form_page(
     )
     hidden_geo = "".join(
         f'<input type="hidden" name="{n}" value="{h(fields.get(n, ""))}">'
-        for n in (form.LATITUDE, form.LONGITUDE, form.ACCURACY)
+        for n in (form.LATITUDE, form.LONGITUDE, form.ACCURACY, form.SOURCE)
     )
     location = (
         f'<button type="button" class="secondary" id="use-location" hidden {geo_attrs}>'
@@ -210,8 +287,10 @@ def form_page(
         f'<input type="text" name="{form.LOCATION}" id="location" value="{h(fields.get(form.LOCATION, ""))}"'
         f' autocomplete="off" placeholder="37.33, 113.57">'
         f'<p class="hint" id="location-status">{h(t.gettext(LOCATION_HINT))}</p>'
+        + _spot_offer(t, spot, places, fields.get(form.PLACE, ""))
         + _places(t, places, fields.get(form.PLACE, ""))
     )
+    spot_field = f'<input type="hidden" name="{form.SPOT}" value="{h(spot.id)}">' if spot else ""
     when_value = fields.get(form.WHEN) or now_local.strftime("%Y-%m-%dT%H:%M")
     when = (
         f'<input type="datetime-local" name="{form.WHEN}" value="{h(when_value)}"'
@@ -227,9 +306,10 @@ def form_page(
     )
     body = (
         f"<h1>{h(kind_title(t, kind))}</h1>{summary}{_error(t, problems, form.FORM)}"
-        f'<form method="post" action="{h(action)}" enctype="multipart/form-data" id="report">'
+        f'<form method="post" action="{h(action)}" enctype="multipart/form-data" id="report"'
+        f' data-kind="{h(kind.value)}"{"" if problems or fields else " data-fresh"} {script_texts}>'
         f'<input type="hidden" name="csrf" value="{h(csrf)}">'
-        f'<input type="hidden" name="draft_id" value="{h(draft_id)}">'
+        f'<input type="hidden" name="draft_id" value="{h(draft_id)}">{spot_field}'
         + _fieldset(form.PHOTOS, t.gettext("Photos"), photos + _error(t, problems, form.PHOTOS), problems)
         + _fieldset(
             form.LOCATION, t.gettext("Location"), location + _error(t, problems, form.LOCATION), problems
@@ -237,14 +317,80 @@ def form_page(
         + _fieldset(form.WHEN, t.gettext(WHEN_PROMPT), when + _error(t, problems, form.WHEN), problems)
         + questions
         + contact
-        + f'<button type="submit" class="send">{h(t.gettext(SEND))}</button></form>'
+        + f'<button type="submit" class="send">{h(t.gettext(SEND))}</button>'
+        + '<p id="progress" class="progress" role="status" aria-live="polite"></p></form>'
         + f'<p><a href="{h(url("/", t.language))}">{h(t.gettext(BACK))}</a></p>'
     )
-    return page(t, kind_title(t, kind), body, f"/report/{kind.value}")
+    return page(t, kind_title(t, kind), body, f"/report/{kind.value}", {form.SPOT: spot.id} if spot else None)
 
 
-def status_page(t: Translator, row: ReportRow, link: str, *, new: bool) -> str:
-    """A report's kind, date and status; right after sending, also the thanks and the private link."""
+def _steps(t: Translator, case: Case, plan: CasePlan) -> str:
+    """The case's progress as the owner follows it: reported, surveyed, decided, paid."""
+
+    def step(done: bool, label: str, detail: str) -> str:
+        mark = "✅" if done else "⏳"
+        return (f'<li class="{"done" if done else "todo"}"><span aria-hidden="true">{mark}</span> '
+                f"<strong>{h(t.gettext(label))}</strong> {h(detail)}</li>")
+
+    surveyed = case.surveyed_on is not None
+    survey_day = case.surveyed_on or case.survey_on or case.survey_due
+    items = [
+        step(True, STATE_LABELS[CaseState.REPORTED], day_text(t, case.reported_on)),
+        step(surveyed, STATE_LABELS[CaseState.SURVEYED],
+             day_text(t, survey_day) if surveyed else t.gettext(BY_DATE, date=day_text(t, survey_day))),
+    ]
+    if case.state is CaseState.DENIED or case.deny_reason:
+        reason = case.deny_reason or ""
+        said = t.gettext(OWNER_DENY_REASONS[reason]) if reason in OWNER_DENY_REASONS else reason
+        items.append(step(True, STATE_LABELS[CaseState.DENIED], said))
+    else:
+        decided = case.decided_on is not None
+        items.append(step(decided, STATE_LABELS[CaseState.APPROVED],
+                          f"{money(t, case.approved_fen)}, {day_text(t, case.decided_on)}"
+                          if decided and case.decided_on else ""))
+        paid = case.paid_on is not None
+        due = case.payment_due
+        detail = (f"{money(t, case.paid_fen)}, {day_text(t, case.paid_on)}" if paid and case.paid_on
+                  else t.gettext(BY_DATE, date=day_text(t, due)) if due else "")
+        items.append(step(paid, STATE_LABELS[CaseState.PAID], detail))
+    return '<ol class="steps">' + "".join(items) + "</ol>"
+
+
+def _needs(t: Translator, apply_due: date) -> str:
+    needs = "".join(f"<li>{h(t.gettext(need))}</li>" for need in OWNER_NEEDS)
+    return f"<p>{h(t.gettext(APPLY_BRING, date=day_text(t, apply_due)))}</p><ul>{needs}</ul>"
+
+
+def compensation_section(t: Translator, row: ReportRow, case: Case | None, plan: CasePlan) -> str:
+    """A livestock report's compensation: what to bring by when, then its case's progress."""
+    if case is None:
+        inner = _needs(t, plan.apply_due(row.observed_at.astimezone(plan.tz).date()))
+        inner += f"<p>{h(t.gettext(CASE_LATER))}</p>"
+        free_ranging = row.details.get("penned") == "free_ranging"
+    else:
+        inner = (f'<p id="case-state">{h(t.gettext(CASE_STATE, case=case.code))} '
+                 f"<strong>{h(t.gettext(STATE_LABELS[case.state]))}</strong></p>")
+        inner += _steps(t, case, plan)
+        if any(what == "apply" for what, _ in active_deadlines(case)):
+            inner += _needs(t, case.apply_due)
+        free_ranging = case.free_ranging and case.state is not CaseState.DENIED
+    if free_ranging:
+        inner += f'<p class="hint">⚠️ {h(t.gettext(FREE_RANGING))}</p>'
+    return f'<section class="case" id="compensation"><h2>{h(t.gettext(COMPENSATION))}</h2>{inner}</section>'
+
+
+def status_page(
+    t: Translator,
+    row: ReportRow,
+    link: str,
+    *,
+    new: bool,
+    case: Case | None = None,
+    plan: CasePlan | None = None,
+    hotline: str = "",
+) -> str:
+    """A report's kind, date and status; right after sending, also the thanks and the private link.
+    A sighting or a livestock loss gets the safety advice; a livestock loss its compensation."""
     kind = Kind(row.kind)
     status = t.gettext(STATUS_LABELS.get(row.status, row.status))
     body = ""
@@ -259,4 +405,10 @@ def status_page(t: Translator, row: ReportRow, link: str, *, new: bool) -> str:
     )
     if new:
         body += f'<p>{h(t.gettext(KEEP_LINK))}</p><p class="link"><a href="{h(link)}">{h(link)}</a></p>'
+    if kind is Kind.LIVESTOCK:
+        body += compensation_section(t, row, case, plan or default_plan())
+    if kind in (Kind.SIGHTING, Kind.LIVESTOCK):
+        lines = safety_text(t, kind.value, hotline or None).split("\n")
+        advice = "".join(f"<li>{h(line)}</li>" for line in lines)
+        body += f'<section class="safety"><h2>🛡 {h(t.gettext(STAY_SAFE))}</h2><ul>{advice}</ul></section>'
     return page(t, t.gettext(STATUS_TITLE, code=row.ref_code), body, link.split("?")[0])

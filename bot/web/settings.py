@@ -30,7 +30,7 @@ class WebSettings:
     reports_per_hour: int = 10  # per address: stored web reports
     posts_per_hour: int = 60  # per address: any form post (failed checks included)
     trust_forwarded_for: bool = False  # behind our own reverse proxy: use the last X-Forwarded-For hop
-    max_outbox_lag_seconds: float = 600.0  # /healthz fails when a message is overdue longer than this
+    max_outbox_lag_seconds: float = 600.0  # /healthz/telegram fails when a message is overdue longer
 
     @property
     def secure_cookies(self) -> bool:

@@ -12,6 +12,7 @@ const LABELS = {
     subtitle: "本机演示：假的 Telegram，真的机器人、真的数据库。",
     residentLanguage: "居民的 Telegram 语言",
     newResident: "换一位新居民",
+    tipline: "网页举报（不用 Telegram）",
     uiLanguage: "页面语言",
     resident: "居民（你）与机器人的私聊",
     staffGroup: "林业局审核群",
@@ -58,6 +59,7 @@ const LABELS = {
     subtitle: "A local demo: a fake Telegram, the real bot and a real database.",
     residentLanguage: "Resident's Telegram language",
     newResident: "New resident",
+    tipline: "Web tip line (no Telegram)",
     uiLanguage: "Page language",
     resident: "Resident (you) — private chat with the bot",
     staffGroup: "Forestry bureau moderation group",
@@ -288,6 +290,12 @@ function render() {
   drawKeyboard(r.reply_keyboard);
   drawCommands(r.commands);
   $("database").textContent = state.database;
+  const tipline = $("tipline");
+  if (state.tipline_port) {
+    // The same address the page was opened with (a LAN address in a training room), its own port.
+    tipline.href = `${location.protocol}//${location.hostname}:${state.tipline_port}/`;
+    tipline.hidden = false;
+  }
 }
 
 function drawChannels(channels) {
