@@ -1,7 +1,8 @@
 """Issue 24 §4, the crash campaign with people who send again: five figures that must stay at 0.
 
-The bot runs as a process (tests/crash_harness.py :class:`BotProcess`) and is killed with SIGKILL now
-and then while residents go through their reports. Unlike the harness's :class:`Driver`, who asks
+The bot runs as a process (tests/crash_harness.py :class:`BotProcess`), killed with SIGKILL now
+and then and started again 1–4 s later (a shortened RestartSec), while residents go through their
+reports. Unlike the harness's :class:`Driver`, who asks
 "/start → Keep my report" whenever an answer does not come, a :class:`Resender` does what people do:
 after 2–3.5 s of silence they send the same again (the same text, tap, pin, photo), still looking at
 the old question's keyboard, and they follow whatever question the bot shows next. They send /start
@@ -51,6 +52,8 @@ from tests.crash_harness import (
 
 #: people send the same again after this much silence (seconds)
 SILENCE_S = (2.0, 3.5)
+#: how long the killed bot stays down before it is started again (its start takes another second or two)
+RESTART_S = (1.0, 4.0)
 #: tries of the same step, each after a silence or a stray answer, before a person gives up on it
 PATIENCE = 4
 #: a step's answer button, by the step's action, for the "is it on screen" check
@@ -225,6 +228,21 @@ class ResendCampaign(Campaign):
         self.no_inbox = False
         self.twice_detail = ""
         self.resenders: list[Resender] = []
+
+    async def _killer(self, done: asyncio.Event) -> None:
+        """Kills the bot now and then, and starts it again after RESTART_S (systemd's RestartSec,
+        ten seconds in deploy/, shortened): people wait, then send again, while it is down."""
+        assert self.bot is not None
+        low, high = self.kill_every
+        while not done.is_set() and self.bot.kills < self.max_kills:
+            await self.bot.up.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.kill_rng.uniform(low, high))
+            if done.is_set():
+                return
+            await self.bot.kill()
+            await asyncio.sleep(self.kill_rng.uniform(*RESTART_S))
+            await self.bot.start()
 
     async def run(self) -> None:
         """All conversations, `concurrency` at a time, while the bot is killed now and then."""
