@@ -78,8 +78,8 @@ BOOT = secrets.token_hex(4)
 # whether the person saw the question that followed (a crash, an outage): people who get no reply
 # send the same again after a few seconds, and a restart takes ten (RestartSec in deploy/).
 REPEAT_WINDOW_S = 60.0
-# A question takes longer than this to read and answer: the same button pressed again sooner is a
-# repeat (a message has a better clue: its number in the chat, see `_is_repeat`).
+# A question takes longer than this to read and answer: the same message sent again sooner after
+# the question arrived is a repeat (Telegram dates messages in whole seconds: up to two seconds).
 READ_S = 1.0
 ASKED_KEY = "report_asked"  # bot_data: see `_asked`
 STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WHEN, report.REVIEW: REVIEW}
@@ -293,11 +293,11 @@ def _is_repeat(update: Update, last: dict[str, Any], asked: tuple[int, float, in
         return False
     if last.get("boot") != BOOT or asked is None or asked[0] != last.get("update"):
         return True  # the first message after a restart, or the question never went out
-    if message is not None:
-        # Messages in a chat are numbered in the order they were sent: one numbered below the
-        # question was sent before the question reached the person.
-        return message.message_id < asked[2]
-    return sent < asked[1] + READ_S  # a button press carries no number of its own
+    # Messages in a chat are numbered in the order they were sent: one numbered below the question
+    # was sent before the question reached the person. One sent less than READ_S after it was sent
+    # by someone who had not read it yet (the same tap, as the question arrived).
+    before = message is not None and message.message_id < asked[2]
+    return before or sent < asked[1] + READ_S
 
 
 async def show_current(update: Update, context: ContextTypes.DEFAULT_TYPE, before: str = "") -> int:

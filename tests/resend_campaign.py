@@ -13,8 +13,10 @@ Per run (:class:`FiveFigures`):
 - ``updates_lost``: an update a person sent that the bot never took in: not in the durable inbox,
   or still not done once the run is over.
 - ``updates_handled_twice``: an update whose effect the bot applied twice: a report stored twice,
-  a receipt sent twice, a photo stored twice in a report. (A step's answer applied twice is an
-  answer stored at the wrong step, the next figure.)
+  a photo stored twice in a report. (A step's answer applied twice is an answer stored at the
+  wrong step, the next figure.) Messages are sent at least once, not exactly once: a kill after
+  Telegram took a message and before the bot noted it has it sent again (a question, or a receipt
+  from the outbox); the summary counts the receipts sent again.
 - ``answers_at_wrong_step``: an answer in a stored report, or a saved draft, that is not what the
   person answered to that question.
 - ``told_about_unseen_step``: a bot message that names buttons that are not on the person's screen
@@ -293,10 +295,8 @@ class ResendCampaign(Campaign):
             db, "SELECT report_id, COUNT(*) AS n, COUNT(DISTINCT sha256) AS d FROM photos GROUP BY report_id"
         )
         twice_photos = sum(r["n"] - r["d"] for r in photos)
-        five.updates_handled_twice = f.duplicate_reports + f.duplicate_receipts + twice_photos
-        self.twice_detail = (
-            f"{f.duplicate_reports} reports, {f.duplicate_receipts} receipts, {twice_photos} photos"
-        )
+        five.updates_handled_twice = f.duplicate_reports + twice_photos
+        self.twice_detail = f"{f.duplicate_reports} reports, {twice_photos} photos"
         # Wrong step: submitted reports (reconcile), open drafts (saved answers).
         wrong = 0
         reports = db_rows(db, "SELECT ref_code, details FROM reports")
@@ -327,7 +327,8 @@ class ResendCampaign(Campaign):
         lost = "n/a (no inbox)" if self.no_inbox else five.updates_lost
         return (
             f"{f.conversations} conversations, {f.kills} SIGKILLs, {f.submitted} reports sent, "
-            f"{resends} messages sent again after a silence, {f.wall_s:.0f} s | "
+            f"{resends} messages sent again after a silence, {f.duplicate_receipts} receipts sent again, "
+            f"{f.wall_s:.0f} s | "
             f"updates lost {lost}, handled twice {five.updates_handled_twice}"
             f"{f' ({self.twice_detail})' if five.updates_handled_twice else ''}, "
             f"answers at the wrong step {five.answers_at_wrong_step}, told about a step they cannot see "
