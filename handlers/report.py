@@ -72,6 +72,7 @@ EDITING = "editing"  # "Change something" was tapped; the field list is on scree
 PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
 PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
 LAST_ANSWER = "last_answer"  # what the last save came after (see `_remember` and `resent_answer`)
+ANSWERED_AT = "answered_at"  # the question the update being handled answers (see `_remember`)
 # Tells this run of the bot from earlier ones in LAST_ANSWER (see `resent_answer`).
 BOOT = secrets.token_hex(4)
 # How long after an answer the same message again counts as a repeat of it, when the bot cannot tell
@@ -249,7 +250,14 @@ def _remember(update: Update, context: ContextTypes.DEFAULT_TYPE, *, repeat: boo
         "update": update.update_id,
         "print": fingerprint(update),
         "at": time.time(),
+        "from": draft.pop(ANSWERED_AT, None),  # the question it answered (noted by `resent_answer`)
+        "to": _position(draft),  # the question it led to
     }
+
+
+def _position(draft: dict[str, Any]) -> str:
+    """Which question the draft is at (a step, and the state that waits for it)."""
+    return f"{report.next_step(draft)}:{state_for({DRAFT: draft})}"
 
 
 async def resent_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -264,8 +272,11 @@ async def resent_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     the next question never reached the person, or the message was sent before it arrived, or it is
     the first message after a restart (the question was asked by the earlier run)."""
     draft = current_draft(context)
+    if draft is None:
+        return
+    draft[ANSWERED_AT] = _position(draft)  # the question this update answers, if it is taken
     last = _last_answer(draft)
-    if draft is None or last is None:
+    if last is None:
         return
     if update.update_id <= int(last.get("update", 0)) and time.time() - float(last.get("at", 0)) < 86400:
         log.info("update %s was taken before a crash: the current question again", update.update_id)
@@ -287,6 +298,8 @@ def _is_repeat(update: Update, last: dict[str, Any], asked: tuple[int, float, in
     said = fingerprint(update)
     if said is None or said != last.get("print"):
         return False
+    if last.get("from") == last.get("to"):
+        return False  # the last answer did not move the draft on: the same again answers the same question
     message = update.message
     sent = message.date.timestamp() if message is not None else time.time()
     if sent - float(last.get("at", 0)) > REPEAT_WINDOW_S:
