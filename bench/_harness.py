@@ -45,7 +45,7 @@ from bot.fake_telegram.ratelimit import RateLimits  # noqa: E402
 STAFF_GROUP = -1001234567890
 STAFF_ADMIN = 9001
 HESHUN = (37.3296, 113.5702)
-REF_CODE = re.compile(r"HS-\d{4}-\d{5}")
+REF_CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 # ------------------------------------------------------------------------------------------ the fake

@@ -8,6 +8,8 @@ Runs, one after the other (never two heavy ones at once), each script in its own
   echo at its fastest on the same fake Bot API; RSS after 10,000 reports (``--quick``: 1,000, RSS
   not judged); then, as information, a quick run against the echo on the bot's own transport;
 * ``bench_burst.py``   — 500 reports around one village (``--quick``: 150);
+* ``bench_web_throttled.py`` — the web tip line in Chromium on 750 kbit/s up / 300 ms (``--quick``:
+  without the slow plain-form-post run);
 
 then prints ONE table — benchmark, figure, target, measured (both sides where there are two),
 ratio, PASS/MISS — and the machine it ran on. A MISS is printed clearly but the exit status is 0
@@ -271,6 +273,18 @@ def e2e_like_rows(out: str) -> list[Row]:
     ]
 
 
+def web_rows(out: str) -> list[Row]:
+    """bench_web_throttled.py's ROW lines: figure, measured, target, ok."""
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("ROW\t"):
+            figure, measured, target, ok = line.split("\t")[1:5]
+            rows.append(Row("web", figure, target, measured, "", None if not ok else ok == "True"))
+    if not rows:
+        raise RuntimeError("no figures in the output")
+    return rows
+
+
 def burst_rows(out: str) -> list[Row]:
     r = result_json(out)
     label = (
@@ -382,7 +396,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["photos", "dedupe", "e2e", "e2e-like", "burst"],
+        choices=["photos", "dedupe", "e2e", "e2e-like", "burst", "web"],
         help="run only these (repeatable)",
     )
     parser.add_argument(
@@ -399,6 +413,7 @@ def main() -> int:
         # The echo on aiohttp is about 4× faster: 4× the echo updates keep its runs seconds long.
         ("e2e-like", "bench_e2e.py", ["--quick", "--echo-transport", "aiohttp", "--echo-updates", "12000"]),
         ("burst", "bench_burst.py", ["--quick"] if args.quick else []),
+        ("web", "bench_web_throttled.py", ["--quick"] if args.quick else []),
     ]
     rows: list[Row] = []
     durations: dict[str, float] = {}
@@ -419,6 +434,8 @@ def main() -> int:
                 rows += e2e_rows(out, args.quick)
             elif key == "e2e-like":
                 rows += e2e_like_rows(out)
+            elif key == "web":
+                rows += web_rows(out)
             else:
                 rows += burst_rows(out)
         except Exception as exc:  # a broken script is a row, and a non-zero exit at the end

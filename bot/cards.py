@@ -33,6 +33,7 @@ SOURCE_LABELS = {
     "place": N_("place name"),
     "exif": N_("photo GPS"),
     "browser": N_("browser location"),
+    "map": N_("tapped on the county map"),
 }
 
 COMPASS = {
@@ -186,13 +187,11 @@ def receipt_text(report: ReportRow, outcome: SubmittedReport, t: Translator) -> 
     """What the reporter is told once the report is safely stored."""
     lines = [
         "✅ " + html.escape(t.gettext("Thank you! Your report is saved.")),
-        html.escape(t.gettext("Reference code:")) + f" <code>{report.ref_code}</code>",
+        # The code of this submission (a repeat folded into an earlier report has its own). Nothing
+        # here may depend on other reports: a receipt saying "others saw it too" let anyone locate
+        # unpublished sightings and tips with probe reports (issue 19).
+        html.escape(t.gettext("Reference code:")) + f" <code>{outcome.ref_code}</code>",
     ]
-    if outcome.updated_existing:
-        lines.append(html.escape(t.gettext("You had reported this already, so we updated that report.")))
-    elif outcome.joined_existing:
-        lines.append(html.escape(t.gettext(
-            "Others saw it too: your report was added to one the forestry bureau is already looking at.")))
     lines.append(html.escape(t.gettext(
         "Forestry bureau staff will look at it soon. You can check it any time with /myreports.")))
     if Kind(report.kind) is Kind.TIP and not report.notify_reporter:

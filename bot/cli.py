@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, load_config
+from bot.logs import configure_logging
 
 DEFAULT_CONFIG_ENV = "LEOPARD_WATCH_CONFIG"
 
@@ -137,18 +138,6 @@ def _backup(config_path: Path | None, destination: Path) -> int:
     return 0
 
 
-# Libraries that log routine work at INFO: httpx every long-poll request, APScheduler (PTB's job
-# queue) three lines for every run of every job (~5,000 an hour). Their warnings still show.
-CHATTY_LOGGERS = ("httpx", "apscheduler")
-
-
-def configure_logging(level: str) -> None:
-    """The log format, and the chatty libraries quiet unless `level` is DEBUG."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["import-places"]:
@@ -161,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "run":
         _parser().print_help()
         return 0 if args.command is None else 2
+    # The project's loggers at --log-level, libraries at WARNING, secrets redacted (bot/logs.py).
     configure_logging(args.log_level)
     # The sandbox is for trying the bot on a laptop: only without a token AND without a
     # configuration file, so a server (which always has one) can never fill its real database

@@ -76,6 +76,8 @@ class Config:
     staff_user_ids: frozenset[int] = frozenset()
     max_report_age: timedelta = timedelta(days=30)
     draft_timeout: timedelta = timedelta(minutes=30)
+    # An unsent poaching tip's draft (kept in memory only) is deleted, with its photos, after this.
+    tip_draft_expiry: timedelta = timedelta(hours=24)
     max_photos: int = 10
     outbox_poll_seconds: float = 2.0
     # [telegram]: updates handled at once, each person's still one at a time (handlers/updates.py)
@@ -214,6 +216,12 @@ def load_config(
             minutes=_positive(
                 _get(reports, "reports", "draft_timeout_minutes", float, 30.0),
                 "reports.draft_timeout_minutes",
+            )
+        ),
+        tip_draft_expiry=timedelta(
+            hours=_positive(
+                _get(reports, "reports", "tip_draft_expiry_hours", float, 24.0),
+                "reports.tip_draft_expiry_hours",
             )
         ),
         max_photos=int(_positive(_get(reports, "reports", "max_photos", int, 10), "reports.max_photos")),

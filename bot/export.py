@@ -149,7 +149,8 @@ def export_rows(
 def _common(report: ReportRow, *, public: bool) -> dict[str, Any]:
     camera = is_camera_trap(report)
     return {
-        "occurrenceID": report.ref_code,
+        # A random UUID kept with the report: a code or a row id would count the reports (tips too).
+        "occurrenceID": report.occurrence_id,
         "basisOfRecord": "MachineObservation" if camera else "HumanObservation",
         "occurrenceStatus": "present",
         "scientificName": SCIENTIFIC_NAME,
@@ -163,8 +164,13 @@ def _common(report: ReportRow, *, public: bool) -> dict[str, Any]:
         "countryCode": COUNTRY_CODE,
         "stateProvince": STATE_PROVINCE,
         "county": COUNTY,
+        # Which reports are one incident is for the bureau and trusted researchers: in the public file
+        # the id would count incidents and tie a published report to unpublished ones.
         "dynamicProperties": json.dumps(
-            {"incidentId": report.incident_id, "reportKind": report.kind}, separators=(",", ":")
+            {"reportKind": report.kind}
+            if public
+            else {"incidentId": report.incident_id, "reportKind": report.kind},
+            separators=(",", ":"),
         ),
     }
 

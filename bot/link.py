@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -46,6 +46,8 @@ class TelegramLink:
     reason: str = ""
     changed_at: float = field(default_factory=time.time)  # wall clock, for /healthz "since"
     secrets: tuple[str, ...] = ()  # never written into a reason (the token is part of every Bot API URL)
+    # Called when Telegram answers again after being unreachable (the outbox stops waiting out its back-off).
+    on_back: list[Callable[[], None]] = field(default_factory=list)
 
     def clean(self, reason: str) -> str:
         """`reason` on one line, without the token or a proxy's user:password."""
@@ -62,11 +64,12 @@ class TelegramLink:
         """A Bot API answer arrived (any HTTP answer: an error code still means it is reachable)."""
         if self.state is LinkState.UP:
             return
-        if self.state is LinkState.DOWN:
-            log.info("Telegram reachable again")
-        else:
-            log.info("Telegram reachable")
+        back = self.state is LinkState.DOWN
+        log.info("Telegram reachable again" if back else "Telegram reachable")
         self.state, self.reason, self.changed_at = LinkState.UP, "", time.time()
+        if back:
+            for callback in self.on_back:
+                callback()
 
     def unreachable(self, reason: str) -> None:
         """A Bot API call could not get an answer; the first failure after success is logged."""

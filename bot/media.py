@@ -8,6 +8,7 @@ only an unreferenced file.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from dataclasses import asdict
 from datetime import datetime
@@ -52,8 +53,15 @@ def _write(path: Path, data: bytes) -> None:
     tmp.replace(path)  # atomic: a reader never sees half a file
 
 
-async def store_photo(data: bytes, media_dir: Path, *, now: datetime) -> dict[str, Any]:
-    """Checks the bytes, writes original/derived/thumbnail, and returns what the draft keeps."""
+async def store_photo(
+    data: bytes, media_dir: Path, *, now: datetime, keep_original: bool = True
+) -> dict[str, Any]:
+    """Checks the bytes, writes original/derived/thumbnail, and returns what the draft keeps.
+
+    `keep_original=False` (a poaching tip's photo, issue 19): only the metadata-free copies are
+    written, named by the copy's own SHA-256, and the copy stands in for the original everywhere
+    (staff's "Original photos", trusted channels): no owner name, serial number or device model of
+    the tipster's camera is kept or sent, nor a hash that would recognise their original file."""
     if len(data) > photos.MAX_DOWNLOAD_BYTES:
         raise PhotoProblemError(TOO_BIG)
     try:
@@ -61,17 +69,19 @@ async def store_photo(data: bytes, media_dir: Path, *, now: datetime) -> dict[st
     except photos.PhotoRejected as rejected:
         raise PhotoProblemError(photos.PROBLEM_MESSAGES[rejected.problem]) from None
     ext = EXTENSIONS.get(processed.mime_type, "bin")
-    original = media_dir / "originals" / f"{processed.sha256}.{ext}"
-    derived = media_dir / "derived" / f"{processed.sha256}.jpg"
-    thumbnail = media_dir / "thumbnails" / f"{processed.sha256}.jpg"
-    await asyncio.to_thread(_write, original, data)
+    sha256 = processed.sha256 if keep_original else hashlib.sha256(processed.derived_jpeg).hexdigest()
+    derived = media_dir / "derived" / f"{sha256}.jpg"
+    original = media_dir / "originals" / f"{sha256}.{ext}" if keep_original else derived
+    thumbnail = media_dir / "thumbnails" / f"{sha256}.jpg"
+    if keep_original:
+        await asyncio.to_thread(_write, original, data)
     await asyncio.to_thread(_write, derived, processed.derived_jpeg)
     await asyncio.to_thread(_write, thumbnail, processed.thumbnail_jpeg)
     facts = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(processed.facts).items()}
     return {
-        "sha256": processed.sha256,
+        "sha256": sha256,
         "phash": processed.phash,
-        "mime_type": processed.mime_type,
+        "mime_type": processed.mime_type if keep_original else "image/jpeg",
         "width": processed.width,
         "height": processed.height,
         "original_path": str(original),

@@ -142,6 +142,7 @@ def card_text(state: CardState, t: Translator) -> str:
     photos = sum(len(r.photos) for r in state.reports)
     if photos:
         lines.append("📷 " + html.escape(t.ngettext("{n} photo", "{n} photos", photos)))
+    lines += photo_fact_lines(anchor, t)
     lines.append("👤 " + reporter_html(anchor, t))
     if anchor.details.get("channel") == "web":
         lines.append("🌐 " + html.escape(t.gettext("Sent through the web tip line")))
@@ -155,6 +156,22 @@ def card_text(state: CardState, t: Translator) -> str:
         others = ", ".join(f"#{n}" for n in state.merge_suggestions)
         lines.append("🔀 " + html.escape(t.gettext("Possibly the same as {incidents}", incidents=others)))
     return "\n".join(lines)
+
+
+def photo_fact_lines(report: ReportRow, t: Translator) -> list[str]:
+    """What a tip's photos said about themselves (kept as text: only stripped copies are kept)."""
+    lines = []
+    for fact in report.details.get("photo_facts") or []:
+        parts = []
+        if fact.get("taken_at"):
+            parts.append(t.gettext("taken {time}", time=t.datetime(datetime.fromisoformat(fact["taken_at"]))))
+        if fact.get("latitude") is not None and fact.get("longitude") is not None:
+            position = format_coordinates(float(fact["latitude"]), float(fact["longitude"]))
+            parts.append(t.gettext("camera position {position}", position=position))
+        if parts:
+            label = t.gettext("Photo {number}", number=int(fact.get("photo") or 0))
+            lines.append("📷 " + html.escape(f"{label}: " + ", ".join(parts)))
+    return lines
 
 
 def review_line(state: CardState, t: Translator) -> str:

@@ -8,10 +8,11 @@ without a bot. A draft is a JSON-friendly dict because it lives in conversation 
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -421,21 +422,75 @@ def display_answer(q: Question, value: Any) -> tuple[str, bool]:
     return str(value), False
 
 
+# --- anonymous tips ------------------------------------------------------------------------
+
+
+def to_minute(moment: datetime) -> datetime:
+    """`moment` without its seconds: what an anonymous tip keeps of a time (issue 19)."""
+    return moment.replace(second=0, microsecond=0)
+
+
+def tip_for_storage(draft: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """An anonymous tip's draft as it is stored: the time of the event to the minute, and what its
+    photos said about themselves (capture time, position) as `photo_facts` for the staff card, since
+    only the stripped copies are kept."""
+    stored = {**draft, "answers": dict(draft["answers"])}
+    if draft.get("observed_at"):
+        stored["observed_at"] = to_minute(datetime.fromisoformat(draft["observed_at"])).isoformat()
+    facts = []
+    for number, photo in enumerate(draft["photos"], start=1):
+        known = photo.get("facts") or {}
+        taken = datetime.fromisoformat(known["taken_at"]) if known.get("taken_at") else None
+        if taken is not None and taken.tzinfo is None:
+            taken = taken.replace(tzinfo=tz)  # a camera's naive clock is county time (bot/photos.py)
+        fact = {
+            "photo": number,
+            "taken_at": to_minute(taken).isoformat() if taken else None,
+            "latitude": known.get("latitude"),
+            "longitude": known.get("longitude"),
+        }
+        if any(fact[k] is not None for k in ("taken_at", "latitude")):
+            facts.append(fact)
+    if facts:
+        stored["answers"]["photo_facts"] = facts
+    return stored
+
+
 # --- reference codes -------------------------------------------------------------------------
 
 REF_PREFIX = "HS"
+# Random, so a code says nothing about how many reports (or tips) came before it. Six characters from
+# an alphabet without look-alikes (no 0/O, 1/I/L, 2/Z, 5/S, 8/B): read out on a phone call without
+# spelling. 25**6 = 244 million codes; the store draws again on the rare collision.
+REF_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
+_REF = re.compile(rf"^{REF_PREFIX}-?([{REF_ALPHABET}]{{4}})-?([{REF_ALPHABET}]{{2}})$")
+# Codes handed out before they were random (HS-2026-00042) still find their reports.
+_LEGACY_REF = re.compile(rf"^{REF_PREFIX}-(\d{{4}})-(\d{{5,}})$")
+# A code inside a longer text (a card, a receipt), either form.
+REF_IN_TEXT = re.compile(
+    rf"\b{REF_PREFIX}-(?:[{REF_ALPHABET}]{{4}}-[{REF_ALPHABET}]{{2}}|\d{{4}}-\d{{5,}})\b"
+)
 
 
-def reference_code(year: int, sequence: int) -> str:
-    """A code people can read out on the phone, like HS-2026-00042."""
-    return f"{REF_PREFIX}-{year}-{sequence:05d}"
+REF_SPACE = len(REF_ALPHABET) ** 6
 
 
-_REF = re.compile(rf"^{REF_PREFIX}-(\d{{4}})-(\d{{5,}})$")
+def new_reference_code() -> str:
+    """A fresh random code people can read out on the phone, like HS-7K3F-9Q."""
+    number = secrets.randbelow(REF_SPACE)
+    chars = []
+    for _ in range(6):
+        number, digit = divmod(number, len(REF_ALPHABET))
+        chars.append(REF_ALPHABET[digit])
+    return f"{REF_PREFIX}-{''.join(chars[:4])}-{''.join(chars[4:])}"
 
 
-def parse_reference_code(text: str) -> tuple[int, int] | None:
-    """(year, sequence) from a typed code, forgiving case, spaces and full-width characters."""
+def parse_reference_code(text: str) -> str | None:
+    """The code as stored, from a typed one (forgiving case, spaces, dashes and full-width
+    characters), or None when it is no code."""
     normalized = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper().replace("_", "-")
     match = _REF.match(normalized)
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    if match:
+        return f"{REF_PREFIX}-{match.group(1)}-{match.group(2)}"
+    legacy = _LEGACY_REF.match(normalized)
+    return f"{REF_PREFIX}-{legacy.group(1)}-{int(legacy.group(2)):05d}" if legacy else None

@@ -14,6 +14,7 @@ import json
 import secrets
 import sqlite3
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from bot.dedupe import (
     spatial_matches,
 )
 from bot.geo import haversine_m
-from bot.report import reference_code
+from bot.report import new_reference_code
 from bot.review import CardState, Review
 
 MIGRATIONS: list[str] = [
@@ -354,7 +355,20 @@ MIGRATIONS: list[str] = [
     """
     DROP TABLE conversations;
     """,
-    # 7: the durable inbox (issue 24). Every Telegram update is written here before Telegram is told it
+    # 7: nothing handed out says how many reports there are (issue 19). Reference codes are random
+    # (bot.report.new_reference_code); a repeat folded into the same person's earlier report gets a code
+    # of its own in report_drafts, so its receipt looks like any other. Exports name an occurrence by a
+    # random UUID kept with the report (stable from one export to the next), never by its code or id.
+    """
+    ALTER TABLE reports ADD COLUMN occurrence_id TEXT;
+    UPDATE reports SET occurrence_id = lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4'
+        || substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1)
+        || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)));
+    CREATE UNIQUE INDEX reports_by_occurrence_id ON reports (occurrence_id);
+    ALTER TABLE report_drafts ADD COLUMN ref_code TEXT;
+    CREATE UNIQUE INDEX report_drafts_by_ref_code ON report_drafts (ref_code) WHERE ref_code IS NOT NULL;
+    """,
+    # 8: the durable inbox (issue 24). Every Telegram update is written here before Telegram is told it
     # arrived (the next getUpdates offset, or the webhook's 200) and marked done once handled, so a
     # crash loses none and a restart handles what was received and not done first. The update's JSON
     # is cleared when it is done (a tip's words must not linger here); the id stays a while so a
@@ -369,6 +383,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX inbox_pending ON inbox (update_id) WHERE done_at IS NULL;
     """,
 ]
+
+# A report by one of its reference codes: its own, or one a repeat folded into it was given.
+_BY_CODE = "(ref_code = ? OR id IN (SELECT report_id FROM report_drafts WHERE ref_code = ?))"
 
 
 @dataclass(frozen=True)
@@ -454,6 +471,7 @@ class ReportRow:
     notify_reporter: bool
     incident_id: int | None
     photos: tuple[StoredPhoto, ...] = ()
+    occurrence_id: str = ""  # the random UUID exports name it by
 
 
 @dataclass(frozen=True)
@@ -464,6 +482,7 @@ class OutboxItem:
     payload: dict[str, Any]
     purpose: str
     attempts: int
+    private: bool = False  # scrubbed once sent or given up (see Outgoing)
 
 
 Compose = Callable[[ReportRow, "SubmittedReport"], Sequence[Outgoing]]
@@ -488,6 +507,9 @@ class Store:
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA busy_timeout = 5000")
+        # Deleted and overwritten content is zeroed, not left in free space: a scrubbed receipt or
+        # a forgotten person must not stay readable in the file (issue 19).
+        await conn.execute("PRAGMA secure_delete = ON")
         store = cls(conn)
         await store.migrate()
         return store
@@ -580,8 +602,8 @@ class Store:
             # A draft that updated the same person's earlier report is replayed the same way.
             alias = await _first(
                 conn,
-                "SELECT r.id, r.ref_code FROM report_drafts d JOIN reports r ON r.id = d.report_id"
-                " WHERE d.draft_id = ?",
+                "SELECT r.id, COALESCE(d.ref_code, r.ref_code) AS ref_code"
+                " FROM report_drafts d JOIN reports r ON r.id = d.report_id WHERE d.draft_id = ?",
                 (draft["id"],),
             )
             if alias:
@@ -590,11 +612,11 @@ class Store:
             seq = (await _one(conn, "SELECT COALESCE(MAX(seq), 0) + 1 FROM reports WHERE year = ?", (year,)))[
                 0
             ]
-            code = reference_code(year, seq)
+            code = await _fresh_code(conn)
             probe = _probe(draft, reporter, photos)
             earlier = await self._earlier_same_report(conn, probe)
             if earlier is not None:
-                outcome = await self._update_earlier(conn, earlier, draft, photos, submitted_at)
+                outcome = await self._update_earlier(conn, earlier, draft, photos, submitted_at, code)
             else:
                 decision = await self._find_incident(conn, probe)
                 incident_id = decision.incident_id
@@ -604,8 +626,9 @@ class Store:
                     """INSERT INTO reports (draft_id, year, seq, ref_code, kind, reporter_id, reporter_name,
                            reporter_username, language, latitude, longitude, accuracy_m, location_source,
                            input_datum, place_name, observed_at, submitted_at, details, notify_reporter,
-                           incident_id, reporter_key, observed_s, match_reason, match_distance_m)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           incident_id, reporter_key, observed_s, match_reason, match_distance_m,
+                           occurrence_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (
                         draft["id"],
                         year,
@@ -631,6 +654,7 @@ class Store:
                         probe.observed_s,
                         decision.reason.value,
                         decision.distance_m,
+                        str(uuid.uuid4()),
                     ),
                 )
                 report_id = cursor.lastrowid
@@ -652,7 +676,7 @@ class Store:
 
     async def report_by_code(self, code: str) -> ReportRow | None:
         async with self.reading() as conn:
-            found = await _first(conn, "SELECT id FROM reports WHERE ref_code = ?", (code,))
+            found = await _first(conn, f"SELECT id FROM reports WHERE {_BY_CODE}", (code, code))
             return await self._report(conn, found["id"]) if found else None
 
     async def reports_of(self, user_id: int, limit: int = 20) -> list[ReportRow]:
@@ -729,6 +753,7 @@ class Store:
                 notify_reporter=bool(r["notify_reporter"]),
                 incident_id=r["incident_id"],
                 photos=tuple(photos.get(r["id"], ())),
+                occurrence_id=r["occurrence_id"] or "",
             )
             for r in (by_id[i] for i in report_ids if i in by_id)
         ]
@@ -742,6 +767,9 @@ class Store:
 
     @staticmethod
     async def _enqueue(conn: aiosqlite.Connection, messages: Sequence[Outgoing], now: datetime) -> None:
+        # A private row keeps only the kind of its purpose ("receipt", not "receipt:<report id>") and
+        # its minute: once scrubbed, nothing in it points at a report, a draft or a moment (issue 19).
+        minute = now.replace(second=0, microsecond=0).isoformat()
         await conn.executemany(
             "INSERT INTO outbox (chat_id, method, payload, purpose, created_at, due_at, private)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -750,8 +778,8 @@ class Store:
                     m.chat_id,
                     m.method,
                     json.dumps(m.payload, ensure_ascii=False),
-                    m.purpose,
-                    now.isoformat(),
+                    m.purpose.split(":", 1)[0] if m.private else m.purpose,
+                    minute if m.private else now.isoformat(),
                     time.time(),
                     int(m.private),
                 )
@@ -777,17 +805,20 @@ class Store:
             )
         return [
             OutboxItem(
-                r["id"], r["chat_id"], r["method"], json.loads(r["payload"]), r["purpose"], r["attempts"]
+                r["id"], r["chat_id"], r["method"], json.loads(r["payload"]), r["purpose"], r["attempts"],
+                bool(r["private"]),
             )
             for r in rows
         ]
 
-    async def outbox_sent(self, item_id: int, result: Any) -> None:
+    async def outbox_sent(self, item_id: int, result: Any, *, private: bool = False) -> None:
         await self._write_unsynced(
             "UPDATE outbox SET status = 'sent', attempts = attempts + 1, "
             f"result = CASE WHEN private = 1 THEN NULL ELSE ? END, {_SCRUBBED_IF_PRIVATE} WHERE id = ?",
             (json.dumps(result), item_id),
         )
+        if private:
+            await self.checkpoint()
 
     async def outbox_retry(self, item_id: int, delay_s: float, error: str) -> None:
         await self._write_unsynced(
@@ -795,13 +826,30 @@ class Store:
             (time.time() + delay_s, error[:500], item_id),
         )
 
-    async def outbox_failed(self, item_id: int, error: str) -> None:
+    async def outbox_due_now(self, now: float) -> None:
+        """Telegram is reachable again: what waited out a network back-off goes now (a 429's wait stays)."""
+        await self._write_unsynced(
+            "UPDATE outbox SET due_at = ? WHERE status = 'pending' AND due_at > ? AND attempts > 0"
+            " AND (last_error IS NULL OR last_error NOT LIKE '429%')",
+            (now, now),
+        )
+
+    async def outbox_failed(self, item_id: int, error: str, *, private: bool = False) -> None:
         await self._write_unsynced(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
             "result = CASE WHEN private = 1 THEN NULL ELSE result END, "
             f"{_SCRUBBED_IF_PRIVATE} WHERE id = ?",
             (error[:500], item_id),
         )
+        if private:
+            await self.checkpoint()
+
+    async def checkpoint(self) -> None:
+        """Copies the WAL into the database and truncates it to nothing: after a scrub, the older
+        versions of the scrubbed pages (a tipster's chat id in a receipt) must not stay in the -wal
+        file. A reader holding an old snapshot (a backup) can keep part of it until the next one."""
+        async with self._lock:
+            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def outbox_depth(self) -> int:
         async with self.reading() as conn:
@@ -1012,6 +1060,17 @@ class Store:
 
         report_id, incident_id = next_id("reports"), next_id("incidents")
         seqs = dict(conn.execute("SELECT year, MAX(seq) FROM reports GROUP BY year").fetchall())
+        taken = {code for (code,) in conn.execute(
+            "SELECT ref_code FROM reports"
+            " UNION ALL SELECT ref_code FROM report_drafts WHERE ref_code IS NOT NULL"
+        )}
+
+        def fresh_code() -> str:
+            while (code := new_reference_code()) in taken:
+                pass
+            taken.add(code)
+            return code
+
         indexes = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
             " AND tbl_name IN ('incidents', 'reports', 'photos')"
@@ -1041,7 +1100,7 @@ class Store:
                             f"import-{report_id:010d}",
                             year,
                             seq,
-                            reference_code(year, seq),
+                            fresh_code(),
                             row.kind,
                             row.reporter_id,
                             row.latitude,
@@ -1052,6 +1111,7 @@ class Store:
                             incident_id,
                             _reporter_key(row.reporter_id),
                             observed_s,
+                            str(uuid.uuid4()),
                         )
                     )
                     for position, (sha, phash) in enumerate(row.photos):
@@ -1078,9 +1138,9 @@ class Store:
                 conn.executemany(
                     "INSERT INTO reports (id, draft_id, year, seq, ref_code, kind, reporter_id, language,"
                     " latitude, longitude, accuracy_m, location_source, observed_at, submitted_at, details,"
-                    " notify_reporter, incident_id, reporter_key, observed_s, match_reason)"
+                    " notify_reporter, incident_id, reporter_key, observed_s, match_reason, occurrence_id)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, 'zh_Hans', ?, ?, ?, 'import', ?, ?, '{}', 0,"
-                    " ?, ?, ?, 'new')",
+                    " ?, ?, ?, 'new', ?)",
                     reports,
                 )
                 conn.executemany(_INSERT_PHOTO, photos)
@@ -1119,13 +1179,15 @@ class Store:
         draft: dict[str, Any],
         photos: Sequence[StoredPhoto],
         now: datetime,
+        code: str,
     ) -> SubmittedReport:
         """Folds a repeat submission into the reporter's earlier report: newer answers replace older
         ones, new photos are appended; place and time stay those of the first report (it may be an
-        anchor). The draft id is kept so a replay of this draft is recognised."""
+        anchor). The draft id is kept so a replay of this draft is recognised, with a code of its own
+        (`code`, which finds the earlier report) so its receipt does not say it was a repeat."""
         assert earlier.report_id is not None
         report_id, stamp = earlier.report_id, now.isoformat()
-        first = (await _fetch(conn, "SELECT ref_code, details FROM reports WHERE id = ?", (report_id,)))[0]
+        first = (await _fetch(conn, "SELECT details FROM reports WHERE id = ?", (report_id,)))[0]
         details = {**json.loads(first["details"]), **draft["answers"]}
         await conn.execute(
             "UPDATE reports SET details = ?, revision = revision + 1, updated_at = ? WHERE id = ?",
@@ -1141,13 +1203,13 @@ class Store:
         start = max((r["position"] for r in known), default=-1) + 1
         await _insert_photos(conn, report_id, fresh, earlier.observed_s, start)
         await conn.execute(
-            "INSERT INTO report_drafts (draft_id, report_id, submitted_at) VALUES (?, ?, ?)",
-            (draft["id"], report_id, stamp),
+            "INSERT INTO report_drafts (draft_id, report_id, submitted_at, ref_code) VALUES (?, ?, ?, ?)",
+            (draft["id"], report_id, stamp, code),
         )
         await _refresh_incident(conn, earlier.incident_id, stamp)
         return SubmittedReport(
             report_id,
-            first["ref_code"],
+            code,
             created=True,
             incident_id=earlier.incident_id,
             updated_existing=True,
@@ -1631,7 +1693,9 @@ class Store:
     async def report_key(self, ref_code: str) -> str | None:
         """Whose report this is, as a ban key; None for an unknown code or a web report (no person)."""
         async with self.reading() as conn:
-            row = await _first(conn, "SELECT reporter_key FROM reports WHERE ref_code = ?", (ref_code,))
+            row = await _first(
+                conn, f"SELECT reporter_key FROM reports WHERE {_BY_CODE}", (ref_code, ref_code)
+            )
         return row[0] if row else None
 
     async def recent_report_count(self, user_id: int, anonymous_key: str | None, since: datetime) -> int:
@@ -1754,6 +1818,11 @@ class Store:
                 (now.isoformat(), json.dumps([r["id"] for r in rows])),
             )
             return await self._unreferenced(conn, sorted({(r["sha256"], r["original_path"]) for r in rows}))
+
+    async def unreferenced_files(self, files: Sequence[tuple[str, str]]) -> list[str]:
+        """The paths of `files` ((sha256, path)) that no photo row and no saved draft uses."""
+        async with self.reading() as conn:
+            return await self._unreferenced(conn, files)
 
     @staticmethod
     async def _unreferenced(conn: aiosqlite.Connection, files: Sequence[tuple[str, str]]) -> list[str]:
@@ -1886,7 +1955,7 @@ class Store:
     async def case_by_report_code(self, code: str) -> Any:
         """The case a report belongs to: its incident's only case, or the owner's case it opened."""
         async with self.reading() as conn:
-            report = await _first(conn, "SELECT id, incident_id FROM reports WHERE ref_code = ?", (code,))
+            report = await _first(conn, f"SELECT id, incident_id FROM reports WHERE {_BY_CODE}", (code, code))
             if report is None:
                 return None
             cases = await self._cases(
@@ -2114,7 +2183,8 @@ class BackupResult:
 # A private message (an anonymous tip's receipt) keeps no trace of its chat once sent or given up.
 _SCRUBBED_IF_PRIVATE = (
     "chat_id = CASE WHEN private = 1 THEN 0 ELSE chat_id END, "
-    "payload = CASE WHEN private = 1 THEN '{}' ELSE payload END"
+    "payload = CASE WHEN private = 1 THEN '{}' ELSE payload END, "
+    "due_at = CASE WHEN private = 1 THEN CAST(due_at / 60 AS INTEGER) * 60 ELSE due_at END"
 )
 
 
@@ -2139,6 +2209,14 @@ async def _fetch(
 ) -> list[aiosqlite.Row]:
     """Every row of a query (positional or named parameters), in one trip to the database thread."""
     return list(await conn.execute_fetchall(sql, params))
+
+
+async def _fresh_code(conn: aiosqlite.Connection) -> str:
+    """A random reference code no report and no folded repeat has yet."""
+    while True:
+        code = new_reference_code()
+        if await _first(conn, f"SELECT 1 FROM reports WHERE {_BY_CODE}", (code, code)) is None:
+            return code
 
 
 def _statements(script: str) -> list[str]:

@@ -34,6 +34,7 @@ from bot import locations
 from bot.config import Config
 from bot.i18n import N_, translator
 from bot.link import TelegramLink, retry_delays
+from bot.logs import environment_secrets, redact
 from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.inbox import attach_inbox, inbox_of, run_polling
@@ -108,6 +109,7 @@ async def post_init(application: AnyApplication) -> None:
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
     )
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
+    svc.telegram.on_back.append(lambda: _retry_outbox_now(svc))
     await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
     privacy.schedule_retention(application)  # originals of rejected reports, after the retention period
     schedule_idle_drafts(application, config.draft_timeout)  # "your report is paused" after a quiet spell
@@ -123,6 +125,21 @@ async def post_init(application: AnyApplication) -> None:
             log.warning("could not set the %s command menu: %s", language, error)
     # Before any update is handled: what an earlier run received and did not finish goes first.
     await inbox_of(application).replay()
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _retry_outbox_now(svc: Services) -> None:
+    """Telegram is back: cards and receipts that waited out a back-off during the outage go now."""
+
+    async def retry() -> None:
+        await svc.store.outbox_due_now(time.time())
+        svc.outbox_wakeup.set()
+
+    task = asyncio.get_running_loop().create_task(retry())
+    _background.add(task)  # held until done, so it is not garbage-collected half-way
+    task.add_done_callback(_background.discard)
 
 
 async def post_shutdown(application: AnyApplication) -> None:
@@ -165,6 +182,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     _last_alert[name] = time.monotonic()
     svc = services(context)
     detail = "".join(traceback.format_exception_only(context.error)).strip() if context.error else name
+    detail = redact(detail, environment_secrets())  # an error text may carry a URL with the token
     for admin in svc.config.staff_user_ids:
         with contextlib.suppress(Exception):
             await context.bot.send_message(

@@ -17,7 +17,7 @@ the moderation group, from staff only (``handlers.staff.staff_only``)::
     /paid C12 [3000] [2025-10-20]    /close C12 [note]    /applied C12 [date]
     /case C12 (post the card again)    /cases    /monthly [2025-10]
 
-A case can also be named by a report's code (HS-2025-00042). Survey photos: reply to the case card
+A case can also be named by a report's code (HS-7K3F-9Q). Survey photos: reply to the case card
 with photos (or put the case number in the caption).
 """
 
@@ -79,7 +79,7 @@ from bot.compensation import (
 )
 from bot.config import Config
 from bot.i18n import Translator
-from bot.report import parse_reference_code, reference_code
+from bot.report import parse_reference_code
 from bot.store import Outgoing, Store
 from handlers.common import Services, reply, services
 from handlers.staff import staff_name, staff_only
@@ -284,14 +284,14 @@ async def case_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def find_case(svc: Services, text: str) -> Case | None:
-    """A case by its number (C12, #12, 12) or by one of its reports' codes (HS-2025-00042)."""
+    """A case by its number (C12, #12, 12) or by one of its reports' codes (HS-7K3F-9Q)."""
     number = parse_case_ref(text)
     if number is not None:
         found: Case | None = await svc.store.case(number)
         return found
-    parsed = parse_reference_code(text)
-    if parsed is not None:
-        by_code: Case | None = await svc.store.case_by_report_code(reference_code(*parsed))
+    code = parse_reference_code(text)
+    if code is not None:
+        by_code: Case | None = await svc.store.case_by_report_code(code)
         return by_code
     return None
 

@@ -15,6 +15,7 @@ from bot.locations import gazetteer
 from bot.report import KIND_LABELS, Kind
 from bot.safety import parse_start_payload, safety_text
 from handlers.common import inline_keyboard, reply_or_queue, services, tr
+from handlers.persistence import LANGUAGE_CHOSEN
 
 MENU_ICONS = {Kind.SIGHTING: "🐆", Kind.LIVESTOCK: "🐄", Kind.SIGNS: "🐾", Kind.TIP: "🚨"}
 MENU_LABELS = {
@@ -133,6 +134,7 @@ async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await query.answer()
         return
     context.user_data["lang"] = language
+    context.user_data[LANGUAGE_CHOSEN] = True  # worth keeping on its own (handlers/persistence.py)
     await query.answer()
     await show_menu(update, context)
 

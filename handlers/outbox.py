@@ -28,7 +28,7 @@ from telegram import (
     ReplyKeyboardRemove,
     ReplyParameters,
 )
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.i18n import Translator
 from bot.moderation import BUTTON_LABELS, REJECT_REASONS, Action, card_text, main_buttons
@@ -187,17 +187,23 @@ class OutboxSender:
             await self.store.outbox_retry(item.id, float(delay), f"429 retry after {delay}")
         except Forbidden as error:
             # The person blocked the bot (or left): nothing later will change that.
-            log.info("outbox %s to %s refused: %s", item.id, item.chat_id, error.message)
-            await self.store.outbox_failed(item.id, f"403 {error.message}")
+            # A private chat's id is a person's Telegram id: never in a log line (issue 19).
+            where = "a private chat" if item.chat_id > 0 else item.chat_id
+            log.info("outbox %s to %s refused: %s", item.id, where, error.message)
+            await self.store.outbox_failed(item.id, f"403 {error.message}", private=item.private)
         except BadRequest as error:
             log.error("outbox %s (%s) rejected by Telegram: %s", item.id, item.purpose, error.message)
-            await self.store.outbox_failed(item.id, f"400 {error.message}")
+            await self.store.outbox_failed(item.id, f"400 {error.message}", private=item.private)
         except (TelegramError, OSError) as error:
             delay = backoff_seconds(item.attempts)
-            log.warning("outbox %s failed (%s), retry in %.0f s", item.id, error, delay)
+            # Telegram out of reach is logged once by the transport ("Telegram unreachable: …"),
+            # not once per queued message and try.
+            quiet = isinstance(error, NetworkError) and not isinstance(error, TimedOut)
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "outbox %s failed (%s), retry in %.0f s", item.id, error, delay)
             await self.store.outbox_retry(item.id, delay, str(error))
         else:
-            await self.store.outbox_sent(item.id, ids)
+            await self.store.outbox_sent(item.id, ids, private=item.private)
 
     async def run(self) -> None:
         """Runs until cancelled."""

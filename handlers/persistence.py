@@ -4,6 +4,11 @@ Only user data (the draft, the language) is kept; chat, bot and callback data ar
 Conversation states are not stored at all: each conversation's state is derived from the person's
 user data (for the report conversation, from the draft), so no crash can leave a state that
 disagrees with its draft. The SQL is in `bot.store`; this class adapts it to PTB.
+
+Two things are never written, so that the database holds no row keyed by a tipster's Telegram id
+(issue 19): a poaching tip's draft lives only in memory (it expires after `tip_draft_hours`, and a
+crash or restart loses it: the price of leaving no trace), and a language that only came from the
+person's Telegram settings is not worth a row of its own (one chosen with /language is).
 """
 
 from __future__ import annotations
@@ -11,17 +16,34 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from telegram import Update
 from telegram.ext import Application, BasePersistence, CallbackContext, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
+from bot.report import Kind
 from bot.store import Store
 
 UserData = dict[str, Any]
 # A conversation's state for a person, from their user data (None: not in the conversation).
 StateFromData = Callable[[Mapping[str, Any]], object | None]
+DRAFT = "draft"
+LANGUAGE_CHOSEN = "lang_chosen"  # set by /language: the language is the person's choice, worth keeping
+
+
+def is_tip_draft(draft: object) -> TypeGuard[dict[str, Any]]:
+    """Whether `draft` is a poaching tip's draft (kept in memory only)."""
+    return isinstance(draft, dict) and draft.get("kind") == Kind.TIP.value
+
+
+def persisted(data: Mapping[str, Any]) -> UserData:
+    """What of a person's data goes to the database: everything but a tip's draft, and nothing at all
+    when only a language Telegram told us is left."""
+    kept = {k: v for k, v in data.items() if not (k == DRAFT and is_tip_draft(v))}
+    if set(kept) <= {"lang"}:
+        return {}
+    return kept
 
 
 class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]]):
@@ -52,12 +74,18 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
             self._store = None
 
     async def save(self, user_id: int, data: UserData) -> None:
-        """Writes a person's data now, unless it is what was last written (or empty and never written)."""
-        encoded = json.dumps(data, ensure_ascii=False)
+        """Writes what of a person's data is kept (`persisted`) now, unless it is what was last written;
+        a person with nothing to keep has no row (an earlier one is deleted)."""
+        kept = persisted(data)
+        encoded = json.dumps(kept, ensure_ascii=False)
         if self._saved.get(user_id, "{}") == encoded:
             return
-        await (await self.store()).save_user_data(user_id, encoded)
-        self._saved[user_id] = encoded
+        if kept:
+            await (await self.store()).save_user_data(user_id, encoded)
+            self._saved[user_id] = encoded
+        else:
+            await (await self.store()).drop_user_data(user_id)
+            self._saved.pop(user_id, None)
 
     async def get_user_data(self) -> dict[int, UserData]:
         loaded = await (await self.store()).load_user_data()

@@ -19,9 +19,12 @@ IMAGE_TYPES = ("image/",)
 
 
 async def save_photo(
-    bot: Bot, attachment: PhotoSize | Document, media_dir: Path, *, now: datetime
+    bot: Bot, attachment: PhotoSize | Document, media_dir: Path, *, now: datetime, keep_original: bool = True
 ) -> dict[str, Any]:
-    """Downloads a photo or image file, checks it, stores it; returns the draft's photo entry."""
+    """Downloads a photo or image file, checks it, stores it; returns the draft's photo entry.
+
+    Without `keep_original` (a tip) only the metadata-free copy is kept, and not even Telegram's
+    file id, which would fetch the original file again."""
     if isinstance(attachment, Document):
         mime = attachment.mime_type or ""
         name = (attachment.file_name or "").lower()
@@ -39,7 +42,7 @@ async def save_photo(
         raise
     # The person waits for "Got 1 photo": a download cut by a short outage is tried again.
     data = bytes(await retried(file.download_as_bytearray, "a photo download"))
-    entry = await store_photo(data, media_dir, now=now)
-    entry["file_id"] = attachment.file_id
-    entry["file_unique_id"] = attachment.file_unique_id
+    entry = await store_photo(data, media_dir, now=now, keep_original=keep_original)
+    entry["file_id"] = attachment.file_id if keep_original else ""
+    entry["file_unique_id"] = attachment.file_unique_id if keep_original else f"stripped:{entry['sha256']}"
     return entry

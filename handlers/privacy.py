@@ -6,9 +6,11 @@
   of that minute. The counters are in memory: a restart forgets a minute of history, nothing more.
 - Reports per hour are counted from the stored reports when a report is sent (`report_limit_problem`,
   called by handlers/report.py's `submit`); the draft stays, to be sent later.
-- An anonymous tip carries `anonymous_key(secret, user id)` instead of the id: an HMAC-SHA256 under
-  LEOPARD_WATCH_SECRET, truncated. It lets limits, bans and "the same person" work; without the secret
-  it does not lead back to the account.
+- An anonymous tip carries `anonymous_key(user id, day)` instead of the id: an HMAC-SHA256 under a
+  random key of that day, held only in memory and replaced at midnight or by a restart (issue 19). It
+  lets limits and bans work for the rest of the day; nobody, not even with LEOPARD_WATCH_SECRET and
+  the database, can recompute it afterwards to test whether an account sent a tip. The price: a
+  tipster's limits and bans end with the day.
 - Staff /ban and /unban in the moderation group: by Telegram id, by reference code (which also bans
   an anonymous tipster without identifying them), or as a reply to a message naming a report.
 """
@@ -21,12 +23,11 @@ import hashlib
 import hmac
 import html
 import logging
-import re
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, ConversationHandler
 
 from bot.i18n import N_
-from bot.report import REF_PREFIX, parse_reference_code, reference_code
+from bot.report import REF_IN_TEXT, parse_reference_code
 from bot.store import Store
 from handlers.common import Services, inline_keyboard, reply, services, tr
 from handlers.staff import is_staff, staff_name, staff_only
@@ -46,10 +47,7 @@ GATE_KEY = "privacy_gate"
 WINDOW_S = 60.0
 CONFIRM_MAX_AGE_S = 15 * 60
 FORGET_PREFIX = "privacy:forget:"
-_CODES = re.compile(rf"\b{REF_PREFIX}-\d{{4}}-\d{{5,}}\b")
-_KEY_PURPOSE = b"leopard-watch/anonymous-reporter/v1:"
-_PROCESS_KEY = secrets.token_bytes(32)
-_warned_no_secret = False
+_KEY_PURPOSE = b"leopard-watch/anonymous-reporter/v2:"
 
 REPORT_LIMIT = N_(
     "Thank you for all your reports! We can take only a few reports an hour from one person. "
@@ -64,27 +62,33 @@ TOO_FAST = N_(
 # --- keys and limits -----------------------------------------------------------------------------
 
 
-def anonymous_key(secret: str, user_id: int) -> str:
-    """An anonymous tipster's key: HMAC-SHA256(secret, user id), 128 bits in hex.
+class DailyKey:
+    """A random key for the current day, in memory only: a new day (or a restart) draws a new one and
+    the old one is gone for good."""
 
-    Without LEOPARD_WATCH_SECRET (16+ characters) a random key of this process is used: limits still
-    work until the next restart, and the keys stored meanwhile never match anything again.
-    """
-    global _warned_no_secret
-    if len(secret) >= 16:
-        key = secret.encode()
-    else:
-        if not _warned_no_secret:
-            log.warning("LEOPARD_WATCH_SECRET is not set (16+ characters): anonymous tipsters are only "
-                        "recognised until the next restart")
-            _warned_no_secret = True
-        key = _PROCESS_KEY
+    def __init__(self) -> None:
+        self._day: date | None = None
+        self._key = b""
+
+    def of(self, day: date) -> bytes:
+        if day != self._day:
+            self._day, self._key = day, secrets.token_bytes(32)
+        return self._key
+
+
+_DAILY = DailyKey()
+
+
+def anonymous_key(user_id: int, day: date) -> str:
+    """An anonymous tipster's key on `day` (the county's date): HMAC-SHA256 under that day's random
+    in-memory key, 128 bits in hex. Not derived from any stored or configured secret."""
+    key = _DAILY.of(day)
     return "anon:" + hmac.new(key, _KEY_PURPOSE + str(user_id).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def person_keys(svc: Services, user_id: int) -> tuple[str, str]:
-    """Both keys a person's reports and bans may carry: their account's and their anonymous one."""
-    return Store.person_key(user_id), anonymous_key(svc.config.secret_key, user_id)
+    """Both keys a person's reports and bans may carry: their account's and today's anonymous one."""
+    return Store.person_key(user_id), anonymous_key(user_id, svc.now().date())
 
 
 async def report_limit_problem(svc: Services, user_id: int) -> str | None:
@@ -93,7 +97,7 @@ async def report_limit_problem(svc: Services, user_id: int) -> str | None:
     if user_id in svc.config.staff_user_ids:
         return None
     since = svc.now() - timedelta(hours=1)
-    count = await svc.store.recent_report_count(user_id, anonymous_key(svc.config.secret_key, user_id), since)
+    count = await svc.store.recent_report_count(user_id, anonymous_key(user_id, svc.now().date()), since)
     return REPORT_LIMIT if count >= svc.config.reports_per_hour else None
 
 
@@ -189,9 +193,9 @@ async def privacy_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             "and your Telegram name and id, so the forestry bureau can thank you or ask you a question."
         ),
         t.gettext(
-            "Poaching tips are anonymous: we keep no name and no Telegram id with them, only a scrambled "
-            "code that lets us stop floods of messages. On its own, that code does not tell anyone "
-            "who you are."
+            "Poaching tips are anonymous: we keep no name, no Telegram id and no photo details with them, "
+            "only a scrambled code that stops floods of messages for one day. Nobody can work out from "
+            "it who you are, not even us."
         ),
         t.gettext(
             "Who sees it: the forestry bureau's staff. If you give a phone number for a livestock loss, "
@@ -317,11 +321,11 @@ async def _target(
     if args and args[0].isdigit():
         user_id = int(args.pop(0))
         key, description = Store.person_key(user_id), f"user {user_id}"
-    elif args and parse_reference_code(args[0]) is not None:
-        code = reference_code(*parse_reference_code(args.pop(0)))  # type: ignore[misc]
+    elif args and (code := parse_reference_code(args[0])) is not None:
+        args.pop(0)
         key, description = await svc.store.report_key(code), f"reporter of {code}"
     elif replied is not None:
-        codes = list(dict.fromkeys(_CODES.findall(replied.text or replied.caption or "")))
+        codes = list(dict.fromkeys(REF_IN_TEXT.findall(replied.text or replied.caption or "")))
         keys = {await svc.store.report_key(code) for code in codes}
         if len(keys) > 1:
             await reply(update, html.escape(t.gettext(
@@ -331,7 +335,7 @@ async def _target(
         description = f"reporter of {codes[0]}" if codes else None
     if description is None:
         await reply(update, html.escape(t.gettext(
-            "Send it like this: /ban 123456789 or /ban HS-2026-00042, with a reason if you like, "
+            "Send it like this: /ban 123456789 or /ban HS-7K3F-9Q, with a reason if you like, "
             "or reply with /ban to a message that names one report.")))
         return None
     if key is None:

@@ -54,9 +54,14 @@ from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply_or_queue, services, tr, user_language
 from handlers.menu import show_menu
-from handlers.persistence import save_person, save_user_data
+from handlers.persistence import is_tip_draft, save_person, save_user_data
 from handlers.photos import save_photo
-from handlers.privacy import anonymous_key, report_limit_problem
+from handlers.privacy import (
+    anonymous_key,
+    delete_files,
+    end_conversations,
+    report_limit_problem,
+)
 from handlers.updates import person_of
 
 log = logging.getLogger(__name__)
@@ -579,7 +584,7 @@ async def _begin(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Kind)
     assert context.user_data is not None
     draft = report.new_draft(kind, services(context).now(), user_language(update, context))
     spot = context.user_data.pop("spot", None)
-    if spot:
+    if spot and kind is not Kind.TIP:  # a tip records no poster: it would say where the tipster stood
         draft["answers"]["spot"] = spot  # which poster brought them: staff see it in /stats
     context.user_data[DRAFT] = draft
     t = tr(update, context)
@@ -619,7 +624,10 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     attachment = message.photo[-1] if message.photo else message.document
     assert attachment is not None
     try:
-        stored = await save_photo(context.bot, attachment, svc.config.media_dir, now=svc.now())
+        stored = await save_photo(
+            context.bot, attachment, svc.config.media_dir, now=svc.now(),
+            keep_original=report.draft_kind(draft) is not Kind.TIP,  # a tip keeps only stripped copies
+        )
     except PhotoProblemError as problem:
         await ask_photos(update, context, t, draft, html.escape(t.gettext(problem.message)))
         return _state(context)
@@ -897,21 +905,28 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         return _state(context)
     kind = report.draft_kind(draft)
     anonymous = kind in report.ANONYMOUS_KINDS and draft["answers"].get("follow_up") != "updates"
+    submitted_at = svc.now()
+    stored_draft = draft
+    if anonymous:
+        # Nothing stored with an anonymous tip narrows down who sent it: not their language, not a
+        # moment finer than the minute (issue 19); its photos' facts go in as text for staff.
+        stored_draft = report.tip_for_storage(draft, svc.config.timezone)
+        submitted_at = report.to_minute(submitted_at)
     reporter = Reporter(
         user_id=None if anonymous else user.id,
         name=None if anonymous else user.full_name,
         username=None if anonymous else user.username,
-        language=user_language(update, context),
+        language=svc.config.default_language if anonymous else user_language(update, context),
         notify=not anonymous,
-        # Anonymous tips keep only a keyed hash, so limits and "same person" still work.
-        key=anonymous_key(svc.config.secret_key, user.id) if anonymous else None,
+        # Anonymous tips keep only today's in-memory keyed hash, so limits still work for the day.
+        key=anonymous_key(user.id, svc.now().date()) if anonymous else None,
     )
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     submitted = await svc.store.submit_report(
-        draft,
+        stored_draft,
         reporter,
         photos,
-        svc.now(),
+        submitted_at,
         compose=lambda row, outcome: report_messages(
             row,
             outcome,
@@ -1014,6 +1029,7 @@ async def pause_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
     assert context.job is not None and isinstance(context.job.data, timedelta)
     svc = services(context)
     cutoff = svc.now() - context.job.data
+    await expire_tip_drafts(context)
     for user_id, data in list(context.application.user_data.items()):
         draft = data.get(DRAFT)
         if (
@@ -1040,6 +1056,51 @@ async def pause_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
         draft[PAUSED] = True
         await save_person(context.application, user_id)
     svc.outbox_wakeup.set()
+
+
+async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Deletes the unsent tip drafts older than `tip_draft_expiry`, with their photo files, and tells
+    each tipster. Tip drafts are only in memory (handlers/persistence.py); returns how many went."""
+    svc = services(context)
+    cutoff = svc.now() - svc.config.tip_draft_expiry
+    expired = 0
+    for user_id, data in list(context.application.user_data.items()):
+        draft = data.get(DRAFT)
+        if not is_tip_draft(draft) or datetime.fromisoformat(draft["started_at"]) > cutoff:
+            continue
+        data.pop(DRAFT, None)
+        end_conversations(context.application, user_id)
+        expired += 1
+        # The same picture may sit in another open draft (memory) or a stored report (database).
+        in_memory = {
+            path
+            for other in context.application.user_data.values()
+            if isinstance(other.get(DRAFT), dict)
+            for p in other[DRAFT].get("photos", [])
+            for path in (p["original_path"], p["derived_path"], p["thumbnail_path"])
+        }
+        files = [
+            (p["sha256"], path)
+            for p in draft["photos"]
+            for path in dict.fromkeys((p["original_path"], p["derived_path"], p["thumbnail_path"]))
+            if path not in in_memory
+        ]
+        delete_files(await svc.store.unreferenced_files(files))
+        t = translator(str(data.get("lang") or draft["language"]), svc.config.timezone.key)
+        text = t.ngettext(
+            "Your tip was not sent, so it has been deleted after {n} hour, with its photos. "
+            "Send /start to begin again.",
+            "Your tip was not sent, so it has been deleted after {n} hours, with its photos. "
+            "Send /start to begin again.",
+            max(1, round(svc.config.tip_draft_expiry.total_seconds() / 3600)),
+        )
+        payload = {"text": html.escape(text), "reply_markup": ReplyKeyboardRemove().to_dict()}
+        gone = Outgoing(user_id, "send_message", payload, "expired", private=True)
+        await svc.store.enqueue([gone], svc.now())
+    if expired:
+        log.info("%d unsent tip drafts expired", expired)
+        svc.outbox_wakeup.set()
+    return expired
 
 
 async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:

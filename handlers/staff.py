@@ -329,13 +329,11 @@ async def find_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     svc = services(context)
     t = svc.staff_translator()
-    parsed = parse_reference_code(" ".join(context.args or []))
-    if parsed is None:
-        await reply(update, html.escape(t.gettext("Send it like this: /find HS-2026-00042")))
+    code = parse_reference_code(" ".join(context.args or []))
+    if code is None:
+        await reply(update, html.escape(t.gettext("Send it like this: /find HS-7K3F-9Q")))
         return
-    from bot.report import reference_code
-
-    report = await svc.store.report_by_code(reference_code(*parsed))
+    report = await svc.store.report_by_code(code)
     if report is None or report.incident_id is None:
         await reply(update, html.escape(t.gettext("No report has that code.")))
         return

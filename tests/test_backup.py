@@ -18,7 +18,7 @@ from bot.fake_telegram import FakeTelegram
 from bot.store import MIGRATIONS, Store
 from tests.conftest import STAFF_GROUP, Person
 
-CODE = re.compile(r"HS-\d{4}-\d{5}")
+CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 async def test_backup_while_writing_is_consistent_and_has_every_committed_row(tmp_path: Path) -> None:

@@ -71,7 +71,16 @@ def test_new_incident_posts_photos_pin_and_card_but_a_joining_report_only_refres
     assert new[1].payload["paths"] == ["d0", "d1", "d2"]
     joined = report_messages(row(id=2), JOINED, -100, translator("en"), 5)
     assert [m.method for m in joined] == ["send_message", "card"]
-    assert "Others saw it too" in joined[0].payload["text"]
+    # The reporter's receipt is the same whether their report started an incident, joined one or
+    # updated their own earlier report: only the code differs (issue 19).
+    updated = SubmittedReport(3, "HS-7K3F-9Q", created=True, incident_id=1, updated_existing=True)
+    receipts = {
+        report_messages(row(id=n, ref_code="HS-2026-00001"), outcome, -100, translator(language), 5)[0]
+        .payload["text"].replace(outcome.ref_code, "CODE")
+        for n, outcome in ((1, NEW), (2, JOINED), (3, updated))
+        for language in ("en",)
+    }
+    assert len(receipts) == 1 and "CODE" in receipts.pop()
     safe = report_messages(row(id=3), JOINED, -100, translator("en"), 5, after_receipt="🛡 Stay calm")
     assert safe[0].payload["text"].endswith("\n\n🛡 Stay calm") and "Reference code" in safe[0].payload["text"]
 

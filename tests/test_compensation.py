@@ -491,7 +491,7 @@ async def report_a_kill(owner: Person, t: Any, name: str = "张三") -> str:
     await owner.send(name, contains=phone[:6])
     await owner.send_contact("+8613912345678", contains=t.gettext("Please check your report"))
     receipt = await owner.tap(t.gettext("✅ Send report"), contains=t.gettext("Reference code:"))
-    return re.search(r"HS-\d{4}-\d{5}", receipt["text"]).group(0)
+    return re.search(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}", receipt["text"]).group(0)
 
 
 async def test_a_case_from_verification_to_payment_across_national_day(

@@ -235,7 +235,12 @@ async def test_the_same_person_twice_updates_the_first_report(store: Store) -> N
     second_draft = a_draft(lat=LAT + 0.001, label="resting", seen=NOW + timedelta(minutes=20))
     again = await submit(store, second_draft, who=1, photos=[photo(1), photo(2)])
     assert again.updated_existing and again.created and not again.joined_existing
-    assert (again.id, again.ref_code, again.incident_id) == (first.id, first.ref_code, first.incident_id)
+    assert (again.id, again.incident_id) == (first.id, first.incident_id)
+    # The repeat has a code of its own (its receipt must not say "you reported this already"), and
+    # that code finds the earlier report.
+    assert again.ref_code != first.ref_code
+    found = await store.report_by_code(again.ref_code)
+    assert found is not None and found.id == first.id
     assert await store.count_reports() == 1
     row = (await store.incident_reports(first.incident_id or 0))[0]
     assert row.details["behaviour"] == "resting" and [p.file_id for p in row.photos] == ["file1", "file2"]
@@ -243,7 +248,7 @@ async def test_the_same_person_twice_updates_the_first_report(store: Store) -> N
     incident = await store.incident(first.incident_id or 0)
     assert incident is not None and (incident.report_count, incident.reporter_count) == (1, 1)
     replay = await submit(store, second_draft, who=1, photos=[photo(1), photo(2)])
-    assert replay == SubmittedReport(first.id, first.ref_code, created=False)
+    assert replay == SubmittedReport(first.id, again.ref_code, created=False)
     # A different kind from the same person is a report of its own, but not more corroboration.
     signs = await submit(store, a_draft(Kind.SIGNS, label="tracks"), who=1)
     assert signs.joined_existing and not signs.updated_existing

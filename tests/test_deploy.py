@@ -116,6 +116,12 @@ def entry_command(config_path: Path) -> list[str]:
     ]
 
 
+def tree_under_test() -> dict[str, str]:
+    """PYTHONPATH when set: a development tree (a git worktree) shadows the installed package, so the
+    console script runs the code under test, not the checkout it was installed from."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}
+
+
 def plain_env(**extra: str) -> dict[str, str]:
     """A clean environment, as a container or systemd gives: no BOT_TOKEN unless given."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **extra}
@@ -300,7 +306,7 @@ async def test_entry_command_runs_migrates_and_stops_on_sigterm(tmp_path: Path) 
         config_path = example_with(tmp_path, base_url=fake.base_url, base_file_url=fake.base_file_url)
         process = await asyncio.create_subprocess_exec(
             *entry_command(config_path),
-            env=plain_env(BOT_TOKEN=fake.token, LEOPARD_WATCH_SECRET="s3cret"),
+            env=plain_env(BOT_TOKEN=fake.token, LEOPARD_WATCH_SECRET="s3cret", **tree_under_test()),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

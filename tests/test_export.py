@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -54,6 +55,10 @@ PHONE = "13912345678"
 NAMES = ("王大爷", "wangdaye", "张三", "Li Wei")
 
 
+# Each report's random occurrence UUID (the store draws one per report and keeps it).
+OCCURRENCE = {n: str(uuid.uuid4()) for n in range(1, 10)}
+
+
 def row(n: int, kind: str, details: dict[str, Any], **changes: Any) -> ReportRow:
     values: dict[str, Any] = {
         "id": n, "ref_code": f"HS-2026-{n:05d}", "kind": kind, "status": "verified",
@@ -61,7 +66,7 @@ def row(n: int, kind: str, details: dict[str, Any], **changes: Any) -> ReportRow
         "language": "zh_Hans", "latitude": 37.329613, "longitude": 113.570247, "accuracy_m": 20.0,
         "location_source": "telegram", "input_datum": "wgs84", "place_name": None,
         "observed_at": SEEN + timedelta(hours=n), "submitted_at": SEEN + timedelta(hours=n, minutes=5),
-        "details": details, "notify_reporter": True, "incident_id": 10 + n,
+        "details": details, "notify_reporter": True, "incident_id": 10 + n, "occurrence_id": OCCURRENCE[n],
     }
     values.update(changes)
     return ReportRow(**values)
@@ -90,9 +95,9 @@ def all_outputs(rows: list[dict[str, Any]]) -> str:
 
 def test_public_rows_hold_only_the_grid_cell_and_nobody() -> None:
     rows = export_rows(REPORTS, "public", CELL, tz=TZ)
-    assert [r["occurrenceID"] for r in rows] == ["HS-2026-00001", "HS-2026-00002", "HS-2026-00003",
-                                                 "HS-2026-00005"]  # the poaching tip is not an occurrence
-    by_code = {r.ref_code: r for r in REPORTS}
+    # Random UUIDs (a code or a row id would count the reports); the poaching tip is not an occurrence.
+    assert [r["occurrenceID"] for r in rows] == [OCCURRENCE[1], OCCURRENCE[2], OCCURRENCE[3], OCCURRENCE[5]]
+    by_code = {r.occurrence_id: r for r in REPORTS}
     for r in rows:
         cell = obscure(by_code[r["occurrenceID"]].latitude, by_code[r["occurrenceID"]].longitude, CELL)
         assert (r["decimalLatitude"], r["decimalLongitude"]) == (cell.center_lat, cell.center_lon)
@@ -107,10 +112,12 @@ def test_public_rows_hold_only_the_grid_cell_and_nobody() -> None:
     assert rows[0]["individualCount"] == 2 and rows[3]["individualCount"] is None  # "not sure" is no number
     assert rows[0]["occurrenceRemarks"] == "leopard seen; cubs=yes; behaviour=other; distance=lt50"
     assert rows[2]["occurrenceRemarks"] == "livestock attacked"  # which animals, how many: not in public
-    assert json.loads(rows[0]["dynamicProperties"]) == {"incidentId": 11, "reportKind": "sighting"}
+    # No incident id in the public file: it would count incidents and tie reports together.
+    assert json.loads(rows[0]["dynamicProperties"]) == {"reportKind": "sighting"}
 
     text = all_outputs(rows)
-    for secret in (*NAMES, PHONE, "Songyan", "松烟", "snares", "HS-2026-00004", "14:05", "15:05"):
+    assert "incident" not in text.lower()
+    for secret in (*NAMES, PHONE, "Songyan", "松烟", "snares", "HS-2026-", "14:05", "15:05"):
         assert secret not in text
     for r in REPORTS:
         assert str(r.reporter_id) not in text
@@ -134,7 +141,9 @@ def test_trusted_rows_are_exact_but_still_carry_nobody() -> None:
     assert rows[2]["occurrenceRemarks"] == remarks
     text = all_outputs(rows)
     assert "37.329613" in text and "113.570247" in text
-    for secret in (*NAMES, PHONE, "snares", "HS-2026-00004"):
+    assert json.loads(rows[0]["dynamicProperties"]) == {"incidentId": 11, "reportKind": "sighting"}
+    assert [r["occurrenceID"] for r in rows] == [OCCURRENCE[1], OCCURRENCE[2], OCCURRENCE[3], OCCURRENCE[5]]
+    for secret in (*NAMES, PHONE, "snares", "HS-2026-"):
         assert secret not in text
     for r in REPORTS:
         assert str(r.reporter_id) not in text
@@ -153,7 +162,7 @@ def test_csv_is_excel_friendly_utf8_with_bom_and_geojson_is_lon_lat() -> None:
     assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 4
     feature = collection["features"][0]
     assert feature["geometry"] == {"type": "Point", "coordinates": [113.5, 37.3]}
-    assert feature["id"] == "HS-2026-00001" and feature["properties"]["basisOfRecord"] == "HumanObservation"
+    assert feature["id"] == OCCURRENCE[1] and feature["properties"]["basisOfRecord"] == "HumanObservation"
     assert "decimalLatitude" not in feature["properties"]
 
 
@@ -168,9 +177,9 @@ def test_darwin_core_archive_reads_back_with_dwca_reader(tmp_path: Path) -> None
         assert not archive.use_extensions
         assert "Panthera pardus japonensis" in archive.metadata.find("dataset/abstract/para").text
         core = list(archive)
-        assert [r.id for r in core] == ["HS-2026-00001", "HS-2026-00002", "HS-2026-00003", "HS-2026-00005"]
+        assert [r.id for r in core] == [OCCURRENCE[1], OCCURRENCE[2], OCCURRENCE[3], OCCURRENCE[5]]
         first, camera = core[0].data, core[1].data
-        assert first[DWC + "occurrenceID"] == "HS-2026-00001"
+        assert first[DWC + "occurrenceID"] == OCCURRENCE[1]
         assert first[DWC + "basisOfRecord"] == "HumanObservation"
         assert camera[DWC + "basisOfRecord"] == "MachineObservation"
         assert first[DWC + "scientificName"] == "Panthera pardus japonensis"
@@ -316,11 +325,12 @@ async def test_export_command_sends_the_verified_report_as_an_archive(
     assert document["file_name"].startswith("heshun-leopards-public-dwca-")
     assert document["file_name"].endswith(".zip")
     data = fake.download(document["file_id"])
-    assert b"Zhao" not in data and b"701" not in data
+    assert b"Zhao" not in data and b"701" not in data and verified.encode() not in data
     (tmp_path / "export.zip").write_bytes(data)
     with DwCAReader(str(tmp_path / "export.zip")) as archive:
         rows = list(archive)
-        assert [r.id for r in rows] == [verified]
+        # One occurrence, named by its random UUID: neither its code nor a count is in the file.
+        assert len(rows) == 1 and uuid.UUID(rows[0].id).version == 4
         assert rows[0].data[DWC + "decimalLatitude"] == "37.3"
         assert rows[0].data[DWC + "individualCount"] == "1"
         assert len(rows[0].data[DWC + "eventDate"]) == 10

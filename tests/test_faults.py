@@ -163,7 +163,7 @@ async def test_a_question_that_hangs_past_the_read_timeout_is_queued(
     fake.press_reply_button(person.id, person.key("No photo") or "")
 
     def queued() -> bool:
-        rows = db_rows(config.database_path, "SELECT COUNT(*) AS n FROM outbox WHERE purpose LIKE 'reply:%'")
+        rows = db_rows(config.database_path, "SELECT COUNT(*) AS n FROM outbox WHERE purpose = 'reply'")
         return rows[0]["n"] > 0
 
     await wait_until(queued, 20, "the timed-out question in the outbox")

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.media import store_photo
 from bot.report import Kind, new_draft
 from bot.review import Review
 from bot.store import Reporter, ReportRow, Store, StoredPhoto
+from handlers import privacy
 from handlers.common import Services
 from handlers.privacy import anonymous_key, purge_expired_originals
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
@@ -187,7 +190,7 @@ async def test_forgetme_removes_identity_and_keeps_the_record(fake: FakeTelegram
                            photos=(own, shared),
                            answers={"animal": "sheep", "killed": 2, "owner_name": "王五", "phone": phone}))[0]
         tip = (await seed(store, Reporter(None, None, None, "en", False,
-                                          key=anonymous_key(config.secret_key, person_id)),
+                                          key=anonymous_key(person_id, now.date())),
                           1, kind=Kind.TIP, latitude=35.0, answers={"threat": "snares"}))[0]
         # Someone else sent the very same picture: that file is their evidence too.
         await seed(store, Reporter(7301000009, "Other", None, "en", True), 1, latitude=36.0, photos=(shared,))
@@ -262,8 +265,8 @@ def assert_not_in_files(db: Path, needles: list[bytes]) -> None:
             assert needle not in data, f"{needle!r} found in {f.name}"
 
 
-async def test_an_anonymous_tip_keeps_no_id_but_its_key_counts(fake: FakeTelegram, running,
-                                                               config: Config) -> None:
+async def test_an_anonymous_tip_keeps_no_id_but_its_key_counts(fake: FakeTelegram, running, config: Config,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     person_id = 7301000011
     bot = await running(secret_key=SECRET, reports_per_hour=1)
     person = Person(fake, person_id, "Tipster Name", language="en")
@@ -271,8 +274,11 @@ async def test_an_anonymous_tip_keeps_no_id_but_its_key_counts(fake: FakeTelegra
     await person.tap("Send report", contains="Reference code")
     report = rows(config.database_path, "SELECT * FROM reports")[0]
     assert report["kind"] == "tip" and report["reporter_id"] is None and report["reporter_name"] is None
-    assert report["reporter_key"] == anonymous_key(SECRET, person_id)
+    assert report["reporter_key"] == anonymous_key(person_id, datetime.now(TZ).date())
     assert str(person_id) not in report["reporter_key"]
+    # Within the day the key counts: a second tip is over the limit.
+    await tip_until_review(person)
+    await person.tap("Send report", contains=LIMIT_TEXT)
     for _ in range(100):  # the receipt is scrubbed from the outbox once delivered
         if not rows(config.database_path, "SELECT 1 FROM outbox WHERE private = 1 AND chat_id != 0"):
             break
@@ -280,10 +286,15 @@ async def test_an_anonymous_tip_keeps_no_id_but_its_key_counts(fake: FakeTelegra
     await bot.shutdown()
     assert_not_in_files(config.database_path, [str(person_id).encode(), b"Tipster"])
 
+    # The day's key lived only in that process's memory: a new process (here: a fresh key, as a
+    # restart or the next day draws) cannot tell this person's tips, even with the secret and the
+    # database; their limit starts again (issue 19).
+    monkeypatch.setattr(privacy, "_DAILY", privacy.DailyKey())
     await running(secret_key=SECRET, reports_per_hour=1)
     await tip_until_review(person)
-    await person.tap("Send report", contains=LIMIT_TEXT)
-    assert rows(config.database_path, "SELECT COUNT(*) FROM reports")[0][0] == 1
+    await person.tap("Send report", contains="Reference code")
+    keys = [r[0] for r in rows(config.database_path, "SELECT reporter_key FROM reports")]
+    assert len(keys) == 2 and keys[0] != keys[1]
 
 
 async def test_retention_deletes_only_expired_originals_of_rejected_reports(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -101,14 +103,25 @@ def test_typed_text_never_crashes(text: str) -> None:
         assert 0 < len(stored) <= report.MAX_TEXT and "\u202e" not in stored
 
 
-@given(st.integers(min_value=2000, max_value=9999), st.integers(min_value=1, max_value=10**7))
-def test_reference_codes_round_trip(year: int, seq: int) -> None:
-    code = report.reference_code(year, seq)
-    assert report.parse_reference_code(code) == (year, seq)
-    assert report.parse_reference_code(" " + code.lower().replace("-", "_") + " ") == (year, seq)
+def test_reference_codes_are_random_readable_and_round_trip() -> None:
+    codes = [report.new_reference_code() for _ in range(2000)]
+    assert len(set(codes)) == len(codes)  # 25**6 codes: 2,000 draws collide with odds of about 1 in 120
+    for code in codes:
+        assert re.fullmatch(r"HS-[34679ACDEFGHJKMNPQRTUVWXY]{4}-[34679ACDEFGHJKMNPQRTUVWXY]{2}", code)
+        assert not set(code[3:]) & set("0O1IL2Z5S8B")  # nothing to mishear or misread
+        assert report.parse_reference_code(code) == code
+        assert report.parse_reference_code(" " + code.lower().replace("-", "_") + " ") == code
+        assert report.parse_reference_code(code.replace("-", "")) == code
+    # Not a sequence: consecutive codes share no order (a counter would sort them as drawn).
+    assert codes[:50] != sorted(codes[:50])
+    # Every character of the alphabet is used, and roughly evenly (random, not a few fixed patterns).
+    counts = collections.Counter("".join(c[3:7] + c[8:] for c in codes))
+    assert set(counts) == set(report.REF_ALPHABET)
+    assert max(counts.values()) < 2 * min(counts.values())
 
 
-def test_reference_code_rejects_junk() -> None:
-    assert report.reference_code(2026, 42) == "HS-2026-00042"
-    for junk in ("", "HS-26-1", "XX-2026-00042", "HS-2026-0042a"):
+def test_reference_code_rejects_junk_and_reads_legacy_codes() -> None:
+    assert report.parse_reference_code("ＨＳ－７Ｋ３Ｆ－９Ｑ") == "HS-7K3F-9Q"  # full-width, as IMEs type
+    assert report.parse_reference_code("hs-2026-00042") == "HS-2026-00042"  # codes from before stay valid
+    for junk in ("", "HS-26-1", "XX-7K3F-9Q", "HS-7K3F-9", "HS-0K3F-9Q", "HS-7K3F-9Q1", "HS-2026-0042a"):
         assert report.parse_reference_code(junk) is None

@@ -30,7 +30,7 @@ from bot.sandbox.render import entities_to_html
 from bot.sandbox.world import PUBLIC, RESEARCHERS, SandboxSettings
 from tests.conftest import make_jpeg
 
-CODE = re.compile(r"HS-\d{4}-\d{5}")
+CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 HEADERS = {"X-Sandbox": "1"}
 GROUP = -1005550000001
 FAST = RateLimits(private_burst=20, private_per_second=20)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import report
-from bot.report import Kind
+from bot.report import Kind, parse_reference_code
 from bot.store import MIGRATIONS, Outgoing, Reporter, Store, StoredPhoto
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -52,15 +53,19 @@ async def test_database_is_wal_with_foreign_keys(store: Store, tmp_path: Path) -
 
 async def test_submit_stores_report_photos_and_outbox_together(store: Store) -> None:
     submitted = await store.submit_report(a_draft(), REPORTER, [photo(1), photo(2)], NOW, card)
-    assert submitted.created and submitted.ref_code == "HS-2026-00001"
-    row = await store.report_by_code("HS-2026-00001")
+    assert submitted.created and parse_reference_code(submitted.ref_code) == submitted.ref_code
+    row = await store.report_by_code(submitted.ref_code)
     assert row is not None and len(row.photos) == 2 and row.photos[0].phash == (1 << 64) - 1
     assert row.details["leopards"] == 1 and row.incident_id is not None
     due = await store.due_outbox()
     assert [i.purpose for i in due] == [f"card:{row.id}", f"receipt:{row.id}"]
     other = Reporter(user_id=43, name="李", username=None, language="zh_Hans", notify=True)
     second = await store.submit_report(a_draft(), other, [], NOW, card)
-    assert second.ref_code == "HS-2026-00002" and second.joined_existing
+    assert second.ref_code not in (submitted.ref_code, "HS-2026-00002") and second.joined_existing
+    # Exports name occurrences by a random UUID kept with the report, never by a counter.
+    again = await store.report_by_code(submitted.ref_code)
+    assert again is not None and again.occurrence_id == row.occurrence_id
+    assert uuid.UUID(row.occurrence_id).version == 4
 
 
 async def test_same_draft_twice_is_one_report(store: Store) -> None:
@@ -78,7 +83,8 @@ async def test_failed_composition_rolls_everything_back(store: Store) -> None:
     with pytest.raises(RuntimeError):
         await store.submit_report(a_draft(), REPORTER, [photo(1)], NOW, broken)
     assert await store.count_reports() == 0 and await store.outbox_depth() == 0
-    assert (await store.submit_report(a_draft(), REPORTER, [], NOW, card)).ref_code == "HS-2026-00001"
+    again = await store.submit_report(a_draft(), REPORTER, [], NOW, card)
+    assert await store.report_by_code(again.ref_code)
 
 
 async def test_outbox_keeps_order_per_chat_and_scrubs_private_messages(store: Store) -> None:
@@ -89,12 +95,17 @@ async def test_outbox_keeps_order_per_chat_and_scrubs_private_messages(store: St
     await store.outbox_retry(first[0].id, 60, "429")
     # The group's head message waits, and nothing behind it in that chat overtakes it.
     assert [i.chat_id for i in await store.due_outbox()] == [42]
-    await store.outbox_sent(first[1].id, [7])
+    assert first[1].private and first[1].purpose == "receipt"  # no report id in a private row's purpose
+    await store.outbox_sent(first[1].id, [7], private=True)
     async with store.reading() as conn:
         scrubbed = await (
-            await conn.execute("SELECT chat_id, payload FROM outbox WHERE id = ?", (first[1].id,))
+            await conn.execute(
+                "SELECT chat_id, payload, result, purpose, created_at, due_at FROM outbox WHERE id = ?",
+                (first[1].id,),
+            )
         ).fetchone()
-    assert tuple(scrubbed) == (0, "{}")
+    assert tuple(scrubbed)[:4] == (0, "{}", None, "receipt")
+    assert datetime.fromisoformat(scrubbed["created_at"]).second == 0 and scrubbed["due_at"] % 60 == 0
     assert await store.outbox_depth() == 1
 
 

@@ -16,16 +16,19 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bot.config import Config
 from bot.fake_telegram import FakeTelegram
-from bot.link import TelegramLink
+from bot.link import LinkState, TelegramLink
+from handlers.common import services
+from handlers.web import web_url
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, rows
-from tests.test_web import Browserless, ref_code
+from tests.test_web import Browserless, bot_with_web, ref_code
 
 SECRET = "test-secret-0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,3 +207,36 @@ def test_the_link_logs_changes_of_state_only(caplog: pytest.LogCaptureFixture) -
         "Telegram reachable again",
         "Telegram unreachable: again; retrying",
     ]
+
+
+async def test_cards_held_back_during_an_outage_go_as_soon_as_telegram_is_back(
+    fake: FakeTelegram, config: Config
+) -> None:
+    """Telegram goes away while the bot runs: a web report's card waits out the outbox's back-off
+    (up to 5 minutes after a long outage), but not once Telegram answers again."""
+    web_config = replace(config, secret_key=SECRET)
+    async with (
+        bot_with_web(web_config) as application,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+    ):
+        port = fake.port
+        await fake.stop()
+        response = await Browserless(session, web_url(application)).post()
+        assert response.status == 303
+        code = ref_code(response.headers["Location"])
+        store = services(application).store
+        for _ in range(200):
+            due = rows(web_config.database_path, "SELECT id, attempts FROM outbox WHERE status = 'pending'")
+            if due and all(r["attempts"] for r in due):
+                break
+            await asyncio.sleep(0.05)
+        assert services(application).telegram.state is LinkState.DOWN
+        for row in due:  # as after a long outage: the next try minutes away
+            await store.outbox_retry(row["id"], 300, "aiohttp.ClientConnectorError: Cannot connect")
+        await fake.start(port=port)
+        await fake.wait_for_call(
+            "sendMessage", timeout=40,
+            predicate=lambda c: str(c.params.get("chat_id")) == str(STAFF_GROUP)
+            and code in str(c.params["text"]),
+        )
+        assert services(application).telegram.up

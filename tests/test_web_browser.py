@@ -253,8 +253,8 @@ async def test_pages_fit_a_small_phone_with_large_text_and_big_tap_targets(
                                                       ("sighting", "livestock", "signs", "tip"))]
             for path in paths:
                 await page.goto(base + path)
-                if "report" in path:
-                    await page.locator("details summary").click()  # the contact box open too
+                # The village list, the county map and the contact box open too.
+                await page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
                 assert await page.evaluate("document.documentElement.scrollWidth") <= 360, path
                 assert await page.evaluate(TAP_TARGETS) == [], path
             # A form with problems, and a status page with its long private link.
@@ -265,3 +265,45 @@ async def test_pages_fit_a_small_phone_with_large_text_and_big_tap_targets(
             assert await page.evaluate(TAP_TARGETS) == []
         finally:
             await browser.close()
+
+
+async def test_without_gps_a_village_is_found_by_pinyin_and_the_map_is_tapped(
+    fake: FakeTelegram, web_config: Config, tmp_path: Path  # noqa: F811
+) -> None:
+    from bot.web import county_map
+
+    photo = tmp_path / "leopard.jpg"
+    photo.write_bytes(make_jpeg(seed=36))
+    async with bot_with_web(web_config) as application, async_api.async_playwright() as playwright:
+        browser, context = await phone(playwright)
+        try:
+            page = await context.new_page()
+            page.set_default_timeout(20_000)
+            await page.goto(f"{web_url(application)}/report/sighting?lang=en")
+            await page.get_by_text("Choose your village").click()
+            await page.fill("#village-filter", "Dōng Rén")  # pinyin with tones and a space
+            assert await page.input_value("#village") == "140723100200"  # 东仁村, the only match
+            await page.fill("#village-filter", "义兴")
+            assert await page.locator("#village option:not([hidden])").count() >= 1
+
+            # The map instead: a tap where 37.40 N, 113.50 E is drawn.
+            await page.get_by_text("Tap the place on the county map").click()
+            box = await page.locator("#county-map").bounding_box()
+            assert box is not None and round(box["width"]) == county_map.SHOWN_WIDTH_PX
+            x, y = county_map.frame().to_svg(37.40, 113.50)
+            scale = box["width"] / county_map.VIEW_WIDTH
+            await page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
+            assert await page.locator("#map-marker").is_visible()
+            assert "± 5.8 km" in await page.locator("#map-status").inner_text()
+            assert await page.input_value("#village") == ""  # the tap replaced the village
+
+            await page.set_input_files("input[name=photo]", str(photo))
+            await answer_sighting(page)
+            await page.get_by_role("button", name=re.compile("Send report")).click()
+            code = (await page.locator("#ref-code").text_content() or "").strip()
+            assert CODE.fullmatch(code), await page.content()
+        finally:
+            await browser.close()
+        report = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+        assert report["location_source"] == "map" and report["accuracy_m"] == 5800
+        assert abs(report["latitude"] - 37.40) < 0.005 and abs(report["longitude"] - 113.50) < 0.005

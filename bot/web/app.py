@@ -26,9 +26,9 @@ from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.link import TelegramLink
 from bot.media import PhotoProblemError, store_photo
-from bot.report import Kind
+from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
-from bot.web import form, pages
+from bot.web import county_map, form, pages
 from bot.web.form import Problem
 from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
 from bot.web.security import RateLimiter, Signer, new_cookie_value
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSRF_COOKIE = "lw_csrf"
+SCRIPT_HEADER = "X-Tipline-Script"
 MAX_FIELD_BYTES = 8 * 1024  # one text field; the longest answer is 1000 characters
 PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smaller one.")
 TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
@@ -210,16 +211,18 @@ def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[
 
 
 async def _store_photos(
-    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem]
+    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem],
+    *, keep_original: bool = True,
 ) -> None:
-    """Checks and stores new photos with the bot's own media code, appending to `entries`."""
+    """Checks and stores new photos with the bot's own media code, appending to `entries` (a tip's:
+    only the metadata-free copy, `keep_original=False`)."""
     svc = state.services
     for blob in data:
         if len(entries) >= svc.config.max_photos:
             problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
             return
         try:
-            entry = await store_photo(blob, svc.config.media_dir, now=svc.now())
+            entry = await store_photo(blob, svc.config.media_dir, now=svc.now(), keep_original=keep_original)
         except PhotoProblemError as problem:
             problems[form.PHOTOS] = Problem(problem.message)
             continue
@@ -322,7 +325,16 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
 
     t = _t(request)
     entries = _kept_photos(state, kept_blobs, svc.config.media_dir)
-    await _store_photos(state, uploads, entries, problems)
+    await _store_photos(state, uploads, entries, problems, keep_original=kind is not Kind.TIP)
+    tap = form.map_tap(fields)
+    if tap is not None:
+        # The plain form's map button: the page comes back with the tapped point, nothing stored yet.
+        fields.update(tap)
+        draft_id = fields.get("draft_id", "")
+        return _render_form(
+            request, kind, cookie, draft_id=draft_id if form.DRAFT_ID.match(draft_id) else "", fields=fields,
+            kept=[state.signer.sign_blob(e) for e in entries], problems=problems,
+        )
     outcome = form.build_draft(
         kind,
         fields,
@@ -351,9 +363,14 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
     photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
-    reporter = Reporter(user_id=None, name=None, username=None, language=t.language, notify=False)
+    # A tip stores no language and no second of a time (issue 19), like one from Telegram.
+    tip = kind is Kind.TIP
+    language = svc.config.default_language if tip else t.language
+    reporter = Reporter(user_id=None, name=None, username=None, language=language, notify=False)
+    submitted_at = to_minute(svc.now()) if tip else svc.now()
+    stored = tip_for_storage(draft, svc.config.timezone) if tip else draft
     submitted = await svc.store.submit_report(
-        draft, reporter, photos, svc.now(),
+        stored, reporter, photos, submitted_at,
         compose=lambda row, result: web_report_messages(row, result, svc.config),
     )
     svc.outbox_wakeup.set()
@@ -361,8 +378,14 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
         state.reports.record(key)
         state.metrics.web_reports.labels(kind.value).inc()
     log.info("web report %s stored (new=%s)", submitted.ref_code, submitted.created)
-    link = f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}"
-    raise web.HTTPSeeOther(pages.url(link, t.language, new="1"))
+    link = pages.url(f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}",
+                     t.language, new="1")
+    if request.headers.get(SCRIPT_HEADER) == "1":
+        # tipline.js: the code and the page's address in one answer, without following a redirect
+        # (one round trip less on a 300 ms link).
+        body = {"code": submitted.ref_code, "link": link}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+    raise web.HTTPSeeOther(link)
 
 
 async def report_status(request: web.Request) -> web.Response:
@@ -386,6 +409,15 @@ async def report_status(request: web.Request) -> web.Response:
 
 def _since(link: TelegramLink) -> str:
     return datetime.fromtimestamp(link.changed_at, UTC).isoformat(timespec="seconds")
+
+
+async def county_svg(request: web.Request) -> web.Response:
+    """The county map (the same for everyone; cached by the phone)."""
+    label = _t(request).gettext(pages.MAP_ALT)
+    return web.Response(
+        text=county_map.county_svg(label), content_type="image/svg+xml", charset="utf-8",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -532,6 +564,7 @@ def make_tipline_app(
     app.router.add_post("/report/{kind}", submit_report)
     app.router.add_get("/r/{code}/{token}", report_status)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/county.svg", county_svg)
     app.router.add_get("/healthz/telegram", healthz_telegram)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_static("/static", STATIC, append_version=False)

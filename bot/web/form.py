@@ -20,14 +20,16 @@ from bot.gazetteer import Place
 from bot.i18n import N_, Translator
 from bot.report import AnswerError, AnswerType, Kind, Question
 from bot.safety import START_PREFIX, parse_start_payload
+from bot.web import county_map
 from bot.when import WhenError, check_when, parse_when
 
 MAX_CONTACT = 100
 DRAFT_ID = re.compile(r"^[0-9a-f]{32}$")
 BROWSER_SOURCE = "browser"  # the browser's geolocation (cards.SOURCE_LABELS should name it)
+MAP_SOURCE = "map"  # a tap on the county map
 # Where a point in the form came from: the browser's fix, or a photo's GPS that the page read
 # before shrinking the photo (the shrunk copy has no EXIF) and that the person chose to use.
-POINT_SOURCES = frozenset({BROWSER_SOURCE, "exif"})
+POINT_SOURCES = frozenset({BROWSER_SOURCE, "exif", MAP_SOURCE})
 
 # Form field names. Answers are a_<key> (a choice) and t_<key> (typed text).
 LATITUDE, LONGITUDE, ACCURACY, SOURCE, LOCATION, PLACE, WHEN, CONTACT = (
@@ -43,6 +45,8 @@ LATITUDE, LONGITUDE, ACCURACY, SOURCE, LOCATION, PLACE, WHEN, CONTACT = (
 # Optional on the web though not in the chat: the owner's phone (the status page is how a web
 # reporter follows the case; the bureau calls only if a number is given).
 WEB_OPTIONAL = frozenset({"phone"})
+VILLAGE = "village"  # a township or village chosen from the picker (a gazetteer id)
+MAP_X, MAP_Y = "map.x", "map.y"  # a tap on the county map, sent by the plain form's image button
 SPOT = "spot"  # the poster's place (its QR code's ?spot=), as the deep link's spot_<id>
 PHOTOS = "photos"
 FORM = "form"  # a problem of the whole report rather than of one field
@@ -111,14 +115,36 @@ def _location(fields: dict[str, str]) -> locations.Found | list[Place] | None:
             accuracy_m=accuracy if accuracy and accuracy > 0 else None,
             source=source if source in POINT_SOURCES else BROWSER_SOURCE,
         )
-    place_id = fields.get(PLACE, "").strip()
-    if place_id:
-        place = locations.gazetteer().get(place_id)
+    for name in (PLACE, VILLAGE):  # a did-you-mean or poster choice, then the village picker
+        place_id = fields.get(name, "").strip()
+        place = locations.gazetteer().get(place_id) if place_id else None
         if place is not None:
             return locations.from_place(place)
     text = fields.get(LOCATION, "").strip()
     found = locations.from_text(text) if text else None
     return list(found.places) if isinstance(found, locations.NameMatch) else found
+
+
+def map_tap(fields: dict[str, str]) -> dict[str, str] | None:
+    """The fields a tap on the county map sets (point, uncertainty, source, the typed box), or None."""
+    x, y = _number(fields.get(MAP_X, "")), _number(fields.get(MAP_Y, ""))
+    if x is None or y is None or not (0 <= x <= county_map.SHOWN_WIDTH_PX) or y < 0:
+        return None
+    if x == 0 and y == 0:
+        # Enter in a text box: the browser "presses" the form's first submit button, the map, at
+        # (0, 0) (the empty corner of the frame). That is a send, not a tap.
+        return None
+    frame = county_map.frame()
+    lat, lon = frame.to_point(x, y)
+    return {
+        LATITUDE: f"{lat:.5f}",
+        LONGITUDE: f"{lon:.5f}",
+        ACCURACY: f"{frame.tap_accuracy_m():.0f}",
+        SOURCE: MAP_SOURCE,
+        LOCATION: f"{lat:.5f}, {lon:.5f}",
+        VILLAGE: "",
+        PLACE: "",
+    }
 
 
 def poster_spot(value: str | None) -> Place | None:

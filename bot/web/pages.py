@@ -14,6 +14,7 @@ from pathlib import Path
 from string import Template
 from urllib.parse import quote
 
+from bot import locations
 from bot.cards import KIND_ICONS, STATUS_LABELS, place_label
 from bot.compensation import (
     OWNER_DENY_REASONS,
@@ -28,11 +29,11 @@ from bot.compensation import (
     money,
 )
 from bot.gazetteer import Place
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, translator
 from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, Question
 from bot.safety import safety_text
 from bot.store import ReportRow
-from bot.web import form
+from bot.web import county_map, form
 from bot.web.form import Problem
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -117,6 +118,13 @@ STAY_SAFE = N_("How to stay safe")
 PHONE_OPTIONAL = N_("Phone number (optional): the forestry bureau calls you about compensation.")
 # On the web the bot's phone question is optional and asked in its own words (no button to tap).
 WEB_PROMPTS = {"phone": PHONE_OPTIONAL}
+PICK_VILLAGE = N_("🏘 Choose your village from the list")
+VILLAGE_FILTER = N_("Type the village name or its pinyin")
+NO_VILLAGE = N_("— choose a township or village —")
+TAP_MAP = N_("🗺 Tap the place on the county map")
+MAP_ALT = N_("Map of Heshun county: tap where it was")
+MAP_HINT = N_("Tap where it was. A tap on this small map is good to about {km} km.")
+MAP_CHOSEN = N_("Chosen on the map: {place} (± {km} km).")
 WELCOME = N_("Welcome to {place}!")
 AT_POSTER = N_("Are you at the place on the poster?")
 I_AM_AT = N_("📍 I am at {place}")
@@ -238,6 +246,72 @@ def _places(t: Translator, places: Iterable[Place], chosen: str) -> str:
     return "".join(_radio(form.PLACE, p.id, place_label(p, t), chosen == p.id) for p in places)
 
 
+def _km(metres: float) -> str:
+    return f"{metres / 1000:.1f}".rstrip("0").rstrip(".")
+
+
+@functools.cache
+def _village_options(language: str) -> str:
+    """The townships and their villages as <optgroup>s, each option with its search keys (names and
+    pinyin, normalised) for the picker's filter. Built once per language: 191 places."""
+    t = translator(language)
+    gaz = locations.gazetteer()
+    groups = []
+    for town in gaz.townships():
+        villages = sorted(
+            (p for p in gaz if p.kind == "village" and gaz.township_of_place(p) == town),
+            key=lambda p: (p.pinyin, p.name_zh),
+        )
+        options = "".join(
+            f'<option value="{h(p.id)}" data-keys="{h(" ".join(sorted(p.keys)))}">'
+            f"{h(place_label(p, t))}</option>"
+            for p in (town, *villages)
+        )
+        groups.append(f'<optgroup label="{h(place_label(town, t))}">{options}</optgroup>')
+    return "".join(groups)
+
+
+def _village_picker(t: Translator, chosen: str) -> str:
+    """A list of the county's townships and villages: a named place, for people without GPS."""
+    options = _village_options(t.language)
+    if chosen:
+        options = options.replace(f'value="{h(chosen)}"', f'value="{h(chosen)}" selected', 1)
+    return (
+        f'<details class="picker"{" open" if chosen else ""}><summary>{h(t.gettext(PICK_VILLAGE))}</summary>'
+        f'<input type="search" id="village-filter" hidden autocomplete="off"'
+        f' placeholder="{h(t.gettext(VILLAGE_FILTER))}" aria-label="{h(t.gettext(VILLAGE_FILTER))}">'
+        f'<select name="{form.VILLAGE}" id="village" aria-label="{h(t.gettext(PICK_VILLAGE))}">'
+        f'<option value="">{h(t.gettext(NO_VILLAGE))}</option>{options}</select></details>'
+    )
+
+
+def _county_map(t: Translator, fields: Mapping[str, str]) -> str:
+    """The county map to tap: an image button, so the plain form sends the tap and the page comes back
+    with the point; with the script the point is set at once."""
+    f = county_map.frame()
+    accuracy = f.tap_accuracy_m()
+    tapped = fields.get(form.SOURCE) == form.MAP_SOURCE and fields.get(form.LATITUDE)
+    chosen = ""
+    if tapped:
+        place = f"{fields.get(form.LATITUDE)}, {fields.get(form.LONGITUDE)}"
+        chosen = h(t.gettext(MAP_CHOSEN, place=place, km=_km(accuracy)))
+    frame_data = (
+        f'data-west="{f.west}" data-north="{f.north}" data-scale="{f.scale}" data-cos="{f.cos_lat}"'
+        f' data-view="{county_map.VIEW_WIDTH}" data-accuracy="{accuracy:.0f}"'
+        f' data-t-chosen="{h(t.gettext(MAP_CHOSEN))}"'
+    )
+    return (
+        f'<details class="picker map"{" open" if tapped else ""}><summary>{h(t.gettext(TAP_MAP))}</summary>'
+        f'<div class="map-box"><input type="image" name="map" id="county-map" formnovalidate'
+        f' src="{h(url("/county.svg", t.language))}" alt="{h(t.gettext(MAP_ALT))}"'
+        f' width="{county_map.SHOWN_WIDTH_PX}" height="{county_map.shown_height()}" {frame_data}>'
+        f'<span class="marker" id="map-marker" hidden></span></div>'
+        f'<p class="hint" id="map-status" role="status">'
+        f"{chosen or h(t.gettext(MAP_HINT, km=_km(accuracy)))}</p>"
+        f"</details>"
+    )
+
+
 def _spot_offer(t: Translator, spot: Place | None, places: list[Place], chosen: str) -> str:
     """The poster's place offered (not chosen) as the location, like the bot's "I am at …" button."""
     if spot is None or not spot.located or any(p.id == spot.id for p in places):
@@ -289,6 +363,8 @@ def form_page(
         f'<p class="hint" id="location-status">{h(t.gettext(LOCATION_HINT))}</p>'
         + _spot_offer(t, spot, places, fields.get(form.PLACE, ""))
         + _places(t, places, fields.get(form.PLACE, ""))
+        + _village_picker(t, fields.get(form.VILLAGE, ""))
+        + _county_map(t, fields)
     )
     spot_field = f'<input type="hidden" name="{form.SPOT}" value="{h(spot.id)}">' if spot else ""
     when_value = fields.get(form.WHEN) or now_local.strftime("%Y-%m-%dT%H:%M")

@@ -61,6 +61,68 @@
     });
   }
 
+  /* ---- without GPS: the village list and the county map ---------------------------------- */
+
+  function fold(value) {
+    /* As the server's normalize_name: no case, no tone marks, no spaces or punctuation. */
+    value = String(value || "").toLowerCase();
+    if (value.normalize) { value = value.normalize("NFD").replace(/[\u0300-\u036f]/g, ""); }
+    return value.replace(/[\s'’·.,-]/g, "");
+  }
+
+  function setupVillages() {
+    var select = document.getElementById("village");
+    var filter = document.getElementById("village-filter");
+    if (!select || !filter) { return; }
+    filter.hidden = false;
+    var options = Array.prototype.slice.call(select.options, 1);
+    filter.addEventListener("input", function () {
+      var query = fold(filter.value), shown = [];
+      options.forEach(function (option) {
+        var keys = (option.getAttribute("data-keys") || "") + " " + fold(option.textContent);
+        var match = !query || keys.indexOf(query) >= 0;
+        option.hidden = !match;
+        option.disabled = !match; /* browsers that show hidden options still cannot pick these */
+        if (match) { shown.push(option); }
+      });
+      select.size = query ? Math.max(2, Math.min(8, shown.length + 1)) : 0;
+      if (query && shown.length === 1) { select.value = shown[0].value; saveDraft(); }
+    });
+    select.addEventListener("change", function () {
+      /* A chosen village replaces a point and typed text: what the report will carry is shown. */
+      if (!select.value) { return; }
+      form.elements.latitude.value = ""; form.elements.longitude.value = "";
+      form.elements.accuracy.value = ""; form.elements.source.value = "";
+      document.getElementById("location").value = "";
+    });
+  }
+
+  function setupMap() {
+    var map = document.getElementById("county-map");
+    var marker = document.getElementById("map-marker");
+    var status = document.getElementById("map-status");
+    if (!map) { return; }
+    function number(name) { return parseFloat(map.getAttribute("data-" + name)); }
+    map.addEventListener("click", function (event) {
+      var box = map.getBoundingClientRect();
+      if (!box.width || event.detail === 0) { return; } /* a keyboard "click": let the form post it */
+      event.preventDefault();
+      var x = event.clientX - box.left, y = event.clientY - box.top;
+      var units = number("view") / box.width;
+      var lat = number("north") - y * units / number("scale");
+      var lon = number("west") + x * units / (number("scale") * number("cos"));
+      /* The uncertainty is set for the map as the plain form shows it; a wider map is no worse. */
+      var accuracy = number("accuracy");
+      setPoint(lat, lon, accuracy, "map");
+      var select = document.getElementById("village");
+      if (select) { select.value = ""; }
+      marker.style.left = x + "px"; marker.style.top = y + "px"; marker.hidden = false;
+      status.textContent = text(map, "chosen", {
+        place: lat.toFixed(5) + ", " + lon.toFixed(5), km: String(Math.round(accuracy / 100) / 10)
+      });
+    });
+  }
+
   /* ---- EXIF: GPS position and time of a JPEG ----------------------------------------------- */
 
   function readExif(buffer) {
@@ -330,15 +392,30 @@
     return data;
   }
 
-  /* One POST; resolves {status, url, html}; status 0 means no connection. */
+  /* One POST; resolves {status, url, html, code}; status 0 means no connection. A stored report
+     answers with its code and status page address (JSON), no redirect to follow. */
   function post(item, csrf, onProgress) {
     return new Promise(function (resolve) {
       var xhr = new XMLHttpRequest();
       xhr.open("POST", item.action);
+      xhr.setRequestHeader("X-Tipline-Script", "1");
       if (xhr.upload && onProgress) {
         xhr.upload.onprogress = function (event) { if (event.lengthComputable) { onProgress(event.loaded, event.total); } };
       }
-      xhr.onload = function () { resolve({ status: xhr.status, url: xhr.responseURL || "", html: xhr.responseText }); };
+      xhr.onload = function () {
+        var answer = { status: xhr.status, url: xhr.responseURL || "", html: xhr.responseText, code: "" };
+        if (/json/.test(xhr.getResponseHeader("Content-Type") || "")) {
+          try {
+            var data = JSON.parse(xhr.responseText);
+            var anchor = document.createElement("a");
+            anchor.href = data.link; /* made absolute by the browser, also where URL() is missing */
+            answer.url = anchor.href;
+            answer.code = data.code;
+            answer.html = "";
+          } catch (e) { /* not ours: treated as any other answer */ }
+        }
+        resolve(answer);
+      };
       xhr.onerror = xhr.ontimeout = xhr.onabort = function () { resolve({ status: 0, url: "", html: "" }); };
       xhr.send(body(item, csrf));
     });
@@ -372,8 +449,8 @@
     document.close();
   }
 
-  function sentNotice(url) {
-    var code = (/\/r\/([^/]+)\//.exec(url) || [])[1] || "";
+  function sentNotice(url, code) {
+    code = code || (/\/r\/([^/]+)\//.exec(url) || [])[1] || "";
     var main = document.querySelector("main");
     var notice = document.createElement("p");
     notice.className = "notice ok sent-later";
@@ -398,7 +475,7 @@
           return postFresh(entry.value).then(function (answer) {
             var link = statusLink(answer.url);
             if (link) {
-              sentNotice(link);
+              sentNotice(link, answer.code);
               return withStore("readwrite", function (store) { return store["delete"](entry.key); });
             }
             if (answer.status === 422 || answer.status === 413) {
@@ -492,6 +569,8 @@
     form.addEventListener("input", saveDraft);
     form.addEventListener("change", saveDraft);
     setupLocation();
+    setupVillages();
+    setupMap();
     setupPhotos();
     setupSending();
   }
