@@ -1,7 +1,7 @@
 """What the durable inbox adds to each update (issue 24): a script, not a test.
 
 ``python bench/bench_inbox.py [--updates 3000]`` times, on a real SQLite file (WAL) through the
-bot's Store, the two writes the inbox adds to an update: storing the batch it came in (fsynced,
+bot's Store, the two writes the inbox adds to an update: storing the batch it came in (encrypted, fsynced,
 one commit per getUpdates batch or webhook call) and marking it done (not fsynced). Batches of 1
 (a webhook, or a quiet bot polling) and of 10 and 100 (a busy one). It prints, per batch size, the
 delay storing adds to each update (p50/p99 of the batch's commit, which every update in it waits
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import statistics
 import sys
@@ -23,7 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cryptography.fernet import Fernet  # noqa: E402
+
 from bot.store import Store  # noqa: E402
+from handlers.inbox import inbox_key  # noqa: E402
 
 
 def update_json(update_id: int) -> str:
@@ -50,6 +54,7 @@ def pct(values: list[float], q: float) -> float:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-inbox-") as directory:
         store = await Store.open(Path(directory) / "bench.sqlite3")
+        fernet = Fernet(base64.urlsafe_b64encode(inbox_key("bench-secret-0123456789", Path(directory) / "x")))
         next_id = 1
         try:
             print(f"durable inbox, {args.updates} updates per batch size, SQLite {Path(directory)} (WAL)")
@@ -57,9 +62,10 @@ async def main(args: argparse.Namespace) -> None:
                 stored: list[float] = []  # a batch's commit: every update in it waits for it
                 done: list[float] = []
                 for _ in range(max(1, args.updates // batch)):
-                    updates = [(i, update_json(i)) for i in range(next_id, next_id + batch)]
+                    texts = [(i, update_json(i)) for i in range(next_id, next_id + batch)]
                     next_id += batch
                     began = time.perf_counter()
+                    updates = [(i, fernet.encrypt(text.encode()).decode()) for i, text in texts]  # as the bot
                     await store.inbox_receive(updates, time.time())
                     stored.append(time.perf_counter() - began)
                     for update_id, _ in updates:

@@ -37,7 +37,7 @@ from bot.link import TelegramLink, retry_delays
 from bot.logs import environment_secrets, redact
 from handlers import compensation, export, menu, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
-from handlers.inbox import attach_inbox, inbox_of, run_polling
+from handlers.inbox import attach_inbox, inbox_key, inbox_of, run_polling
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
 from handlers.report import (
@@ -89,7 +89,7 @@ async def open_services(application: AnyApplication) -> Services:
     svc = Services(config=config, store=await persistence.store(), telegram=telegram_link(application))
     application.bot_data[SERVICES_KEY] = svc
     # Before Telegram is reached: the webhook route stores updates in it as soon as the web side is up.
-    attach_inbox(application, svc.store)
+    attach_inbox(application, svc.store, inbox_key(config.secret_key, config.database_path))
     return svc
 
 

@@ -11,6 +11,11 @@ received and not done is handled first, in the order it arrived (:meth:`Inbox.re
 person's updates then run one at a time, in that order. An update delivered twice (same
 `update_id`: Telegram redelivers unconfirmed updates after a crash) is stored, and handled, once.
 
+Updates are stored encrypted (Fernet, a key derived from LEOPARD_WATCH_SECRET): an update names its
+sender, and a copy of the data folder must not name a poaching tipster (issue 19; a tip's draft is
+kept in memory only). Without the secret (a laptop, the sandbox) the key is a file beside the
+database. Once done, the row keeps only the update's id.
+
 What is left to a crash is the moment between an update's last effect and its done mark: it is
 handled again after the restart. The handlers make that harmless: a draft remembers the last
 update it took (handlers/report.py), a report is stored once per draft, and a photo once per draft.
@@ -19,13 +24,20 @@ update it took (handlers/report.py), a report is stored once per draft, and a ph
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
+from cryptography.fernet import InvalidToken as UnreadableRow
 from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
@@ -47,9 +59,10 @@ MAX_POLL_BACKOFF_S = 30.0
 class Inbox:
     """Stores updates, feeds them to the application, marks them done."""
 
-    def __init__(self, application: AnyApplication, store: Store) -> None:
+    def __init__(self, application: AnyApplication, store: Store, key: bytes) -> None:
         self.application = application
         self.store = store
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
         #: the next getUpdates offset: everything below it is stored
         self.offset: int | None = None
 
@@ -57,9 +70,8 @@ class Inbox:
         """Writes `updates` to the inbox (durably); returns those not seen before, in order."""
         if not updates:
             return []
-        fresh = set(
-            await self.store.inbox_receive([(u.update_id, u.to_json()) for u in updates], time.time())
-        )
+        rows = [(u.update_id, self._fernet.encrypt(u.to_json().encode()).decode()) for u in updates]
+        fresh = set(await self.store.inbox_receive(rows, time.time()))
         # A batch may hold the same update twice, too: each is handed on once.
         handed: list[Update] = []
         for update in updates:
@@ -86,8 +98,8 @@ class Inbox:
         pending = await self.store.inbox_pending()
         for update_id, data in pending:
             try:
-                update = Update.de_json(json.loads(data), self.application.bot)
-            except (ValueError, TypeError, KeyError) as error:  # a row no version of us could read
+                update = Update.de_json(json.loads(self._fernet.decrypt(data)), self.application.bot)
+            except (UnreadableRow, ValueError, TypeError, KeyError) as error:  # another key, or damaged
                 log.error("inbox: update %s cannot be read (%s); skipped", update_id, error)
                 await self.store.inbox_done(update_id, time.time())
                 continue
@@ -176,9 +188,25 @@ def inbox_of(application: AnyApplication) -> Inbox:
     return found
 
 
-def attach_inbox(application: AnyApplication, store: Store) -> Inbox:
+def inbox_key(secret: str, database: Path) -> bytes:
+    """The inbox's encryption key: from the server secret, else a random key in a file beside the
+    database (created once, readable by the bot's user only)."""
+    if secret:
+        return hmac.new(secret.encode(), b"leopard-watch inbox", hashlib.sha256).digest()
+    path = database.with_name(database.name + ".inbox-key")
+    try:
+        return path.read_bytes()[:32]
+    except FileNotFoundError:
+        key = os.urandom(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+        return key
+
+
+def attach_inbox(application: AnyApplication, store: Store, key: bytes) -> Inbox:
     """Builds the application's inbox (from post_init) and has the update processor mark updates done."""
-    inbox = application.bot_data[INBOX_KEY] = Inbox(application, store)
+    inbox = application.bot_data[INBOX_KEY] = Inbox(application, store, key)
     processor = application.update_processor
     if isinstance(processor, PerPersonUpdateProcessor):
         processor.on_done = inbox.done

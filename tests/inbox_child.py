@@ -25,7 +25,7 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from handlers.inbox import attach_inbox, run_polling
+from handlers.inbox import attach_inbox, inbox_key, run_polling
 from handlers.persistence import SQLitePersistence, save_user_data
 from handlers.updates import PerPersonUpdateProcessor
 
@@ -48,7 +48,7 @@ async def serve(token: str, base_url: str, database: Path) -> None:
     persistence = SQLitePersistence(database, {})
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        attach_inbox(application, await persistence.store())
+        attach_inbox(application, await persistence.store(), inbox_key("", database))
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
         await persistence.close()
