@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import html
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
 from bot.cards import my_report_line, place_label
 from bot.compensation import case_lines
 from bot.gazetteer import Place
-from bot.i18n import LANGUAGES, N_
+from bot.i18n import LANGUAGES, N_, Translator
 from bot.locations import gazetteer
 from bot.report import KIND_LABELS, Kind
 from bot.safety import parse_start_payload, safety_text
@@ -26,11 +26,16 @@ MENU_LABELS = {
 }
 
 
+def menu_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    """The menu's buttons: the kinds of report, my reports, help."""
+    rows = [[(f"{MENU_ICONS[kind]} {t.gettext(MENU_LABELS[kind])}", f"report:{kind.value}")] for kind in Kind]
+    rows.append([(t.gettext("📋 My reports"), "menu:mine"), (t.gettext("❓ Help"), "menu:help")])
+    return inline_keyboard(rows)
+
+
 async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Greets the person in their language and shows what they can report."""
     t = tr(update, context)
-    rows = [[(f"{MENU_ICONS[kind]} {t.gettext(MENU_LABELS[kind])}", f"report:{kind.value}")] for kind in Kind]
-    rows.append([(t.gettext("📋 My reports"), "menu:mine"), (t.gettext("❓ Help"), "menu:help")])
     text = "\n".join(
         [
             "<b>" + html.escape(t.gettext("Heshun Leopard Watch")) + "</b>",
@@ -41,7 +46,7 @@ async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ),
         ]
     )
-    await reply_or_queue(update, context, text, reply_markup=inline_keyboard(rows))
+    await reply_or_queue(update, context, text, reply_markup=menu_keyboard(t))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -111,10 +116,11 @@ async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def not_understood(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Anything sent outside a report: point to the menu."""
+    """Anything sent outside a report: point to the menu, with its buttons (a way on without typing
+    /start, e.g. for someone whose tip draft, kept in memory only, a restart took)."""
     t = tr(update, context)
     text = t.gettext("I did not understand that. Send /start to make a report.")
-    await reply_or_queue(update, context, html.escape(text))
+    await reply_or_queue(update, context, html.escape(text), reply_markup=menu_keyboard(t))
 
 
 async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

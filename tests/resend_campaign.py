@@ -161,6 +161,8 @@ class Resender(Driver):
                 self.out.send_pressed = True
             got = await self.reply_or_silence(after, self.rng.uniform(*SILENCE_S))
             at = self.position(self.text(got)) if got is not None else None
+            if at is None and got is not None and _menu_buttons(got):
+                at = 1  # the menu's buttons (a tip's draft lives in memory only: a kill ends it)
             if at is None:
                 # Silence, or something that is not a question: the same again, as people do.
                 tries += 1
@@ -334,6 +336,11 @@ class ResendCampaign(Campaign):
             f"answers at the wrong step {five.answers_at_wrong_step}, told about a step they cannot see "
             f"{five.told_about_unseen_step}, dead ends {five.dead_ends}"
         )
+
+
+def _menu_buttons(message: dict[str, Any]) -> bool:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return any(str(b.get("callback_data", "")).startswith("report:") for row in rows for b in row)
 
 
 def _by_bot(message: dict[str, Any]) -> bool:
