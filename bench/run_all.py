@@ -3,6 +3,8 @@
 Runs, one after the other (never two heavy ones at once), each script in its own interpreter:
 
 * ``bench_photos.py``  — photo pipeline vs the naive path, hash stability, peak RSS on 50 MP;
+* ``bench_video.py``   — a 30 s 1080p phone clip: key frames, hashes and the metadata-free remux vs
+  the ffmpeg command line doing the same, and peak RSS (``--quick``: a 10 s clip);
 * ``bench_dedupe.py``  — incident lookup over 1,000,000 reports (``--quick``: 100,000);
 * ``bench_e2e.py``     — whole report conversations through the real Application vs a stock PTB
   echo at its fastest on the same fake Bot API; RSS after 10,000 reports (``--quick``: 1,000, RSS
@@ -114,6 +116,31 @@ def photos_rows(out: str) -> list[Row]:
             f"{ours_mb / 200:.2f} of limit",
             ours_mb < 200,
         ),
+    ]
+
+
+def video_rows(out: str) -> list[Row]:
+    r = result_json(out)
+    clip = f"{r['seconds']} s 1080p clip, {r['clip_mb']:.0f} MB"
+    return [
+        Row(
+            "video",
+            f"{clip}: key frames + hashes + stripped remux vs the ffmpeg CLI (median of {r['runs']})",
+            "≤ 1.5× ffmpeg",
+            f"{r['ours_ms']:.0f} ms vs {r['ffmpeg_ms']:.0f} ms",
+            f"{r['ratio']:.2f}×",
+            r["ratio"] <= 1.5,
+        ),
+        Row(
+            "video",
+            f"peak RSS processing the {clip} (fresh process; ffmpeg CLI {r['ffmpeg_peak_mb']:.0f} MB)",
+            "< 200 MB",
+            f"{r['ours_peak_mb']:.0f} MB",
+            f"{r['ours_peak_mb'] / 200:.2f} of limit",
+            r["ours_peak_mb"] < 200,
+        ),
+        Row("video", "tags left in the stripped copy (ffprobe)", "0", str(len(r["tags_left"])), "",
+            not r["tags_left"]),
     ]
 
 
@@ -396,7 +423,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["photos", "dedupe", "e2e", "e2e-like", "burst", "web"],
+        choices=["photos", "video", "dedupe", "e2e", "e2e-like", "burst", "web"],
         help="run only these (repeatable)",
     )
     parser.add_argument(
@@ -408,6 +435,7 @@ def main() -> int:
         load = " ".join(f.read().split()[:3])
     plan: list[tuple[str, str, list[str]]] = [
         ("photos", "bench_photos.py", []),
+        ("video", "bench_video.py", ["--quick"] if args.quick else []),
         ("dedupe", "bench_dedupe.py", ["--rows", "100000"] if args.quick else []),
         ("e2e", "bench_e2e.py", ["--quick"] if args.quick else []),
         # The echo on aiohttp is about 4× faster: 4× the echo updates keep its runs seconds long.
@@ -428,6 +456,8 @@ def main() -> int:
                 raise RuntimeError(f"exit status {status}")
             if key == "photos":
                 rows += photos_rows(out)
+            elif key == "video":
+                rows += video_rows(out)
             elif key == "dedupe":
                 rows += dedupe_rows(out)
             elif key == "e2e":

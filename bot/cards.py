@@ -17,6 +17,7 @@ from bot.i18n import N_, Translator
 from bot.locations import relative_to_places
 from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, display_answer
 from bot.store import Outgoing, ReportRow, SubmittedReport
+from bot.video import format_duration
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -115,7 +116,13 @@ def answer_lines(report: ReportRow, t: Translator, limit: int = USER_VALUE_LIMIT
     for q in QUESTIONS[Kind(report.kind)]:
         if q.key not in report.details or (q.answer is AnswerType.PHONE and not private):
             continue
-        text, translatable = display_answer(q, report.details[q.key])
+        answer = report.details[q.key]
+        if isinstance(answer, dict) and "voice" in answer:  # answered with a voice note (relayed below)
+            value = "🎤 " + html.escape(t.gettext(
+                "voice message, {duration}", duration=format_duration(float(answer["voice"]))))
+            lines.append(labelled(t, t.gettext(q.label), value))
+            continue
+        text, translatable = display_answer(q, answer)
         value = html.escape(t.gettext(text)) if translatable else user_text(text, limit)
         lines.append(labelled(t, t.gettext(q.label), value))
     return lines
@@ -166,21 +173,57 @@ def new_report_messages(report: ReportRow, outcome: SubmittedReport, staff_chat_
     """For the staff group: a new incident gets its photos, a pin and a card; a report joining an
     incident only refreshes that incident's card, so twenty reports of one leopard make one card."""
     assert report.incident_id is not None
-    refresh = card_refresh(report.incident_id, staff_chat_id)
+    refresh = card_refresh(report.incident_id, staff_chat_id) + voice_messages(report, staff_chat_id)
     if not outcome.created or outcome.joined_existing or outcome.updated_existing:
         return refresh
     purpose = f"card:{report.incident_id}"
     messages: list[Outgoing] = []
-    if report.photos:
+    if report.pictures:  # photos and the metadata-free copies of clips
         caption = f"{KIND_ICONS[Kind(report.kind)]} {report.ref_code}"
         messages.append(Outgoing(staff_chat_id, "send_photos", {
-            "paths": [p.derived_path for p in report.photos], "caption": caption,
+            "paths": [p.derived_path for p in report.pictures], "caption": caption,
         }, purpose))
     location: dict[str, Any] = {"latitude": report.latitude, "longitude": report.longitude}
     if report.accuracy_m:
         location["horizontal_accuracy"] = min(1500.0, report.accuracy_m)  # Telegram's maximum
     messages.append(Outgoing(staff_chat_id, "send_location", location, purpose))
     return messages + refresh
+
+
+def voice_messages(report: ReportRow, staff_chat_id: int) -> list[Outgoing]:
+    """A report's voice notes (metadata-free Ogg Opus copies), relayed as replies under its card."""
+    if not report.voices or report.incident_id is None:
+        return []
+    captions = [
+        f"🎤 <code>{report.ref_code}</code> · {format_duration(v.duration_s or 0)}" for v in report.voices
+    ]
+    return [Outgoing(staff_chat_id, "send_voices", {
+        "incident_id": report.incident_id,
+        "paths": [v.derived_path for v in report.voices],
+        "captions": captions,
+    }, f"voices:{report.id}")]
+
+
+def media_lines(reports: Iterable[ReportRow], t: Translator) -> list[str]:
+    """The card's media: photos counted; each clip with its length and size; voice notes counted."""
+    media = [p for r in reports for p in r.photos]
+    photos = sum(1 for p in media if p.media_kind == "photo")
+    clips = [p for p in media if p.media_kind == "video"]
+    voices = sum(1 for p in media if p.media_kind == "voice")
+    lines = []
+    if photos:
+        lines.append("📷 " + html.escape(t.ngettext("{n} photo", "{n} photos", photos)))
+    if clips:
+        each = ", ".join(
+            format_duration(c.duration_s or 0) + " · "
+            + t.gettext("{size} MB", size=f"{(c.size_bytes or 0) / 2**20:.1f}")
+            for c in clips
+        )
+        lines.append("🎬 " + html.escape(t.ngettext("{n} video", "{n} videos", len(clips)) + f" ({each})"))
+    if voices:
+        lines.append("🎤 " + html.escape(t.ngettext(
+            "{n} voice message, below the card", "{n} voice messages, below the card", voices)))
+    return lines
 
 
 def receipt_text(report: ReportRow, outcome: SubmittedReport, t: Translator) -> str:

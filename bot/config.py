@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+#: The Bot API lets a bot download at most 20 MB; a self-hosted server in --local mode, 2000 MB.
+TELEGRAM_DOWNLOAD_LIMIT_MB = 20
+LOCAL_DOWNLOAD_LIMIT_MB = 2000
 SUPPORTED_LANGUAGES = ("zh_Hans", "en")
 
 
@@ -78,7 +81,13 @@ class Config:
     draft_timeout: timedelta = timedelta(minutes=30)
     # An unsent poaching tip's draft (kept in memory only) is deleted, with its photos, after this.
     tip_draft_expiry: timedelta = timedelta(hours=24)
-    max_photos: int = 10
+    max_photos: int = 10  # [reports]: photos and videos together, per report
+    max_video_seconds: float = 180.0  # [reports]: longest clip taken
+    max_voice_seconds: float = 300.0  # [reports]: longest voice note or audio file taken
+    max_video_mb: float = 200.0  # [reports]: biggest clip taken (only a local Bot API server goes past 20 MB)
+    # [telegram]: a self-hosted Bot API server started with --local: files are read from its disk,
+    # up to 2000 MB, instead of Telegram's 20 MB download limit.
+    local_mode: bool = False
     outbox_poll_seconds: float = 2.0
     # [telegram]: updates handled at once, each person's still one at a time (handlers/updates.py)
     concurrent_updates: int = 16
@@ -99,6 +108,15 @@ class Config:
     # may be for a point to take its township (farther: "township unknown"); bot/locations.py.
     area_margin_m: float = 2000.0
     township_max_m: float = 6000.0
+
+    @property
+    def download_limit_bytes(self) -> int:
+        """The biggest file the bot can fetch: Telegram's 20 MB, or a local server's 2000 MB (capped
+        by max_video_mb)."""
+        limit = (
+            min(LOCAL_DOWNLOAD_LIMIT_MB, self.max_video_mb) if self.local_mode else TELEGRAM_DOWNLOAD_LIMIT_MB
+        )
+        return int(limit * 1024 * 1024)
 
     def destinations_for(self, kind: str) -> list[Destination]:
         return [d for d in self.destinations if kind in d.kinds]
@@ -225,6 +243,16 @@ def load_config(
             )
         ),
         max_photos=int(_positive(_get(reports, "reports", "max_photos", int, 10), "reports.max_photos")),
+        max_video_seconds=_positive(
+            _get(reports, "reports", "max_video_seconds", float, 180.0), "reports.max_video_seconds"
+        ),
+        max_voice_seconds=_positive(
+            _get(reports, "reports", "max_voice_seconds", float, 300.0), "reports.max_voice_seconds"
+        ),
+        max_video_mb=_positive(
+            _get(reports, "reports", "max_video_mb", float, 200.0), "reports.max_video_mb"
+        ),
+        local_mode=_get(telegram, "telegram", "local_mode", bool, False),
         outbox_poll_seconds=_positive(
             _get(telegram, "telegram", "outbox_poll_seconds", float, 2.0), "telegram.outbox_poll_seconds"
         ),

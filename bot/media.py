@@ -8,14 +8,16 @@ only an unreferenced file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import secrets
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot import photos
+from bot import photos, video
 from bot.i18n import N_
 
 EXTENSIONS = {
@@ -33,12 +35,20 @@ TOO_BIG = N_(
 )
 
 
-class PhotoProblemError(Exception):
-    """A photo cannot be used; `message` (translatable) tells the person what to send instead."""
+VIDEO_TOO_BIG = N_(
+    "This video is over {limit} MB, too big for me to download. Send a shorter clip, "
+    "or send it compressed as a video, not as a file."
+)
 
-    def __init__(self, message: str) -> None:
+
+class PhotoProblemError(Exception):
+    """A photo (or clip, or voice note) cannot be used; `message` (translatable, filled with
+    `params`) tells the person what to send instead."""
+
+    def __init__(self, message: str, **params: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.params = params
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -88,4 +98,119 @@ async def store_photo(
         "derived_path": str(derived),
         "thumbnail_path": str(thumbnail),
         "facts": facts,
+    }
+
+
+def incoming_path(media_dir: Path, suffix: str = "") -> Path:
+    """A fresh file name for a download in progress (moved into place or removed afterwards)."""
+    folder = media_dir / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{secrets.token_hex(8)}{suffix}"
+
+
+def _renamed_by_content(path: Path) -> tuple[str, Path]:
+    """(SHA-256, new path) of a written copy, renamed to its own hash (same folder and suffix)."""
+    sha256 = video.sha256_of(path)
+    target = path.with_name(f"{sha256}{path.suffix}")
+    if target.exists():
+        path.unlink()
+    else:
+        path.replace(target)
+    return sha256, target
+
+
+def _drop(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _keep(source: Path, target: Path) -> None:
+    """Moves a downloaded file into place (the same content may already be there: then drop it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        source.unlink(missing_ok=True)
+    else:
+        source.replace(target)
+
+
+async def store_video(
+    source: Path, media_dir: Path, *, now: datetime, max_seconds: float, keep_original: bool = True
+) -> dict[str, Any]:
+    """Checks a downloaded clip, writes its metadata-free copy and thumbnail, keeps the original
+    (unless `keep_original` is False: an anonymous tip keeps only the stripped copy), and returns
+    what the draft keeps. `source` is consumed."""
+    try:
+        processed = await video.process_video_async(
+            source, media_dir / "derived", max_seconds=max_seconds, now=now
+        )
+    except video.VideoRejected as rejected:
+        await asyncio.to_thread(_drop, source)
+        raise PhotoProblemError(rejected.message, **rejected.params) from None
+    sha256, stripped = processed.sha256, processed.stripped_path
+    if not keep_original:
+        # Named by the copy's own hash: no hash that would recognise the tipster's original file.
+        sha256, stripped = await asyncio.to_thread(_renamed_by_content, stripped)
+    suffix = source.suffix.lower() if source.suffix else ".mp4"
+    original = media_dir / "originals" / f"{sha256}{suffix}"
+    thumbnail = media_dir / "thumbnails" / f"{sha256}.jpg"
+    await asyncio.to_thread(_write, thumbnail, processed.thumbnail_jpeg)
+    if keep_original:
+        await asyncio.to_thread(_keep, source, original)
+    else:
+        await asyncio.to_thread(_drop, source)
+        original = stripped
+    facts = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(processed.facts).items()}
+    return {
+        "media_kind": "video",
+        "sha256": sha256,
+        "phash": processed.phash,
+        "frame_hashes": list(processed.frame_hashes),
+        "mime_type": processed.mime_type,
+        "width": processed.width,
+        "height": processed.height,
+        "duration_s": processed.duration_s,
+        "size_bytes": processed.size_bytes,
+        "original_path": str(original),
+        "derived_path": str(stripped),
+        "thumbnail_path": str(thumbnail),
+        "facts": facts,
+    }
+
+
+async def store_voice(
+    source: Path, media_dir: Path, *, max_seconds: float, keep_original: bool = True,
+    answer_key: str | None = None,
+) -> dict[str, Any]:
+    """Checks a downloaded voice note or audio file, writes its metadata-free Ogg Opus copy, keeps
+    the original (unless `keep_original` is False), returns the draft's entry. `source` is consumed."""
+    target = incoming_path(media_dir, ".ogg")
+    try:
+        processed = await video.process_audio_async(source, target, max_seconds=max_seconds)
+    except video.VideoRejected as rejected:
+        await asyncio.to_thread(_drop, source)
+        raise PhotoProblemError(rejected.message, **rejected.params) from None
+    sha256 = processed.sha256
+    if not keep_original:
+        sha256, target = await asyncio.to_thread(_renamed_by_content, target)
+    derived = media_dir / "derived" / f"{sha256}.ogg"
+    await asyncio.to_thread(_keep, target, derived)
+    original = media_dir / "originals" / f"{sha256}{source.suffix.lower() or '.ogg'}"
+    if keep_original:
+        await asyncio.to_thread(_keep, source, original)
+    else:
+        await asyncio.to_thread(_drop, source)
+        original = derived
+    return {
+        "media_kind": "voice",
+        "sha256": sha256,
+        "phash": None,
+        "mime_type": "audio/ogg",
+        "width": 0,
+        "height": 0,
+        "duration_s": processed.duration_s,
+        "size_bytes": processed.size_bytes,
+        "original_path": str(original),
+        "derived_path": str(derived),
+        "thumbnail_path": "",
+        "answer_key": answer_key,
     }

@@ -21,6 +21,7 @@ from bot.cards import (
     format_coordinates,
     labelled,
     location_line,
+    media_lines,
     place_label,
     user_text,
 )
@@ -139,9 +140,7 @@ def card_text(state: CardState, t: Translator) -> str:
         )
     # A card is one message with buttons: each typed answer is cut so the whole card stays under 4096.
     lines += answer_lines(anchor, t, limit=CARD_ANSWER_LIMIT)
-    photos = sum(len(r.photos) for r in state.reports)
-    if photos:
-        lines.append("📷 " + html.escape(t.ngettext("{n} photo", "{n} photos", photos)))
+    lines += media_lines(state.reports, t)
     lines += photo_fact_lines(anchor, t)
     lines.append("👤 " + reporter_html(anchor, t))
     if anchor.details.get("channel") == "web":
@@ -289,7 +288,7 @@ def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
                     purpose,
                 )
             )
-            originals = [p.original_path for r in state.reports for p in r.photos][:10]
+            originals = [p.original_path for r in state.reports for p in r.pictures][:10]
             if originals:
                 messages.append(
                     Outgoing(destination.chat_id, "send_documents", {"paths": originals}, purpose)
@@ -297,7 +296,7 @@ def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
         else:
             text = public_post(state, t, config.public_cell_degrees)
             messages.append(Outgoing(destination.chat_id, "send_message", {"text": text}, purpose))
-            derived = [p.derived_path for r in state.reports for p in r.photos][:10]
+            derived = [p.derived_path for r in state.reports for p in r.pictures][:10]
             if derived:
                 messages.append(
                     Outgoing(destination.chat_id, "send_photos", {"paths": derived, "caption": ""}, purpose)
@@ -319,7 +318,7 @@ def evidence_messages(
                 purpose,
             )
         ]
-    originals = [p.original_path for r in state.reports for p in r.photos][:10]
+    originals = [p.original_path for r in state.reports for p in r.pictures][:10]
     if not originals:
         return [
             Outgoing(

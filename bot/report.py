@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from bot.i18n import N_
 
@@ -303,11 +303,14 @@ def reopen_field(draft: dict[str, Any], field_name: str) -> None:
     else:
         question(draft_kind(draft), field_name)  # KeyError for a field this kind does not have
         draft["answers"].pop(field_name, None)
+        # A voice note that answered it goes with the answer (one sent as an addition stays).
+        draft["photos"] = [p for p in draft["photos"] if p.get("answer_key") != field_name]
 
 
 def photos_problem(draft: dict[str, Any]) -> str | None:
     """Why the photo step cannot be finished yet, or None."""
-    if draft_kind(draft) in PHOTO_REQUIRED and not draft["photos"]:
+    pictures = [p for p in draft["photos"] if p.get("media_kind", "photo") != "voice"]  # not voice notes
+    if draft_kind(draft) in PHOTO_REQUIRED and not pictures:
         return N_(
             "A photo is needed for a livestock report: the compensation desk must see the animals. "
             "Please send at least one photo."
@@ -412,10 +415,30 @@ def answer_question(
     draft["answers"][key] = value
 
 
+# Free-text questions a voice note may answer. Not the owner's name (the compensation desk writes
+# it on forms) nor the livestock animal (a case field): those are typed or tapped.
+SPOKEN: Final = frozenset({"behaviour", "note", "description"})
+
+
+def takes_voice(q: Question) -> bool:
+    """A question whose answer may be spoken instead of typed."""
+    return q.key in SPOKEN and (q.answer is AnswerType.TEXT or q.typed_other)
+
+
+def answer_with_voice(draft: dict[str, Any], key: str, duration_s: float) -> None:
+    """Stores a voice note as the answer to a free-text question (the note itself is a media entry
+    of the draft with this `answer_key`); raises AnswerError for a question that needs typing or a tap."""
+    if not takes_voice(question(draft_kind(draft), key)):
+        raise AnswerError(N_("Please tap one of the buttons."))
+    draft["answers"][key] = {"voice": round(duration_s, 1)}
+
+
 def display_answer(q: Question, value: Any) -> tuple[str, bool]:
     """(text, translatable) for an answer on a card: a button's label is translated, typed text is not."""
     if value is None:
         return N_("(skipped)"), True
+    if isinstance(value, dict) and "voice" in value:
+        return N_("voice message"), True
     for c in q.choices:
         if c.value == str(value):
             return c.label, c.label != c.value

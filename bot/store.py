@@ -368,7 +368,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE report_drafts ADD COLUMN ref_code TEXT;
     CREATE UNIQUE INDEX report_drafts_by_ref_code ON report_drafts (ref_code) WHERE ref_code IS NOT NULL;
     """,
-    # 8: the durable inbox (issue 24). Every Telegram update is written here before Telegram is told it
+    # 8: videos and voice notes (issue 25) are media rows beside photos: a clip is a picture with a
+    # length (its derived copy is the metadata-free remux, its thumbnail a key frame, its phash the
+    # middle frame's), a voice note has no picture and may answer one question (answer_key).
+    """
+    ALTER TABLE photos ADD COLUMN media_kind TEXT NOT NULL DEFAULT 'photo';
+    ALTER TABLE photos ADD COLUMN duration_s REAL;
+    ALTER TABLE photos ADD COLUMN size_bytes INTEGER;
+    ALTER TABLE photos ADD COLUMN answer_key TEXT;
+    """,
+    # 9: the durable inbox (issue 24). Every Telegram update is written here before Telegram is told it
     # arrived (the next getUpdates offset, or the webhook's 200) and marked done once handled, so a
     # crash loses none and a restart handles what was received and not done first. The update's JSON
     # is cleared when it is done (a tip's words must not linger here); the id stays a while so a
@@ -416,6 +425,28 @@ class StoredPhoto:
     original_path: str
     derived_path: str
     thumbnail_path: str
+    media_kind: str = "photo"  # photo | video | voice (MEDIA_KINDS)
+    duration_s: float | None = None  # videos and voice notes
+    size_bytes: int | None = None  # of the original file
+    answer_key: str | None = None  # a voice note answering this question of the report
+    # Every sampled frame's hash of a clip: a new clip is compared with all of them (not stored;
+    # the stored row keeps the middle frame's hash in `phash`).
+    frame_hashes: tuple[int, ...] = ()
+
+    @property
+    def is_picture(self) -> bool:
+        """A photo or a video: shown in albums, counted against the media limit, matched by hash."""
+        return self.media_kind != "voice"
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> StoredPhoto:
+        """From a draft's media entry (older drafts lack the video fields: they are photos)."""
+        fields = {k: entry[k] for k in cls.__dataclass_fields__ if k in entry}
+        fields["frame_hashes"] = tuple(entry.get("frame_hashes") or ())
+        return cls(**fields)
+
+
+MEDIA_KINDS = ("photo", "video", "voice")
 
 
 @dataclass(frozen=True)
@@ -470,8 +501,17 @@ class ReportRow:
     details: dict[str, Any]
     notify_reporter: bool
     incident_id: int | None
-    photos: tuple[StoredPhoto, ...] = ()
+    photos: tuple[StoredPhoto, ...] = ()  # every media row: photos, videos, voice notes
     occurrence_id: str = ""  # the random UUID exports name it by
+
+    @property
+    def pictures(self) -> tuple[StoredPhoto, ...]:
+        """Photos and videos (what albums show)."""
+        return tuple(p for p in self.photos if p.is_picture)
+
+    @property
+    def voices(self) -> tuple[StoredPhoto, ...]:
+        return tuple(p for p in self.photos if not p.is_picture)
 
 
 @dataclass(frozen=True)
@@ -728,6 +768,10 @@ class Store:
                     p["original_path"],
                     p["derived_path"],
                     p["thumbnail_path"],
+                    p["media_kind"],
+                    p["duration_s"],
+                    p["size_bytes"],
+                    p["answer_key"],
                 )
             )
         by_id = {r["id"]: r for r in rows}
@@ -1130,6 +1174,10 @@ class Store:
                                 "",
                                 "",
                                 observed_s,
+                                "photo",
+                                None,
+                                None,
+                                None,
                             )
                         )
                     report_id += 1
@@ -2314,8 +2362,8 @@ _INSERT_INCIDENT = (
 )
 _INSERT_PHOTO = (
     "INSERT INTO photos (report_id, position, file_id, file_unique_id, sha256, phash, mime_type, width,"
-    " height, original_path, derived_path, thumbnail_path, observed_s)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " height, original_path, derived_path, thumbnail_path, observed_s, media_kind, duration_s, size_bytes,"
+    " answer_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _DECISION_SQL = (
     "INSERT INTO incident_decisions (action, incident_id, other_id, report_id, staff_id, decided_at)"
@@ -2395,8 +2443,13 @@ def _probe(draft: dict[str, Any], reporter: Reporter, photos: Sequence[StoredPho
         accuracy_m=location.get("accuracy_m"),
         observed_s=epoch_seconds(datetime.fromisoformat(draft["observed_at"])),
         reporter_key=_reporter_key(reporter.user_id, reporter.key),
-        sha256s=frozenset(p.sha256 for p in photos),
-        phashes=tuple(p.phash for p in photos if p.phash is not None),
+        sha256s=frozenset(p.sha256 for p in photos if p.is_picture),
+        phashes=tuple(
+            h
+            for p in photos
+            if p.is_picture
+            for h in (p.frame_hashes or ((p.phash,) if p.phash is not None else ()))
+        ),
     )
 
 
@@ -2489,6 +2542,10 @@ def _photo_values(report_id: int, position: int, p: StoredPhoto, observed_s: flo
         p.derived_path,
         p.thumbnail_path,
         observed_s,
+        p.media_kind,
+        p.duration_s,
+        p.size_bytes,
+        p.answer_key,
     )
 
 

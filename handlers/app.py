@@ -211,6 +211,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .token(config.bot_token)
         .base_url(config.base_url)
         .base_file_url(config.base_file_url)
+        .local_mode(config.local_mode)
         .persistence(SQLitePersistence(config.database_path, {CONVERSATION_NAME: state_for}))
         .rate_limiter(smooth_rate_limiter())
         .request(InstrumentedRequest(connection_pool_size=256, link=link))

@@ -23,6 +23,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
+    InputMediaVideo,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -38,6 +39,9 @@ from bot.store import OutboxItem, Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 300.0
+# Derived copies sent as videos rather than photos (bot/video.py writes these).
+VIDEO_SUFFIXES = (".mp4", ".webm")
+UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # the Bot API's limit for a file a bot sends
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -108,6 +112,26 @@ async def send_card(bot: Bot, store: Store, t: Translator, item: OutboxItem) -> 
     return [existing[1]]
 
 
+async def _uploadable(paths: list[str]) -> list[str]:
+    """The files a bot may upload (Telegram takes at most 50 MB); a bigger clip, possible only with a
+    local Bot API server, stays on the server: staff see its length and size on the card."""
+    sizes = await asyncio.to_thread(lambda: [Path(path).stat().st_size for path in paths])
+    kept = [path for path, size in zip(paths, sizes, strict=True) if size <= UPLOAD_LIMIT_BYTES]
+    if len(kept) < len(paths):
+        log.warning("%d file(s) over Telegram's 50 MB upload limit not sent", len(paths) - len(kept))
+    return kept
+
+
+async def _key_frame(path: str) -> bytes | None:
+    """A clip's preview: the middle key frame bot/video.py saved (media/thumbnails/<sha256>.jpg)."""
+    clip = Path(path)
+    thumbnail = clip.parent.parent / "thumbnails" / f"{clip.stem}.jpg"
+    try:
+        return await asyncio.to_thread(thumbnail.read_bytes)
+    except OSError:
+        return None  # Telegram then makes its own
+
+
 async def send(bot: Bot, item: OutboxItem) -> list[int]:
     """Performs one queued call; returns the ids of the messages it created."""
     p: dict[str, Any] = item.payload
@@ -118,7 +142,10 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
         )
         return [message.message_id]
     if item.method == "send_documents":
-        files = [(await asyncio.to_thread(Path(path).read_bytes), Path(path).name) for path in p["paths"]]
+        paths = await _uploadable(p["paths"])
+        if not paths:
+            return []
+        files = [(await asyncio.to_thread(Path(path).read_bytes), Path(path).name) for path in paths]
         if len(files) == 1:
             message = await bot.send_document(item.chat_id, files[0][0], filename=files[0][1],
                                               reply_parameters=_reply_to(p))
@@ -131,19 +158,37 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
             item.chat_id, p["latitude"], p["longitude"], horizontal_accuracy=p.get("horizontal_accuracy")
         )
         return [message.message_id]
-    if item.method == "send_photos":
-        blobs = [await asyncio.to_thread(Path(path).read_bytes) for path in p["paths"]]
+    if item.method == "send_photos":  # photos and (metadata-free) clips, told apart by their file
+        paths = await _uploadable(p["paths"])
+        if not paths:
+            return []
+        blobs = [await asyncio.to_thread(Path(path).read_bytes) for path in paths]
+        clips = [Path(path).suffix in VIDEO_SUFFIXES for path in paths]
         if len(blobs) == 1:
-            message = await bot.send_photo(
-                item.chat_id, blobs[0], caption=p.get("caption"), parse_mode="HTML"
-            )
+            if clips[0]:
+                message = await bot.send_video(item.chat_id, blobs[0], caption=p.get("caption"),
+                                               parse_mode="HTML", thumbnail=await _key_frame(paths[0]))
+            else:
+                message = await bot.send_photo(item.chat_id, blobs[0], caption=p.get("caption"),
+                                               parse_mode="HTML")
             return [message.message_id]
-        media = [
+        media: list[InputMediaPhoto | InputMediaVideo] = [
+            InputMediaVideo(blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML",
+                            thumbnail=await _key_frame(path))
+            if clip else
             InputMediaPhoto(blob, caption=p.get("caption") if i == 0 else None, parse_mode="HTML")
-            for i, blob in enumerate(blobs)
+            for i, (blob, clip, path) in enumerate(zip(blobs, clips, paths, strict=True))
         ]
         messages: tuple[Message, ...] = await bot.send_media_group(item.chat_id, media)
         return [m.message_id for m in messages]
+    if item.method == "send_voices":  # voice notes under their card, playable by staff
+        voice_ids: list[int] = []
+        for path, caption in zip(p["paths"], p["captions"], strict=True):
+            blob = await asyncio.to_thread(Path(path).read_bytes)
+            message = await bot.send_voice(item.chat_id, blob, caption=caption, parse_mode="HTML",
+                                           reply_parameters=_reply_to(p))
+            voice_ids.append(message.message_id)
+        return voice_ids
     raise ValueError(f"unknown outbox method {item.method!r}")
 
 
@@ -178,6 +223,11 @@ class OutboxSender:
             # A later refresh of the same card is queued: in a burst the card is edited once, not fifty times.
             await self.store.outbox_sent(item.id, "superseded")
             return
+        if item.method == "send_voices" and "incident_id" in item.payload:
+            # Under the incident's card, which may have been posted after this row was queued.
+            card = await self.store.card_message(int(item.payload["incident_id"]))
+            payload = {**item.payload, "reply_to": card[1] if card else None}
+            item = OutboxItem(item.id, item.chat_id, item.method, payload, item.purpose, item.attempts)
         try:
             ids = await (send_card(self.bot, self.store, self.staff, item) if item.method == "card"
                          else send(self.bot, item))

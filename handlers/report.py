@@ -50,12 +50,13 @@ from bot.media import PhotoProblemError
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
 from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
+from bot.video import format_duration
 from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply_or_queue, services, tr, user_language
 from handlers.menu import show_menu
 from handlers.persistence import is_tip_draft, save_person, save_user_data
-from handlers.photos import save_photo
+from handlers.photos import clip_of, save_photo, save_video, save_voice, spoken_of
 from handlers.privacy import (
     anonymous_key,
     delete_files,
@@ -375,8 +376,13 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: s
     return _state(context)
 
 
+def _pictures(draft: dict[str, Any]) -> list[dict[str, Any]]:
+    """The draft's photos and videos (its voice notes are media entries too, but not pictures)."""
+    return [p for p in draft["photos"] if p.get("media_kind", "photo") != "voice"]
+
+
 def _photo_options(t: Translator, draft: dict[str, Any]) -> list[Option]:
-    if draft["photos"]:
+    if _pictures(draft):
         return [(t.gettext("Done"), "done")]
     if report.draft_kind(draft) in report.PHOTO_REQUIRED:
         return []
@@ -386,13 +392,15 @@ def _photo_options(t: Translator, draft: dict[str, Any]) -> list[Option]:
 async def ask_photos(
     update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
 ) -> None:
-    if draft["photos"]:
+    if _pictures(draft):
         await _photos_received(update, context, t, draft, before)
     elif report.draft_kind(draft) in report.PHOTO_REQUIRED:
         text = t.gettext("Please send photos of the animals (at least one). You can send several.")
         await _say(update, context, _join(before, html.escape(text)), ReplyKeyboardRemove())
     else:
-        text = t.gettext("Please send photos if you have them (several are fine), or tap No photo.")
+        text = t.gettext(
+            "Please send photos or videos if you have them (several are fine), or tap No photo."
+        )
         keyboard = _keyboard([[label for label, _ in _photo_options(t, draft)]])
         await _say(update, context, _join(before, html.escape(text)), keyboard)
 
@@ -400,31 +408,54 @@ async def ask_photos(
 async def _photos_received(
     update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
 ) -> None:
-    n = len(draft["photos"])
-    text = t.ngettext("Got {n} photo. Send more, or tap Done.", "Got {n} photos. Send more, or tap Done.", n)
+    pictures = _pictures(draft)
+    n = len(pictures)
+    if any(p.get("media_kind") == "video" for p in pictures):
+        text = t.ngettext(
+            "Got {n} photo or video. Send more, or tap Done.",
+            "Got {n} photos and videos. Send more, or tap Done.",
+            n,
+        )
+    else:
+        text = t.ngettext(
+            "Got {n} photo. Send more, or tap Done.", "Got {n} photos. Send more, or tap Done.", n
+        )
     keyboard = _keyboard([[label for label, _ in _photo_options(t, draft)]])
     await _say(update, context, _join(before, html.escape(text)), keyboard)
 
 
-def _photo_place(draft: dict[str, Any]) -> locations.Found | None:
-    """The first usable position among the draft's photos (originals sent as files keep EXIF)."""
+def _placed_media(draft: dict[str, Any]) -> tuple[locations.Found, dict[str, Any]] | None:
+    """The first usable position among the draft's photos and videos (originals sent as files keep
+    EXIF; clips their ©xyz/loci/XMP position), with the entry that has it."""
     for photo in draft["photos"]:
         found = locations.from_photo(photo.get("facts") or {})
         if found is not None:
-            return found
+            return found, photo
     return None
 
 
-def _photo_moment(context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> datetime | None:
-    """The first plausible capture time among the draft's photos."""
+def _photo_place(draft: dict[str, Any]) -> locations.Found | None:
+    placed = _placed_media(draft)
+    return placed[0] if placed else None
+
+
+def _timed_media(
+    context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]
+) -> tuple[datetime, dict[str, Any]] | None:
+    """The first plausible capture time among the draft's photos and videos, with its entry."""
     svc = services(context)
     for photo in draft["photos"]:
         moment = locations.photo_time(
             photo.get("facts") or {}, now=svc.now(), tz=svc.config.timezone, max_age=svc.config.max_report_age
         )
         if moment is not None:
-            return moment
+            return moment, photo
     return None
+
+
+def _photo_moment(context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> datetime | None:
+    timed = _timed_media(context, draft)
+    return timed[0] if timed else None
 
 
 def _where(t: Translator, latitude: float, longitude: float) -> str:
@@ -435,11 +466,16 @@ def _location_offers(t: Translator, draft: dict[str, Any]) -> list[tuple[str, Op
     """Places the bot can offer as one tap, each with the sentence that offers it: the photo's
     position, the poster's place."""
     offers = []
-    found = _photo_place(draft)
-    if found is not None:
+    placed = _placed_media(draft)
+    if placed is not None:
+        found, entry = placed
         where = _where(t, found.latitude, found.longitude)
-        sentence = t.gettext("Your photo has a position: {where}. Use it as the place?", where=where)
-        offers.append((sentence, (t.gettext("📷 Use the photo's place"), "photo")))
+        if entry.get("media_kind") == "video":
+            sentence = t.gettext("Your video has a position: {where}. Use it as the place?", where=where)
+            offers.append((sentence, (t.gettext("🎬 Use the video's place"), "photo")))
+        else:
+            sentence = t.gettext("Your photo has a position: {where}. Use it as the place?", where=where)
+            offers.append((sentence, (t.gettext("📷 Use the photo's place"), "photo")))
     spot = locations.gazetteer().get(draft["answers"].get("spot", ""))
     if spot is not None and spot.located:
         label = t.gettext("📍 I am at {place}", place=place_label(spot, t))
@@ -467,9 +503,14 @@ async def ask_location(
 
 def _when_options(t: Translator, context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> list[Option]:
     options = []
-    taken = _photo_moment(context, draft)
-    if taken is not None:
-        options.append((t.gettext("📷 When the photo was taken: {time}", time=t.datetime(taken)), "photo"))
+    timed = _timed_media(context, draft)
+    if timed is not None:
+        taken, entry = timed
+        if entry.get("media_kind") == "video":
+            label = t.gettext("🎬 When the video was made: {time}", time=t.datetime(taken))
+        else:
+            label = t.gettext("📷 When the photo was taken: {time}", time=t.datetime(taken))
+        options.append((label, "photo"))
     return options + [
         (t.gettext("Just now"), "now"),
         (t.gettext("Earlier today"), "today"),
@@ -523,13 +564,20 @@ def review_text(t: Translator, draft: dict[str, Any]) -> str:
     kind = report.draft_kind(draft)
     loc = draft["location"]
     observed = datetime.fromisoformat(draft["observed_at"])
+    clips = [p for p in draft["photos"] if p.get("media_kind") == "video"]
     lines = [
         "<b>" + html.escape(t.gettext("Please check your report")) + "</b>",
         labelled(t, t.gettext("Kind"), html.escape(t.gettext(KIND_LABELS[kind]))),
-        labelled(t, t.gettext("Photos"), t.number(len(draft["photos"]))),
+        labelled(t, t.gettext("Photos"), t.number(len(_pictures(draft)) - len(clips))),
         labelled(t, t.gettext("Location"), format_coordinates(loc["latitude"], loc["longitude"])),
         labelled(t, t.gettext("Time"), html.escape(t.datetime(observed))),
     ]
+    if clips:
+        lengths = ", ".join(format_duration(c.get("duration_s") or 0) for c in clips)
+        lines.append(labelled(t, t.gettext("Videos"), f"{t.number(len(clips))} ({lengths})"))
+    voices = [p for p in draft["photos"] if p.get("media_kind") == "voice"]
+    if voices:
+        lines.append(labelled(t, t.gettext("Voice messages"), t.number(len(voices))))
     if loc.get("outside_area"):
         lines.append(
             "⚠️ " + html.escape(t.gettext("This place is outside Heshun county. We will still look at it."))
@@ -617,22 +665,32 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     draft = _draft(context)
     t = tr(update, context)
     svc = services(context)
-    if len(draft["photos"]) >= svc.config.max_photos:
+    if len(_pictures(draft)) >= svc.config.max_photos:  # photos and videos count together
         text = t.gettext("That is enough photos ({limit}). Tap Done to go on.", limit=svc.config.max_photos)
         await _say(update, context, html.escape(text), _keyboard([[t.gettext("Done")]]))
         return _state(context)
-    attachment = message.photo[-1] if message.photo else message.document
-    assert attachment is not None
+    clip = clip_of(message)
     try:
-        stored = await save_photo(
-            context.bot, attachment, svc.config.media_dir, now=svc.now(),
-            keep_original=report.draft_kind(draft) is not Kind.TIP,  # a tip keeps only stripped copies
-        )
+        keep_original = report.draft_kind(draft) is not Kind.TIP  # a tip keeps only stripped copies
+        if clip is not None:
+            stored = await save_video(
+                context.bot, clip, svc.config, now=svc.now(), keep_original=keep_original
+            )
+        else:
+            attachment = message.photo[-1] if message.photo else message.document
+            assert attachment is not None
+            stored = await save_photo(
+                context.bot, attachment, svc.config.media_dir, now=svc.now(), keep_original=keep_original
+            )
     except PhotoProblemError as problem:
-        await ask_photos(update, context, t, draft, html.escape(t.gettext(problem.message)))
+        problem_text = html.escape(t.gettext(problem.message, **problem.params))
+        await ask_photos(update, context, t, draft, problem_text)
         return _state(context)
     if any(p["sha256"] == stored["sha256"] for p in draft["photos"]):
-        await ask_photos(update, context, t, draft, html.escape(t.gettext("You already sent this photo.")))
+        again = t.gettext("You already sent this video.") if clip else t.gettext(
+            "You already sent this photo."
+        )
+        await ask_photos(update, context, t, draft, html.escape(again))
         return _state(context)
     draft["photos"].append(stored)
     _touch(context)
@@ -854,6 +912,37 @@ async def answer_contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     return await _answer(update, context, text=message.contact.phone_number)
 
 
+async def receive_voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """A voice note or audio file: the answer to a free-text question, else an addition to the report."""
+    message = update.effective_message
+    assert message is not None
+    spoken = spoken_of(message)
+    assert spoken is not None
+    draft = _draft(context)
+    svc = services(context)
+    t = tr(update, context)
+    step = report.next_step(draft)
+    q = None
+    if step not in (report.PHOTOS, report.LOCATION, report.WHEN, report.REVIEW):
+        q = report.question(report.draft_kind(draft), step)
+    answers = q is not None and report.takes_voice(q) and not draft.get(EDITING) and PENDING_KIND not in draft
+    try:
+        stored = await save_voice(
+            context.bot, spoken, svc.config, keep_original=report.draft_kind(draft) is not Kind.TIP,
+            answer_key=step if answers else None,
+        )
+    except PhotoProblemError as problem:
+        await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
+        return _state(context)
+    draft["photos"].append(stored)
+    if answers:
+        report.answer_with_voice(draft, step, stored["duration_s"])
+        thanks = t.gettext("Thank you, I saved your voice message as the answer.")
+        return await ask_next(update, context, before=html.escape(thanks))
+    thanks = t.gettext("Thank you, your voice message is added to the report.")
+    return await ask_next(update, context, before=html.escape(thanks))
+
+
 # --- review, change, submit --------------------------------------------------------------------
 
 
@@ -921,7 +1010,7 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         # Anonymous tips keep only today's in-memory keyed hash, so limits still work for the day.
         key=anonymous_key(user.id, svc.now().date()) if anonymous else None,
     )
-    photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
+    photos = [StoredPhoto.from_entry(p) for p in draft["photos"]]
     submitted = await svc.store.submit_report(
         stored_draft,
         reporter,
@@ -1117,7 +1206,7 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
     draft = current_draft(context)
     step = report.next_step(draft) if draft and not (PENDING_KIND in draft or draft.get(EDITING)) else None
     hint = {
-        report.PHOTOS: t.gettext("I need a photo here."),
+        report.PHOTOS: t.gettext("I need a photo or a video here."),
         report.LOCATION: t.gettext("I need a location here."),
     }.get(step or "", t.gettext("I cannot use that here."))
     if message is not None and message.text and len(message.text) > 4000:
@@ -1142,6 +1231,8 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
     text = filters.TEXT & ~filters.COMMAND
     button = r"^[0-9a-f]{8}\|"
     anything = MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, unexpected)
+    clips = filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION
+    spoken = filters.VOICE | filters.AUDIO | filters.Document.Category("audio/")
     return ConversationHandler(
         name=CONVERSATION_NAME,
         persistent=True,
@@ -1152,7 +1243,8 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
         ],
         states={
             PHOTOS: [
-                MessageHandler(private & (filters.PHOTO | filters.Document.ALL), receive_photo),
+                MessageHandler(private & spoken, receive_voice),
+                MessageHandler(private & (filters.PHOTO | clips | filters.Document.ALL), receive_photo),
                 MessageHandler(private & text, photos_done),
             ],
             LOCATION: [
@@ -1177,6 +1269,8 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
             # A paused draft's buttons (the draft keeps its step while it is paused).
             CallbackQueryHandler(resume, pattern=button + r"(resume|discard)$"),
             MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, live_location_moved),
+            # A voice note at any step: an answer when a free-text question is asked, else an addition.
+            MessageHandler(private & spoken, receive_voice),
             anything,
             CallbackQueryHandler(unexpected),
         ],

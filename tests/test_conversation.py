@@ -142,7 +142,7 @@ async def test_bad_input_keeps_the_draft(fake: FakeTelegram, running, config) ->
     await fake.wait_for_message(person.id, contains="I need a photo", after=before)
     await person.tap("No photo", contains="Where was it")
     before = person._seen()
-    fake.send_voice(person.id)
+    fake.send_sticker(person.id)  # (a voice note is an addition to the report now)
     await fake.wait_for_message(person.id, contains="I need a location", after=before)
     await person.send("x" * 4096, contains="send your location")  # clients split longer texts at 4096
     await person.send("40.7128, -74.0060")  # New York

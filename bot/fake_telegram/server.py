@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import av
+import av.error
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from PIL import Image, UnidentifiedImageError
 
@@ -141,6 +143,25 @@ _FILE_FOLDERS = {
     "sticker": ("stickers", "webp"),
     "video_note": ("video_notes", "mp4"),
 }
+
+
+def _probe_media(data: bytes) -> dict[str, int] | None:
+    """Width, height and whole seconds of a clip or sound, read with FFmpeg (PyAV) as Telegram's
+    servers do; None when the bytes are not media FFmpeg can open."""
+    try:
+        container: Any
+        with av.open(io.BytesIO(data), metadata_errors="ignore") as container:
+            found: dict[str, int] = {}
+            video = next((s for s in container.streams.video), None)
+            if video is not None:
+                found.update(width=video.codec_context.width, height=video.codec_context.height)
+            if container.duration:
+                found["duration"] = max(0, round(container.duration / av.time_base))
+            elif video is not None and video.duration and video.time_base:
+                found["duration"] = round(float(video.duration * video.time_base))
+            return found
+    except (av.error.FFmpegError, ValueError, OSError):
+        return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -868,29 +889,86 @@ class FakeTelegram:
         }
         return self._person_message(user_id, chat_id, {"sticker": copy.deepcopy(record.media)})
 
-    def send_voice(self, user_id: int, *, duration: int = 3, chat_id: int | None = None) -> dict[str, Any]:
-        record = self._store_file("voice", b"OggS" + bytes(60), mime_type="audio/ogg")
+    def send_voice(
+        self,
+        user_id: int,
+        data: bytes | None = None,
+        *,
+        duration: int | None = None,
+        chat_id: int | None = None,
+        file_size: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The person sends a voice note (Ogg Opus ``data``; by default a few bytes that only look
+        like one). The duration is read from real data, as the client does, unless given."""
+        data = data if data is not None else b"OggS" + bytes(60)
+        probed = _probe_media(data)
+        record = self._store_file("voice", data, mime_type="audio/ogg", size=file_size)
         record.media = {
             "file_id": record.file_id,
             "file_unique_id": record.file_unique_id,
-            "duration": duration,
+            "duration": duration if duration is not None else (probed or {}).get("duration", 3),
             "mime_type": "audio/ogg",
             "file_size": record.size,
         }
-        return self._person_message(user_id, chat_id, {"voice": copy.deepcopy(record.media)})
+        return self._person_message(user_id, chat_id, {"voice": copy.deepcopy(record.media)},
+                                    reply_to_message_id=reply_to_message_id)
 
-    def send_video(self, user_id: int, *, chat_id: int | None = None) -> dict[str, Any]:
-        record = self._store_file("video", b"\x00\x00\x00\x18ftypmp42" + bytes(64), mime_type="video/mp4")
-        record.media = {
+    def send_audio(
+        self, user_id: int, data: bytes, *, file_name: str, mime_type: str, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """The person sends a music/recorder file (an Audio, with its length read from the file)."""
+        probed = _probe_media(data) or {}
+        record = self._store_file("audio", data, file_name=file_name, mime_type=mime_type)
+        record.media = _strip_none({
             "file_id": record.file_id,
             "file_unique_id": record.file_unique_id,
-            "width": 640,
-            "height": 360,
-            "duration": 5,
-            "mime_type": "video/mp4",
+            "duration": probed.get("duration", 0),
+            "file_name": file_name,
+            "mime_type": mime_type,
             "file_size": record.size,
-        }
-        return self._person_message(user_id, chat_id, {"video": copy.deepcopy(record.media)})
+        })
+        return self._person_message(user_id, chat_id, {"audio": copy.deepcopy(record.media)})
+
+    def send_video(
+        self,
+        user_id: int,
+        data: bytes | None = None,
+        *,
+        kind: str = "video",
+        file_name: str | None = None,
+        mime_type: str = "video/mp4",
+        duration: int | None = None,
+        file_size: int | None = None,
+        caption: str | None = None,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The person sends a clip as a ``video``, a round ``video_note`` or an ``animation`` (a GIF,
+        which Telegram turns into a silent MP4). Width, height and duration are read from real
+        ``data`` like a client does; ``file_size`` may claim more (to test the 20 MB limit)."""
+        if kind not in ("video", "video_note", "animation"):
+            raise AssertionError(f"not a kind of clip: {kind}")
+        data = data if data is not None else b"\x00\x00\x00\x18ftypmp42" + bytes(64)
+        probed = _probe_media(data) or {"width": 640, "height": 360, "duration": 5}
+        record = self._store_file(kind, data, file_name=file_name, mime_type=mime_type, size=file_size)
+        media: dict[str, Any] = {"file_id": record.file_id, "file_unique_id": record.file_unique_id}
+        if kind == "video_note":
+            if probed.get("width") != probed.get("height"):
+                raise AssertionError("a Telegram client records video notes square")
+            media["length"] = probed.get("width", 240)
+        else:
+            media.update(width=probed.get("width", 0), height=probed.get("height", 0), mime_type=mime_type)
+            if file_name:
+                media["file_name"] = file_name
+        media["duration"] = duration if duration is not None else probed.get("duration", 0)
+        media["file_size"] = record.size
+        record.media = media
+        content: dict[str, Any] = {kind: copy.deepcopy(media)}
+        if kind == "animation":  # an animation message also carries it as a document, as Telegram does
+            content["document"] = {k: v for k, v in media.items() if k not in ("width", "height", "duration")}
+        if caption and kind != "video_note":
+            content["caption"] = caption
+        return self._person_message(user_id, chat_id, content)
 
     def _bot_message_in(self, chat: _Chat, message_id: int) -> _Msg:
         record = chat.messages.get(message_id)
@@ -1755,6 +1833,8 @@ class FakeTelegram:
             return copy.deepcopy(source.media)
         if not source.data:
             raise ApiError.bad("file must be non-empty")
+        if len(source.data) > UPLOAD_LIMIT:  # a bot may upload at most 50 MB
+            raise ApiError(413, "Request Entity Too Large")
         if kind == "photo":
             return self._store_photo(source.data)
         file_name = source.filename or None
@@ -1766,12 +1846,16 @@ class FakeTelegram:
         if kind in ("document", "animation", "audio", "video"):
             base["file_name"] = file_name
             base["mime_type"] = mime or "application/octet-stream"
+        # Telegram reads a clip's size and length from the file; given parameters take precedence.
+        timed = ("video", "animation", "audio", "voice", "video_note")
+        probed = (_probe_media(source.data) if kind in timed else None) or {}
         if kind in ("video", "animation"):
-            base.update(width=int(p.get("width") or 0), height=int(p.get("height") or 0))
+            base.update(width=int(p.get("width") or probed.get("width") or 0),
+                        height=int(p.get("height") or probed.get("height") or 0))
         if kind in ("video", "animation", "audio", "voice", "video_note"):
-            base["duration"] = int(p.get("duration") or 0)
+            base["duration"] = int(p.get("duration") or probed.get("duration") or 0)
         if kind == "video_note":
-            base["length"] = int(p.get("length") or 0)
+            base["length"] = int(p.get("length") or probed.get("width") or 0)
         if kind == "voice":
             base["mime_type"] = mime if mime and mime.startswith("audio/") else "audio/ogg"
         if kind == "audio":
@@ -1943,11 +2027,33 @@ class FakeTelegram:
         reply = self._reply_target(p, chat)
         source = self._input_file(p[kind], files)
         media = self._media_object(kind, source, p)
+        if p.get("thumbnail") is not None and kind not in ("photo", "sticker", "voice"):
+            media["thumbnail"] = self._thumbnail(p["thumbnail"], files)
         self._flood(chat)
         content[kind] = media
         if kind == "animation":
             content["document"] = {k: v for k, v in media.items() if k not in ("width", "height", "duration")}
         return self._store_bot_message(chat, content, p, markup, reply)
+
+    def _thumbnail(self, value: Any, files: dict[str, UploadedFile]) -> dict[str, Any]:
+        """A sent thumbnail as Telegram keeps it: a new upload, JPEG, under 200 kB, at most 320 px."""
+        source = self._input_file(value, files)
+        if not isinstance(source, UploadedFile):
+            raise ApiError.bad("thumbnail can't be reused and can be only uploaded as a new file")
+        if len(source.data) >= 200 * 1024:
+            raise ApiError.bad("thumbnail must be less than 200 kB")
+        try:
+            with Image.open(io.BytesIO(source.data)) as image:
+                fmt, (width, height) = image.format, image.size
+        except (UnidentifiedImageError, OSError):
+            raise ApiError.bad("IMAGE_PROCESS_FAILED") from None
+        if fmt != "JPEG" or width > 320 or height > 320:
+            raise ApiError.bad("thumbnail must be a JPEG of at most 320x320")
+        record = self._store_file("photo", source.data, mime_type="image/jpeg")
+        size = {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
+                "file_size": record.size, "width": width, "height": height}
+        record.media = [size]
+        return size
 
     def _api_sendPhoto(self, p: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
         return self._send_media("photo", p, files)
@@ -1966,6 +2072,9 @@ class FakeTelegram:
 
     def _api_sendAnimation(self, p: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
         return self._send_media("animation", p, files)
+
+    def _api_sendVideoNote(self, p: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
+        return self._send_media("video_note", p, files)
 
     def _api_sendSticker(self, p: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
         return self._send_media("sticker", p, files)
@@ -2083,6 +2192,8 @@ class FakeTelegram:
         for item, captions, source in prepared:
             content = dict(captions)
             content[item["type"]] = self._media_object(item["type"], source, item)
+            if item.get("thumbnail") is not None and item["type"] != "photo":
+                content[item["type"]]["thumbnail"] = self._thumbnail(item["thumbnail"], files)
             content["media_group_id"] = group_id
             messages.append(self._store_bot_message(chat, content, p, None, reply))
         return messages

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import logging
 import uuid
@@ -25,9 +26,10 @@ from bot.config import Config
 from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.link import TelegramLink
-from bot.media import PhotoProblemError, store_photo
+from bot.media import PhotoProblemError, incoming_path, store_photo, store_video
 from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
+from bot.video import is_video_file
 from bot.web import county_map, form, pages
 from bot.web.form import Problem
 from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
@@ -41,6 +43,11 @@ CSRF_COOKIE = "lw_csrf"
 SCRIPT_HEADER = "X-Tipline-Script"
 MAX_FIELD_BYTES = 8 * 1024  # one text field; the longest answer is 1000 characters
 PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smaller one.")
+VIDEO_TOO_BIG = N_("Each video can be at most {limit} MB. Please choose a shorter clip.")
+
+
+class VideoUpload(bytes):
+    """An uploaded file that is a video (by its type or name): stored as a clip, not a photo."""
 TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
 
 
@@ -176,9 +183,14 @@ async def read_form(
         if not isinstance(part, BodyPartReader):
             continue  # a nested multipart is not something our form sends
         if part.name == "photo" and part.filename is not None:
-            data = await _read_limited(part, settings.max_photo_bytes, budget)
+            clip = is_video_file(part.headers.get("Content-Type"), part.filename)
+            limit = settings.max_video_bytes if clip else settings.max_photo_bytes
+            data = await _read_limited(part, limit, budget)
+            if data is not None and clip:
+                data = VideoUpload(data)
             if data is None:
-                problems[form.PHOTOS] = Problem(PHOTO_TOO_BIG, {"limit": megabytes(settings.max_photo_bytes)})
+                problems[form.PHOTOS] = Problem(VIDEO_TOO_BIG if clip else PHOTO_TOO_BIG,
+                                                {"limit": megabytes(limit)})
             elif data and len(photos) >= max_photos:
                 problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": max_photos})
             elif data:
@@ -196,6 +208,13 @@ async def read_form(
 # --- photos --------------------------------------------------------------------------------------
 
 
+# The fields every stored media entry has (the video ones have defaults: a photo lacks them).
+STORED_PHOTO_REQUIRED = tuple(
+    name for name, f in StoredPhoto.__dataclass_fields__.items()
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+)
+
+
 def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[dict[str, Any]]:
     """Photos stored during an earlier attempt of this form (signed by us, so not forged)."""
     entries = []
@@ -203,7 +222,7 @@ def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[
         entry = state.signer.unsign_blob(blob)
         if (
             isinstance(entry, dict)
-            and all(k in entry for k in StoredPhoto.__dataclass_fields__)
+            and all(k in entry for k in STORED_PHOTO_REQUIRED)
             and Path(entry["derived_path"]).resolve().is_relative_to(media_dir.resolve())
         ):
             entries.append(entry)
@@ -222,9 +241,14 @@ async def _store_photos(
             problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
             return
         try:
-            entry = await store_photo(blob, svc.config.media_dir, now=svc.now(), keep_original=keep_original)
+            if isinstance(blob, VideoUpload):
+                entry = await _store_clip(blob, state, svc.config, keep_original=keep_original)
+            else:
+                entry = await store_photo(
+                    blob, svc.config.media_dir, now=svc.now(), keep_original=keep_original
+                )
         except PhotoProblemError as problem:
-            problems[form.PHOTOS] = Problem(problem.message)
+            problems[form.PHOTOS] = Problem(problem.message, problem.params)
             continue
         if any(e["sha256"] == entry["sha256"] for e in entries):
             continue
@@ -232,6 +256,14 @@ async def _store_photos(
         entry["file_id"] = f"web:{entry['sha256']}"
         entry["file_unique_id"] = f"web-{entry['sha256'][:24]}"
         entries.append(entry)
+
+
+async def _store_clip(blob: bytes, state: Tipline, config: Config, *, keep_original: bool) -> dict[str, Any]:
+    """A web video through the bot's clip code (a tip's: only the metadata-free copy is kept)."""
+    source = incoming_path(config.media_dir, ".mp4")
+    await asyncio.to_thread(source.write_bytes, blob)
+    return await store_video(source, config.media_dir, now=state.services.now(),
+                             max_seconds=config.max_video_seconds, keep_original=keep_original)
 
 
 # --- staff card ----------------------------------------------------------------------------------
@@ -361,7 +393,7 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
 
     draft = outcome.draft
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
-    photos = [StoredPhoto(**{k: p[k] for k in StoredPhoto.__dataclass_fields__}) for p in draft["photos"]]
+    photos = [StoredPhoto.from_entry(p) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
     # A tip stores no language and no second of a time (issue 19), like one from Telegram.
     tip = kind is Kind.TIP

@@ -345,7 +345,7 @@ def form_page(
     if kept_photos:
         kept += f'<p class="hint">{h(t.gettext(PHOTOS_KEPT, n=len(kept_photos)))}</p>'
     photos = (
-        f'<input type="file" name="photo" accept="image/*" multiple data-max="{max_photos}">'
+        f'<input type="file" name="photo" accept="image/*,video/*" multiple data-max="{max_photos}">'
         f'<p class="hint">{h(t.gettext(PHOTOS_HINT))}</p>{kept}'
     )
     geo_attrs = " ".join(

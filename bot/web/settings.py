@@ -26,6 +26,7 @@ class WebSettings:
     webhook_secret_token: str = ""  # X-Telegram-Bot-Api-Secret-Token; "" derives it from secret_key
     webhook_max_bytes: int = 1 * MB  # an update is a few KB; anything bigger is not from Telegram
     max_photo_bytes: int = 20 * MB  # per photo, as for Telegram downloads
+    max_video_bytes: int = 50 * MB  # per video (sent on as it is: no transcoding in the browser)
     max_request_bytes: int = 60 * MB  # a whole form with its photos
     reports_per_hour: int = 10  # per address: stored web reports
     posts_per_hour: int = 60  # per address: any form post (failed checks included)
@@ -63,6 +64,7 @@ def web_settings(data: dict[str, Any]) -> WebSettings:
         webhook_path_secret=_get(table, "web", "webhook_path_secret", str, d.webhook_path_secret),
         webhook_secret_token=d.webhook_secret_token,  # only ever from the environment / secret_key
         max_photo_bytes=int(number("max_photo_mb", d.max_photo_bytes / MB) * MB),
+        max_video_bytes=int(number("max_video_mb", d.max_video_bytes / MB) * MB),
         max_request_bytes=int(number("max_request_mb", d.max_request_bytes / MB) * MB),
         reports_per_hour=int(number("reports_per_hour", d.reports_per_hour)),
         posts_per_hour=int(number("posts_per_hour", d.posts_per_hour)),
