@@ -28,6 +28,7 @@ class LinkState(StrEnum):
     STARTING = "starting"  # not tried yet
     UP = "ok"
     DOWN = "unreachable"
+    REFUSED = "refused"  # it answers, but not to this token (or base_url): a setting to fix
 
 
 def retry_delays(first: float = RETRY_FIRST_S, most: float = RETRY_MAX_S) -> Iterator[float]:
@@ -70,6 +71,15 @@ class TelegramLink:
         if back:
             for callback in self.on_back:
                 callback()
+
+    def refused(self, reason: str) -> None:
+        """Telegram answered that this bot does not exist (a wrong token, or base_url): logged once."""
+        reason = self.clean(reason)
+        if self.state is LinkState.REFUSED:
+            self.reason = reason
+            return
+        log.error("Telegram refuses the bot (%s): check BOT_TOKEN and telegram.base_url; retrying", reason)
+        self.state, self.reason, self.changed_at = LinkState.REFUSED, reason, time.time()
 
     def unreachable(self, reason: str) -> None:
         """A Bot API call could not get an answer; the first failure after success is logged."""

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.error import NetworkError, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -310,9 +310,11 @@ async def until_reachable(
             trying.result()
         except NetworkError as error:  # TimedOut too
             link.unreachable(str(error))  # already known to the link unless it came from elsewhere
+        except InvalidToken as error:
+            link.refused(str(error))  # already known to the link from the answer's status
         except TelegramError as error:
-            # Telegram answered but refused (a wrong token, a bad webhook URL): it will not fix
-            # itself, but exiting would only make systemd restart us into the same refusal.
+            # Telegram answered but refused (a bad webhook URL …): it will not fix itself, but
+            # exiting would only make systemd restart us into the same refusal.
             kind = type(error).__name__
             if kind not in said:
                 said.add(kind)

@@ -51,6 +51,8 @@ WEB_ATTACHED_KEY = "web_attached"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PREFIX = "/telegram/"
 TIMING_GROUP, OBSERVE_GROUP = -100, 99
+# What the Bot API answers for a token it does not know (PTB raises InvalidToken for both).
+TOKEN_REFUSED = frozenset({401, 404})
 CONNECT_TIMEOUTS = (aiohttp.ConnectionTimeoutError, *PROXY_TIMEOUTS)
 APPLICATION = web.AppKey("application", Application)
 WEBHOOK_SECRETS = web.AppKey("webhook_secrets", tuple)
@@ -102,7 +104,10 @@ class InstrumentedRequest(AiohttpRequest):
                 self.link.unreachable(error.message)
             raise
         if self.link is not None:
-            self.link.reached()
+            if code in TOKEN_REFUSED and method == "POST":  # a Bot API method, not a file download
+                self.link.refused(f"HTTP {code} for {method} {url.rsplit('/', 1)[-1]}")
+            else:
+                self.link.reached()
         if code >= 400:
             self._observe(str(code))
         return code, payload

@@ -87,13 +87,15 @@ media_dir = "{tmp / 'media'}"
 
 
 @contextlib.asynccontextmanager
-async def leopard_watch(tmp: Path, *, web: bool = True) -> AsyncIterator[Server]:
-    api_port, web_port = free_port(), free_port()
+async def leopard_watch(
+    tmp: Path, *, web: bool = True, api_port: int | None = None, token: str | None = None
+) -> AsyncIterator[Server]:
+    api_port, web_port = api_port or free_port(), free_port()
     config = write_config(tmp, api_port, web_port, web=web)
     log_path = tmp / "log.txt"
     env = {
         **os.environ,
-        "BOT_TOKEN": FakeTelegram().token,
+        "BOT_TOKEN": token or FakeTelegram().token,
         "LEOPARD_WATCH_SECRET": SECRET,
         "PYTHONPATH": str(ROOT),
     }
@@ -240,3 +242,28 @@ async def test_cards_held_back_during_an_outage_go_as_soon_as_telegram_is_back(
             and code in str(c.params["text"]),
         )
         assert services(application).telegram.up
+
+
+async def test_a_wrong_token_is_one_clear_line_and_a_failing_telegram_check(tmp_path: Path) -> None:
+    fake = FakeTelegram()
+    await fake.start()
+    wrong = "987654321:WRONG-TOKEN-for-this-bot"
+    try:
+        async with (
+            leopard_watch(tmp_path, api_port=fake.port, token=wrong) as server,
+            aiohttp.ClientSession() as session,
+        ):
+            await server.wait_log("Telegram refuses the bot")
+            await asyncio.sleep(3.5)  # tries after 1 and 2 seconds
+            status, body = await health(session, f"{server.web}/healthz")
+            assert status == 200 and body["telegram"] == "refused"
+            status, body = await health(session, f"{server.web}/healthz/telegram")
+            assert status == 503 and body["telegram"] == "refused"
+            assert server.process.returncode is None  # still running and trying: no crash loop
+            server.process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(server.process.wait(), 15) == 0
+            log = server.log()
+            assert log.count("Telegram refuses the bot") == 1 and "check BOT_TOKEN" in log, log
+            assert "Traceback" not in log and "WRONG-TOKEN" not in log and "reachable" not in log, log
+    finally:
+        await fake.stop()
