@@ -415,6 +415,7 @@ async def spawn(
     experiments: tuple[str, ...] = (),
     concurrent_updates: int | None = None,
     echo_transport: str = "httpx",
+    limiter: str = "per-chat",
 ) -> Child:
     """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`."""
     spec = {
@@ -430,6 +431,12 @@ async def spawn(
         "experiments": list(experiments),
         "concurrent_updates": concurrent_updates,
         "echo_transport": echo_transport,
+        "limiter": limiter,  # "aio": PTB's AIORateLimiter as the bot shipped it before (bench_pacing)
+        # The bot paces a private chat to the fake's bucket (a little under it), as tests do.
+        "private_per_second": max(1.0, fake.rate_limits.private_per_second * 0.8)
+        if fake.rate_limits.enabled
+        else 1000.0,
+        "private_burst": max(1, fake.rate_limits.private_burst - 1) if fake.rate_limits.enabled else 1000,
     }
     log_path = workdir / f"{kind}.log"
     with open(log_path, "wb") as log_file:  # noqa: ASYNC230 - once, before the run
@@ -452,9 +459,16 @@ async def spawn(
     return child
 
 
+def _pace(spec: dict[str, Any]) -> Any:
+    """The bot's per-chat pacing (bot/pacing.py) for the fake's private-chat bucket."""
+    from bot.pacing import PaceLimits
+
+    return PaceLimits(private_burst=spec["private_burst"], private_per_second=spec["private_per_second"])
+
+
 def _echo_application(spec: dict[str, Any]) -> Any:
     """The framework's ceiling: a trivial echo bot with the bot's PTB settings (same builder calls,
-    handlers.app.smooth_rate_limiter() unless switched off for both, a 256-connection pool, the
+    handlers.ratelimit.PerChatRateLimiter unless switched off for both, a 256-connection pool, the
     bot's update processing: handlers.updates.PerPersonUpdateProcessor with the given number of
     running updates, or PTB's one-at-a-time default when that number is 1; no persistence; long
     polling through the same run_bot). Its Bot API calls go through PTB's own HTTPXRequest, or
@@ -470,8 +484,8 @@ def _echo_application(spec: dict[str, Any]) -> Any:
     from telegram.request import HTTPXRequest
 
     from bot.config import Config
-    from handlers.app import smooth_rate_limiter
     from handlers.bot_api_http import AiohttpRequest
+    from handlers.ratelimit import PerChatRateLimiter
     from handlers.updates import PerPersonUpdateProcessor
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -488,7 +502,7 @@ def _echo_application(spec: dict[str, Any]) -> Any:
         .token(spec["token"])
         .base_url(spec["base_url"])
         .base_file_url(spec["base_file_url"])
-        .rate_limiter(smooth_rate_limiter())  # the bot's own limiter settings
+        .rate_limiter(PerChatRateLimiter(_pace(spec)))  # the bot's own limiter
     )
     if spec.get("echo_transport") == "aiohttp":
         builder = builder.request(AiohttpRequest(connection_pool_size=256))
@@ -535,6 +549,7 @@ async def _child(spec: dict[str, Any]) -> None:
             # The simulated people tap at machine speed (a report's ten taps in well under a
             # second); the per-person flood guard is for humans.
             messages_per_minute=1_000_000,
+            pace=_pace(spec),
         )
         if spec.get("concurrent_updates"):
             config = dataclasses.replace(config, concurrent_updates=spec["concurrent_updates"])
@@ -543,6 +558,14 @@ async def _child(spec: dict[str, Any]) -> None:
         application = _echo_application(spec)
     if not spec["rate_limiter"]:
         application.bot._rate_limiter = None  # the same switch for the bot and the echo ceiling
+    elif spec.get("limiter") == "aio":
+        from telegram.ext import AIORateLimiter
+
+        # The bot's limiter before issue 21 §4: evenly spaced overall, PTB's group bucket, and any
+        # 429 holding every request of the bot.
+        application.bot._rate_limiter = AIORateLimiter(
+            overall_max_rate=1, overall_time_period=1 / 28, max_retries=2
+        )
     if spec.get("experiments"):
         _apply_experiments(spec["experiments"], application)
     stop = asyncio.Event()

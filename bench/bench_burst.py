@@ -4,14 +4,15 @@
 conversations (tests/test_conversation.py's flow; every 10th with a photo), against the real
 Application in a child process, the fake Bot API over HTTP in this one.
 
-Settings as shipped: PTB's AIORateLimiter ON as handlers.app.smooth_rate_limiter builds it (one call
-per 1/28 s overall, PTB's 20-a-minute group bucket, max_retries=2), the outbox polling every 2 s.
+Settings as shipped: the bot's per-chat rate limiter ON (handlers/ratelimit.py: 28 calls a second
+overall, evenly spaced, 20 a minute per group, a private chat paced to the fake's bucket, a 429
+pausing its chat only, max_retries=2), the outbox polling every 2 s.
 The fake enforces Telegram's limits as the test suite does: at most 20 messages per minute in a
 group and 30 per second overall, and a private chat's bucket scaled to a person tapping at machine
 speed (RateLimits(private_burst=20, private_per_second=20)).
 
 Time compression. The issue's burst is 500 reports in 5 minutes. The fake's clock could be
-advanced, but PTB's AIORateLimiter, the outbox's retries and the fake's flood windows all run on
+advanced, but the bot's rate limiter, the outbox's retries and the fake's flood windows all run on
 real time, so the run is not faked: by default the 500 conversations run as fast as the bot takes
 them (50 people at a time), which squeezes the burst into much less than 5 real minutes and so puts
 *more* pressure on the staff group's 20-per-minute limit than the real burst would. ``--minutes 5``
@@ -232,7 +233,7 @@ def main() -> None:
     )
     print(
         f"{r['reports']} sighting reports within {args.radius:.0f} m of one village, {pace}; "
-        f"AIORateLimiter on, fake enforcing Telegram's group/overall limits"
+        f"per-chat rate limiter on, fake enforcing Telegram's group/overall limits"
     )
     print(
         f"  conversations: {r['receipts']} receipts ({r['distinct_codes']} distinct codes), "

@@ -12,6 +12,8 @@ Runs, one after the other (never two heavy ones at once), each script in its own
 * ``bench_burst.py``   — 500 reports around one village (``--quick``: 150);
 * ``bench_web_throttled.py`` — the web tip line in Chromium on 750 kbit/s up / 300 ms (``--quick``:
   without the slow plain-form-post run);
+* ``bench_pacing.py``  — 30 far-apart incidents in a minute + 50 residents, Telegram's real limits
+  (about 3 real minutes: bounded by the staff group's 20 messages a minute);
 
 then prints ONE table — benchmark, figure, target, measured (both sides where there are two),
 ratio, PASS/MISS — and the machine it ran on. A MISS is printed clearly but the exit status is 0
@@ -354,6 +356,46 @@ def burst_rows(out: str) -> list[Row]:
     ]
 
 
+def pacing_rows(out: str) -> list[Row]:
+    r = result_json(out)
+    return [
+        Row(
+            "pacing",
+            f"staff-group messages in any 60 s ({r['incidents']} incidents, {r['group_messages']} messages, "
+            f"per minute {r['group_per_minute']})",
+            "≤ 20",
+            str(r["group_max_per_60s"]),
+            f"{r['group_max_per_60s'] / 20:.2f} of limit",
+            r["group_max_per_60s"] <= 20,
+        ),
+        Row(
+            "pacing",
+            "429 answers seen by the bot",
+            "0",
+            f"{r['too_many_total']} {r['too_many'] or ''}".strip(),
+            "",
+            r["too_many_total"] == 0,
+        ),
+        Row(
+            "pacing",
+            f"reply latency p99 while the staff group was saturated ({r['during_steps']} steps, "
+            f"{r['saturated_s']:.0f} s; all steps p99 {r['p99_s']:.2f} s)",
+            "≤ 2 s",
+            f"{r['during_p99_s']:.2f} s",
+            f"{r['during_p99_s'] / 2:.2f} of target",
+            r["during_steps"] > 0 and r["during_p99_s"] <= 2.0,
+        ),
+        Row(
+            "pacing",
+            f"cards lost ({r['cards']} cards for {r['incidents']} incidents, {r['owed']} still owed)",
+            "0",
+            str(r["lost_cards"]),
+            "",
+            r["lost_cards"] == 0 and r["owed"] == 0 and r["failed_conversations"] == 0,
+        ),
+    ]
+
+
 # ------------------------------------------------------------------------------------------ output
 
 
@@ -423,7 +465,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["photos", "video", "dedupe", "e2e", "e2e-like", "burst", "web"],
+        choices=["photos", "video", "dedupe", "e2e", "e2e-like", "burst", "web", "pacing"],
         help="run only these (repeatable)",
     )
     parser.add_argument(
@@ -442,6 +484,7 @@ def main() -> int:
         ("e2e-like", "bench_e2e.py", ["--quick", "--echo-transport", "aiohttp", "--echo-updates", "12000"]),
         ("burst", "bench_burst.py", ["--quick"] if args.quick else []),
         ("web", "bench_web_throttled.py", ["--quick"] if args.quick else []),
+        ("pacing", "bench_pacing.py", []),  # real time either way: Telegram's minute is the unit
     ]
     rows: list[Row] = []
     durations: dict[str, float] = {}
@@ -466,6 +509,8 @@ def main() -> int:
                 rows += e2e_like_rows(out)
             elif key == "web":
                 rows += web_rows(out)
+            elif key == "pacing":
+                rows += pacing_rows(out)
             else:
                 rows += burst_rows(out)
         except Exception as exc:  # a broken script is a row, and a non-zero exit at the end

@@ -151,8 +151,18 @@ def describe_place(latitude: float, longitude: float, t: Translator) -> str | No
     )
 
 
+def map_link(latitude: float, longitude: float) -> str:
+    """The coordinates as a link to a map with a pin (HTML): the card carries the place itself, so no
+    separate location message spends the group's 20 messages a minute."""
+    url = (
+        f"https://www.openstreetmap.org/?mlat={latitude:.5f}&mlon={longitude:.5f}"
+        f"#map=15/{latitude:.5f}/{longitude:.5f}"
+    )
+    return f'<a href="{html.escape(url)}">{format_coordinates(latitude, longitude)}</a>'
+
+
 def location_line(report: ReportRow, t: Translator) -> str:
-    parts = [format_coordinates(report.latitude, report.longitude)]
+    parts = [map_link(report.latitude, report.longitude)]
     if report.accuracy_m:
         parts.append(t.gettext("±{distance}", distance=t.distance(report.accuracy_m)))
     parts.append(t.gettext(SOURCE_LABELS.get(report.location_source, report.location_source)))
@@ -170,8 +180,9 @@ def card_refresh(incident_id: int, moderation_chat_id: int) -> list[Outgoing]:
 
 
 def new_report_messages(report: ReportRow, outcome: SubmittedReport, staff_chat_id: int) -> list[Outgoing]:
-    """For the staff group: a new incident gets its photos, a pin and a card; a report joining an
-    incident only refreshes that incident's card, so twenty reports of one leopard make one card."""
+    """For the staff group: a new incident gets its photos (one album) and a card, whose coordinates
+    link to a map; a report joining an incident only refreshes that incident's card, so twenty
+    reports of one leopard make one card. Every message counts against the group's 20 a minute."""
     assert report.incident_id is not None
     refresh = card_refresh(report.incident_id, staff_chat_id) + voice_messages(report, staff_chat_id)
     if not outcome.created or outcome.joined_existing or outcome.updated_existing:
@@ -183,10 +194,6 @@ def new_report_messages(report: ReportRow, outcome: SubmittedReport, staff_chat_
         messages.append(Outgoing(staff_chat_id, "send_photos", {
             "paths": [p.derived_path for p in report.pictures], "caption": caption,
         }, purpose))
-    location: dict[str, Any] = {"latitude": report.latitude, "longitude": report.longitude}
-    if report.accuracy_m:
-        location["horizontal_accuracy"] = min(1500.0, report.accuracy_m)  # Telegram's maximum
-    messages.append(Outgoing(staff_chat_id, "send_location", location, purpose))
     return messages + refresh
 
 

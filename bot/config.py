@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.pacing import PaceLimits
+
 if TYPE_CHECKING:
     from bot.web.settings import WebSettings
 
@@ -104,6 +106,9 @@ class Config:
     messages_per_minute: int = 40
     photo_retention_days: float = 90.0  # [privacy]: original photos of rejected reports are then deleted
     compensation: CompensationSettings = field(default_factory=CompensationSettings)
+    # Telegram's flood limits as the bot paces itself per chat (bot/pacing.py); only the private
+    # rate is a setting ([telegram] private_messages_per_second), for test servers.
+    pace: PaceLimits = field(default_factory=PaceLimits)
     # [region]: the county outline's margin (border accuracy) and how far the nearest located place
     # may be for a point to take its township (farther: "township unknown"); bot/locations.py.
     area_margin_m: float = 2000.0
@@ -259,6 +264,12 @@ def load_config(
         concurrent_updates=int(
             _positive(
                 _get(telegram, "telegram", "concurrent_updates", int, 16), "telegram.concurrent_updates"
+            )
+        ),
+        pace=PaceLimits(
+            private_per_second=_positive(
+                _get(telegram, "telegram", "private_messages_per_second", float, 1.0),
+                "telegram.private_messages_per_second",
             )
         ),
         secret_key=env.get("LEOPARD_WATCH_SECRET", ""),

@@ -214,3 +214,24 @@ async def store_voice(
         "thumbnail_path": "",
         "answer_key": answer_key,
     }
+
+
+def orphaned_tip_copies(media_dir: Path, older_than: float, used: set[str]) -> list[Path]:
+    """The files of tip photos nothing uses any more (`used`: file names still referenced), last
+    written before `older_than` (epoch seconds): a tip draft lost with a restart (tip drafts live in
+    memory only), a web tip never sent. A tip's copy is named by the SHA-256 of its own bytes (see
+    `store_photo`), which tells it from any other photo's copy (named by its original's hash) with
+    no marker on disk. Reads only the unused, old files."""
+    found = []
+    for derived in sorted((media_dir / "derived").glob("*.jpg")):
+        if derived.name in used:
+            continue
+        try:
+            if derived.stat().st_mtime > older_than:
+                continue
+            data = derived.read_bytes()
+        except FileNotFoundError:
+            continue
+        if hashlib.sha256(data).hexdigest() == derived.stem:
+            found += [derived, media_dir / "thumbnails" / derived.name]
+    return found

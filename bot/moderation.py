@@ -275,18 +275,9 @@ def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
     for destination in config.destinations_for(state.kind):
         t = translator(config.staff_language, config.timezone.key)
         purpose = f"route:{state.incident_id}:{destination.name}"
-        anchor = state.reports[0]
         if destination.trusted:
             messages.append(
                 Outgoing(destination.chat_id, "send_message", {"text": trusted_post(state, t)}, purpose)
-            )
-            messages.append(
-                Outgoing(
-                    destination.chat_id,
-                    "send_location",
-                    {"latitude": anchor.latitude, "longitude": anchor.longitude},
-                    purpose,
-                )
             )
             originals = [p.original_path for r in state.reports for p in r.pictures][:10]
             if originals:

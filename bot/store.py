@@ -15,7 +15,7 @@ import secrets
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -900,10 +900,16 @@ class Store:
             row = await _one(conn, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
         return int(row[0])
 
-    async def outbox_next_due(self) -> float | None:
-        """When the earliest pending message is due (epoch seconds), or None when nothing waits."""
+    async def outbox_next_due(self, busy: Collection[int] = ()) -> float | None:
+        """When the earliest pending message is due (epoch seconds), or None when nothing waits;
+        chats in `busy` (a delivery already under way) are left out."""
+        marks = ", ".join("?" * len(busy))
         async with self.reading() as conn:
-            row = await _one(conn, "SELECT MIN(due_at) FROM outbox WHERE status = 'pending'")
+            row = await _one(
+                conn,
+                f"SELECT MIN(due_at) FROM outbox WHERE status = 'pending' AND chat_id NOT IN ({marks})",
+                tuple(busy),
+            )
         return row[0]
 
     # --- conversation persistence (see handlers/persistence.py) --------------------------------
@@ -1866,6 +1872,18 @@ class Store:
                 (now.isoformat(), json.dumps([r["id"] for r in rows])),
             )
             return await self._unreferenced(conn, sorted({(r["sha256"], r["original_path"]) for r in rows}))
+
+    async def media_in_use(self) -> set[str]:
+        """The file names (not paths) of every photo file a report or a saved draft refers to."""
+        async with self.reading() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT original_path AS path FROM photos UNION SELECT derived_path FROM photos"
+                " UNION SELECT thumbnail_path FROM photos"
+                " UNION SELECT value FROM user_data, json_tree(user_data.data)"
+                " WHERE json_tree.key IN ('original_path', 'derived_path', 'thumbnail_path')",
+            )
+        return {Path(r["path"]).name for r in rows if r["path"]}
 
     async def unreferenced_files(self, files: Sequence[tuple[str, str]]) -> list[str]:
         """The paths of `files` ((sha256, path)) that no photo row and no saved draft uses."""

@@ -19,7 +19,6 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -40,6 +39,7 @@ from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.inbox import attach_inbox, inbox_key, inbox_of, run_polling
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
+from handlers.ratelimit import PerChatRateLimiter
 from handlers.report import (
     CONVERSATION_NAME,
     build_conversation,
@@ -190,18 +190,6 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             )
 
 
-def smooth_rate_limiter() -> AIORateLimiter:
-    """Telegram's overall limit as evenly spaced calls rather than PTB's default bucket.
-
-    aiolimiter's leaky bucket lets a full bucket through at once: 30 calls in the same instant, on
-    top of the calls of the second before, which Telegram counts against its 30-per-second window
-    (the burst benchmark saw 117 429s). One call per 1/28 s never exceeds it. The group limit keeps
-    PTB's bucket (20 a minute): spacing it evenly would hold a staff rights check (getChatMember
-    names the group) for seconds behind the cards just posted.
-    """
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 28, max_retries=2)
-
-
 def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot, with every handler registered here, in groups: gatekeeping first, side effects last."""
     locations.configure(margin_m=config.area_margin_m, township_max_m=config.township_max_m)
@@ -213,7 +201,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .base_file_url(config.base_file_url)
         .local_mode(config.local_mode)
         .persistence(SQLitePersistence(config.database_path, {CONVERSATION_NAME: state_for}))
-        .rate_limiter(smooth_rate_limiter())
+        .rate_limiter(PerChatRateLimiter(config.pace))
         .request(InstrumentedRequest(connection_pool_size=256, link=link))
         .get_updates_request(InstrumentedRequest(connection_pool_size=1, link=link))
         .concurrent_updates(PerPersonUpdateProcessor(config.concurrent_updates))

@@ -61,13 +61,15 @@ def services(context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any
 
 
 def user_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-    """The stored language, else Telegram's language_code (Chinese for zh*, English otherwise)."""
+    """The stored language, else Telegram's language_code (Chinese for zh*, English otherwise);
+    without one (Telegram does not always send it), `[languages] default`."""
     data = context.user_data if context.user_data is not None else {}
     stored = data.get("lang")
     if stored in LANGUAGES:
         return str(stored)
     user = update.effective_user
-    language = language_for(user.language_code if user else None, default="en")
+    default = services(context).config.default_language
+    language = language_for(user.language_code if user else None, default=default)
     if context.user_data is not None:
         context.user_data["lang"] = language
     return language

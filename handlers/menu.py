@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 
 from telegram import InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.cards import my_report_line, place_label
@@ -26,10 +28,14 @@ MENU_LABELS = {
 }
 
 
+LANGUAGE_ROW = [("🌐 中文", "lang:zh_Hans"), ("🌐 English", "lang:en")]
+
+
 def menu_keyboard(t: Translator) -> InlineKeyboardMarkup:
     """The menu's buttons: the kinds of report, my reports, help."""
     rows = [[(f"{MENU_ICONS[kind]} {t.gettext(MENU_LABELS[kind])}", f"report:{kind.value}")] for kind in Kind]
     rows.append([(t.gettext("📋 My reports"), "menu:mine"), (t.gettext("❓ Help"), "menu:help")])
+    rows.append(LANGUAGE_ROW)  # each language named in itself: found by someone who cannot read the other
     return inline_keyboard(rows)
 
 
@@ -126,23 +132,31 @@ async def not_understood(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/language: choose Chinese or English."""
     t = tr(update, context)
-    rows = [[("中文", "lang:zh_Hans"), ("English", "lang:en")]]
     text = html.escape(t.gettext("Choose your language:"))
-    await reply_or_queue(update, context, text, reply_markup=inline_keyboard(rows))
+    await reply_or_queue(update, context, text, reply_markup=inline_keyboard([LANGUAGE_ROW]))
 
 
-async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stores the chosen language and shows the menu in it."""
+async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """Stores the language of a pressed lang:<language> button and answers the press; None if unknown."""
     query = update.callback_query
     assert query is not None and query.data is not None and context.user_data is not None
     language = query.data.removeprefix("lang:")
     if language not in LANGUAGES:
-        await query.answer()
-        return
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+        return None
     context.user_data["lang"] = language
     context.user_data[LANGUAGE_CHOSEN] = True  # worth keeping on its own (handlers/persistence.py)
-    await query.answer()
-    await show_menu(update, context)
+    # The answer only stops the button's spinner: a failure must not cost the choice.
+    with contextlib.suppress(TelegramError):
+        await query.answer(tr(update, context).gettext("Saved."))
+    return language
+
+
+async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stores the chosen language and shows the menu in it."""
+    if await choose_language(update, context) is not None:
+        await show_menu(update, context)
 
 
 async def safety_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

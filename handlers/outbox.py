@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import time
 from datetime import timedelta
@@ -91,24 +93,36 @@ def _reply_to(p: dict[str, Any]) -> ReplyParameters | None:
     return ReplyParameters(p["reply_to"], allow_sending_without_reply=True) if p.get("reply_to") else None
 
 
-async def send_card(bot: Bot, store: Store, t: Translator, item: OutboxItem) -> list[int]:
-    """Posts the incident's card, or edits it in place when it is already posted."""
+async def send_card(
+    bot: Bot, store: Store, t: Translator, item: OutboxItem, shown: dict[int, str] | None = None
+) -> list[int]:
+    """Posts the incident's card, or edits it in place when it is already posted.
+
+    `shown` remembers what each card shows (text and buttons): a refresh that would change nothing
+    is not sent (Telegram only answers it "message is not modified")."""
     incident_id = int(item.payload["incident_id"])
     state = await store.card_state(incident_id)
     if state is None:
         return []
     text = card_text(state, t)
     markup = await card_markup(store, state, None, t)
+    looks = text + "\n" + json.dumps(markup.to_dict() if markup else None, sort_keys=True)
     existing = await store.card_message(incident_id)
     if existing is None:
         message = await bot.send_message(item.chat_id, text, parse_mode="HTML", reply_markup=markup)
         await store.card_sent(incident_id, message.chat_id, message.message_id)
+        if shown is not None:
+            shown[incident_id] = looks
         return [message.message_id]
+    if shown is not None and shown.get(incident_id) == looks:
+        return [existing[1]]
     try:
         await bot.edit_message_text(text, existing[0], existing[1], parse_mode="HTML", reply_markup=markup)
     except BadRequest as error:
         if "not modified" not in error.message.lower():
             raise
+    if shown is not None:
+        shown[incident_id] = looks
     return [existing[1]]
 
 
@@ -202,13 +216,15 @@ class OutboxSender:
         self.wakeup = wakeup
         self.staff = staff
         self.poll_s = poll_s
+        self._sending: dict[int, asyncio.Task[None]] = {}  # chat id -> the delivery under way
+        # incident id -> what its card shows now (this run; after a restart one edit may repeat)
+        self._shown: dict[int, str] = {}
 
     async def deliver_due(self) -> int:
-        """Delivers every message that is due now; returns how many were attempted.
+        """Delivers every message that is due now and waits for them; returns how many were attempted.
 
         The due messages are the heads of different chats' queues, so they go out at once (each
-        chat's own messages stay in order): receipts do not wait behind the staff group's cards,
-        and with several people's updates handled at once a single sender would fall behind."""
+        chat's own messages stay in order). `run` does not wait like this (see `start_due`)."""
         items = await self.store.due_outbox()
         outcomes = await asyncio.gather(*(self.deliver(item) for item in items), return_exceptions=True)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
@@ -217,6 +233,28 @@ class OutboxSender:
         if failures:
             raise failures[0]
         return len(items)
+
+    def _finished(self, chat_id: int, task: asyncio.Task[None]) -> None:
+        self._sending.pop(chat_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("outbox delivery failed", exc_info=task.exception())
+        self.wakeup.set()  # the chat's next message may be due
+
+    async def start_due(self) -> int:
+        """Starts delivering the head of every chat's queue that is due and not already on its way;
+        returns how many were started.
+
+        Each chat is delivered by a task of its own: the staff group waiting out its 20 messages a
+        minute holds only the staff group, while receipts and questions to people go out at once."""
+        started = 0
+        for item in await self.store.due_outbox():
+            if item.chat_id in self._sending:
+                continue  # its chat's earlier message is still on its way: order is kept
+            task = asyncio.create_task(self.deliver(item), name=f"outbox:{item.id}")
+            self._sending[item.chat_id] = task
+            task.add_done_callback(functools.partial(self._finished, item.chat_id))
+            started += 1
+        return started
 
     async def deliver(self, item: OutboxItem) -> None:
         if item.method == "card" and await self.store.superseded(item):
@@ -229,8 +267,8 @@ class OutboxSender:
             payload = {**item.payload, "reply_to": card[1] if card else None}
             item = OutboxItem(item.id, item.chat_id, item.method, payload, item.purpose, item.attempts)
         try:
-            ids = await (send_card(self.bot, self.store, self.staff, item) if item.method == "card"
-                         else send(self.bot, item))
+            ids = await (send_card(self.bot, self.store, self.staff, item, self._shown)
+                         if item.method == "card" else send(self.bot, item))
         except RetryAfter as error:
             retry_after = error.retry_after
             delay = retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
@@ -256,17 +294,24 @@ class OutboxSender:
             await self.store.outbox_sent(item.id, ids, private=item.private)
 
     async def run(self) -> None:
-        """Runs until cancelled."""
-        while True:
-            self.wakeup.clear()  # before looking, so a wake-up during delivery is not lost
-            try:
-                attempted = await self.deliver_due()
-            except Exception:  # never let one bad row stop delivery for everyone
-                log.exception("outbox sender failed; retrying")
-                attempted = 0
-            if attempted:
-                continue
-            next_due = await self.store.outbox_next_due()
-            timeout = self.poll_s if next_due is None else max(0.05, min(self.poll_s, next_due - time.time()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout)
+        """Runs until cancelled (then stops the deliveries under way: they are retried at the next start)."""
+        try:
+            while True:
+                self.wakeup.clear()  # before looking, so a wake-up during delivery is not lost
+                try:
+                    started = await self.start_due()
+                except Exception:  # never let one bad row stop delivery for everyone
+                    log.exception("outbox sender failed; retrying")
+                    started = 0
+                if started:
+                    continue
+                next_due = await self.store.outbox_next_due(busy=list(self._sending))
+                timeout = self.poll_s if next_due is None else min(self.poll_s, next_due - time.time())
+                timeout = max(0.05, timeout)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout)
+        finally:
+            sending = list(self._sending.values())
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)

@@ -13,14 +13,17 @@ is never ahead of what a restart would find.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import logging
+import math
 import secrets
 import time
 import warnings
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from telegram import (
@@ -46,15 +49,15 @@ from telegram.warnings import PTBUserWarning
 from bot import locations, report
 from bot.cards import answer_lines, describe_place, format_coordinates, labelled, place_label, report_messages
 from bot.i18n import Translator, translator
-from bot.media import PhotoProblemError
+from bot.media import PhotoProblemError, orphaned_tip_copies
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
 from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.video import format_duration
 from bot.when import EXPECTED as WHEN_EXPECTED
-from bot.when import WhenError, check_when, parse_when, quick_choice
+from bot.when import WhenError, WhenVague, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply_or_queue, services, tr, user_language
-from handlers.menu import show_menu
+from handlers.menu import choose_language, show_menu
 from handlers.persistence import is_tip_draft, save_person, save_user_data
 from handlers.photos import clip_of, save_photo, save_video, save_voice, spoken_of
 from handlers.privacy import (
@@ -74,6 +77,7 @@ CONVERSATION_NAME = "report"
 DRAFT = "draft"
 # Marks in the draft for the states its fields alone do not tell apart.
 TYPING_WHEN = "typing_when"  # "Type date and time" was tapped
+WHEN_DAY, WHEN_PART = "when_day", "when_part"  # a day (and part of it) chosen or said; its time is asked
 EDITING = "editing"  # "Change something" was tapped; the field list is on screen
 PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
 PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
@@ -89,6 +93,7 @@ REPEAT_WINDOW_S = 60.0
 # the question arrived is a repeat (Telegram dates messages in whole seconds: up to two seconds).
 READ_S = 1.0
 ASKED_KEY = "report_asked"  # bot_data: see `_asked`
+TIP_SWEEP_AT = "tip_photo_sweep_at"  # bot_data: when the last sweep of unsent tips' photos ran
 STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WHEN, report.REVIEW: REVIEW}
 
 
@@ -102,7 +107,7 @@ def state_for(data: Mapping[str, Any]) -> int | None:
     if draft.get(EDITING):
         return EDIT
     state = STEP_STATES.get(report.next_step(draft), QUESTION)
-    if state == WHEN and (draft.get(TYPING_WHEN) or draft.get("when_day")):
+    if state == WHEN and (draft.get(TYPING_WHEN) or draft.get(WHEN_DAY)):
         return WHEN_TIME
     return state
 
@@ -357,7 +362,7 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: s
     message of its own."""
     draft = _draft(context)
     _touch(context)
-    for mark in (TYPING_WHEN, "when_day", EDITING, PENDING_KIND):
+    for mark in (TYPING_WHEN, WHEN_DAY, WHEN_PART, EDITING, PENDING_KIND):
         draft.pop(mark, None)  # asked afresh: nothing half-chosen stays (the state follows the step)
     t = tr(update, context)
     step = report.next_step(draft)
@@ -844,7 +849,8 @@ async def _when_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choic
             draft["observed_at"] = taken.isoformat()
         return await ask_next(update, context)
     if choice == "typed":
-        draft.pop("when_day", None)
+        draft.pop(WHEN_DAY, None)
+        draft.pop(WHEN_PART, None)
         draft[TYPING_WHEN] = True
         await _say(update, context, html.escape(t.gettext(WHEN_EXPECTED)))
         return _state(context)
@@ -852,7 +858,8 @@ async def _when_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choic
     if isinstance(picked, datetime):
         draft["observed_at"] = picked.isoformat()
         return await ask_next(update, context)
-    draft["when_day"] = picked.isoformat()
+    draft[WHEN_DAY] = picked.isoformat()
+    draft.pop(WHEN_PART, None)
     await _say(update, context, html.escape(t.gettext("About what time? Type it like 14:30.")))
     return _state(context)
 
@@ -864,10 +871,24 @@ async def _typed_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     draft = _draft(context)
     svc = services(context)
     t = tr(update, context)
-    day = date.fromisoformat(draft["when_day"]) if draft.get("when_day") else None
+    day = date.fromisoformat(draft[WHEN_DAY]) if draft.get(WHEN_DAY) else None
     try:
-        moment = parse_when(message.text, now=svc.now(), tz=svc.config.timezone, day=day)
+        moment = parse_when(
+            message.text, now=svc.now(), tz=svc.config.timezone, day=day, part=draft.get(WHEN_PART)
+        )
         check_when(moment, now=svc.now(), max_age=svc.config.max_report_age)
+    except WhenVague as vague:
+        # 前天下午 or "last night": asked for the time, read within that day and part of the day.
+        end_of_day = datetime.combine(vague.day + timedelta(days=1), datetime.min.time(), svc.config.timezone)
+        try:  # a day too long ago is refused now, not after its time is typed
+            check_when(min(end_of_day, svc.now()), now=svc.now(), max_age=svc.config.max_report_age)
+        except WhenError as problem:
+            await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
+            return _state(context)
+        draft[WHEN_DAY] = vague.day.isoformat()
+        draft[WHEN_PART] = vague.part
+        await _say(update, context, html.escape(t.gettext(vague.message, **vague.params)))
+        return _state(context)
     except WhenError as problem:
         return await show_current(update, context, html.escape(t.gettext(problem.message, **problem.params)))
     draft["observed_at"] = moment.isoformat()
@@ -1172,7 +1193,7 @@ async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
             (p["sha256"], path)
             for p in draft["photos"]
             for path in dict.fromkeys((p["original_path"], p["derived_path"], p["thumbnail_path"]))
-            if path not in in_memory
+            if path and path not in in_memory  # a clip has no thumbnail file
         ]
         delete_files(await svc.store.unreferenced_files(files))
         t = translator(str(data.get("lang") or draft["language"]), svc.config.timezone.key)
@@ -1189,7 +1210,31 @@ async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
     if expired:
         log.info("%d unsent tip drafts expired", expired)
         svc.outbox_wakeup.set()
+    await sweep_tip_photos(context)
     return expired
+
+
+async def sweep_tip_photos(context: ContextTypes.DEFAULT_TYPE, every_s: float = 3600.0) -> int:
+    """At start-up and then hourly: deletes the stripped copies of tip photos that no report and no
+    draft uses and that are older than `tip_draft_expiry` (a tip draft lost with a restart, a web
+    tip never sent). Returns how many files went."""
+    bot_data = context.application.bot_data
+    if time.monotonic() - bot_data.get(TIP_SWEEP_AT, -math.inf) < every_s:
+        return 0
+    bot_data[TIP_SWEEP_AT] = time.monotonic()
+    svc = services(context)
+    used = await svc.store.media_in_use()
+    for data in context.application.user_data.values():  # drafts in memory (tips) and unsaved ones
+        draft = data.get(DRAFT)
+        for photo in draft.get("photos", []) if isinstance(draft, dict) else []:
+            paths = (photo["original_path"], photo["derived_path"], photo["thumbnail_path"])
+            used |= {Path(path).name for path in paths if path}
+    older_than = (svc.now() - svc.config.tip_draft_expiry).timestamp()
+    orphans = await asyncio.to_thread(orphaned_tip_copies, svc.config.media_dir, older_than, used)
+    deleted = delete_files([str(f) for f in orphans])
+    if deleted:
+        log.info("deleted %d photo files of tips never sent", deleted)
+    return deleted
 
 
 async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
@@ -1213,6 +1258,16 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
         hint = t.gettext("That message is too long.") + " " + hint
     await show_current(update, context, html.escape(hint))
     return None
+
+
+async def language_during_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """/language's (or the menu's) button during a report: the language changes, the draft is kept
+    and the current question is asked again in the new language, with its keyboard."""
+    language = await choose_language(update, context)
+    draft = _draft(context)
+    if language is not None:
+        draft["language"] = language  # the receipt and later messages about the report follow it
+    return await ask_next(update, context)
 
 
 def build_conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
@@ -1269,6 +1324,7 @@ def _conversation() -> ConversationHandler[ContextTypes.DEFAULT_TYPE]:
             # A paused draft's buttons (the draft keeps its step while it is paused).
             CallbackQueryHandler(resume, pattern=button + r"(resume|discard)$"),
             MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.LOCATION, live_location_moved),
+            CallbackQueryHandler(language_during_draft, pattern=r"^lang:"),
             # A voice note at any step: an answer when a free-text question is asked, else an addition.
             MessageHandler(private & spoken, receive_voice),
             anything,

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
+from bot.pacing import PaceLimits
 from bot.store import Store
 from handlers.app import build_application, run_bot
 
@@ -81,6 +82,9 @@ def config(tmp_path: Path, fake: FakeTelegram) -> Config:
         base_file_url=fake.base_file_url,
         staff_user_ids=frozenset({STAFF_ADMIN}),
         outbox_poll_seconds=0.2,
+        # The bot paces a private chat by itself (bot/pacing.py): scaled like the fake's bucket above,
+        # a little under it, for people tapping at machine speed.
+        pace=PaceLimits(private_burst=16, private_per_second=16),
     )
 
 

@@ -73,6 +73,8 @@ def write_config(
                 f'base_url = "{fake.base_url}"',
                 f'base_file_url = "{fake.base_file_url}"',
                 f"outbox_poll_seconds = {outbox_poll_seconds}",
+                # people tap at machine speed; the bot paces them a little under the fake's bucket
+                "private_messages_per_second = 16",
                 "",
                 "[storage]",
                 'database = "bot.sqlite3"',

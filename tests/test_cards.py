@@ -65,9 +65,10 @@ def test_card_escapes_and_fits_one_message() -> None:
         assert "HS-2026-00002" in text and "#2" in text  # both reports, and the merge suggestion
 
 
-def test_new_incident_posts_photos_pin_and_card_but_a_joining_report_only_refreshes() -> None:
+def test_new_incident_posts_an_album_and_a_card_but_a_joining_report_only_refreshes() -> None:
     new = report_messages(row(), NEW, -100, translator("en"), 5)
-    assert [m.method for m in new] == ["send_message", "send_photos", "send_location", "card"]
+    # No separate location message: the card links its coordinates to a map (issue 21 §4).
+    assert [m.method for m in new] == ["send_message", "send_photos", "card"]
     assert new[1].payload["paths"] == ["d0", "d1", "d2"]
     joined = report_messages(row(id=2), JOINED, -100, translator("en"), 5)
     assert [m.method for m in joined] == ["send_message", "card"]

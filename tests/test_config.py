@@ -23,6 +23,8 @@ def test_minimal_config(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[telegram]\nmoderation_chat_id = -100123\n"), ENV)
     assert config.moderation_chat_id == -100123 and config.timezone.key == "Asia/Shanghai"
     assert config.database_path == tmp_path / "data" / "leopard-watch.sqlite3"
+    # Telegram's limits as the bot paces itself: one message a second to a person, 20 a minute a group
+    assert (config.pace.private_per_second, config.pace.group_per_minute) == (1.0, 20)
 
 
 @pytest.mark.parametrize(
@@ -37,6 +39,11 @@ def test_minimal_config(tmp_path: Path) -> None:
         ("[telegram]\nmoderation_chat_id = -1\n[languages]\ndefault = 'fr'\n", ENV, "languages.default"),
         ("[telegram]\nmoderation_chat_id = -1\nstaff_user_ids = ['a']\n", ENV, "telegram.staff_user_ids"),
         ("[telegram\n", ENV, "not valid TOML"),
+        (
+            "[telegram]\nmoderation_chat_id = -1\nprivate_messages_per_second = 0\n",
+            ENV,
+            "telegram.private_messages_per_second",
+        ),
     ],
 )
 def test_bad_config_names_the_setting(tmp_path: Path, text: str, env: dict, named: str) -> None:

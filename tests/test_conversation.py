@@ -65,7 +65,10 @@ async def test_sighting_end_to_end(fake: FakeTelegram, running, config) -> None:
     assert "walking along the <b>ridge</b> & into trees" in text  # shown literally, not as markup
     assert "Li <Wei>" in text
     kinds = [c.method for c in fake.calls if c.params.get("chat_id") in (STAFF_GROUP, str(STAFF_GROUP))]
-    assert kinds.index("sendPhoto") < kinds.index("sendLocation") < kinds.index("sendMessage")
+    assert kinds.index("sendPhoto") < kinds.index("sendMessage") and "sendLocation" not in kinds
+    # The card carries the place: its coordinates link to a map with a pin.
+    links = [e["url"] for e in card.get("entities", []) if e["type"] == "text_link"]
+    assert any(url.startswith("https://www.openstreetmap.org/?mlat=37.32960&mlon=113.57020") for url in links)
 
     report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert report["kind"] == "sighting" and report["reporter_id"] == 501 and report["accuracy_m"] == 25
@@ -261,7 +264,7 @@ async def test_outbox_survives_a_telegram_outage(fake: FakeTelegram, running, co
         await person.tap(label)
     # Telegram goes down just as the report is sent: the card and the receipt wait, then arrive.
     fake.fail_next(
-        "sendLocation", error_code=429, description="Too Many Requests: retry after 1", retry_after=1
+        "sendMessage", error_code=429, description="Too Many Requests: retry after 1", retry_after=1
     )
     fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=2)
     await person.tap_silently("Send report")
@@ -499,3 +502,47 @@ async def test_a_reporter_who_blocked_the_bot_stops_nothing(fake: FakeTelegram, 
         await asyncio.sleep(0.1)
     failed = rows(config.database_path, "SELECT last_error FROM outbox WHERE status = 'failed'")
     assert failed and all(r[0].startswith("403") for r in failed)  # given up on, nothing else held up
+
+
+async def test_times_the_way_people_say_them(fake: FakeTelegram, running, config) -> None:
+    """Issue 21 §6: 前天下午 is asked about, not guessed; the answer is read within that afternoon."""
+    await running()
+    person = Person(fake, 530, "王大爷", language="zh-hans")
+    await person.send("/start", contains="和顺豹子守护")
+    await person.tap("我看到豹子了", contains="照片")
+    await person.tap("没有照片", contains="在哪里")
+    await person.send_location(*HESHUN, contains="什么时候")
+    asked = await person.send("前天下午", contains="几点")
+    assert "“前天下午”" in asked["text"]
+    await person.send("3点", contains="几只豹子")
+    await person.tap("不确定", contains="小豹子")
+    await person.tap("没有", contains="在做什么")
+    await person.tap("在休息", contains="多远")
+    await person.tap("50米以内", contains="请核对")
+    receipt = await person.tap("✅ 提交", contains="编号")
+    code = CODE.search(receipt["text"]).group(0)
+    observed = rows(config.database_path, "SELECT observed_at FROM reports WHERE ref_code = ?", code)[0]
+    moment = datetime.fromisoformat(observed["observed_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    two_days_ago = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=2)
+    assert (moment.date(), moment.hour, moment.minute) == (two_days_ago, 15, 0)
+
+
+async def test_said_times_in_english_and_refusals(fake: FakeTelegram, running, config) -> None:
+    await running()
+    person = Person(fake, 531, language="en")
+    await person.send("/start")
+    await person.tap("I saw a leopard", contains="photos")
+    await person.tap("No photo", contains="Where was it")
+    await person.send_location(*HESHUN, contains="When did you see it")
+    await person.send("in 2 hours", contains="like 2026-11-20 14:30")  # not understood: the format
+    await person.send("last night", contains="about what time")
+    await person.send("tomorrow", contains="like 2026-11-20 14:30")
+    await person.send("11", contains="How many leopards")  # 11 in the night: 23:00 yesterday
+    for label in ("1", "Not sure", "Resting", "Over 1 km"):
+        await person.tap(label)
+    receipt = await person.tap("Send report", contains="Reference code")
+    code = CODE.search(receipt["text"]).group(0)
+    observed = rows(config.database_path, "SELECT observed_at FROM reports WHERE ref_code = ?", code)[0]
+    moment = datetime.fromisoformat(observed["observed_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    yesterday = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
+    assert (moment.date(), moment.hour) == (yesterday, 23)

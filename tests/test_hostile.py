@@ -31,6 +31,7 @@ from PIL import Image
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
+from bot.pacing import PaceLimits
 from bot.report import REF_IN_TEXT
 from bot.store import Store
 from handlers.app import build_application
@@ -91,6 +92,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         staff_user_ids=frozenset({STAFF_ADMIN}),
         outbox_poll_seconds=0.2,
         secret_key=SECRET,
+        pace=PaceLimits(private_burst=16, private_per_second=16),  # paced a little under the fake
     )
     failed = FailedUpdates()
     logging.getLogger("handlers.app").addHandler(failed)

@@ -168,10 +168,15 @@ async def report_sighting(client: TestClient[Any, Any]) -> str:
     await post(client, "/api/reply_button", {"text": location["text"], "lat": 37.3296, "lon": 113.5702})
     await until(client, bot_says("When did you see it", where["id"]), "the time question")
     await tap(client, "Just now", "How many")
-    for label in ("1", "Not sure", "Resting", "Over 1 km"):
-        await tap(client, label)
-        await asyncio.sleep(0.05)
-    await until(client, bot_says("Please check your report"), "the review")
+    # Each answer waits for the next question: the bot paces a person's chat to Telegram's real
+    # limit (about one message a second after a short burst), as the sandbox's fake enforces it.
+    for label, then in (
+        ("1", "cubs"),
+        ("Not sure", "What was it doing"),
+        ("Resting", "How far"),
+        ("Over 1 km", "Please check your report"),
+    ):
+        await tap(client, label, then)
     receipt = await tap(client, "Send report", "Reference code")
     return CODE.search(receipt["html"]).group(0)
 

@@ -17,6 +17,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import re
 import signal
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from PIL import Image
 from bot import logs
 from bot.fake_telegram import FakeTelegram
 from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
+from tests.test_web import an_hour_ago, ref_code, tipline, web_config  # noqa: F401 - fixtures
 
 TIPSTER_ID = 6_123_456_789  # a realistic id: above 2**32, so SQLite stores it in 6 bytes
 TIPSTER_NAME = "Wangtipster Zhenming"
@@ -364,3 +366,62 @@ async def test_the_store_zeroes_deleted_content(tmp_path: Path) -> None:
         await store.close()
     occurrences = data_folder_occurrences(tmp_path / "db.sqlite3", TIPSTER_ID)
     assert sum(occurrences.values()) == 0, occurrences
+
+
+# --- the web tip line -------------------------------------------------------------------------------
+
+
+async def test_a_web_tip_keeps_no_language_no_second_and_no_camera_metadata(
+    tipline: Any, web_config: Any  # noqa: F811 - the fixtures
+) -> None:
+    web = await tipline()
+    page = await web.form_at("/report/tip?lang=en")
+    fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "a_threat": "snares",
+              "a_follow_up": "anonymous", "t_description": "snares by the spring"}
+    response = await web.post("tip", fields=fields, photos=[camera_photo()], page=page)
+    assert response.status == 303, await response.text()
+    code = ref_code(response.headers["Location"])
+    tip = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    assert tip["language"] == web_config.default_language == "zh_Hans"  # not the visitor's "en"
+    for column in ("submitted_at", "observed_at"):
+        assert datetime.fromisoformat(tip[column]).second == 0, column
+    photo = rows(web_config.database_path, "SELECT * FROM photos WHERE report_id = ?", tip["id"])[0]
+    assert photo["original_path"] == photo["derived_path"]
+    facts = json.loads(tip["details"])["photo_facts"]
+    assert facts[0]["latitude"] == pytest.approx(37.3503, abs=1e-4)  # as text for staff, not in a file
+    files = [f for f in web_config.media_dir.rglob("*") if f.is_file()]
+    assert files and not any(f.parent.name == "originals" for f in files)
+    for f in files:
+        for secret in (SERIAL, OWNER, MODEL, "PhoneMaker"):
+            assert secret.encode() not in f.read_bytes(), (f, secret)
+
+
+async def test_photos_of_a_tip_lost_in_a_restart_are_swept(
+    fake: FakeTelegram, running: Any, config: Any
+) -> None:
+    bot = await running()
+    person = tipster(fake)
+    await person.send("/start", contains="Leopard Watch")
+    await person.tap("Snares, poison", contains="photo")
+    await person.send_file(camera_photo(), "IMG_0003.jpg", "image/jpeg", contains="Got 1 photo")
+    tip_files = [f for f in config.media_dir.rglob("*") if f.is_file()]
+    # Someone else's sighting draft with a photo: saved, so its files must stay.
+    villager = Person(fake, 7_401_000_002, "Villager", language="en")
+    await villager.send("/start", contains="Leopard Watch")
+    await villager.tap("I saw a leopard", contains="photos")
+    await villager.send_photo(make_jpeg(seed=41), contains="Got 1 photo")
+    await fake.wait_until_idle()
+    kept = [f for f in config.media_dir.rglob("*") if f.is_file() and f not in tip_files]
+    assert tip_files and kept
+    await bot.shutdown()  # the tip's draft (memory only) is gone; its stripped copy is still on disk
+    assert all(f.exists() for f in tip_files)
+    for f in tip_files + kept:
+        os.utime(f, (f.stat().st_mtime - 60, f.stat().st_mtime - 60))
+
+    await running(draft_timeout=timedelta(seconds=1), tip_draft_expiry=timedelta(seconds=30))
+    for _ in range(100):
+        if not any(f.exists() for f in tip_files):
+            break
+        await asyncio.sleep(0.1)
+    assert not any(f.exists() for f in tip_files)
+    assert all(f.exists() for f in kept)  # a saved draft's photos, and an original, are never swept

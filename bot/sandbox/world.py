@@ -18,6 +18,7 @@ from bot.config import KINDS, Config, Destination, load_config
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
 from bot.locations import gazetteer, service_area
+from bot.pacing import PaceLimits
 
 DEFAULT_DATA_DIR = Path("sandbox-data")
 SANDBOX_GROUP = -1001000000001
@@ -89,6 +90,19 @@ def sandbox_config(
         staff_user_ids=frozenset({STAFF}),
         destinations=destinations or DEFAULT_DESTINATIONS,
         bot_username=base.bot_username or str(fake.bot_user["username"]),
+        pace=_pace_for(fake.rate_limits, base.pace),
+    )
+
+
+def _pace_for(limits: RateLimits, pace: PaceLimits) -> PaceLimits:
+    """The bot's pacing of a person's chat (bot/pacing.py) a little under a fake made faster than
+    Telegram (tests drive the sandbox at machine speed); Telegram's own limits keep the shipped one."""
+    if not limits.enabled or limits.private_per_second <= pace.private_per_second:
+        return pace
+    return replace(
+        pace,
+        private_per_second=limits.private_per_second * 0.8,
+        private_burst=max(pace.private_burst, int(limits.private_burst * 0.8)),
     )
 
 
