@@ -242,10 +242,15 @@ def receipt_text(report: ReportRow, outcome: SubmittedReport, t: Translator) -> 
         # unpublished sightings and tips with probe reports (issue 19).
         html.escape(t.gettext("Reference code:")) + f" <code>{outcome.ref_code}</code>",
     ]
-    lines.append(html.escape(t.gettext(
-        "Forestry bureau staff will look at it soon. You can check it any time with /myreports.")))
     if Kind(report.kind) is Kind.TIP and not report.notify_reporter:
-        lines.append(html.escape(t.gettext("Your name and account are not stored with this tip.")))
+        # The truth about /myreports: an anonymous tip is not listed there, by design.
+        lines.append(html.escape(t.gettext(
+            "Forestry bureau staff will look at it soon. Your name and account are not stored with this "
+            "tip, so it is not listed in /myreports, not even for you: keep the reference code if you want "
+            "to ask about it.")))
+    else:
+        lines.append(html.escape(t.gettext(
+            "Forestry bureau staff will look at it soon. You can check it any time with /myreports.")))
     return "\n".join(lines)
 
 

@@ -488,7 +488,9 @@ def record_survey(case: Case, today: date, officer: str, heads: int, value_fen: 
 
 
 def approve(case: Case, today: date, by: str, amount_fen: int | None, plan: CasePlan) -> CaseChange:
-    _move(case, CaseState.APPROVED)
+    _move(case, CaseState.APPROVED)  # after the survey only (the transition table says so)
+    if case.applied_on is None:  # nor before the owner's application is on record
+        raise CaseInputError(N_("First record the owner's application: /applied {case}."), case=case.code)
     amount = case.assessed_fen if amount_fen is None else amount_fen
     if amount is None or amount <= 0:
         raise CaseInputError(N_("Give the amount to approve, for example /approve {case} 3000."),
@@ -614,20 +616,28 @@ def _deadline_line(t: Translator, what: str, due: date, today: date, plan: CaseP
     return line
 
 
-def command_hint(case: Case) -> str:
-    """The short commands that move the case on from here (literal, not translated)."""
-    c = case.code
-    hints = {
-        CaseState.REPORTED: [f"/survey {c} DATE OFFICER", f"/surveyed {c} HEADS VALUE yes|no FINDINGS"],
-        CaseState.SURVEY_SCHEDULED: [f"/surveyed {c} HEADS VALUE yes|no FINDINGS",
-                                     f"/survey {c} DATE OFFICER"],
-        CaseState.SURVEYED: [f"/approve {c} [AMOUNT]", f"/deny {c} REASON"],
-        CaseState.APPROVED: [f"/paid {c} [AMOUNT] [DATE]"],
-        CaseState.DENIED: [f"/close {c}"],
-        CaseState.PAID: [f"/close {c}"],
-        CaseState.CLOSED: [],
-    }[case.state]
-    return " · ".join(f"<code>{html.escape(h)}</code>" for h in hints)
+_SURVEY_HINT = N_("/survey {case} DATE OFFICER")
+_SURVEYED_HINT = N_("/surveyed {case} HEADS VALUE yes|no FINDINGS")
+_APPLIED_HINT = N_("/applied {case} [DATE]")
+_CLOSE_HINT = N_("/close {case}")
+HINTS = {
+    CaseState.REPORTED: [_SURVEY_HINT, _SURVEYED_HINT],
+    CaseState.SURVEY_SCHEDULED: [_SURVEYED_HINT, _SURVEY_HINT],
+    CaseState.SURVEYED: [N_("/approve {case} [AMOUNT]"), N_("/deny {case} REASON")],
+    CaseState.APPROVED: [N_("/paid {case} [AMOUNT] [DATE]")],
+    CaseState.DENIED: [_CLOSE_HINT],
+    CaseState.PAID: [_CLOSE_HINT],
+    CaseState.CLOSED: [],
+}
+
+
+def command_hint(case: Case, t: Translator) -> str:
+    """The short commands that move the case on from here, their placeholders in the staff language
+    (a Chinese card is Chinese throughout). Approval waits for the owner's application."""
+    hints = HINTS[case.state]
+    if case.state is CaseState.SURVEYED and case.applied_on is None:
+        hints = [_APPLIED_HINT, *hints[1:]]
+    return " · ".join(f"<code>{html.escape(t.gettext(h, case=case.code))}</code>" for h in hints)
 
 
 def card_text(case: Case, t: Translator, plan: CasePlan, today: date) -> str:
@@ -691,7 +701,7 @@ def card_text(case: Case, t: Translator, plan: CasePlan, today: date) -> str:
     if case.closed_on:
         lines.append("🔒 " + html.escape(t.gettext("Closed on {date}", date=day_text(t, case.closed_on))
                                          + (f" · {case.close_note}" if case.close_note else "")))
-    hint = command_hint(case)
+    hint = command_hint(case, t)
     if hint:
         lines.append("⌨️ " + hint)
     return "\n".join(lines)

@@ -96,6 +96,13 @@ class Config:
     secret_key: str = ""
     destinations: tuple[Destination, ...] = ()
     staff_cache_seconds: float = 300.0
+    # [moderation] the staff loop (issue 21): how long a decision can be undone before reporters and
+    # channels hear of it; how long a question to a reporter stays open, how many messages answer
+    # it, and how long after the first one the rest (a photo after the text) may follow.
+    undo_seconds: float = 60.0
+    question_hours: float = 72.0
+    answers_per_question: int = 3
+    answer_settle_minutes: float = 10.0
     public_cell_degrees: float = 0.2
     web: WebSettings = field(default_factory=lambda: _web_settings({}))
     hotline: str = ""
@@ -277,6 +284,22 @@ def load_config(
         staff_cache_seconds=_positive(
             _get(moderation, "moderation", "staff_cache_seconds", float, 300.0),
             "moderation.staff_cache_seconds",
+        ),
+        undo_seconds=_positive(
+            _get(moderation, "moderation", "undo_seconds", float, 60.0), "moderation.undo_seconds"
+        ),
+        question_hours=_positive(
+            _get(moderation, "moderation", "question_hours", float, 72.0), "moderation.question_hours"
+        ),
+        answers_per_question=int(
+            _positive(
+                _get(moderation, "moderation", "answers_per_question", int, 3),
+                "moderation.answers_per_question",
+            )
+        ),
+        answer_settle_minutes=_positive(
+            _get(moderation, "moderation", "answer_settle_minutes", float, 10.0),
+            "moderation.answer_settle_minutes",
         ),
         public_cell_degrees=_positive(
             _get(moderation, "moderation", "public_cell_degrees", float, 0.2),

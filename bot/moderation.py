@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -52,9 +53,17 @@ class Action(StrEnum):
     WARN = "warn"  # alert opted-in residents of the township; a person decides, never automatic
     ORIGINALS = "originals"
     BACK = "back"
+    UNDO = "undo"  # a decision inside its undo window
+    ASK_REPORT = "ask_report"  # arg: report id (one reporter, never all of them)
+    ACCEPT = "accept"  # arg: report id of a report that joined after the decision
+    REJECT_REPORT = "reject_report"  # arg: report id; opens the reasons
+    REJECT_REPORT_WITH = "reject_report_with"  # arg: "report_id:reason"
+    WARN_SEND = "warn_send"  # the warning's preview was shown; this sends it
 
 
 CARD_ANSWER_LIMIT = 500
+LATER_SHOWN = 3  # reports that joined after a decision, each with its own buttons
+LATER_ANSWER_LIMIT = 200
 
 REJECT_REASONS = {
     "not_leopard": N_("Not a leopard"),
@@ -84,6 +93,7 @@ BUTTON_LABELS = {
     Action.WARN: N_("📢 Warn residents"),
     Action.ORIGINALS: N_("🖼 Original photos"),
     Action.BACK: N_("« Back"),
+    Action.UNDO: N_("↩️ Undo"),
 }
 
 
@@ -92,16 +102,29 @@ def main_buttons(state: CardState) -> list[list[tuple[Action, str]]]:
     info = [(Action.EXACT, ""), (Action.ORIGINALS, "")]
     if state.status == "merged":
         return []
-    if state.review is Review.VERIFIED and state.kind in (Kind.SIGHTING.value, Kind.LIVESTOCK.value):
-        return [[(Action.WARN, "")], info]
+    if state.effects_due is not None:
+        return [[(Action.UNDO, "")], info]
     if state.review is not Review.PENDING:
-        return [info]
+        rows = [
+            [(Action.ACCEPT, str(r.id))]
+            + ([(Action.REJECT_REPORT, str(r.id))] if state.review is Review.VERIFIED else [])
+            + [(Action.SPLIT_OUT, str(r.id))]
+            for r in state.later_reports[:LATER_SHOWN]
+        ]
+        if state.review is Review.VERIFIED and state.kind in (Kind.SIGHTING.value, Kind.LIVESTOCK.value):
+            rows.append([(Action.WARN, "")])
+        return [*rows, info]
     rows = [[(Action.VERIFY, ""), (Action.REJECT, "")], [(Action.MERGE, ""), (Action.ASK, "")]]
     if len(state.reports) > 1:
         rows[1].insert(1, (Action.SPLIT, ""))
     rows.append([(Action.ASSIGN, "")])
     rows.append(info)
     return rows
+
+
+def askable(state: CardState) -> list[ReportRow]:
+    """The reports whose reporter can be asked a question (anonymous tipsters cannot)."""
+    return [r for r in state.reports if r.reporter_id is not None and r.notify_reporter]
 
 
 def spread_m(reports: tuple[ReportRow, ...]) -> float:
@@ -111,7 +134,10 @@ def spread_m(reports: tuple[ReportRow, ...]) -> float:
 
 
 def card_text(state: CardState, t: Translator) -> str:
-    """The incident card for the moderation group, in the staff language."""
+    """The incident card for the moderation group, in the staff language. Reports that joined
+    after the decision are shown apart, as new work, never under the decision."""
+    later = state.later_reports
+    state = replace(state, reports=state.decided_reports)
     kind = Kind(state.kind)
     anchor = state.reports[0]
     people = len({r.reporter_id if r.reporter_id is not None else f"anon{r.id}" for r in state.reports})
@@ -154,7 +180,31 @@ def card_text(state: CardState, t: Translator) -> str:
     if state.merge_suggestions:
         others = ", ".join(f"#{n}" for n in state.merge_suggestions)
         lines.append("🔀 " + html.escape(t.gettext("Possibly the same as {incidents}", incidents=others)))
+    if later:
+        lines += later_lines(state, later, t)
     return "\n".join(lines)
+
+
+def later_lines(state: CardState, later: tuple[ReportRow, ...], t: Translator) -> list[str]:
+    """The reports that joined after the decision: each with its own facts, apart from the decided ones."""
+    title = (
+        t.ngettext("{n} new report since verification", "{n} new reports since verification", len(later))
+        if state.review is Review.VERIFIED
+        else t.ngettext("{n} new report since the decision", "{n} new reports since the decision", len(later))
+    )
+    lines = ["", "🆕 <b>" + html.escape(title) + "</b>"]
+    for report in later[:LATER_SHOWN]:
+        lines.append(
+            f"<code>{report.ref_code}</code> · 🕒 {html.escape(t.datetime(report.observed_at))} · "
+            + reporter_html(report, t)
+        )
+        lines.append(location_line(report, t))
+        lines += answer_lines(report, t, limit=LATER_ANSWER_LIMIT)
+        if report.photos:
+            lines.append("📷 " + html.escape(t.ngettext("{n} photo", "{n} photos", len(report.photos))))
+    if len(later) > LATER_SHOWN:
+        lines.append("… " + html.escape(t.gettext("and {n} more: see /pending", n=len(later) - LATER_SHOWN)))
+    return lines
 
 
 def photo_fact_lines(report: ReportRow, t: Translator) -> list[str]:
@@ -180,6 +230,18 @@ def review_line(state: CardState, t: Translator) -> str:
         return "⏳ " + html.escape(t.gettext("Waiting for staff"))
     who = user_text(state.reviewer or "?", 100)
     at = html.escape(t.datetime(state.reviewed_at)) if state.reviewed_at else ""
+    if state.effects_due is not None and state.reviewed_at is not None:
+        # The decision's messages wait: say so, and how long Undo stays.
+        seconds = max(1, round((state.effects_due - state.reviewed_at).total_seconds()))
+        if state.review is Review.VERIFIED:
+            return "✅ " + t.gettext(
+                "Verified — posting in {seconds} s · Undo below ({name})", name=who, seconds=seconds
+            )
+        return "❌ " + t.gettext(
+            "Not confirmed — the reporters are told in {seconds} s · Undo below ({name})",
+            name=who,
+            seconds=seconds,
+        )
     if state.review is Review.VERIFIED:
         return "✅ " + t.gettext("Verified by {name}, {time}", name=who, time=at)
     reason = html.escape(t.gettext(REJECT_REASONS.get(state.reject_reason or "", N_("Not confirmed"))))
@@ -262,14 +324,11 @@ def reporter_notice(review: Review, reason: str | None, ref_code: str, t: Transl
 def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
     """What a verify or reject causes: the card refreshed, reporters told, destinations posted to."""
     messages = card_refresh(state.incident_id, config.moderation_chat_id)
-    codes_told: set[int] = set()
+    # Only the reports staff decided on: each reporter hears about their own report, never about a
+    # report that joined later (that one is reviewed on its own).
+    state = replace(state, reports=state.decided_reports)
     for report in state.reports:
-        if report.reporter_id is None or not report.notify_reporter or report.reporter_id in codes_told:
-            continue  # anonymous tipsters hear nothing unless they chose to
-        codes_told.add(report.reporter_id)
-        t = translator(report.language, config.timezone.key)
-        text = reporter_notice(state.review, state.reject_reason, report.ref_code, t)
-        messages.append(Outgoing(report.reporter_id, "send_message", {"text": text}, f"notice:{report.id}"))
+        messages += report_notice(state.review, state.reject_reason, report, config)
     if state.review is not Review.VERIFIED:
         return messages
     for destination in config.destinations_for(state.kind):
@@ -293,6 +352,16 @@ def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
                     Outgoing(destination.chat_id, "send_photos", {"paths": derived, "caption": ""}, purpose)
                 )
     return messages
+
+
+def report_notice(review: Review, reason: str | None, report: ReportRow, config: Config) -> list[Outgoing]:
+    """The decision on one report, to its own reporter (anonymous tipsters hear nothing unless they
+    chose to)."""
+    if report.reporter_id is None or not report.notify_reporter:
+        return []
+    t = translator(report.language, config.timezone.key)
+    text = reporter_notice(review, reason, report.ref_code, t)
+    return [Outgoing(report.reporter_id, "send_message", {"text": text}, f"notice:{report.id}")]
 
 
 def evidence_messages(
@@ -323,7 +392,7 @@ def evidence_messages(
 
 
 def question_message(report: ReportRow, question: str, purpose: str, config: Config) -> Outgoing:
-    """A staff question relayed to a reporter, in the reporter's language; they answer by replying."""
+    """A staff question relayed to one reporter, in their language: they answer by simply writing."""
     assert report.reporter_id is not None
     t = translator(report.language, config.timezone.key)
     text = "\n".join(
@@ -335,31 +404,37 @@ def question_message(report: ReportRow, question: str, purpose: str, config: Con
                 )
             ),
             user_text(question, 1000),
-            html.escape(t.gettext("Reply to this message to answer.")),
+            html.escape(
+                t.gettext("Write your answer here as a message; a photo or a location is fine too.")
+            ),
         ]
     )
     return Outgoing(report.reporter_id, "send_message", {"text": text, "force_reply": True}, purpose)
 
 
 def answer_messages(
-    incident_id: int, ref_code: str, answer: str, card: tuple[int, int] | None, config: Config
+    incident_id: int,
+    ref_code: str,
+    card: tuple[int, int] | None,
+    config: Config,
+    *,
+    text: str = "",
+    point: tuple[float, float] | None = None,
+    copy_of: tuple[int, int] | None = None,
 ) -> list[Outgoing]:
-    """A reporter's answer, threaded under the incident's card in the staff language."""
+    """A reporter's answer (a text, a location, or a photo or file copied as it is), threaded under the
+    incident's card in the staff language."""
     t = translator(config.staff_language, config.timezone.key)
-    text = (
-        "💬 "
-        + html.escape(t.gettext("Answer from the reporter of {code}:", code=ref_code))
-        + "\n"
-        + user_text(answer or "—", 3000)
-    )
-    payload: dict[str, object] = {"text": text}
-    if card is not None:
-        payload["reply_to"] = card[1]
-    return [
-        Outgoing(
-            card[0] if card else config.moderation_chat_id, "send_message", payload, f"answer:{incident_id}"
-        )
-    ]
+    head = "💬 " + html.escape(t.gettext("Answer from the reporter of {code}:", code=ref_code))
+    chat = card[0] if card else config.moderation_chat_id
+    payload: dict[str, object] = {"reply_to": card[1]} if card is not None else {}
+    purpose = f"answer:{incident_id}"
+    if copy_of is not None:
+        caption = head + ("\n" + user_text(text, 800) if text else "")
+        payload |= {"from_chat_id": copy_of[0], "message_id": copy_of[1], "caption": caption}
+        return [Outgoing(chat, "copy_message", payload, purpose)]
+    body = "📍 " + format_coordinates(*point) if point is not None else user_text(text or "—", 3000)
+    return [Outgoing(chat, "send_message", payload | {"text": head + "\n" + body}, purpose)]
 
 
 def pending_text(states: list[CardState], t: Translator) -> str:
@@ -368,11 +443,19 @@ def pending_text(states: list[CardState], t: Translator) -> str:
     for state in states:
         kind = Kind(state.kind)
         first = state.reports[0]
+        later = state.later_reports
+        if later:  # a decided incident with new work: the reports that wait, not the decided ones
+            first = later[0]
+            count = t.ngettext(
+                "{n} new report since the decision", "{n} new reports since the decision", len(later)
+            )
+        else:
+            count = t.ngettext("{n} report", "{n} reports", len(state.reports))
         lines.append(
             f"{KIND_ICONS[kind]} #{state.incident_id} · <code>{first.ref_code}</code> · "
             + html.escape(t.datetime(first.submitted_at))
             + " · "
-            + html.escape(t.ngettext("{n} report", "{n} reports", len(state.reports)))
+            + html.escape(count)
         )
     return "\n".join(lines)
 

@@ -32,3 +32,22 @@ class CardState:
     assignee: str | None
     reports: tuple[ReportRow, ...]  # oldest first; the first is the anchor
     merge_suggestions: tuple[int, ...]
+    # The reports the decision covers: those on the card when staff decided. A report that joined
+    # later stays 'new' and is shown apart as new work (issue 21 §1).
+    decided: frozenset[int] = frozenset()
+    # While the decision can still be undone: when its messages (reporters, channels) go out.
+    effects_due: datetime | None = None
+
+    @property
+    def decided_reports(self) -> tuple[ReportRow, ...]:
+        """The reports the decision applies to (all of them while the incident is undecided)."""
+        if self.review is Review.PENDING:
+            return self.reports
+        return tuple(r for r in self.reports if r.id in self.decided) or self.reports
+
+    @property
+    def later_reports(self) -> tuple[ReportRow, ...]:
+        """Reports that joined a decided incident afterwards and still wait for staff."""
+        if self.review is Review.PENDING or self.status != "open":
+            return ()
+        return tuple(r for r in self.reports if r.id not in self.decided and r.status == "new")

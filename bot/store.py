@@ -17,8 +17,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -377,7 +377,33 @@ MIGRATIONS: list[str] = [
     ALTER TABLE photos ADD COLUMN size_bytes INTEGER;
     ALTER TABLE photos ADD COLUMN answer_key TEXT;
     """,
-    # 9: the durable inbox (issue 24). Every Telegram update is written here before Telegram is told it
+    # 9: the staff loop (issue 21 §1–§3). A decision covers the reports staff saw on the card
+    # (decided_reports, a JSON list; cards.shown is what the card showed when it was last rendered);
+    # a report joining a decided incident later stays 'new' and is reviewed on its own, its card
+    # re-posted at the bottom of the group (cards.repost). effects_due (epoch seconds): a decision's
+    # messages to reporters and channels wait for the undo window. A question is to one report's
+    # reporter (recipient_id, cleared when the question closes); it takes a few answers until
+    # expires_at, and closes early once the answers are in.
+    """
+    ALTER TABLE incidents ADD COLUMN decided_reports TEXT;
+    ALTER TABLE incidents ADD COLUMN effects_due REAL;
+    UPDATE incidents SET decided_reports =
+        (SELECT json_group_array(r.id) FROM reports r
+         WHERE r.incident_id = incidents.id AND r.status != 'new')
+        WHERE review != 'pending';
+    CREATE INDEX incidents_effects_due ON incidents (effects_due) WHERE effects_due IS NOT NULL;
+    CREATE INDEX reports_waiting ON reports (incident_id) WHERE status = 'new';
+    ALTER TABLE cards ADD COLUMN shown TEXT;
+    ALTER TABLE cards ADD COLUMN repost INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE questions ADD COLUMN report_id INTEGER REFERENCES reports(id);
+    ALTER TABLE questions ADD COLUMN recipient_id INTEGER;
+    ALTER TABLE questions ADD COLUMN answers INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE questions ADD COLUMN expires_at TEXT;
+    ALTER TABLE questions ADD COLUMN closed_at TEXT;
+    UPDATE questions SET closed_at = asked_at;
+    CREATE INDEX questions_open ON questions (recipient_id) WHERE closed_at IS NULL;
+    """,
+    # 10: the durable inbox (issue 24). Every Telegram update is written here before Telegram is told it
     # arrived (the next getUpdates offset, or the webhook's 200) and marked done once handled, so a
     # crash loses none and a restart handles what was received and not done first. The update's JSON
     # is cleared when it is done (a tip's words must not linger here); the id stays a while so a
@@ -701,6 +727,13 @@ class Store:
                 assert report_id is not None
                 await _insert_photos(conn, report_id, photos, probe.observed_s)
                 await self._joined(conn, incident_id, report_id, decision, submitted_at)
+                if decision.incident_id is not None:
+                    # New work on a decided incident: its card comes back to the bottom of the group.
+                    await conn.execute(
+                        "UPDATE cards SET repost = 1 WHERE incident_id = ? AND EXISTS (SELECT 1 FROM"
+                        " incidents WHERE id = ? AND review != 'pending')",
+                        (incident_id, incident_id),
+                    )
                 outcome = SubmittedReport(
                     report_id,
                     code,
@@ -1351,6 +1384,10 @@ class Store:
             assignee=row["assignee_name"],
             reports=reports,
             merge_suggestions=await _merge_suggestions(conn, incident_id),
+            decided=frozenset(json.loads(row["decided_reports"] or "[]")),
+            effects_due=(
+                datetime.fromtimestamp(row["effects_due"], UTC) if row["effects_due"] is not None else None
+            ),
         )
 
     async def card_message(self, incident_id: int) -> tuple[int, int] | None:
@@ -1361,15 +1398,25 @@ class Store:
             )
         return (row[0], row[1]) if row else None
 
-    async def card_sent(self, incident_id: int, chat_id: int, message_id: int) -> None:
+    async def card_sent(
+        self, incident_id: int, chat_id: int, message_id: int, shown: Sequence[int] = ()
+    ) -> None:
+        """The card's message, and the reports it shows now (a decision covers those)."""
         # Not fsynced (like the outbox's bookkeeping): a power cut that loses it sends the card again.
         async with self.transaction(durable=False) as conn:
             await conn.execute(
-                "INSERT INTO cards (incident_id, chat_id, message_id) VALUES (?, ?, ?) "
+                "INSERT INTO cards (incident_id, chat_id, message_id, shown) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (incident_id) DO UPDATE SET chat_id = excluded.chat_id, message_id = "
-                "excluded.message_id",
-                (incident_id, chat_id, message_id),
+                "excluded.message_id, shown = excluded.shown, repost = 0",
+                (incident_id, chat_id, message_id, json.dumps(list(shown))),
             )
+
+    async def card_repost(self, incident_id: int) -> bool:
+        """Whether the card is to be posted again at the bottom of the group (new work on a decided
+        incident)."""
+        async with self.reading() as conn:
+            row = await _first(conn, "SELECT repost FROM cards WHERE incident_id = ?", (incident_id,))
+        return bool(row and row["repost"])
 
     async def action_tokens(
         self, incident_id: int, pairs: Sequence[tuple[str, str]]
@@ -1419,26 +1466,162 @@ class Store:
         reason: str | None,
         now: datetime,
         compose: Callable[[CardState], Sequence[Outgoing]],
+        *,
+        undo_s: float = 0.0,
+        refresh: Sequence[Outgoing] = (),
     ) -> bool:
-        """Verifies or rejects a pending incident; False when someone already decided it (first wins)."""
+        """Verifies or rejects a pending incident; False when someone already decided it (first wins).
+
+        The decision covers the reports on the card when staff decided (a report that joined since
+        is new work). With `undo_s` its messages (reporters, channels) and compensation cases wait
+        that long: :meth:`finalize_due` sends them, :meth:`undo_decision` takes the decision back;
+        only `refresh` (the card) goes out now. Without, everything happens in this transaction."""
         async with self.transaction() as conn:
+            card = await _first(conn, "SELECT shown FROM cards WHERE incident_id = ?", (incident_id,))
+            current = [r["id"] for r in await _fetch(
+                conn, "SELECT id FROM reports WHERE incident_id = ? AND status = 'new'", (incident_id,)
+            )]
+            shown = set(json.loads(card["shown"])) if card and card["shown"] else None
+            decided = [i for i in current if shown is None or i in shown] or current
             cursor = await conn.execute(
                 "UPDATE incidents SET review = ?, reviewed_by = ?, reviewer_name = ?, reviewed_at = ?,"
-                " reject_reason = ? WHERE id = ? AND review = 'pending' AND status = 'open'",
-                (review.value, staff_id, staff_name, now.isoformat(), reason, incident_id),
+                " reject_reason = ?, decided_reports = ?, effects_due = ?"
+                " WHERE id = ? AND review = 'pending' AND status = 'open'",
+                (
+                    review.value,
+                    staff_id,
+                    staff_name,
+                    now.isoformat(),
+                    reason,
+                    json.dumps(decided),
+                    time.time() + undo_s if undo_s > 0 else None,
+                    incident_id,
+                ),
             )
             changed = cursor.rowcount == 1
             if changed:
-                await conn.execute(
-                    "UPDATE reports SET status = ? WHERE incident_id = ?", (review.value, incident_id)
-                )
                 await _audit(conn, now, staff_id, staff_name, incident_id, review.value, reason)
-                state = await self._card_state(conn, incident_id)
-                assert state is not None
-                await self._enqueue(conn, compose(state), now)
-                if review is Review.VERIFIED:  # issue 8: a compensation case per livestock owner
-                    await self._open_cases(conn, state, staff_id, staff_name, now)
+                if undo_s > 0:
+                    await self._enqueue(conn, refresh, now)
+                else:
+                    await self._finalize(conn, incident_id, now, compose)
         return changed
+
+    async def _finalize(
+        self,
+        conn: aiosqlite.Connection,
+        incident_id: int,
+        now: datetime,
+        compose: Callable[[CardState], Sequence[Outgoing]],
+    ) -> None:
+        """A decision takes effect: its reports get its status, reporters and channels are told, and
+        a verified livestock incident opens its compensation cases."""
+        row = await _one(conn, "SELECT review, decided_reports FROM incidents WHERE id = ?", (incident_id,))
+        await conn.execute(
+            "UPDATE reports SET status = ? WHERE incident_id = ? AND status = 'new'"
+            " AND id IN (SELECT value FROM json_each(?))",
+            (row["review"], incident_id, row["decided_reports"] or "[]"),
+        )
+        await conn.execute("UPDATE incidents SET effects_due = NULL WHERE id = ?", (incident_id,))
+        state = await self._card_state(conn, incident_id)
+        assert state is not None
+        await self._enqueue(conn, compose(state), now)
+        if state.review is Review.VERIFIED:  # issue 8: a compensation case per livestock owner
+            await self._open_cases(conn, replace(state, reports=state.decided_reports), None, None, now)
+
+    async def finalize_due(
+        self, now: datetime, compose: Callable[[CardState], Sequence[Outgoing]]
+    ) -> list[int]:
+        """Decisions whose undo window has passed take effect; returns their incidents."""
+        async with self.reading() as conn:
+            due = [r[0] for r in await _fetch(
+                conn, "SELECT id FROM incidents WHERE effects_due IS NOT NULL AND effects_due <= ?",
+                (time.time(),),
+            )]
+        done = []
+        for incident_id in due:
+            async with self.transaction() as conn:
+                still = await _first(
+                    conn, "SELECT 1 FROM incidents WHERE id = ? AND effects_due IS NOT NULL", (incident_id,)
+                )
+                if still:  # not undone meanwhile
+                    await self._finalize(conn, incident_id, now, compose)
+                    done.append(incident_id)
+        return done
+
+    async def next_effects_due(self) -> float | None:
+        """When the next decision takes effect (epoch seconds), if one is waiting."""
+        async with self.reading() as conn:
+            row = await _one(conn, "SELECT MIN(effects_due) FROM incidents WHERE effects_due IS NOT NULL")
+        return row[0]
+
+    async def undo_decision(
+        self, incident_id: int, staff_id: int, staff_name: str, now: datetime, refresh: Sequence[Outgoing]
+    ) -> bool:
+        """Takes back a decision inside its undo window; False once it has taken effect."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE incidents SET review = 'pending', reviewed_by = NULL, reviewer_name = NULL,"
+                " reviewed_at = NULL, reject_reason = NULL, decided_reports = NULL, effects_due = NULL"
+                " WHERE id = ? AND effects_due IS NOT NULL AND effects_due > ?",
+                (incident_id, time.time()),
+            )
+            if cursor.rowcount != 1:
+                return False
+            await _audit(conn, now, staff_id, staff_name, incident_id, "undo", None)
+            await self._enqueue(conn, refresh, now)
+        return True
+
+    async def review_later_report(
+        self,
+        report_id: int,
+        incident_id: int,
+        accept: bool,
+        staff_id: int,
+        staff_name: str,
+        reason: str | None,
+        now: datetime,
+        refresh: Sequence[Outgoing],
+        notice: Callable[[CardState, ReportRow], Sequence[Outgoing]],
+    ) -> bool:
+        """A report that joined a decided incident afterwards: accepted into the incident's decision
+        (its reporter told, a livestock owner's case opened) or rejected on its own. False when it
+        is no longer waiting (someone else was first, or it moved)."""
+        async with self.transaction() as conn:
+            incident = await _first(
+                conn,
+                "SELECT review, decided_reports, effects_due FROM incidents WHERE id = ? AND status = 'open'"
+                " AND review != 'pending'",
+                (incident_id,),
+            )
+            decided = json.loads(incident["decided_reports"] or "[]") if incident else []
+            waiting = await _first(
+                conn, "SELECT 1 FROM reports WHERE id = ? AND incident_id = ? AND status = 'new'",
+                (report_id, incident_id),
+            )
+            if incident is None or report_id in decided or waiting is None:
+                return False
+            await _audit(
+                conn, now, staff_id, staff_name, incident_id, "accept" if accept else "reject_report",
+                f"report {report_id}" + (f" {reason}" if reason else ""),
+            )
+            await self._enqueue(conn, refresh, now)
+            if accept:
+                await conn.execute(
+                    "UPDATE incidents SET decided_reports = ? WHERE id = ?",
+                    (json.dumps([*decided, report_id]), incident_id),
+                )
+                if incident["effects_due"] is not None:
+                    return True  # inside the undo window: it takes effect with the others
+            status = incident["review"] if accept else Review.REJECTED.value
+            await conn.execute("UPDATE reports SET status = ? WHERE id = ?", (status, report_id))
+            state = await self._card_state(conn, incident_id)
+            report = await self._report(conn, report_id)
+            assert state is not None
+            await self._enqueue(conn, notice(state, report), now)
+            if accept and state.review is Review.VERIFIED:
+                await self._open_cases(conn, replace(state, reports=(report,)), staff_id, staff_name, now)
+        return True
 
     async def assign(
         self, incident_id: int, staff_id: int, staff_name: str, now: datetime, refresh: Sequence[Outgoing]
@@ -1555,19 +1738,23 @@ class Store:
         )
         return True
 
-    async def open_question(self, incident_id: int, chat_id: int, message_id: int, now: datetime) -> None:
+    async def open_question(
+        self, incident_id: int, report_id: int, chat_id: int, message_id: int, now: datetime
+    ) -> None:
+        """Staff were asked to type a question for the reporter of one report (the prompt message)."""
         async with self.transaction() as conn:
             await conn.execute(
-                "INSERT INTO questions (incident_id, prompt_chat_id, prompt_message_id, asked_at) "
-                "VALUES (?, ?, ?, ?)",
-                (incident_id, chat_id, message_id, now.isoformat()),
+                "INSERT INTO questions (incident_id, report_id, prompt_chat_id, prompt_message_id, asked_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (incident_id, report_id, chat_id, message_id, now.isoformat()),
             )
 
     async def question_by_prompt(self, chat_id: int, message_id: int) -> int | None:
         async with self.reading() as conn:
             row = await _first(
                 conn,
-                "SELECT id FROM questions WHERE prompt_chat_id = ? AND prompt_message_id = ?",
+                "SELECT id FROM questions WHERE prompt_chat_id = ? AND prompt_message_id = ?"
+                " AND report_id IS NOT NULL AND question IS NULL",
                 (chat_id, message_id),
             )
         return row[0] if row else None
@@ -1579,56 +1766,96 @@ class Store:
         staff_id: int,
         staff_name: str,
         now: datetime,
+        expires: datetime,
         compose: Callable[[ReportRow, str], Outgoing],
-    ) -> int:
-        """Queues the question to every reachable reporter of the incident; returns how many."""
+    ) -> ReportRow | None:
+        """Queues the question to the one reporter it was meant for; returns their report, or None
+        when they cannot be asked (anonymous, or asked already through this prompt)."""
         async with self.transaction() as conn:
             q = await _one(conn, "SELECT * FROM questions WHERE id = ?", (question_id,))
+            if q["question"] is not None or q["report_id"] is None:
+                return None
+            report = await self._report(conn, q["report_id"])
+            if report.reporter_id is None or not report.notify_reporter:
+                return None
             await conn.execute(
-                "UPDATE questions SET question = ?, asked_by = ? WHERE id = ?", (text, staff_id, question_id)
+                "UPDATE questions SET question = ?, asked_by = ?, recipient_id = ?, expires_at = ?"
+                " WHERE id = ?",
+                (text, staff_id, report.reporter_id, expires.isoformat(), question_id),
             )
-            ids = await _fetch(
+            detail = f"{report.ref_code}: {text[:480]}"
+            await _audit(conn, now, staff_id, staff_name, q["incident_id"], "ask", detail)
+            await self._enqueue(conn, [compose(report, f"question:{question_id}:{report.id}")], now)
+        return report
+
+    async def open_questions(self, user_id: int, now: datetime) -> list[tuple[int, str]]:
+        """(question id, reference code) of the questions this person may still answer, oldest first.
+        Questions past their time are closed here, and forget whom they were for."""
+        async with self.transaction(durable=False) as conn:
+            await conn.execute(
+                "UPDATE questions SET closed_at = ?, recipient_id = NULL"
+                " WHERE recipient_id = ? AND closed_at IS NULL AND expires_at <= ?",
+                (now.isoformat(), user_id, now.isoformat()),
+            )
+            rows = await _fetch(
                 conn,
-                "SELECT id FROM reports WHERE incident_id = ? AND reporter_id IS NOT NULL AND "
-                "notify_reporter = 1",
-                (q["incident_id"],),
+                "SELECT q.id, r.ref_code FROM questions q JOIN reports r ON r.id = q.report_id"
+                " WHERE q.recipient_id = ? AND q.closed_at IS NULL ORDER BY q.id",
+                (user_id,),
             )
-            reports = await self._reports(conn, [r["id"] for r in ids])
-            seen: set[int | None] = set()
-            messages = []
-            for report in reports:
-                if report.reporter_id not in seen:
-                    seen.add(report.reporter_id)
-                    messages.append(compose(report, f"question:{question_id}:{report.id}"))
-            await _audit(conn, now, staff_id, staff_name, q["incident_id"], "ask", text[:500])
-            await self._enqueue(conn, messages, now)
-        return len(messages)
+        return [(r[0], r[1]) for r in rows]
+
+    async def question_replied(self, user_id: int, replied_to: int) -> int | None:
+        """The question a reply (Telegram's Reply gesture) answers: the one relayed as that message."""
+        async with self.reading() as conn:
+            rows = await _fetch(
+                conn,
+                "SELECT purpose FROM outbox WHERE chat_id = ? AND purpose LIKE 'question:%' AND result = ?",
+                (user_id, json.dumps([replied_to])),
+            )
+        return int(rows[0]["purpose"].split(":")[1]) if rows else None
 
     async def relay_answer(
         self,
-        chat_id: int,
-        replied_to: int,
+        question_id: int,
+        user_id: int,
         now: datetime,
+        max_answers: int,
+        settle: datetime,
         compose: Callable[[int, str, tuple[int, int] | None], Sequence[Outgoing]],
     ) -> bool:
-        """A reporter's reply to a relayed question, queued under the incident's card (False: not one)."""
+        """One message of a reporter's answer, queued under the incident's card. After it the question
+        stays open only until `settle` (a photo after the text), and closes at `max_answers`, so a
+        flood of replies cannot fill the staff group's queue. False: not an open question of theirs."""
+        stamp = now.isoformat()
         async with self.transaction() as conn:
-            row = await _first(
+            q = await _first(
                 conn,
-                "SELECT purpose FROM outbox WHERE chat_id = ? AND purpose LIKE 'question:%' AND "
-                "result = ? ORDER BY id LIMIT 1",
-                (chat_id, json.dumps([replied_to])),
+                "SELECT * FROM questions WHERE id = ? AND recipient_id = ? AND closed_at IS NULL"
+                " AND expires_at > ? AND answers < ?",
+                (question_id, user_id, stamp, max_answers),
             )
-            if row is None:
+            if q is None:
                 return False
-            _, question_id, report_id = row["purpose"].split(":")
-            q = await _one(conn, "SELECT incident_id FROM questions WHERE id = ?", (int(question_id),))
-            code = (await _one(conn, "SELECT ref_code FROM reports WHERE id = ?", (int(report_id),)))[0]
+            closing = q["answers"] + 1 >= max_answers
+            await conn.execute(
+                "UPDATE questions SET answers = answers + 1, expires_at = MIN(expires_at, ?),"
+                " closed_at = CASE WHEN ? THEN ? END,"
+                " recipient_id = CASE WHEN ? THEN NULL ELSE recipient_id END"
+                " WHERE id = ?",
+                (settle.isoformat(), closing, stamp, closing, question_id),
+            )
+            # The report's incident now (it may have been merged or split since the question).
+            report = await _one(
+                conn, "SELECT ref_code, incident_id FROM reports WHERE id = ?", (q["report_id"],)
+            )
             card = await _first(
-                conn, "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (q["incident_id"],)
+                conn, "SELECT chat_id, message_id FROM cards WHERE incident_id = ?", (report["incident_id"],)
             )
             await self._enqueue(
-                conn, compose(q["incident_id"], code, (card[0], card[1]) if card else None), now
+                conn,
+                compose(report["incident_id"], report["ref_code"], (card[0], card[1]) if card else None),
+                now,
             )
         return True
 
@@ -1656,11 +1883,15 @@ class Store:
     async def pending_incidents(self, limit: int = 30) -> list[CardState]:
         """Open incidents waiting for a decision, oldest first."""
         async with self.reading() as conn:
+            # Undecided incidents, and decided ones with reports that joined after the decision.
             rows = await _fetch(
                 conn,
                 "SELECT id FROM incidents i WHERE status = 'open' AND review = 'pending'"
                 " AND EXISTS (SELECT 1 FROM reports r WHERE r.incident_id = i.id AND r.hidden = 0)"
-                " ORDER BY created_at, id LIMIT ?",
+                " UNION SELECT i.id FROM reports r JOIN incidents i ON i.id = r.incident_id"
+                " WHERE r.status = 'new' AND r.hidden = 0 AND i.status = 'open' AND i.review != 'pending'"
+                " AND r.id NOT IN (SELECT value FROM json_each(COALESCE(i.decided_reports, '[]')))"
+                " ORDER BY 1 LIMIT ?",
                 (limit,),
             )
             states = [await self._card_state(conn, r["id"]) for r in rows]
@@ -1810,6 +2041,12 @@ class Store:
                 " details = json_remove(details, '$.phone', '$.owner_name')"
                 " WHERE id IN (SELECT value FROM json_each(?))",
                 (anonymous_key, f"gone:{secrets.token_hex(8)}", f"gone:{secrets.token_hex(8)}", ids),
+            )
+            # Questions staff asked them: closed, and no longer saying whom they were for.
+            await conn.execute(
+                "UPDATE questions SET recipient_id = NULL, closed_at = COALESCE(closed_at, ?)"
+                " WHERE recipient_id = ?",
+                (day, user_id),
             )
             originals = [
                 (r[0], r[1])

@@ -104,6 +104,8 @@ def telegram_link(application: AnyApplication) -> TelegramLink:
 async def post_init(application: AnyApplication) -> None:
     """Builds the shared services (unless built), starts the outbox sender and sets the command menu."""
     config: Config = application.bot_data["config"]
+    # First, once Telegram answers: a compensation chat that is a channel stops start-up.
+    await compensation.check_chat(application, config)
     svc = await open_services(application)
     sender = OutboxSender(
         application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
@@ -111,6 +113,7 @@ async def post_init(application: AnyApplication) -> None:
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
     svc.telegram.on_back.append(lambda: _retry_outbox_now(svc))
     await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
+    staff.schedule_decisions(application, config.undo_seconds)  # decisions after their undo window
     privacy.schedule_retention(application)  # originals of rejected reports, after the retention period
     schedule_idle_drafts(application, config.draft_timeout)  # "your report is paused" after a quiet spell
     for language, code in (("en", None), ("zh_Hans", "zh")):
@@ -218,7 +221,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(TypeHandler(Update, privacy.gatekeeper), group=-2)
 
     # Group -1 — replies that belong to a staff question, in either direction; they stop here.
-    application.add_handler(MessageHandler(private & filters.REPLY, staff.reporter_answer), group=-1)
+    application.add_handler(MessageHandler(private & filters.REPLY, staff.reporter_reply), group=-1)
     application.add_handler(MessageHandler(staff_group & filters.REPLY & filters.TEXT, staff.staff_question),
                             group=-1)
     # An update taken before a crash, or a message sent again because its reply did not come:
@@ -231,6 +234,8 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     # /forgetme's buttons: before the report conversation, whose fallback takes any button press.
     forget = CallbackQueryHandler(privacy.forget_button, pattern=r"^privacy:forget:")
     application.add_handler(forget, group=-1)
+    # "Which report is your answer about?" (a person with several open questions).
+    application.add_handler(CallbackQueryHandler(staff.answer_button, pattern=r"^qa:\d+$"), group=-1)
 
     # Group 0 — conversations and commands. The report conversation goes first: during a draft
     # its fallbacks own /start and stray messages; outside a draft it lets them through.
@@ -266,7 +271,8 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     compensation.register(application, config)
     application.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:(mine|help)$"))
     application.add_handler(CallbackQueryHandler(menu.stale_button))
-    application.add_handler(MessageHandler(private & ~filters.COMMAND, menu.not_understood))
+    # Outside a report: an answer to a staff question if one is open, else a pointer to the menu.
+    application.add_handler(MessageHandler(private & ~filters.COMMAND, staff.reporter_message))
     application.add_handler(MessageHandler(private & filters.COMMAND, menu.not_understood))
 
     # Last — side effects after an update is fully handled.

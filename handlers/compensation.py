@@ -33,6 +33,7 @@ from datetime import date, time, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -77,8 +78,8 @@ from bot.compensation import (
     schedule_survey,
     split_day_and_amount,
 )
-from bot.config import Config
-from bot.i18n import Translator
+from bot.config import Config, ConfigError
+from bot.i18n import N_, Translator
 from bot.report import parse_reference_code
 from bot.store import Outgoing, Store
 from handlers.common import Services, reply, services
@@ -110,6 +111,24 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], config: Con
     application.add_handler(MessageHandler(staff_chats & filters.PHOTO, survey_photo))
 
 
+async def check_chat(application: Application[Any, Any, Any, Any, Any, Any], config: Config) -> None:
+    """The compensation chat must be a group: staff type commands there, and in a channel Telegram
+    does not say who typed. A channel stops start-up with one line (raised as a ConfigError)."""
+    chat_id = compensation_chat(config)
+    if chat_id == config.moderation_chat_id:
+        return
+    try:
+        chat = await application.bot.get_chat(chat_id)
+    except TelegramError as error:  # unreachable now (a network hiccup): cards will retry, say so
+        log.warning("could not check the compensation chat %s: %s", chat_id, error)
+        return
+    if chat.type == ChatType.CHANNEL:
+        raise ConfigError(
+            f"compensation chat {chat_id} ({config.compensation.destination or 'the livestock destination'})"
+            " is a channel; it must be a group, because staff type commands there"
+        )
+
+
 async def start_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """From post_init, after the services exist: the configured plan and the two jobs (once)."""
     svc = services(application)
@@ -120,7 +139,16 @@ async def start_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         log.error("no JobQueue (install python-telegram-bot[job-queue]): case cards and reminders are off")
         return
     if not jobs.get_jobs_by_name(JOB_CARDS):
-        jobs.run_once(card_tick, 0.1, name=JOB_CARDS)
+        # A repeating job: it stays scheduled whatever a run does, a run missed while the loop was
+        # busy (or the clock jumped) is run once late rather than lost, and runs never overlap.
+        interval = svc.config.outbox_poll_seconds
+        jobs.run_repeating(
+            card_tick,
+            interval,
+            first=0.1,
+            name=JOB_CARDS,
+            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
     if not jobs.get_jobs_by_name(JOB_DAILY):
         at = time(hour=svc.config.compensation.reminder_hour, tzinfo=svc.config.timezone)
         jobs.run_daily(daily_job, time=at, name=JOB_DAILY)
@@ -151,16 +179,11 @@ async def case_markup(store: Store, case: Case, rows: list[list[tuple[str, str]]
 
 
 async def card_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The card refresher's own loop: one run, then the next one poll interval later (a chain of
-    one-off jobs rather than a repeating job, so a slow run never overlaps the next)."""
+    """One run of the case-card refresher (a repeating job); quiet unless something fails."""
     try:
         await sync_case_cards(context)
     except Exception:  # never let one bad card stop the refresher
         log.exception("case cards: refresh failed")
-    finally:
-        if context.job_queue is not None:
-            interval = services(context).config.outbox_poll_seconds
-            context.job_queue.run_once(card_tick, interval, name=JOB_CARDS)
 
 
 async def sync_case_cards(context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -296,21 +319,24 @@ async def find_case(svc: Services, text: str) -> Case | None:
     return None
 
 
+# Examples in the staff language (a Chinese card is Chinese throughout); the words typed in them
+# (是, 保护区 …) are ones the parsers take.
 USAGE = {
-    "survey": "/survey C12 2025-10-09 Officer Li",
-    "surveyed": "/surveyed C12 2 3000 yes two sheep killed at the pen",
-    "approve": "/approve C12 3000",
-    "deny": "/deny C12 reserve",
-    "paid": "/paid C12 3000 2025-10-20",
-    "close": "/close C12",
-    "applied": "/applied C12 2025-10-09",
-    "case": "/case C12",
+    "survey": N_("/survey C12 2025-10-09 Officer Li"),
+    "surveyed": N_("/surveyed C12 2 3000 yes two sheep killed at the pen"),
+    "approve": N_("/approve C12 3000"),
+    "deny": N_("/deny C12 reserve"),
+    "paid": N_("/paid C12 3000 2025-10-20"),
+    "close": N_("/close C12"),
+    "applied": N_("/applied C12 2025-10-09"),
+    "case": N_("/case C12"),
 }
 
 
 async def _usage(update: Update, svc: Services, command: str) -> None:
     t = svc.staff_translator()
-    await reply(update, html.escape(t.gettext("Send it like this: {example}", example=USAGE[command])))
+    example = t.gettext(USAGE[command])
+    await reply(update, html.escape(t.gettext("Send it like this: {example}", example=example)))
 
 
 async def _case_command(update: Update, context: ContextTypes.DEFAULT_TYPE,

@@ -35,7 +35,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.i18n import Translator
 from bot.moderation import BUTTON_LABELS, REJECT_REASONS, Action, card_text, main_buttons
-from bot.review import CardState
+from bot.review import CardState, Review
 from bot.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,24 @@ def _button_label(action: Action, arg: str, state: CardState, t: Translator) -> 
         return t.gettext(REJECT_REASONS[arg])
     if action is Action.MERGE_INTO:
         return t.gettext("Into incident #{number}", number=arg)
-    if action is Action.SPLIT_OUT:
-        return next((r.ref_code for r in state.reports if str(r.id) == arg), arg)
+    if action in (Action.SPLIT_OUT, Action.ASK_REPORT, Action.ACCEPT, Action.REJECT_REPORT):
+        report = next((r for r in state.reports if str(r.id) == arg), None)
+        code = report.ref_code if report else arg
+        if action is Action.ASK_REPORT and report is not None:
+            return "❓ " + code + " · " + (report.reporter_name or str(report.reporter_id))[:30]
+        if action is Action.ACCEPT:
+            if state.review is Review.VERIFIED:
+                return t.gettext("✅ Accept {code}", code=code)
+            return t.gettext("❌ Not confirmed either: {code}", code=code)
+        if action is Action.REJECT_REPORT:
+            return t.gettext("❌ Reject {code}", code=code)
+        if report is not None and report in state.later_reports:
+            return t.gettext("✂️ Split out {code}", code=code)
+        return code
+    if action is Action.REJECT_REPORT_WITH:
+        return t.gettext(REJECT_REASONS[arg.split(":", 1)[1]])
+    if action is Action.WARN_SEND:
+        return t.gettext("📢 Send the warning to {n}", n=arg)
     return t.gettext(BUTTON_LABELS[action])
 
 
@@ -108,9 +124,14 @@ async def send_card(
     markup = await card_markup(store, state, None, t)
     looks = text + "\n" + json.dumps(markup.to_dict() if markup else None, sort_keys=True)
     existing = await store.card_message(incident_id)
-    if existing is None:
+    report_ids = [r.id for r in state.reports]  # what staff see: a decision covers these
+    if existing is None or await store.card_repost(incident_id):
+        # New, or new work on a decided incident: posted at the bottom where staff will notice it.
         message = await bot.send_message(item.chat_id, text, parse_mode="HTML", reply_markup=markup)
-        await store.card_sent(incident_id, message.chat_id, message.message_id)
+        await store.card_sent(incident_id, message.chat_id, message.message_id, report_ids)
+        if existing is not None:  # the old copy far up the chat goes (its buttons are stale anyway)
+            with contextlib.suppress(TelegramError):
+                await bot.delete_message(existing[0], existing[1])
         if shown is not None:
             shown[incident_id] = looks
         return [message.message_id]
@@ -121,6 +142,7 @@ async def send_card(
     except BadRequest as error:
         if "not modified" not in error.message.lower():
             raise
+    await store.card_sent(incident_id, existing[0], existing[1], report_ids)
     if shown is not None:
         shown[incident_id] = looks
     return [existing[1]]
@@ -167,6 +189,12 @@ async def send(bot: Bot, item: OutboxItem) -> list[int]:
         documents = [InputMediaDocument(blob, filename=name) for blob, name in files]
         sent = await bot.send_media_group(item.chat_id, documents, reply_parameters=_reply_to(p))
         return [m.message_id for m in sent]
+    if item.method == "copy_message":  # a reporter's photo or file answering a staff question
+        copied = await bot.copy_message(
+            item.chat_id, p["from_chat_id"], p["message_id"], caption=p.get("caption"), parse_mode="HTML",
+            reply_parameters=_reply_to(p),
+        )
+        return [copied.message_id]
     if item.method == "send_location":
         message = await bot.send_location(
             item.chat_id, p["latitude"], p["longitude"], horizontal_accuracy=p.get("horizontal_accuracy")

@@ -530,7 +530,10 @@ async def ask_when(
     labels = [label for label, _ in _when_options(t, context, draft)]
     *first, now, today, yesterday, typed = labels
     rows = [[label] for label in first] + [[now], [today, yesterday], [typed]]
-    text = _join(before, html.escape(t.gettext("When did you see it?")))
+    # A loss is found, not seen: the owner usually comes upon the animals in the morning.
+    found = report.draft_kind(draft) is Kind.LIVESTOCK
+    question = t.gettext("When did you find it?") if found else t.gettext("When did you see it?")
+    text = _join(before, html.escape(question))
     await _say(update, context, text, _keyboard(rows))
 
 

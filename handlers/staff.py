@@ -11,6 +11,7 @@ shown the current state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import time
@@ -18,8 +19,8 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import ForceReply, Message, Update
-from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.cards import card_refresh, place_label
 from bot.locations import gazetteer
@@ -27,18 +28,21 @@ from bot.moderation import (
     REJECT_REASONS,
     Action,
     answer_messages,
+    askable,
+    card_text,
     decision_messages,
     evidence_messages,
     incident_township,
     pending_text,
     question_message,
+    report_notice,
     stats_text,
     warning_messages,
 )
 from bot.posters import make_poster
 from bot.report import parse_reference_code
 from bot.review import CardState, Review
-from bot.store import Outgoing
+from bot.store import Outgoing, ReportRow
 from handlers.common import Services, reply, services
 from handlers.outbox import card_markup
 
@@ -95,8 +99,11 @@ async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) 
     t = svc.staff_translator()
     if update.callback_query is not None:
         await update.callback_query.answer(t.gettext("Staff only."), show_alert=True)
-    else:
-        await reply(update, html.escape(t.gettext("Staff only.")))
+    elif user is not None:
+        # Privately, never in the group: each answer there would spend its 20-a-minute budget. A
+        # person who never started the bot cannot be written to, and needs no answer.
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(user.id, html.escape(t.gettext("Staff only.")), parse_mode="HTML")
 
 
 async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,14 +147,22 @@ async def act(
         return card_refresh(incident, svc.config.moderation_chat_id)
 
     answer = ""
-    if action in (Action.REJECT, Action.MERGE, Action.SPLIT, Action.BACK):
+    if action in (Action.REJECT, Action.MERGE, Action.SPLIT, Action.BACK, Action.REJECT_REPORT) or (
+        action is Action.ASK and len(await askable_reports(svc, incident_id)) > 1
+    ):
         state = await svc.store.card_state(incident_id)
-        rows = await submenu(svc, incident_id, state, action)
-        await query.edit_message_reply_markup(await card_markup(svc.store, state, rows, t) if state else None)
+        rows = await submenu(svc, incident_id, state, action, arg)
+        markup = await card_markup(svc.store, state, rows, t) if state else None
+        if action is Action.BACK and state is not None:  # the card as it is (a warning preview goes)
+            with contextlib.suppress(BadRequest):
+                await query.edit_message_text(card_text(state, t), parse_mode="HTML", reply_markup=markup)
+        else:
+            await query.edit_message_reply_markup(markup)
         await query.answer()
         return
     if action in (Action.VERIFY, Action.REJECT_WITH):
         review = Review.VERIFIED if action is Action.VERIFY else Review.REJECTED
+        undo_s = svc.config.undo_seconds
         changed = await svc.store.review_incident(
             incident_id,
             review,
@@ -156,8 +171,43 @@ async def act(
             arg or None,
             now,
             compose=lambda state: decision_messages(state, svc.config),
+            undo_s=undo_s,
+            refresh=refresh(incident_id),
         )
-        answer = t.gettext("Done.") if changed else t.gettext("Someone else already decided this incident.")
+        if changed and context.job_queue is not None:  # on time; the repeating job is the safety net
+            context.job_queue.run_once(finalize_decisions, undo_s + 0.05)
+        answer = (
+            t.gettext("Done. Nothing is sent for {seconds} s: Undo is on the card.", seconds=round(undo_s))
+            if changed
+            else t.gettext("Someone else already decided this incident.")
+        )
+    elif action is Action.UNDO:
+        undone = await svc.store.undo_decision(incident_id, staff_id, name, now, refresh(incident_id))
+        answer = (
+            t.gettext("Undone: the incident waits for a decision again.")
+            if undone
+            else t.gettext("Too late to undo: it has been sent.")
+        )
+    elif action in (Action.ACCEPT, Action.REJECT_REPORT_WITH):
+        report_id, _, reason = arg.partition(":")
+        accept = action is Action.ACCEPT
+        changed = await svc.store.review_later_report(
+            int(report_id),
+            incident_id,
+            accept,
+            staff_id,
+            name,
+            reason or None,
+            now,
+            refresh(incident_id),
+            notice=lambda state, report: report_notice(
+                state.review if accept else Review.REJECTED,
+                state.reject_reason if accept else reason,
+                report,
+                svc.config,
+            ),
+        )
+        answer = t.gettext("Done.") if changed else t.gettext("That report was already dealt with.")
     elif action is Action.MERGE_INTO:
         changed = await svc.store.merge_into(incident_id, int(arg), staff_id, name, now, refresh)
         answer = t.gettext("Merged.") if changed else t.gettext("That can no longer be merged.")
@@ -171,10 +221,27 @@ async def act(
     elif action is Action.ASSIGN:
         await svc.store.assign(incident_id, staff_id, name, now, refresh(incident_id))
         answer = t.gettext("Assigned to you.")
-    elif action is Action.ASK:
-        await ask_reporter_prompt(update, context, svc, incident_id)
+    elif action in (Action.ASK, Action.ASK_REPORT):
+        reports = await askable_reports(svc, incident_id)
+        chosen = [r for r in reports if action is Action.ASK or str(r.id) == arg]
+        if not chosen:
+            # Said at once, before anyone types a question that could never be delivered.
+            await query.answer(t.gettext("Nobody can be asked: the reports are anonymous."), show_alert=True)
+            return
+        await ask_reporter_prompt(context, svc, incident_id, chosen[0])
+        if action is Action.ASK_REPORT:  # the card's own buttons again
+            state = await svc.store.card_state(incident_id)
+            markup = await card_markup(svc.store, state, None, t) if state else None
+            await query.edit_message_reply_markup(markup)
     elif action is Action.WARN:
+        answer = await warn_preview(update, svc, incident_id)
+    elif action is Action.WARN_SEND:
         answer = await warn_residents(svc, incident_id, staff_id, name)
+        state = await svc.store.card_state(incident_id)
+        if state is not None:  # the card as it is, without the preview (a refresh would change nothing)
+            markup = await card_markup(svc.store, state, None, t)
+            with contextlib.suppress(BadRequest):
+                await query.edit_message_text(card_text(state, t), parse_mode="HTML", reply_markup=markup)
     elif action in (Action.EXACT, Action.ORIGINALS):
         state = await svc.store.card_state(incident_id)
         card = await svc.store.card_message(incident_id)
@@ -193,8 +260,31 @@ async def act(
     svc.outbox_wakeup.set()
 
 
-async def warn_residents(svc: Services, incident_id: int, staff_id: int, name: str) -> str:
-    """Sends the township-level warning once; returns what to tell the staff member."""
+async def finalize_decisions(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Decisions whose undo window has passed: reporters, channels and compensation cases now."""
+    svc = services(context)
+    done = await svc.store.finalize_due(svc.now(), lambda state: decision_messages(state, svc.config))
+    if done:
+        svc.outbox_wakeup.set()
+
+
+def schedule_decisions(application: Application[Any, Any, Any, Any, Any, Any], undo_seconds: float) -> None:
+    """The safety net for decisions after a restart (a decision also schedules itself on time)."""
+    assert application.job_queue is not None
+    interval = min(10.0, max(0.2, undo_seconds / 3))
+    application.job_queue.run_repeating(finalize_decisions, interval, first=interval, name="decisions")
+
+
+async def askable_reports(svc: Services, incident_id: int) -> list[ReportRow]:
+    state = await svc.store.card_state(incident_id)
+    return askable(state) if state else []
+
+
+async def warn_preview(update: Update, svc: Services, incident_id: int) -> str:
+    """Warn residents, step one: the card shows exactly what would be sent, where and to how many,
+    with a button that sends it. Nothing goes out on this tap."""
+    query = update.callback_query
+    assert query is not None
     t = svc.staff_translator()
     state = await svc.store.card_state(incident_id)
     township = incident_township(state) if state else None
@@ -203,6 +293,52 @@ async def warn_residents(svc: Services, incident_id: int, staff_id: int, name: s
     if await svc.store.already_done(incident_id, Action.WARN.value):
         return t.gettext("Residents were already warned about this incident.")
     subscribers = await svc.store.alert_subscribers(township.id)
+    if not subscribers:
+        return t.gettext(
+            "Nobody in {place} has asked for warnings yet, so there is nobody to send one to. "
+            "You can warn later.",
+            place=place_label(township, t),
+        )
+    messages = warning_messages(state, township, subscribers, svc.config)
+    texts = dict.fromkeys(m.payload["text"] for m in messages)  # one per language, in order
+    preview = [
+        "",
+        "📢 <b>"
+        + html.escape(
+            t.ngettext(
+                "Warning for {place}: {n} person will get this",
+                "Warning for {place}: {n} people will get this",
+                len(subscribers),
+                place=place_label(township, t),
+            )
+        )
+        + "</b>",
+        *(f"<blockquote>{text}</blockquote>" for text in texts),
+    ]
+    rows = [[(Action.WARN_SEND, str(len(subscribers)))], [(Action.BACK, "")]]
+    markup = await card_markup(svc.store, state, rows, t)
+    text = card_text(state, t) + "\n".join(preview)
+    await query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
+    return ""
+
+
+async def warn_residents(svc: Services, incident_id: int, staff_id: int, name: str) -> str:
+    """Sends the township-level warning once; returns what to tell the staff member. A warning
+    that would reach nobody is not sent and does not use up the incident's one warning."""
+    t = svc.staff_translator()
+    state = await svc.store.card_state(incident_id)
+    township = incident_township(state) if state else None
+    if state is None or township is None:
+        return t.gettext("No township is known for this place, so no warning was sent.")
+    if await svc.store.already_done(incident_id, Action.WARN.value):
+        return t.gettext("Residents were already warned about this incident.")
+    subscribers = await svc.store.alert_subscribers(township.id)
+    if not subscribers:
+        return t.gettext(
+            "Nobody in {place} has asked for warnings yet, so there is nobody to send one to. "
+            "You can warn later.",
+            place=place_label(township, t),
+        )
     await svc.store.record(
         incident_id,
         staff_id,
@@ -210,33 +346,45 @@ async def warn_residents(svc: Services, incident_id: int, staff_id: int, name: s
         Action.WARN.value,
         township.id,
         svc.now(),
-        warning_messages(state, township, subscribers, svc.config),
+        [
+            *warning_messages(state, township, subscribers, svc.config),
+            *card_refresh(incident_id, svc.config.moderation_chat_id),
+        ],
     )
     return t.ngettext("Warning sent to {n} person.", "Warning sent to {n} people.", len(subscribers))
 
 
 async def submenu(
-    svc: Services, incident_id: int, state: CardState | None, action: Action
+    svc: Services, incident_id: int, state: CardState | None, action: Action, arg: str = ""
 ) -> list[list[tuple[Action, str]]] | None:
-    """The buttons behind Reject, Merge and Split (None: the card's main buttons)."""
+    """The buttons behind Reject, Merge, Split and Ask (None: the card's main buttons)."""
     back = [(Action.BACK, "")]
     if action is Action.REJECT:
         return [[(Action.REJECT_WITH, reason)] for reason in REJECT_REASONS] + [back]
+    if action is Action.REJECT_REPORT:
+        return [[(Action.REJECT_REPORT_WITH, f"{arg}:{reason}")] for reason in REJECT_REASONS] + [back]
     if action is Action.MERGE:
         return [[(Action.MERGE_INTO, str(i))] for i in await svc.store.merge_candidates(incident_id)] + [back]
     if action is Action.SPLIT:
         reports = state.reports if state else ()
         return [[(Action.SPLIT_OUT, str(r.id))] for r in reports[1:]] + [back]
+    if action is Action.ASK:  # one button per reporter who can be asked: a question goes to one person
+        return [[(Action.ASK_REPORT, str(r.id))] for r in (askable(state) if state else [])] + [back]
     return None
 
 
 async def ask_reporter_prompt(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, incident_id: int
+    context: ContextTypes.DEFAULT_TYPE, svc: Services, incident_id: int, report: ReportRow
 ) -> None:
-    """Asks staff to type the question as a reply; the reply is relayed by :func:`staff_question`."""
+    """Asks staff to type the question as a reply, naming who will get it; the reply is relayed by
+    :func:`staff_question` to that one reporter."""
     t = svc.staff_translator()
     text = t.gettext(
-        "Reply to this message with your question for the reporter of incident #{number}.", number=incident_id
+        "Reply to this message with your question for {name} (report {code}, incident #{number}). "
+        "Only they will get it.",
+        name=report.reporter_name or str(report.reporter_id),
+        code=report.ref_code,
+        number=incident_id,
     )
     card = await svc.store.card_message(incident_id)
     assert card is not None
@@ -247,11 +395,11 @@ async def ask_reporter_prompt(
         reply_to_message_id=card[1],
         reply_markup=ForceReply(selective=True),
     )
-    await svc.store.open_question(incident_id, prompt.chat.id, prompt.message_id, svc.now())
+    await svc.store.open_question(incident_id, report.id, prompt.chat.id, prompt.message_id, svc.now())
 
 
 async def staff_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A staff reply to an "ask the reporter" prompt: relayed to the reporters who can be reached."""
+    """A staff reply to an "ask the reporter" prompt: relayed to the one reporter it names."""
     message = update.effective_message
     if message is None or message.reply_to_message is None or not message.text:
         return
@@ -262,45 +410,137 @@ async def staff_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     assert update.effective_user is not None
     if not await staff_only(update, context, "ask"):
         raise ApplicationHandlerStop
-    sent = await svc.store.relay_question(
+    now = svc.now()
+    report = await svc.store.relay_question(
         question,
         message.text,
         update.effective_user.id,
         staff_name(update),
-        svc.now(),
+        now,
+        now + timedelta(hours=svc.config.question_hours),
         compose=lambda report, purpose: question_message(report, message.text or "", purpose, svc.config),
     )
     t = svc.staff_translator()
     text = (
-        t.ngettext("Sent to {n} reporter.", "Sent to {n} reporters.", sent)
-        if sent
-        else t.gettext("Nobody can be asked: the reports are anonymous.")
+        t.gettext("Sent to {name} ({code}).", name=report.reporter_name or str(report.reporter_id),
+                  code=report.ref_code)
+        if report is not None
+        else t.gettext("That question was already sent, or its reporter cannot be asked.")
     )
     await message.reply_text(html.escape(text), parse_mode="HTML")
     svc.outbox_wakeup.set()
     raise ApplicationHandlerStop
 
 
-async def reporter_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A reporter's reply to a staff question: threaded back under the incident's card."""
-    message = update.effective_message
-    if message is None or message.reply_to_message is None:
-        return
+ANSWER_PENDING = "answer_pending"  # user_data: a message waiting for "which report is this about?"
+
+
+def answer_of(message: Message) -> dict[str, Any] | None:
+    """What of a message can answer a staff question: text, a location, or a photo or file (copied as
+    it is); None for what cannot (a sticker, a round video)."""
+    if message.location is not None:
+        return {"point": [message.location.latitude, message.location.longitude]}
+    if message.text:
+        return {"text": message.text}
+    if any((message.photo, message.document, message.video, message.voice, message.audio, message.animation)):
+        return {"copy": message.message_id, "text": message.caption or ""}
+    return None
+
+
+async def relay(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, question_id: int, answer: dict[str, Any]
+) -> bool:
+    """Passes one answer on under the card; False when the question no longer takes answers."""
     svc = services(context)
-    text = message.text or message.caption or ""
-    relayed = await svc.store.relay_answer(
-        message.chat.id,
-        message.reply_to_message.message_id,
-        svc.now(),
-        compose=lambda incident, code, card: answer_messages(incident, code, text, card, svc.config),
+    user = update.effective_user
+    assert user is not None
+    now = svc.now()
+    point = answer.get("point")
+    copied = answer.get("copy")
+    return await svc.store.relay_answer(
+        question_id,
+        user.id,
+        now,
+        svc.config.answers_per_question,
+        now + timedelta(minutes=svc.config.answer_settle_minutes),
+        compose=lambda incident, code, card: answer_messages(
+            incident,
+            code,
+            card,
+            svc.config,
+            text=answer.get("text", ""),
+            point=(point[0], point[1]) if point else None,
+            copy_of=(user.id, copied) if copied else None,
+        ),
     )
-    if not relayed:
-        return
+
+
+async def _thank(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     from handlers.common import tr
 
     await reply(update, html.escape(tr(update, context).gettext("Thank you. Your answer was passed on.")))
-    svc.outbox_wakeup.set()
+    services(context).outbox_wakeup.set()
+
+
+async def reporter_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A reply (Telegram's Reply gesture) to a staff question, even in the middle of a report."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or message.reply_to_message is None or user is None:
+        return
+    answer = answer_of(message)
+    question = await services(context).store.question_replied(user.id, message.reply_to_message.message_id)
+    if answer is None or question is None or not await relay(update, context, question, answer):
+        return
+    await _thank(update, context)
     raise ApplicationHandlerStop
+
+
+async def reporter_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything a person sends outside a report: the answer to a question staff asked them, if one is
+    open (several: which report it is about), else a pointer to the menu."""
+    from handlers.common import inline_keyboard, tr
+    from handlers.menu import not_understood
+
+    message = update.effective_message
+    user = update.effective_user
+    svc = services(context)
+    answer = answer_of(message) if message is not None else None
+    questions = await svc.store.open_questions(user.id, svc.now()) if answer and user else []
+    if answer is None or not questions:
+        await not_understood(update, context)
+        return
+    if len(questions) == 1:
+        if await relay(update, context, questions[0][0], answer):
+            await _thank(update, context)
+        else:
+            await not_understood(update, context)
+        return
+    assert context.user_data is not None
+    context.user_data[ANSWER_PENDING] = answer
+    t = tr(update, context)
+    await reply(
+        update,
+        html.escape(t.gettext("Which of your reports is this answer about?")),
+        reply_markup=inline_keyboard([[(code, f"qa:{qid}")] for qid, code in questions]),
+    )
+
+
+async def answer_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The report a person picked for their answer: the kept message goes to that question."""
+    from handlers.common import tr
+
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    answer = (context.user_data or {}).pop(ANSWER_PENDING, None)
+    t = tr(update, context)
+    if not answer or not await relay(update, context, int(query.data.removeprefix("qa:")), answer):
+        await query.answer(t.gettext("That button is from an older message."))
+        return
+    await query.answer()
+    with contextlib.suppress(TelegramError):
+        await query.edit_message_reply_markup(None)
+    await _thank(update, context)
 
 
 async def pending_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

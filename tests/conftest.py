@@ -82,6 +82,8 @@ def config(tmp_path: Path, fake: FakeTelegram) -> Config:
         base_file_url=fake.base_file_url,
         staff_user_ids=frozenset({STAFF_ADMIN}),
         outbox_poll_seconds=0.2,
+        # Decisions take effect after a short undo window; tests of Undo itself set a longer one.
+        undo_seconds=0.3,
         # The bot paces a private chat by itself (bot/pacing.py): scaled like the fake's bucket above,
         # a little under it, for people tapping at machine speed.
         pace=PaceLimits(private_burst=16, private_per_second=16),

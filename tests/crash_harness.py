@@ -321,7 +321,8 @@ def build_script(n: int, rng: random.Random, *, submit_share: float = 0.2) -> Sc
         steps.append(Step("tap", "Done", "Where was it"))
     else:
         steps.append(Step("tap", "No photo", "Where was it"))
-    steps.append(Step("location", (lat, lon), "When did you see it"))
+    when = "When did you find it" if kind == "livestock" else "When did you see it"  # a loss is found
+    steps.append(Step("location", (lat, lon), when))
     if kind == "sighting":
         steps.append(Step("tap", "Just now", "How many leopards"))
         steps += [

@@ -10,7 +10,9 @@ import html
 import inspect
 import io
 import json
+import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -63,7 +65,7 @@ from handlers import compensation as handlers_compensation
 from handlers import menu
 from handlers.app import build_application, run_bot
 from handlers.common import Services, services
-from tests.conftest import STAFF_ADMIN, Person, make_jpeg, rows
+from tests.conftest import STAFF_ADMIN, Person, make_jpeg, rows, start_bot
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = bundled_calendar()
@@ -164,6 +166,9 @@ def test_the_legal_path_and_what_each_step_needs() -> None:
     with pytest.raises(CaseInputError):
         schedule_survey(case, day, "  ")
     case = replace(case, state=CaseState.SURVEYED, assessed_fen=300_000)
+    with pytest.raises(CaseInputError, match="application"):  # not before the application is on record
+        approve(case, day, "Wang", None, PLAN)
+    case = replace(case, applied_on=day)
     change = approve(case, day, "Wang", None, PLAN)  # the assessed value by default
     assert change.fields["approved_fen"] == 300_000 and change.fields["payment_due"] == "2025-10-24"
     with pytest.raises(CaseInputError):
@@ -291,6 +296,7 @@ async def test_steps_are_audited_and_an_illegal_one_writes_nothing(store: Store,
     steps = [
         lambda c: schedule_survey(c, date(2025, 10, 11), "Officer Li"),
         lambda c: record_survey(c, date(2025, 10, 11), "Officer Li", 2, 300_000, True, "bite marks"),
+        lambda c: application_received(c, date(2025, 10, 11)),
         lambda c: approve(c, date(2025, 10, 11), "Chief", None, PLAN),
         lambda c: pay(c, date(2025, 10, 20), None),
         lambda c: close(c, date(2025, 10, 20), ""),
@@ -300,10 +306,11 @@ async def test_steps_are_audited_and_an_illegal_one_writes_nothing(store: Store,
     assert case.state is CaseState.CLOSED and case.paid_fen == 300_000
     assert case.payment_due == date(2025, 10, 24)
     actions = [e["action"] for e in await store.audit_entries() if e["action"].startswith("case_")]
-    assert actions == ["case_open", "case_survey", "case_surveyed", "case_approve", "case_paid", "case_close"]
+    assert actions == ["case_open", "case_survey", "case_surveyed", "case_applied", "case_approve",
+                       "case_paid", "case_close"]
     told = [r[0] for r in rows(tmp_path / "test.sqlite3",
                                "SELECT purpose FROM outbox WHERE chat_id = 520 ORDER BY id")]
-    steps_told = ("opened", "survey", "surveyed", "approved", "paid", "closed")
+    steps_told = ("opened", "survey", "surveyed", "applied", "approved", "paid", "closed")
     assert told == [f"case:{case.id}:{n}" for n in steps_told]
 
 
@@ -313,6 +320,7 @@ async def test_monthly_report_by_township_and_animal(store: Store) -> None:
     first, second = sorted(await store.open_cases(), key=lambda c: c.id)
     for step in (
         lambda c: record_survey(c, date(2025, 10, 9), "Li", 2, 300_000, True, ""),
+        lambda c: application_received(c, date(2025, 10, 9)),
         lambda c: approve(c, date(2025, 10, 9), "Chief", None, PLAN),
         lambda c: pay(c, date(2025, 10, 20), None),
     ):
@@ -478,10 +486,14 @@ async def report_a_kill(owner: Person, t: Any, name: str = "张三") -> str:
     await owner.send("/start")
     photos = t.gettext("Please send photos of the animals (at least one). You can send several.")
     await owner.tap(t.gettext("A leopard attacked my animals"), contains=photos[:6])
+    # No button at this step (a photo is required): the hint does not point at one.
+    need = t.gettext("I need a photo or a video here: send one or more of what you found.")
+    hint = await owner.send("?", contains=need)
+    assert owner.key(t.gettext("No photo")) is None and "button" not in hint["text"]
     got = t.ngettext("Got {n} photo. Send more, or tap Done.", "Got {n} photos. Send more, or tap Done.", 1)
     await owner.send_photo(make_jpeg(seed=21), contains=got[:5])
     await owner.tap(t.gettext("Done"))
-    await owner.send("37.3296, 113.5702", contains=t.gettext("When did you see it?"))
+    await owner.send("37.3296, 113.5702", contains=t.gettext("When did you find it?"))  # a loss is found
     await owner.tap(t.gettext("Just now"), contains=t.gettext("Which animal was attacked?"))
     await owner.tap(t.gettext("Sheep"), contains=t.gettext("How many were killed?"))
     await owner.tap("2", contains=t.gettext("How many were injured?"))
@@ -527,8 +539,12 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     assert "ear tags" in opened or "耳标" in opened
 
     # Not staff: refused and audited.
-    refused = await staff_says(fake, "/survey C1 10-11 Li", "Staff only", who=VILLAGER)
-    assert refused
+    fake.send_text(VILLAGER, "/survey C1 10-11 Li", chat_id=COMP)
+    await fake.wait_for_call(  # privately (they never started the bot, so Telegram refuses), not in the chat
+        "sendMessage", predicate=lambda c: not c.ok and str(c.params.get("chat_id")) == str(VILLAGER)
+    )
+    await fake.wait_until_idle()
+    assert not [m for m in fake.messages_in(COMP) if "Staff only" in (m.get("text") or "")]
 
     # Thursday 9 October, first working day after the break: the digest lists the case.
     clock.now = at(2025, 10, 9, 9)
@@ -552,6 +568,12 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     assert "1 survey photo" in card["text"] and "Leopard confirmed" in card["text"]
     await owner_told(fake, owner, "C1", day_text(ZH, date(2025, 10, 21)))  # remember to apply
 
+    # Not approved before the owner's application is on record (issue 21 §3).
+    answer = await press(fake, STAFF_ADMIN, card, "Approve")
+    assert answer.get("text") == "First record the owner's application: /applied C1."
+    await staff_says(fake, "/applied C1", "C1: Surveyed.")
+    await owner_told(fake, owner, "C1", "C1")
+    card = await case_card(fake, "C1", contains="Application received")
     answer = await press(fake, STAFF_ADMIN, card, "Approve")
     assert answer.get("text") == "C1: Approved."
     card = await case_card(fake, "C1", contains="Payment due: Fri, Oct 24, 2025")
@@ -573,8 +595,8 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     closed = await owner_told(fake, owner, "C1", "C1")
     assert closed == owner_text(await desk.services.store.case(1), "closed", ZH, PLAN)
     notices = [m["text"] for m in fake.messages_in(owner.id) if m["message_id"] > first_notice]
-    # opened, survey scheduled, surveyed, approved, paid, closed
-    assert len(notices) == 6 and all("C1" in n for n in notices)
+    # opened, survey scheduled, surveyed, application received, approved, paid, closed
+    assert len(notices) == 7 and all("C1" in n for n in notices)
     await case_card(fake, "C1", contains="Closed on Mon, Oct 27, 2025")
 
     actions = [r[0] for r in rows(config.database_path,
@@ -617,6 +639,7 @@ async def test_monthly_command_sends_the_report_and_its_csv(
     (case,) = await store.open_cases()
     for step in (
         lambda c: record_survey(c, date(2025, 10, 11), "Li", 2, 300_000, True, ""),
+        lambda c: application_received(c, date(2025, 10, 11)),
         lambda c: approve(c, date(2025, 10, 11), "Chief", None, PLAN),
         lambda c: pay(c, date(2025, 10, 27), None),
     ):
@@ -673,3 +696,57 @@ async def test_reminders_and_digest_on_working_days_only(store: Store, config) -
     audit = [e["detail"] for e in await store.audit_entries() if e["action"] == "case_remind"]
     assert audit == [f"C{case.id} survey:near:2025-10-14", f"C{case.id} survey:missed:2025-10-14",
                      f"C{case.id} apply:near:2025-10-21"]
+
+
+def test_a_chinese_case_card_is_chinese_throughout() -> None:
+    """Staff cards in Chinese: the command hints and usage examples too (issue 21 §7)."""
+    from bot.compensation import card_text as case_card_text
+    from handlers.compensation import USAGE
+
+    latin = re.compile(r"[A-Za-z]{2,}")
+    for state in CaseState:
+        for applied in (None, date(2025, 10, 9)):
+            case = replace(a_case(), state=state, applied_on=applied, surveyed_on=date(2025, 10, 9),
+                           assessed_fen=300_000)
+            text = case_card_text(case, ZH, PLAN, date(2025, 10, 9))
+            text = re.sub(r"<[^>]+>|HS-[0-9A-Z-]+|/[a-z]+|C\d+", "", text)
+            assert latin.findall(text) == [], (state, text)
+    for command, example in USAGE.items():
+        words = latin.findall(re.sub(r"^/[a-z]+ C12", "", ZH.gettext(example)))
+        assert words in ([], ["reserve"]), (command, words)  # a reason code is typed as it is
+    assert "只有" not in ZH.gettext(USAGE["survey"]) and "李干事" in ZH.gettext(USAGE["survey"])
+
+
+async def test_a_channel_as_the_compensation_chat_stops_start_up_with_one_line(
+    fake: FakeTelegram, config
+) -> None:
+    """Staff type commands in the compensation chat; in a channel Telegram does not say who typed."""
+    channel = -1004000000009
+    fake.add_channel(channel, "Compensation desk (a channel by mistake)")
+    changed = replace(
+        config,
+        destinations=(Destination("desk", channel, frozenset({"livestock"}), trusted=True),),
+        compensation=CompensationSettings(destination="desk"),
+    )
+    with pytest.raises(ConfigError) as refused:
+        await start_bot(changed)
+    assert "is a channel; it must be a group" in str(refused.value) and "\n" not in str(refused.value)
+    assert [c for c in fake.calls_to("getChat") if str(c.params.get("chat_id")) == str(channel)]
+
+
+async def test_the_case_card_refresher_survives_missed_runs_quietly(
+    fake: FakeTelegram, desk: Running, clock: Clock, config, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="handlers.compensation")
+    jobs = desk.application.job_queue.get_jobs_by_name(handlers_compensation.JOB_CARDS)
+    assert len(jobs) == 1 and jobs[0].job.trigger.interval.total_seconds() == config.outbox_poll_seconds
+    # The event loop is held for seconds (a slow disk, a suspended VM): every run due meanwhile is
+    # missed. A chain of one-off jobs stopped here for good (APScheduler drops a run over a second late).
+    time.sleep(2.5)  # noqa: ASYNC251 - holding the loop is the point
+    await asyncio.sleep(0.5)
+    store = desk.services.store
+    await verified_incident(store, [("王五", person(850), at(2025, 9, 30))], at(2025, 9, 30))
+    await case_card(fake, "C1")  # the refresher still runs
+    await asyncio.sleep(config.outbox_poll_seconds * 5)  # more runs with nothing to do
+    assert len(desk.application.job_queue.get_jobs_by_name(handlers_compensation.JOB_CARDS)) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == "handlers.compensation"] == []

@@ -91,7 +91,7 @@ async def test_livestock_needs_a_photo_and_takes_a_contact(fake: FakeTelegram, r
     await person.send_photo(make_jpeg(seed=5), contains="Got 1 photo")
     await person.send_photo(make_jpeg(seed=6), contains="Got 2 photos")
     await person.tap("Done", contains="Where was it")
-    await person.send("37.33, 113.57", contains="When did you see it")
+    await person.send("37.33, 113.57", contains="When did you find it")  # a loss is found, not seen
     await person.tap("Yesterday", contains="what time")
     await person.send("25:00", contains="does not exist")
     await person.send("21:30", contains="Which animal")

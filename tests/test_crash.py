@@ -103,7 +103,7 @@ async def test_an_answer_acknowledged_just_before_a_crash_is_kept(lab: Campaign)
     await person.tap("attacked my animals", contains="at least one")
     await person.send_photo(make_jpeg(160, 120, seed=5), contains="Got 1 photo")
     await person.tap("Done", contains="Where was it")
-    await person.send_location(37.3, 113.6, accuracy=10, contains="When did you see it")
+    await person.send_location(37.3, 113.6, accuracy=10, contains="When did you find it")
     await person.tap("Just now", contains="Which animal")
     await person.tap("Sheep", contains="How many were killed")
     # Dies right after "How many were injured?" went out, with the "2" confirmed to Telegram.

@@ -337,7 +337,7 @@ async def test_export_command_sends_the_verified_report_as_an_archive(
 
     fake.add_member(STAFF_GROUP, first.id, "member")
     fake.send_text(first.id, "/export trusted csv", chat_id=STAFF_GROUP)  # a group member who is not staff
-    await fake.wait_for_message(STAFF_GROUP, contains="Staff only")
+    await fake.wait_for_message(first.id, contains="Staff only")  # privately, never in the group
     fake.send_text(STAFF_ADMIN, "/export trusted geojson", chat_id=STAFF_GROUP)
     trusted = await fake.wait_for_message(STAFF_GROUP, contains="GeoJSON")
     features = json.loads(fake.download(trusted["document"]["file_id"]))["features"]

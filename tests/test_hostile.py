@@ -192,7 +192,7 @@ async def at_owner(w: World) -> Person:
     await p.tap("attacked my animals", contains="at least one")
     await p.send_photo(make_jpeg(320, 240, seed=next(_ids)), contains="Got 1 photo")
     await p.tap("Done", contains="Where was it")
-    await p.send_location(*HESHUN, contains="When did you see it")
+    await p.send_location(*HESHUN, contains="When did you find it")
     await p.tap("Just now", contains="Which animal")
     await p.tap("Goat", contains="killed")
     await p.send("1", contains="injured")

@@ -51,11 +51,21 @@ async def test_warn_residents_reaches_opted_in_people_with_the_township_only(
     card = await card_for(fake, code)
     assert "Warn residents" not in str(card["reply_markup"])  # only once staff have verified
     await press(fake, STAFF_ADMIN, card, "Verify")
-    card = await card_for(fake, code, contains="Verified by")
+    card = await card_for(fake, code, contains="Verified by Staff,")  # the undo window is over
+    # Warn residents shows what would be sent, where, to how many; nothing goes out on that tap.
     answer = await press(fake, STAFF_ADMIN, card, "Warn residents")
+    assert not answer.get("text")
+    preview = await card_for(fake, code, contains="will get this")
+    assert "Warning for Yixing Town (义兴镇): 1 person will get this" in preview["text"]
+    assert "林业局确认义兴镇附近有豹子出没。" in preview["text"]  # the resident's own words, exactly
+    await fake.wait_until_idle()
+    assert not [m for m in fake.messages_in(resident.id) if "⚠️" in (m.get("text") or "")]
+    answer = await press(fake, STAFF_ADMIN, preview, "Send the warning to 1")
     assert answer.get("text") == "Warning sent to 1 person."
     warning = await fake.wait_for_message(resident.id, contains="义兴镇")
     assert not re.search(r"\d+\.\d+", warning["text"])  # a township, never coordinates
+    await fake.wait_until_idle()  # the card is back as it was, without the preview
+    assert "will get this" not in (await card_for(fake, code))["text"]
     again = await press(fake, STAFF_ADMIN, card, "Warn residents")
     assert again.get("text") == "Residents were already warned about this incident."
     await fake.wait_until_idle()

@@ -172,7 +172,10 @@ async def test_only_staff_ban_and_staff_cannot_be_banned(fake: FakeTelegram, run
     villager = 7301000006
     fake.add_user(villager, "Villager")
     fake.add_member(STAFF_GROUP, villager, "member")
-    await staff_says(fake, "/ban 7301000007", "Staff only", user=villager)
+    fake.send_text(villager, "/start")  # they have started the bot, so "Staff only." can reach them privately
+    await fake.wait_for_message(villager)
+    fake.send_text(villager, "/ban 7301000007", chat_id=STAFF_GROUP)
+    await fake.wait_for_message(villager, contains="Staff only")
     await staff_says(fake, f"/ban {STAFF_ADMIN}", "Staff cannot be banned")
     await staff_says(fake, "/ban", "Send it like this")
     assert rows(config.database_path, "SELECT COUNT(*) FROM bans")[0][0] == 0

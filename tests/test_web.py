@@ -535,7 +535,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
 
 
 async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_config: Config) -> None:
-    from bot.compensation import approve, pay, record_survey
+    from bot.compensation import application_received, approve, pay, record_survey
     from bot.review import Review
 
     web = await tipline(hotline="0354-1234567")
@@ -577,6 +577,7 @@ async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_
     plan = store.case_plan()
     for step in (
         lambda c: record_survey(c, today, "Officer Li", 2, 150_000, True, "bite marks"),
+        lambda c: application_received(c, today),  # approval needs the application on record
         lambda c: approve(c, today, "Chief", None, plan),
         lambda c: pay(c, today, None),
     ):

@@ -32,9 +32,13 @@ DEFAULT_DESTINATIONS = (
     Destination("researchers", RESEARCHERS, frozenset(KINDS), trusted=True),
     Destination("public", PUBLIC, frozenset({"sighting", "signs"}), trusted=False),
 )
+COMPENSATION_GROUP = -1001000000004
+# The compensation desk is a group (staff type /survey, /approve … there), never a channel.
+COMPENSATION_DESK = Destination("compensation", COMPENSATION_GROUP, frozenset({"livestock"}), trusted=True)
 CHANNEL_TITLES = {
     RESEARCHERS: "研究人员（可信） Researchers (trusted)",
     PUBLIC: "和顺豹子公众频道 Heshun leopards (public)",
+    COMPENSATION_GROUP: "补偿组 Compensation desk",
 }
 GROUP_TITLE = "和顺县林业局 · 审核群 Heshun forestry bureau — moderation"
 
@@ -81,6 +85,11 @@ def sandbox_config(
     destinations = tuple(
         d for d in base.destinations if d.chat_id < 0 and d.chat_id != base.moderation_chat_id
     )
+    destinations = destinations or DEFAULT_DESTINATIONS
+    compensation = base.compensation
+    if not compensation.destination:  # the sandbox's cases go to its compensation group
+        destinations = (*destinations, COMPENSATION_DESK)
+        compensation = replace(compensation, destination=COMPENSATION_DESK.name)
     return replace(
         base,
         bot_token=fake.token,
@@ -88,7 +97,8 @@ def sandbox_config(
         base_file_url=fake.base_file_url,
         # The sandbox's staff member; configured ids are real people who do not exist here.
         staff_user_ids=frozenset({STAFF}),
-        destinations=destinations or DEFAULT_DESTINATIONS,
+        destinations=destinations,
+        compensation=compensation,
         bot_username=base.bot_username or str(fake.bot_user["username"]),
         pace=_pace_for(fake.rate_limits, base.pace),
     )
@@ -153,7 +163,10 @@ class Sandbox:
                     continue
                 kind = "trusted" if destination.trusted else "public"
                 title = CHANNEL_TITLES.get(destination.chat_id, f"{destination.name} ({kind})")
-                fake.add_channel(destination.chat_id, title)
+                if destination.name == config.compensation.destination:  # a group, where staff type
+                    fake.add_group(destination.chat_id, title, admins=[self.staff])
+                else:
+                    fake.add_channel(destination.chat_id, title)
                 channels[destination.chat_id] = title
         except BaseException:
             await fake.stop()
