@@ -88,7 +88,7 @@ async def test_a_contact_sent_twice_shows_the_review_again(fake: FakeTelegram, r
     await person.tap("attacked my animals", contains="at least one")
     await person.send_photo(make_jpeg(seed=903), contains="Got 1 photo")
     await person.tap("Done", contains="Where was it")
-    await person.send_location(*HESHUN, accuracy=10, contains="When did you see it")
+    await person.send_location(*HESHUN, accuracy=10, contains="When did you")
     await person.tap("Just now", contains="Which animal")
     await person.tap("Sheep", contains="How many were killed")
     await person.send("2", contains="How many were injured")
