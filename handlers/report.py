@@ -1252,11 +1252,19 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
         return None
     message = update.effective_message
     draft = current_draft(context)
+    expected = {
+        # Each hint names what is on screen: the question follows with its keyboard (show_current).
+        report.PHOTOS: (
+            t.gettext("I need a photo or a video here (or tap a button on the keyboard below).")
+            if draft and _photo_options(t, draft)
+            else t.gettext("I need a photo or a video here: send one or more of what you found.")
+        ),
+        report.LOCATION: t.gettext("I need a location here: tap the location button or type coordinates."),
+        report.WHEN: t.gettext("Please tap one of the buttons about the time, or type the date and time."),
+        report.REVIEW: t.gettext("Please tap Send, Change or Cancel on the keyboard below."),
+    }
     step = report.next_step(draft) if draft and not (PENDING_KIND in draft or draft.get(EDITING)) else None
-    hint = {
-        report.PHOTOS: t.gettext("I need a photo or a video here."),
-        report.LOCATION: t.gettext("I need a location here."),
-    }.get(step or "", t.gettext("I cannot use that here."))
+    hint = expected.get(step or "", t.gettext("I cannot use that here."))
     if message is not None and message.text and len(message.text) > 4000:
         hint = t.gettext("That message is too long.") + " " + hint
     await show_current(update, context, html.escape(hint))
