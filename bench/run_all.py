@@ -10,6 +10,7 @@ Runs, one after the other (never two heavy ones at once), each script in its own
   echo at its fastest on the same fake Bot API; RSS after 10,000 reports (``--quick``: 1,000, RSS
   not judged); then, as information, a quick run against the echo on the bot's own transport;
 * ``bench_burst.py``   — 500 reports around one village (``--quick``: 150);
+* ``bench_formats.py`` — peak RSS of one upload per picture format at its pixel cap (issue 19 §3);
 * ``bench_web_throttled.py`` — the web tip line in Chromium on 750 kbit/s up / 300 ms (``--quick``:
   without the slow plain-form-post run);
 * ``bench_pacing.py``  — 30 far-apart incidents in a minute + 50 residents, Telegram's real limits
@@ -396,6 +397,22 @@ def pacing_rows(out: str) -> list[Row]:
     ]
 
 
+def formats_rows(out: str) -> list[Row]:
+    r = result_json(out)
+    return [
+        Row(
+            "formats",
+            f"peak RSS, {row['name']} at its cap ({row['size']}, {row['megapixels']} MP, "
+            f"{row['file_bytes'] / 1e3:,.0f} kB file; {row['outcome'].split(' (')[0]}; fresh process)",
+            f"< {r['target_mb']:.0f} MB",
+            f"{row['peak_mb']:.0f} MB",
+            f"{row['peak_mb'] / r['target_mb']:.2f} of limit",
+            bool(row["ok"]),
+        )
+        for row in r["rows"]
+    ]
+
+
 # ------------------------------------------------------------------------------------------ output
 
 
@@ -465,7 +482,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["photos", "video", "dedupe", "e2e", "e2e-like", "burst", "web", "pacing"],
+        choices=["photos", "video", "dedupe", "e2e", "e2e-like", "burst", "web", "pacing", "formats"],
         help="run only these (repeatable)",
     )
     parser.add_argument(
@@ -485,6 +502,7 @@ def main() -> int:
         ("burst", "bench_burst.py", ["--quick"] if args.quick else []),
         ("web", "bench_web_throttled.py", ["--quick"] if args.quick else []),
         ("pacing", "bench_pacing.py", []),  # real time either way: Telegram's minute is the unit
+        ("formats", "bench_formats.py", []),
     ]
     rows: list[Row] = []
     durations: dict[str, float] = {}
@@ -511,6 +529,8 @@ def main() -> int:
                 rows += web_rows(out)
             elif key == "pacing":
                 rows += pacing_rows(out)
+            elif key == "formats":
+                rows += formats_rows(out)
             else:
                 rows += burst_rows(out)
         except Exception as exc:  # a broken script is a row, and a non-zero exit at the end

@@ -301,10 +301,7 @@ def load_config(
             _get(moderation, "moderation", "answer_settle_minutes", float, 10.0),
             "moderation.answer_settle_minutes",
         ),
-        public_cell_degrees=_positive(
-            _get(moderation, "moderation", "public_cell_degrees", float, 0.2),
-            "moderation.public_cell_degrees",
-        ),
+        public_cell_degrees=_public_cell(_get(moderation, "moderation", "public_cell_degrees", float, 0.2)),
         web=web,
         hotline=_get(safety, "safety", "hotline", str, "").strip(),
         bot_username=_get(telegram, "telegram", "bot_username", str, "").strip().lstrip("@"),
@@ -369,6 +366,19 @@ def _compensation(
     )
 
 
+#: The smallest public grid cell (about 5.5 km): a smaller one points poachers at a den.
+MIN_PUBLIC_CELL_DEGREES = 0.05
+
+
+def _public_cell(value: float) -> float:
+    if not value >= MIN_PUBLIC_CELL_DEGREES:  # also refuses NaN
+        raise ConfigError(
+            f"moderation.public_cell_degrees must be at least {MIN_PUBLIC_CELL_DEGREES} "
+            f"(about 5 km; a smaller cell can give a leopard's place away), not {value!r}"
+        )
+    return value
+
+
 def _web_settings(data: dict[str, Any]) -> WebSettings:
     # bot.web.settings reuses this module's readers, so it is imported when first needed.
     from bot.web.settings import web_settings
@@ -385,9 +395,13 @@ def _destination(index: int, raw: Any) -> Destination:
     unknown = [k for k in kinds if k not in KINDS]
     if not kinds or unknown:
         raise ConfigError(f"{section}.kinds must list some of {', '.join(KINDS)}; unknown: {unknown}")
+    trusted = _get(raw, section, "trusted", bool)
+    if "tip" in kinds and not trusted:
+        # A poaching tip names a place and maybe a person: only trusted (staff) chats may get one.
+        raise ConfigError(f'{section} takes "tip" but is not trusted: tips go only to trusted destinations')
     return Destination(
         name=_get(raw, section, "name", str),
         chat_id=_get(raw, section, "chat_id", int),
         kinds=frozenset(kinds),
-        trusted=_get(raw, section, "trusted", bool),
+        trusted=trusted,
     )

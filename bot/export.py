@@ -310,13 +310,24 @@ def trusted_locality(report: ReportRow) -> str:
 # --- formats -------------------------------------------------------------------------------------
 
 
+#: A text cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+#: (OWASP "CSV injection"); a reporter's words must never run as one on a researcher's computer.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
-    """A value as text in a file: empty for None, shortest round-trip form for numbers."""
+    """A value as text in a file: empty for None, shortest round-trip form for numbers.
+
+    Text that a spreadsheet would read as a formula gets a leading apostrophe (numbers stay numbers).
+    """
     if value is None:
         return ""
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    return _clean(str(value))
+    if isinstance(value, int):
+        return str(value)
+    text = _clean(str(value))
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _clean(text: str) -> str:

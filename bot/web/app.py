@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hmac
 import logging
 import uuid
@@ -26,7 +25,7 @@ from bot.config import Config
 from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.link import TelegramLink
-from bot.media import PhotoProblemError, incoming_path, store_photo, store_video
+from bot.media import PhotoProblemError
 from bot.report import Kind, tip_for_storage, to_minute
 from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
 from bot.video import is_video_file
@@ -35,6 +34,7 @@ from bot.web.form import Problem
 from bot.web.metrics import CONTENT_TYPE, Metrics, outbox_state
 from bot.web.security import RateLimiter, Signer, new_cookie_value
 from bot.web.settings import MB, WebSettings
+from bot.web.staging import Staging
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,6 @@ PHOTO_TOO_BIG = N_("Each photo can be at most {limit} MB. Please choose a smalle
 VIDEO_TOO_BIG = N_("Each video can be at most {limit} MB. Please choose a shorter clip.")
 
 
-class VideoUpload(bytes):
-    """An uploaded file that is a video (by its type or name): stored as a clip, not a photo."""
 TOO_MANY_PHOTOS = N_("You can send at most {limit} photos.")
 
 
@@ -74,6 +72,10 @@ class Tipline:
     metrics: Metrics
     reports: RateLimiter  # stored reports per address
     posts: RateLimiter  # any form post per address
+    uploads: RateLimiter  # bytes of form posts per address (weighted)
+    staging: Staging  # web photos until their report is stored
+    # Photos checked at once by this web side: each holds its bytes and a decode (bot/photos.py).
+    photo_slots: asyncio.Semaphore
 
 
 TIPLINE = web.AppKey("tipline", Tipline)
@@ -86,6 +88,14 @@ def megabytes(size: int) -> str:
 
 class TooLargeError(Exception):
     """The request body is over the configured total."""
+
+
+#: The suffix of a received part that is a video (is_video_file): staged through the clip code.
+CLIP_SUFFIX = ".mp4"
+
+
+class BudgetSpentError(TooLargeError):
+    """The body is over what this address may still send this hour."""
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -143,10 +153,16 @@ def _refuse(request: web.Request, reason: str, status: int, message: str, **para
 
 
 def _kind(request: web.Request) -> Kind:
+    """The kind from the path; the tip lives at the neutral ``/report`` only (pages.form_path)."""
+    if "kind" not in request.match_info:
+        return Kind.TIP
     try:
-        return Kind(request.match_info["kind"])
+        kind = Kind(request.match_info["kind"])
     except ValueError:
         raise web.HTTPNotFound() from None
+    if kind is Kind.TIP:
+        raise web.HTTPNotFound()
+    return kind
 
 
 async def _read_limited(part: BodyPartReader, limit: int, budget: list[int]) -> bytes | None:
@@ -163,107 +179,149 @@ async def _read_limited(part: BodyPartReader, limit: int, budget: list[int]) -> 
     return b"".join(chunks) if size <= limit else None
 
 
+async def _spool(part: BodyPartReader, limit: int, budget: list[int], path: Path) -> bool:
+    """Writes a photo part to `path` (never holding it in memory); False (file removed) past `limit`."""
+    size = 0
+    with path.open("wb") as out:  # noqa: ASYNC230 - 64 kB writes to a local disk, as aiohttp does
+        while chunk := await part.read_chunk(64 * 1024):
+            size += len(chunk)
+            budget[0] -= len(chunk)
+            if budget[0] < 0:
+                raise TooLargeError
+            if size <= limit:
+                out.write(chunk)
+    if size > limit:
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 - one local unlink
+    return size <= limit
+
+
 async def read_form(
-    request: web.Request, settings: WebSettings, max_photos: int
-) -> tuple[dict[str, str], list[str], list[bytes], dict[str, Problem]]:
-    """(text fields, kept-photo blobs, new photo bytes, problems) from a multipart form, within limits."""
-    if request.content_length is not None and request.content_length > settings.max_request_bytes:
-        raise TooLargeError
+    request: web.Request, state: Tipline, max_photos: int, allowance: int, incoming: list[Path]
+) -> tuple[dict[str, str], list[str], dict[str, Problem]]:
+    """(text fields, kept-photo tokens, problems) from a multipart form, within limits.
+
+    Photo parts are written to files in the staging area's incoming folder, listed in `incoming`
+    (the caller deletes them whatever happens). `allowance` is what this address may still send this
+    hour: past it, :class:`BudgetSpentError`; past the request limit, :class:`TooLargeError`.
+    """
+    settings = state.settings
+    limit = min(settings.max_request_bytes, allowance)
+    if request.content_length is not None and request.content_length > limit:
+        raise BudgetSpentError if limit < settings.max_request_bytes else TooLargeError
     fields: dict[str, str] = {}
     kept: list[str] = []
-    photos: list[bytes] = []
     problems: dict[str, Problem] = {}
-    budget = [settings.max_request_bytes]
+    budget = [limit]
     if request.content_type != "multipart/form-data":  # a form without files may come url-encoded
         posted = await request.post()  # bounded by client_max_size
         fields = {k: v for k, v in posted.items() if isinstance(v, str) and k != "kept"}
-        return fields, [v for v in posted.getall("kept", []) if isinstance(v, str)], photos, problems
+        return fields, [v for v in posted.getall("kept", []) if isinstance(v, str)], problems
     reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue  # a nested multipart is not something our form sends
-        if part.name == "photo" and part.filename is not None:
-            clip = is_video_file(part.headers.get("Content-Type"), part.filename)
-            limit = settings.max_video_bytes if clip else settings.max_photo_bytes
-            data = await _read_limited(part, limit, budget)
-            if data is not None and clip:
-                data = VideoUpload(data)
-            if data is None:
-                problems[form.PHOTOS] = Problem(VIDEO_TOO_BIG if clip else PHOTO_TOO_BIG,
-                                                {"limit": megabytes(limit)})
-            elif data and len(photos) >= max_photos:
-                problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": max_photos})
-            elif data:
-                photos.append(data)
-            continue
-        raw = await _read_limited(part, MAX_FIELD_BYTES, budget)
-        text = raw.decode("utf-8", "replace") if raw is not None else ""
-        if part.name == "kept":
-            kept.append(text)
-        elif part.name and part.name not in fields:
-            fields[part.name] = text
-    return fields, kept, photos, problems
+    try:
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue  # a nested multipart is not something our form sends
+            if part.name == "photo" and part.filename is not None:
+                clip = is_video_file(part.headers.get("Content-Type"), part.filename)
+                part_limit = settings.max_video_bytes if clip else settings.max_photo_bytes
+                path = state.staging.incoming_path(CLIP_SUFFIX if clip else "")
+                incoming.append(path)
+                if not await _spool(part, part_limit, budget, path):
+                    problems[form.PHOTOS] = Problem(
+                        VIDEO_TOO_BIG if clip else PHOTO_TOO_BIG, {"limit": megabytes(part_limit)}
+                    )
+                    incoming.remove(path)
+                elif path.stat().st_size == 0:  # an empty file input: no photo chosen
+                    path.unlink()
+                    incoming.remove(path)
+                elif len(incoming) > max_photos:
+                    problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": max_photos})
+                    path.unlink()
+                    incoming.remove(path)
+                continue
+            raw = await _read_limited(part, MAX_FIELD_BYTES, budget)
+            text = raw.decode("utf-8", "replace") if raw is not None else ""
+            if part.name == "kept":
+                kept.append(text)
+            elif part.name and part.name not in fields:
+                fields[part.name] = text
+    except TooLargeError:
+        if limit < settings.max_request_bytes:
+            raise BudgetSpentError from None
+        raise
+    finally:
+        state.uploads.record(client_key(request, state), limit - budget[0])
+    return fields, kept, problems
 
 
 # --- photos --------------------------------------------------------------------------------------
 
 
-# The fields every stored media entry has (the video ones have defaults: a photo lacks them).
-STORED_PHOTO_REQUIRED = tuple(
-    name for name, f in StoredPhoto.__dataclass_fields__.items()
-    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-)
+def _kept_photos(
+    state: Tipline, tokens: Sequence[str], cookie: str, problems: dict[str, Problem]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Photos staged during an earlier attempt of this form: tokens made for this cookie, not expired,
+    each photo once, at most ``max_photos`` of them."""
+    limit = state.services.config.max_photos
+    kept: dict[str, dict[str, Any]] = {}
+    for token in tokens:
+        resolved = state.staging.resolve(token, cookie)
+        if resolved is None or resolved[0] in kept:
+            continue
+        if len(kept) >= limit:
+            problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": limit})
+            break
+        kept[resolved[0]] = resolved[1]
+    return list(kept.items())
 
 
-def _kept_photos(state: Tipline, blobs: Sequence[str], media_dir: Path) -> list[dict[str, Any]]:
-    """Photos stored during an earlier attempt of this form (signed by us, so not forged)."""
-    entries = []
-    for blob in blobs:
-        entry = state.signer.unsign_blob(blob)
-        if (
-            isinstance(entry, dict)
-            and all(k in entry for k in STORED_PHOTO_REQUIRED)
-            and Path(entry["derived_path"]).resolve().is_relative_to(media_dir.resolve())
-        ):
-            entries.append(entry)
-    return entries
-
-
-async def _store_photos(
-    state: Tipline, data: Sequence[bytes], entries: list[dict[str, Any]], problems: dict[str, Problem],
-    *, keep_original: bool = True,
+async def _stage_photos(
+    state: Tipline, incoming: Sequence[Path], staged: list[tuple[str, dict[str, Any]]],
+    problems: dict[str, Problem], *, keep_original: bool = True,
 ) -> None:
-    """Checks and stores new photos with the bot's own media code, appending to `entries` (a tip's:
-    only the metadata-free copy, `keep_original=False`)."""
+    """Checks the new photos with the bot's own media code and stages them, appending to `staged` (a
+    tip's: only the metadata-free copy, `keep_original=False`)."""
     svc = state.services
-    for blob in data:
-        if len(entries) >= svc.config.max_photos:
+    for path in incoming:
+        if len(staged) >= svc.config.max_photos:
             problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
             return
-        try:
-            if isinstance(blob, VideoUpload):
-                entry = await _store_clip(blob, state, svc.config, keep_original=keep_original)
-            else:
-                entry = await store_photo(
-                    blob, svc.config.media_dir, now=svc.now(), keep_original=keep_original
-                )
-        except PhotoProblemError as problem:
-            problems[form.PHOTOS] = Problem(problem.message, problem.params)
+        async with state.photo_slots:  # the bytes are read only when a slot is free
+            try:
+                if path.suffix == CLIP_SUFFIX:  # a video: the clip code reads the file itself
+                    staged_id, entry = await state.staging.stage_video(
+                        path, now=svc.now(), max_seconds=svc.config.max_video_seconds,
+                        keep_original=keep_original,
+                    )
+                else:
+                    data = await asyncio.to_thread(path.read_bytes)
+                    staged_id, entry = await state.staging.stage(
+                        data, now=svc.now(), keep_original=keep_original
+                    )
+                    del data
+            except PhotoProblemError as problem:
+                problems[form.PHOTOS] = Problem(problem.message, problem.params)
+                continue
+            finally:
+                path.unlink(missing_ok=True)
+        if any(e["sha256"] == entry["sha256"] for _, e in staged):
+            await state.staging.discard([staged_id])
             continue
-        if any(e["sha256"] == entry["sha256"] for e in entries):
-            continue
+        staged.append((staged_id, entry))
+
+
+async def _commit_photos(
+    state: Tipline, staged: Sequence[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Moves the staged photos into the media folder (the report is being stored)."""
+    entries = []
+    for staged_id, entry in staged:
+        moved = await state.staging.commit(staged_id, entry, state.services.config.media_dir)
         # No Telegram file: the ids name the web upload (the outbox sends the files on disk).
-        entry["file_id"] = f"web:{entry['sha256']}"
-        entry["file_unique_id"] = f"web-{entry['sha256'][:24]}"
-        entries.append(entry)
-
-
-async def _store_clip(blob: bytes, state: Tipline, config: Config, *, keep_original: bool) -> dict[str, Any]:
-    """A web video through the bot's clip code (a tip's: only the metadata-free copy is kept)."""
-    source = incoming_path(config.media_dir, ".mp4")
-    await asyncio.to_thread(source.write_bytes, blob)
-    return await store_video(source, config.media_dir, now=state.services.now(),
-                             max_seconds=config.max_video_seconds, keep_original=keep_original)
+        moved["file_id"] = f"web:{moved['sha256']}"
+        moved["file_unique_id"] = f"web-{moved['sha256'][:24]}"
+        entries.append(moved)
+    return entries
 
 
 # --- staff card ----------------------------------------------------------------------------------
@@ -316,7 +374,7 @@ def _render_form(
     body = pages.form_page(
         t,
         kind,
-        action=pages.url(f"/report/{kind.value}", t.language),
+        action=pages.url(pages.form_path(kind), t.language),
         csrf=state.signer.csrf_token(cookie),
         draft_id=draft_id or uuid.uuid4().hex,
         fields=fields or {},
@@ -335,17 +393,35 @@ async def report_form(request: web.Request) -> web.Response:
 
 
 async def submit_report(request: web.Request) -> web.StreamResponse:
-    """Checks CSRF and limits, builds the draft like the conversation does, stores it, redirects."""
+    """Checks CSRF and limits, builds the draft like the conversation does, stores it, redirects.
+
+    Photos are staged (``bot.web.staging``) and reach the media folder only with the stored report;
+    whatever this request received and did not stage is deleted before it returns.
+    """
     state = request.app[TIPLINE]
-    svc = state.services
     kind = _kind(request)
     key = client_key(request, state)
-    if not state.posts.hit(key) or not state.reports.allowed(key):
+    allowance = state.uploads.remaining(key)
+    if not state.posts.hit(key) or not state.reports.allowed(key) or allowance <= 0:
         return _refuse(request, "rate_limit", 429, pages.TOO_MANY)
+    incoming: list[Path] = []
     try:
-        fields, kept_blobs, uploads, problems = await read_form(
-            request, state.settings, svc.config.max_photos
+        return await _submit(request, state, kind, key, allowance, incoming)
+    finally:
+        for path in incoming:
+            path.unlink(missing_ok=True)
+
+
+async def _submit(
+    request: web.Request, state: Tipline, kind: Kind, key: str, allowance: int, incoming: list[Path]
+) -> web.StreamResponse:
+    svc = state.services
+    try:
+        fields, kept_tokens, problems = await read_form(
+            request, state, svc.config.max_photos, allowance, incoming
         )
+    except BudgetSpentError:
+        return _refuse(request, "rate_limit", 429, pages.TOO_MANY)
     except TooLargeError:
         limit = megabytes(state.settings.max_request_bytes)
         return _refuse(request, "too_large", 413, pages.TOO_LARGE, limit=limit)
@@ -356,8 +432,8 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
         return _refuse(request, "csrf", 403, pages.EXPIRED)
 
     t = _t(request)
-    entries = _kept_photos(state, kept_blobs, svc.config.media_dir)
-    await _store_photos(state, uploads, entries, problems, keep_original=kind is not Kind.TIP)
+    staged = _kept_photos(state, kept_tokens, cookie, problems)
+    await _stage_photos(state, incoming, staged, problems, keep_original=kind is not Kind.TIP)
     tap = form.map_tap(fields)
     if tap is not None:
         # The plain form's map button: the page comes back with the tapped point, nothing stored yet.
@@ -365,12 +441,12 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
         draft_id = fields.get("draft_id", "")
         return _render_form(
             request, kind, cookie, draft_id=draft_id if form.DRAFT_ID.match(draft_id) else "", fields=fields,
-            kept=[state.signer.sign_blob(e) for e in entries], problems=problems,
+            kept=[state.staging.token(staged_id, cookie) for staged_id, _ in staged], problems=problems,
         )
     outcome = form.build_draft(
         kind,
         fields,
-        entries,
+        [entry for _, entry in staged],
         now=svc.now(),
         tz=svc.config.timezone,
         max_age=svc.config.max_report_age,
@@ -379,19 +455,21 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
     problems = {**outcome.problems, **problems}
     if problems:
         state.metrics.web_refusals.labels("invalid").inc()
+        # The staged photos wait for the corrected form (or the sweep), known to it only by tokens.
         return _render_form(
             request,
             kind,
             cookie,
             draft_id=outcome.draft["id"],
             fields=fields,
-            kept=[state.signer.sign_blob(e) for e in entries],
+            kept=[state.staging.token(staged_id, cookie) for staged_id, _ in staged],
             outcome=outcome,
             problems=problems,
             status=422,
         )
 
     draft = outcome.draft
+    draft["photos"] = await _commit_photos(state, staged)
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
     photos = [StoredPhoto.from_entry(p) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
@@ -408,7 +486,7 @@ async def submit_report(request: web.Request) -> web.StreamResponse:
     svc.outbox_wakeup.set()
     if submitted.created:
         state.reports.record(key)
-        state.metrics.web_reports.labels(kind.value).inc()
+        state.metrics.count_web_report(kind)
     log.info("web report %s stored (new=%s)", submitted.ref_code, submitted.created)
     link = pages.url(f"/r/{submitted.ref_code}/{state.signer.status_token(submitted.ref_code)}",
                      t.language, new="1")
@@ -465,10 +543,12 @@ async def healthz(request: web.Request) -> web.Response:
         body.update(status="error", database="unreachable")
         return web.json_response(body, status=503, headers={"Cache-Control": "no-store"})
     lagging = outbox.lag_s > state.settings.max_outbox_lag_seconds
+    # States only, never counts or durations: /healthz is often reachable by anyone, and a queue
+    # length or a lag that moves tells an onlooker that someone has just reported (issue 19).
     body.update(
         status="ok" if link.up and not lagging else "degraded",
         database="ok",
-        outbox_lag_seconds=round(outbox.lag_s, 1),
+        outbox="lagging" if lagging else "ok",
     )
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
@@ -512,14 +592,16 @@ async def friendly_errors(request: web.Request, handler: Any) -> web.StreamRespo
 
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: forgets idle rate-limit entries hourly while the app runs."""
+    """cleanup_ctx: sweeps abandoned uploads and forgets idle rate-limit entries while the app runs."""
     state = app[TIPLINE]
+    every = max(1.0, min(600.0, state.staging.ttl_s / 4))
 
     async def prune() -> None:
         while True:
-            await asyncio.sleep(3600)
-            state.reports.prune()
-            state.posts.prune()
+            await asyncio.to_thread(state.staging.sweep)
+            for limiter in (state.reports, state.posts, state.uploads):
+                limiter.prune()
+            await asyncio.sleep(every)
 
     task = asyncio.create_task(prune(), name="tipline-housekeeping")
     yield
@@ -582,18 +664,24 @@ def make_tipline_app(
 ) -> web.Application:
     """The tip line, status pages, /healthz, /metrics and static files, as one aiohttp application."""
     app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[friendly_errors])
+    signer = Signer(services.config.secret_key)
     app[TIPLINE] = Tipline(
         services=services,
         settings=settings,
-        signer=Signer(services.config.secret_key),
+        signer=signer,
         metrics=metrics or Metrics(),
         reports=RateLimiter(settings.reports_per_hour),
         posts=RateLimiter(settings.posts_per_hour),
+        uploads=RateLimiter(settings.upload_bytes_per_hour),
+        staging=Staging.beside(services.config.media_dir, signer, settings.staging_hours * 3600),
+        photo_slots=asyncio.Semaphore(2),
     )
     app.cleanup_ctx.append(_housekeeping)
     app.router.add_get("/", index)
     app.router.add_get("/report/{kind}", report_form)
     app.router.add_post("/report/{kind}", submit_report)
+    app.router.add_get(pages.TIP_PATH, report_form)
+    app.router.add_post(pages.TIP_PATH, submit_report)
     app.router.add_get("/r/{code}/{token}", report_status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/county.svg", county_svg)

@@ -181,11 +181,27 @@ def kind_title(t: Translator, kind: Kind) -> str:
     return f"{KIND_ICONS[kind]} {t.gettext(KIND_LABELS[kind])}"
 
 
+#: The poaching tip's form has a neutral address and title: a shared phone's history (or a tab
+#: left open) must not say "poaching tip" to whoever picks the phone up next.
+NEUTRAL_TITLE = N_("Report")
+TIP_PATH = "/report"
+
+
+def form_path(kind: Kind) -> str:
+    """Where the form of `kind` lives (the tip's address names no kind)."""
+    return TIP_PATH if kind is Kind.TIP else f"/report/{kind.value}"
+
+
+def form_title(t: Translator, kind: Kind) -> str:
+    """The browser title of a form (what the history keeps)."""
+    return t.gettext(NEUTRAL_TITLE) if kind is Kind.TIP else kind_title(t, kind)
+
+
 def index_page(t: Translator, spot: Place | None = None) -> str:
     """The kinds to choose from; from a poster's QR code, a welcome to its place (kept in the links)."""
     extra = {form.SPOT: spot.id} if spot else {}
     links = "".join(
-        f'<li><a class="button kind" href="{h(url(f"/report/{kind.value}", t.language, **extra))}">'
+        f'<li><a class="button kind" href="{h(url(form_path(kind), t.language, **extra))}">'
         f"{h(kind_title(t, kind))}</a></li>"
         for kind in Kind
     )
@@ -397,7 +413,7 @@ def form_page(
         + '<p id="progress" class="progress" role="status" aria-live="polite"></p></form>'
         + f'<p><a href="{h(url("/", t.language))}">{h(t.gettext(BACK))}</a></p>'
     )
-    return page(t, kind_title(t, kind), body, f"/report/{kind.value}", {form.SPOT: spot.id} if spot else None)
+    return page(t, form_title(t, kind), body, form_path(kind), {form.SPOT: spot.id} if spot else None)
 
 
 def _steps(t: Translator, case: Case, plan: CasePlan) -> str:

@@ -80,7 +80,8 @@ def new_cookie_value() -> str:
 
 
 class RateLimiter:
-    """At most `limit` events per `window_s` per key (sliding window), in memory only.
+    """At most `limit` events (or bytes: each event has a weight) per `window_s` per key (sliding
+    window), in memory only.
 
     Keys should already be pseudonymous (see :meth:`Signer.mac`): addresses are not kept.
     """
@@ -91,21 +92,29 @@ class RateLimiter:
         self.limit = limit
         self.window_s = window_s
         self._clock = clock
-        self._events: dict[str, deque[float]] = {}
+        self._events: dict[str, deque[tuple[float, int]]] = {}
 
-    def _recent(self, key: str) -> deque[float]:
+    def _recent(self, key: str) -> deque[tuple[float, int]]:
         events = self._events.setdefault(key, deque())
         horizon = self._clock() - self.window_s
-        while events and events[0] <= horizon:
+        while events and events[0][0] <= horizon:
             events.popleft()
         return events
 
-    def allowed(self, key: str) -> bool:
-        """Whether one more event fits now (nothing is recorded)."""
-        return len(self._recent(key)) < self.limit
+    def used(self, key: str) -> int:
+        """The weight recorded for `key` within the window."""
+        return sum(weight for _, weight in self._recent(key))
 
-    def record(self, key: str) -> None:
-        self._recent(key).append(self._clock())
+    def remaining(self, key: str) -> int:
+        return max(0, self.limit - self.used(key))
+
+    def allowed(self, key: str, weight: int = 1) -> bool:
+        """Whether one more event of `weight` fits now (nothing is recorded)."""
+        return self.used(key) + weight <= self.limit
+
+    def record(self, key: str, weight: int = 1) -> None:
+        if weight > 0:
+            self._recent(key).append((self._clock(), weight))
 
     def hit(self, key: str) -> bool:
         """Records an event if it fits; returns whether it did."""

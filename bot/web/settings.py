@@ -30,7 +30,10 @@ class WebSettings:
     max_request_bytes: int = 60 * MB  # a whole form with its photos
     reports_per_hour: int = 10  # per address: stored web reports
     posts_per_hour: int = 60  # per address: any form post (failed checks included)
+    upload_bytes_per_hour: int = 200 * MB  # per address: bytes of form posts received, refused ones too
+    staging_hours: float = 3.0  # photos of a form sent back for corrections wait this long, then go
     trust_forwarded_for: bool = False  # behind our own reverse proxy: use the last X-Forwarded-For hop
+    local_testing: bool = False  # allows an http:// public_url (cookies and status links in clear text)
     max_outbox_lag_seconds: float = 600.0  # /healthz/telegram fails when a message is overdue longer
 
     @property
@@ -53,11 +56,20 @@ def web_settings(data: dict[str, Any]) -> WebSettings:
     public_url = _get(table, "web", "public_url", str, d.public_url).rstrip("/")
     if public_url and not public_url.startswith(("https://", "http://")):
         raise ConfigError(f"web.public_url must start with https://, not {public_url!r}")
+    enabled = _get(table, "web", "enabled", bool, True)
+    local_testing = _get(table, "web", "local_testing", bool, d.local_testing)
+    if enabled and public_url.startswith("http://") and not local_testing:
+        # Status links, the CSRF cookie and tipsters' words would cross the network in clear text.
+        raise ConfigError(
+            f"web.public_url must start with https:// (not {public_url!r}); "
+            "set web.local_testing = true only to try the web side on your own computer"
+        )
     port = _get(table, "web", "port", int, d.port)
     if not 0 <= port <= 65535:
         raise ConfigError(f"web.port must be from 0 to 65535, not {port}")
     return WebSettings(
-        enabled=_get(table, "web", "enabled", bool, True),
+        enabled=enabled,
+        local_testing=local_testing,
         listen=_get(table, "web", "listen", str, d.listen),
         port=port,
         public_url=public_url,
@@ -68,6 +80,8 @@ def web_settings(data: dict[str, Any]) -> WebSettings:
         max_request_bytes=int(number("max_request_mb", d.max_request_bytes / MB) * MB),
         reports_per_hour=int(number("reports_per_hour", d.reports_per_hour)),
         posts_per_hour=int(number("posts_per_hour", d.posts_per_hour)),
+        upload_bytes_per_hour=int(number("upload_mb_per_hour", d.upload_bytes_per_hour / MB) * MB),
+        staging_hours=number("staging_hours", d.staging_hours),
         trust_forwarded_for=_get(table, "web", "trust_forwarded_for", bool, d.trust_forwarded_for),
         max_outbox_lag_seconds=number("max_outbox_lag_seconds", d.max_outbox_lag_seconds),
     )
