@@ -403,7 +403,21 @@ MIGRATIONS: list[str] = [
     UPDATE questions SET closed_at = asked_at;
     CREATE INDEX questions_open ON questions (recipient_id) WHERE closed_at IS NULL;
     """,
-    # 10: named places (issue 22). A report whose place is only a village's name has no point: its
+    # 10: the durable inbox (issue 24). Every Telegram update is written here before Telegram is told it
+    # arrived (the next getUpdates offset, or the webhook's 200) and marked done once handled, so a
+    # crash loses none and a restart handles what was received and not done first. The update's JSON
+    # is cleared when it is done (a tip's words must not linger here); the id stays a while so a
+    # second delivery of the same update is recognised and dropped.
+    """
+    CREATE TABLE inbox (
+        update_id INTEGER PRIMARY KEY,
+        data TEXT,
+        received_at REAL NOT NULL,
+        done_at REAL
+    );
+    CREATE INDEX inbox_pending ON inbox (update_id) WHERE done_at IS NULL;
+    """,
+    # 11: named places (issue 22). A report whose place is only a village's name has no point: its
     # latitude/longitude are NULL (never a made-up point) and place_id names the gazetteer place. SQLite
     # cannot drop a NOT NULL with ALTER TABLE; the documented way for a change that leaves the stored
     # rows as they are is to edit the schema text (sqlite.org/lang_altertable.html, "other kinds of table
@@ -422,7 +436,7 @@ MIGRATIONS: list[str] = [
     PRAGMA writable_schema = RESET;
     PRAGMA writable_schema = OFF;
     """,
-    # 11: what staff taught about places (issue 22): a point per gazetteer place (village, township seat,
+    # 12: what staff taught about places (issue 22): a point per gazetteer place (village, township seat,
     # scenic spot), who set it and when (every change is also in audit_log). reports.place_id names the
     # place a report was given as (by name, a poster's spot, a did-you-mean choice); named-place reports
     # are grouped by it (reports_by_place) and get its point once staff set one.
@@ -1027,6 +1041,50 @@ class Store:
     async def drop_user_data(self, user_id: int) -> None:
         async with self.transaction() as conn:
             await conn.execute("DELETE FROM user_data WHERE user_id = ?", (user_id,))
+
+    # --- the durable inbox (see handlers/inbox.py) ----------------------------------------------
+
+    async def inbox_receive(self, updates: Sequence[tuple[int, str]], now: float) -> list[int]:
+        """Stores (update_id, JSON) pairs not seen before, durably; returns the ids that were new.
+
+        Fsynced (synchronous=FULL): once this returns, Telegram is told the updates arrived and
+        will not send them again, so a power cut must not take them either. One commit per batch."""
+        if not updates:
+            return []
+        values = ", ".join("(?, ?, ?)" for _ in updates)
+        params = [value for update_id, data in updates for value in (update_id, data, now)]
+        async with self.transaction() as conn:  # one statement: one trip to the database thread
+            rows = await _fetch(
+                conn,
+                f"INSERT OR IGNORE INTO inbox (update_id, data, received_at) VALUES {values}"
+                " RETURNING update_id",
+                params,
+            )
+        return sorted(r[0] for r in rows)
+
+    async def inbox_done(self, update_id: int, now: float) -> None:
+        """Marks an update handled and forgets its content. Not fsynced: a power cut in between only
+        has the update handled again, which the handlers recognise (see handlers/report.py)."""
+        await self._write_unsynced(
+            "UPDATE inbox SET done_at = ?, data = NULL WHERE update_id = ? AND done_at IS NULL",
+            (now, update_id),
+        )
+
+    async def inbox_pending(self) -> list[tuple[int, str]]:
+        """Updates received and not handled (a crash came first), oldest first."""
+        async with self.reading() as conn:
+            rows = await _fetch(
+                conn, "SELECT update_id, data FROM inbox WHERE done_at IS NULL ORDER BY update_id"
+            )
+        return [(r[0], r[1]) for r in rows]
+
+    async def inbox_prune(self, before: float) -> int:
+        """Forgets the ids of updates handled before `before` (Telegram redelivers for at most a day)."""
+        async with self.transaction(durable=False) as conn:
+            cursor = await conn.execute(
+                "DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?", (before,)
+            )
+            return int(cursor.rowcount)
 
     # --- incidents and dedupe ------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from bot.link import TelegramLink, retry_delays
 from bot.logs import environment_secrets, redact
 from handlers import compensation, export, menu, places, privacy, staff
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
+from handlers.inbox import attach_inbox, inbox_key, inbox_of, run_polling
 from handlers.outbox import OutboxSender
 from handlers.persistence import SQLitePersistence, save_user_data
 from handlers.ratelimit import PerChatRateLimiter
@@ -87,6 +88,8 @@ async def open_services(application: AnyApplication) -> Services:
     assert isinstance(persistence, SQLitePersistence)
     svc = Services(config=config, store=await persistence.store(), telegram=telegram_link(application))
     application.bot_data[SERVICES_KEY] = svc
+    # Before Telegram is reached: the webhook route stores updates in it as soon as the web side is up.
+    attach_inbox(application, svc.store, inbox_key(config.secret_key, config.database_path))
     await places.reload_points(svc)  # the points staff taught places (issue 22), for the web side too
     return svc
 
@@ -124,6 +127,8 @@ async def post_init(application: AnyApplication) -> None:
         except TelegramError as error:
             # The command menu is a convenience: a Telegram hiccup at start-up must not stop the bot.
             log.warning("could not set the %s command menu: %s", language, error)
+    # Before any update is handled: what an earlier run received and did not finish goes first.
+    await inbox_of(application).replay()
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -220,9 +225,12 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.add_handler(MessageHandler(private & filters.REPLY, staff.reporter_reply), group=-1)
     application.add_handler(MessageHandler(staff_group & filters.REPLY & filters.TEXT, staff.staff_question),
                             group=-1)
-    # A text sent again after a crash cost its reply: the question again, not a wrong answer.
+    # An update taken before a crash, or a message sent again because its reply did not come:
+    # the current question again, not a wrong answer (texts, taps, pins, photos, contacts, the
+    # report's own inline buttons and the menu's report buttons).
+    application.add_handler(MessageHandler(private & ~filters.COMMAND, resent_answer), group=-1)
     application.add_handler(
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, resent_answer), group=-1
+        CallbackQueryHandler(resent_answer, pattern=r"^(report:|[0-9a-f]{8}\|)"), group=-1
     )
     # /forgetme's buttons: before the report conversation, whose fallback takes any button press.
     forget = CallbackQueryHandler(privacy.forget_button, pattern=r"^privacy:forget:")
@@ -386,20 +394,37 @@ async def run_bot(
     poll_interval: float = 0.0,
     poll_timeout: int = 10,
 ) -> None:
-    """Runs `application` with long polling until `stop` is set, then shuts down cleanly."""
-    updater = application.updater
-    assert updater is not None
+    """Runs `application` with long polling until `stop` is set, then shuts down cleanly.
+
+    The polling is the durable inbox's (handlers/inbox.py), not PTB's Updater: an update is stored
+    before Telegram is told it arrived (what an earlier run received and did not finish is queued
+    first, in post_init)."""
+    if not isinstance(application.persistence, SQLitePersistence):
+        # Not this bot (the benchmarks' plain PTB echo): PTB's own life cycle and Updater.
+        await run_polling(application, stop, poll_interval=poll_interval, poll_timeout=poll_timeout)
+        return
+    polling: list[asyncio.Task[None]] = []
 
     async def connect() -> None:
-        await updater.start_polling(
-            poll_interval=poll_interval,
-            timeout=poll_timeout,
-            allowed_updates=Update.ALL_TYPES,
-            error_callback=polling_error(telegram_link(application)),
+        inbox = inbox_of(application)  # attached with the services (before Telegram is reached)
+        await application.bot.delete_webhook(drop_pending_updates=False)  # retried until reachable
+        polling.append(
+            asyncio.create_task(
+                inbox.poll(
+                    poll_timeout=poll_timeout,
+                    interval=poll_interval,
+                    allowed_updates=list(Update.ALL_TYPES),
+                    on_error=polling_error(telegram_link(application)),
+                ),
+                name="inbox-polling",
+            )
         )
 
     async def disconnect() -> None:
-        if updater.running:
-            await updater.stop()
+        for task in polling:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await inbox_of(application).confirm()
 
     await run_application(application, stop, connect, disconnect, start_first=False)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import contextlib
 import html
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.cards import my_report_line, place_label
 from bot.compensation import case_lines
 from bot.gazetteer import Place
-from bot.i18n import LANGUAGES, N_
+from bot.i18n import LANGUAGES, N_, Translator
 from bot.locations import gazetteer
 from bot.report import KIND_LABELS, Kind
 from bot.safety import parse_start_payload, safety_text
-from handlers.common import inline_keyboard, reply, services, tr
+from handlers.common import inline_keyboard, reply_or_queue, services, tr
 from handlers.persistence import LANGUAGE_CHOSEN
 
 MENU_ICONS = {Kind.SIGHTING: "🐆", Kind.LIVESTOCK: "🐄", Kind.SIGNS: "🐾", Kind.TIP: "🚨"}
@@ -31,12 +31,17 @@ MENU_LABELS = {
 LANGUAGE_ROW = [("🌐 中文", "lang:zh_Hans"), ("🌐 English", "lang:en")]
 
 
-async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Greets the person in their language and shows what they can report."""
-    t = tr(update, context)
+def menu_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    """The menu's buttons: the kinds of report, my reports, help."""
     rows = [[(f"{MENU_ICONS[kind]} {t.gettext(MENU_LABELS[kind])}", f"report:{kind.value}")] for kind in Kind]
     rows.append([(t.gettext("📋 My reports"), "menu:mine"), (t.gettext("❓ Help"), "menu:help")])
     rows.append(LANGUAGE_ROW)  # each language named in itself: found by someone who cannot read the other
+    return inline_keyboard(rows)
+
+
+async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greets the person in their language and shows what they can report."""
+    t = tr(update, context)
     text = "\n".join(
         [
             "<b>" + html.escape(t.gettext("Heshun Leopard Watch")) + "</b>",
@@ -47,7 +52,7 @@ async def show_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ),
         ]
     )
-    await reply(update, text, reply_markup=inline_keyboard(rows))
+    await reply_or_queue(update, context, text, reply_markup=menu_keyboard(t))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -58,9 +63,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The next report offers "I am at <spot>" and records which poster brought the person.
         context.user_data["spot"] = place.id
         t = tr(update, context)
-        await reply(
-            update, "📍 " + html.escape(t.gettext("Welcome to {place}!", place=place_label(place, t)))
-        )
+        welcome = "📍 " + html.escape(t.gettext("Welcome to {place}!", place=place_label(place, t)))
+        await reply_or_queue(update, context, welcome)
     await show_menu(update, context)
 
 
@@ -80,7 +84,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             html.escape(t.gettext("Keep away from leopards. Never chase or corner one.")),
         ]
     )
-    await reply(update, text)
+    await reply_or_queue(update, context, text)
 
 
 async def my_reports(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -90,14 +94,13 @@ async def my_reports(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     assert user is not None
     reports = await services(context).store.reports_of(user.id)
     if not reports:
-        await reply(
-            update, html.escape(t.gettext("You have not sent any reports yet. Send /start to report."))
-        )
+        text = t.gettext("You have not sent any reports yet. Send /start to report.")
+        await reply_or_queue(update, context, html.escape(text))
         return
     lines = ["<b>" + html.escape(t.gettext("Your reports")) + "</b>"]
     lines += [my_report_line(r, t) for r in reports]
     lines += case_lines(await services(context).store.cases_of(user.id), t)
-    await reply(update, "\n".join(lines))
+    await reply_or_queue(update, context, "\n".join(lines))
 
 
 async def menu_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -119,17 +122,18 @@ async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def not_understood(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Anything sent outside a report: point to the menu."""
+    """Anything sent outside a report: point to the menu, with its buttons (a way on without typing
+    /start, e.g. for someone whose tip draft, kept in memory only, a restart took)."""
     t = tr(update, context)
-    await reply(update, html.escape(t.gettext("I did not understand that. Send /start to make a report.")))
+    text = t.gettext("I did not understand that. Send /start to make a report.")
+    await reply_or_queue(update, context, html.escape(text), reply_markup=menu_keyboard(t))
 
 
 async def language_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/language: choose Chinese or English."""
     t = tr(update, context)
-    await reply(
-        update, html.escape(t.gettext("Choose your language:")), reply_markup=inline_keyboard([LANGUAGE_ROW])
-    )
+    text = html.escape(t.gettext("Choose your language:"))
+    await reply_or_queue(update, context, text, reply_markup=inline_keyboard([LANGUAGE_ROW]))
 
 
 async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
@@ -157,7 +161,7 @@ async def language_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def safety_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/safety: what to do (and never do) around leopards, with the county hotline if configured."""
-    await reply(update, safety_html(update, context, None))
+    await reply_or_queue(update, context, safety_html(update, context, None))
 
 
 def safety_html(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str | None) -> str:
@@ -176,7 +180,7 @@ async def chat_id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     source = getattr(origin, "chat", None)
     if source is not None:
         lines.append(f"forwarded from chat_id: <code>{source.id}</code>")
-    await reply(update, "\n".join(lines))
+    await reply_or_queue(update, context, "\n".join(lines))
 
 
 ALERT_KINDS = ("county_seat", "town", "township")
@@ -194,7 +198,7 @@ async def alerts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     text = t.gettext(
         "Get a short warning when staff confirm a leopard near your township. Tap to choose or stop."
     )
-    await reply(update, html.escape(text), reply_markup=inline_keyboard(rows))
+    await reply_or_queue(update, context, html.escape(text), reply_markup=inline_keyboard(rows))
 
 
 async def alerts_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

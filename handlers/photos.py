@@ -26,6 +26,7 @@ from bot.media import (
 )
 from bot.photos import MAX_DOWNLOAD_BYTES
 from bot.video import is_video_file
+from handlers.common import retried
 
 Clip = Video | VideoNote | Animation | Document
 Spoken = Voice | Audio | Document
@@ -51,12 +52,13 @@ async def save_photo(
     if attachment.file_size and attachment.file_size > MAX_DOWNLOAD_BYTES:
         raise PhotoProblemError(TOO_BIG)
     try:
-        file = await bot.get_file(attachment.file_id)
+        file = await retried(lambda: bot.get_file(attachment.file_id), "getFile")
     except BadRequest as error:
         if "too big" in error.message.lower():
             raise PhotoProblemError(TOO_BIG) from None
         raise
-    data = bytes(await file.download_as_bytearray())
+    # The person waits for "Got 1 photo": a download cut by a short outage is tried again.
+    data = bytes(await retried(file.download_as_bytearray, "a photo download"))
     entry = await store_photo(data, media_dir, now=now, keep_original=keep_original)
     entry["file_id"] = attachment.file_id if keep_original else ""
     entry["file_unique_id"] = attachment.file_unique_id if keep_original else f"stripped:{entry['sha256']}"
@@ -103,13 +105,13 @@ async def _download(bot: Bot, attachment: Clip | Spoken, config: Config, media_d
     if attachment.file_size and attachment.file_size > limit:
         raise too_big
     try:
-        file = await bot.get_file(attachment.file_id)
+        file = await retried(lambda: bot.get_file(attachment.file_id), "getFile")
     except BadRequest as error:
         if "too big" in error.message.lower():
             raise too_big from None
         raise
     target = incoming_path(media_dir, _suffix(attachment))
-    await file.download_to_drive(target)
+    await retried(lambda: file.download_to_drive(target), "a clip download")  # rewritten from the start
     return target
 
 

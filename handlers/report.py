@@ -33,7 +33,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -66,7 +66,7 @@ from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.video import format_duration
 from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, WhenVague, check_when, parse_when, quick_choice
-from handlers.common import inline_keyboard, reply, services, tr, user_language
+from handlers.common import inline_keyboard, reply_or_queue, services, tr, user_language
 from handlers.menu import choose_language, show_menu
 from handlers.persistence import is_tip_draft, save_person, save_user_data
 from handlers.photos import clip_of, save_photo, save_video, save_voice, spoken_of
@@ -75,6 +75,7 @@ from handlers.privacy import (
     end_conversations,
     report_limit_problem,
 )
+from handlers.updates import person_of
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,18 @@ WHEN_DAY, WHEN_PART = "when_day", "when_part"  # a day (and part of it) chosen o
 EDITING = "editing"  # "Change something" was tapped; the field list is on screen
 PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
 PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
-LAST_ANSWER = "last_answer"  # [BOOT, text] of the message whose reply the last save came before
+LAST_ANSWER = "last_answer"  # what the last save came after (see `_remember` and `resent_answer`)
+ANSWERED_AT = "answered_at"  # the question the update being handled answers (see `_remember`)
 # Tells this run of the bot from earlier ones in LAST_ANSWER (see `resent_answer`).
 BOOT = secrets.token_hex(4)
+# How long after an answer the same message again counts as a repeat of it, when the bot cannot tell
+# whether the person saw the question that followed (a crash, an outage): people who get no reply
+# send the same again after a few seconds, and a restart takes ten (RestartSec in deploy/).
+REPEAT_WINDOW_S = 60.0
+# A question takes longer than this to read and answer: the same message sent again sooner after
+# the question arrived is a repeat (Telegram dates messages in whole seconds: up to two seconds).
+READ_S = 1.0
+ASKED_KEY = "report_asked"  # bot_data: see `_asked`
 TIP_SWEEP_AT = "tip_photo_sweep_at"  # bot_data: when the last sweep of unsent tips' photos ran
 STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WHEN, report.REVIEW: REVIEW}
 
@@ -195,46 +205,155 @@ async def _say(
     Saving first means a crash after the person sees a question always resumes at that question.
     Queuing on a network error, a 5xx or a 429 means the callback still finishes, so the state
     moves on with the draft instead of staying behind it."""
-    draft, message = current_draft(context), update.message
-    if draft is not None and message is not None and message.text:
-        draft[LAST_ANSWER] = [BOOT, message.text]
+    _remember(update, context)
     await save_user_data(update, context)
-    try:
-        await reply(update, text, reply_markup=reply_markup)
-    except (NetworkError, RetryAfter) as error:
-        chat = update.effective_chat
-        assert chat is not None
-        log.warning("reply to update %s failed (%s); queued", update.update_id, error)
-        payload: dict[str, Any] = {"text": text}
-        if reply_markup is not None:
-            payload["reply_markup"] = reply_markup.to_dict()
-        svc = services(context)
-        # private: the scrubbed-after-delivery kind, since a poaching tip's draft talks here too.
-        queued = Outgoing(chat.id, "send_message", payload, f"reply:{update.update_id}", private=True)
-        await svc.store.enqueue([queued], svc.now())
-        svc.outbox_wakeup.set()
+    sent = await reply_or_queue(update, context, text, reply_markup)
+    last = _last_answer(current_draft(context))
+    if last is not None and sent is not None and update.effective_user is not None:
+        # The question is on the person's screen now: a message after it in the chat was sent by
+        # someone who could see it. Kept in memory only (a restart makes the next message a repeat
+        # anyway, see `_is_repeat`), so it costs no second write of the person's data.
+        _asked(context)[update.effective_user.id] = (int(last["update"]), time.time(), sent.message_id)
+
+
+def _asked(context: ContextTypes.DEFAULT_TYPE) -> dict[int, tuple[int, float, int]]:
+    """Per person: (the update whose reply it was, when, its message id) of the last question that
+    reached them in this run."""
+    found = context.bot_data.setdefault(ASKED_KEY, {})
+    assert isinstance(found, dict)
+    return found
+
+
+def fingerprint(update: Update) -> str | None:
+    """What a person sent, as comparable text: the same tap, text, pin, venue, photo, file or contact
+    sent again gives the same fingerprint."""
+    message = update.message
+    if message is None:
+        query = update.callback_query
+        return f"q:{query.data}" if query is not None and query.data else None
+    if message.venue is not None:
+        point = message.venue.location
+        return f"v:{point.latitude:.5f},{point.longitude:.5f}:{message.venue.title}"
+    if message.location is not None:
+        return f"l:{message.location.latitude:.5f},{message.location.longitude:.5f}"
+    if message.photo:
+        return f"p:{message.photo[-1].file_unique_id}"
+    if message.document is not None:
+        return f"d:{message.document.file_unique_id}"
+    if message.contact is not None:
+        return f"c:{message.contact.phone_number}"
+    if message.text:
+        return f"t:{message.text.strip()}"
+    return None
+
+
+def _last_answer(draft: dict[str, Any] | None) -> dict[str, Any] | None:
+    last = draft.get(LAST_ANSWER) if draft is not None else None
+    return last if isinstance(last, dict) else None
+
+
+def _remember(update: Update, context: ContextTypes.DEFAULT_TYPE, *, repeat: bool = False) -> None:
+    """Notes in the draft which update the save that follows comes after, and what it said.
+
+    A repeat keeps the answer it repeats (and its time), so a third copy is still a repeat."""
+    draft = current_draft(context)
+    if draft is None:
+        return
+    last = _last_answer(draft)
+    if last is not None and last.get("update") == update.update_id:
+        return  # noted already (a second reply to the same update, or the repeat being answered)
+    if repeat and last is not None:
+        last.update(boot=BOOT, update=update.update_id)
+        return
+    draft[LAST_ANSWER] = {
+        "boot": BOOT,
+        "update": update.update_id,
+        "print": fingerprint(update),
+        "at": time.time(),
+        "from": draft.pop(ANSWERED_AT, None),  # the question it answered (noted by `resent_answer`)
+        "to": _position(draft),  # the question it led to
+    }
+
+
+def _position(draft: dict[str, Any]) -> str:
+    """Which question the draft is at (a step, and the state that waits for it)."""
+    return f"{report.next_step(draft)}:{state_for({DRAFT: draft})}"
 
 
 async def resent_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Group -1: asks the current question again when a text repeats the answer an earlier run of
-    the bot applied, instead of taking the repeat as the answer to the next question.
+    """Group -1: the current question again (with its keyboard) for an update already taken, or for
+    a message that repeats the answer taken last, instead of taking it as the next answer.
 
-    The draft is saved before the reply goes out (`_say`). When the bot dies in between, the person
-    sees no reply and, as people do, sends the same again, still with the old question's keyboard;
-    the saved draft has moved on, so "No" to "Were there cubs?" would become the answer to "What
-    was it doing?". Only the first repeat after a restart is caught: within one run every reply
-    was sent, and a repeat is meant."""
-    draft, message = current_draft(context), update.message
-    if draft is None or message is None or not message.text:
+    The draft is saved before the reply goes out (`_say`). When the bot dies in between, the update
+    is handled again after the restart (the durable inbox marks it done only after its reply), and
+    the person, who saw no reply, sends the same again, still with the old question's keyboard:
+    "No" to "Were there cubs?" would become the answer to "What was it doing?". A message is such a
+    repeat when it is the same as the last answer, was sent within REPEAT_WINDOW_S of it, and either
+    the next question never reached the person, or the message was sent before it arrived, or it is
+    the first message after a restart (the question was asked by the earlier run)."""
+    draft = current_draft(context)
+    if draft is None:
         return
-    last = draft.get(LAST_ANSWER)
-    if not isinstance(last, list) or last[0] == BOOT or last[1] != message.text:
+    draft[ANSWERED_AT] = _position(draft)  # the question this update answers, if it is taken
+    last = _last_answer(draft)
+    if last is None:
         return
-    if any(mark in draft for mark in (PENDING_KIND, EDITING, PAUSED)):
-        return  # a prompt of its own is on screen; the conversation answers it as usual
-    log.info("a repeat of the answer an earlier run applied: the current question again")
-    await ask_next(update, context)
+    if update.update_id <= int(last.get("update", 0)) and time.time() - float(last.get("at", 0)) < 86400:
+        log.info("update %s was taken before a crash: the current question again", update.update_id)
+    elif not _is_repeat(update, last, _asked(context).get(person_of(update) or 0)):
+        return
+    else:
+        log.info("a repeat of the last answer: the current question again")
+    _remember(update, context, repeat=True)
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
+    await show_current(update, context)
     raise ApplicationHandlerStop
+
+
+def _is_repeat(update: Update, last: dict[str, Any], asked: tuple[int, float, int] | None) -> bool:
+    """Whether `update` says again what the last answer said, sent before its reply could be read
+    (`asked`: the last question that reached the person in this run, see `_say`)."""
+    said = fingerprint(update)
+    if said is None or said != last.get("print"):
+        return False
+    if last.get("from") == last.get("to"):
+        return False  # the last answer did not move the draft on: the same again answers the same question
+    message = update.message
+    sent = message.date.timestamp() if message is not None else time.time()
+    if sent - float(last.get("at", 0)) > REPEAT_WINDOW_S:
+        return False
+    if last.get("boot") != BOOT or asked is None or asked[0] != last.get("update"):
+        return True  # the first message after a restart, or the question never went out
+    # Messages in a chat are numbered in the order they were sent: one numbered below the question
+    # was sent before the question reached the person. One sent less than READ_S after it was sent
+    # by someone who had not read it yet (the same tap, as the question arrived).
+    before = message is not None and message.message_id < asked[2]
+    return before or sent < asked[1] + READ_S
+
+
+async def show_current(update: Update, context: ContextTypes.DEFAULT_TYPE, before: str = "") -> int:
+    """Shows whatever the person is being asked now (after `before`), with its keyboard."""
+    draft = current_draft(context)
+    if draft is None:
+        await show_menu(update, context)
+        return END
+    t = tr(update, context)
+    if PENDING_KIND in draft:
+        return await ask_discard(update, context, draft[PENDING_KIND], before)
+    if draft.get(EDITING):
+        rows = [[label] for label, _ in _edit_options(t, draft)]
+        text = _join(before, html.escape(t.gettext("What do you want to change?")))
+        await _say(update, context, text, _keyboard(rows))
+        return _state(context)
+    if report.next_step(draft) == report.WHEN and (draft.get(TYPING_WHEN) or draft.get("when_day")):
+        # "Type the time" is on screen: asked again, with the choices back in case typing is hard.
+        prompt = "About what time? Type it like 14:30." if draft.get("when_day") else WHEN_EXPECTED
+        keyboard = _keyboard([[label] for label, _ in _when_options(t, context, draft)])
+        await _say(update, context, _join(before, html.escape(t.gettext(prompt))), keyboard)
+        return _state(context)
+    return await ask_next(update, context, before)
 
 
 # --- asking ----------------------------------------------------------------------------------
@@ -589,13 +708,14 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
                 context.bot, attachment, svc.config.media_dir, now=svc.now(), keep_original=keep_original
             )
     except PhotoProblemError as problem:
-        await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
+        problem_text = html.escape(t.gettext(problem.message, **problem.params))
+        await ask_photos(update, context, t, draft, problem_text)
         return _state(context)
     if any(p["sha256"] == stored["sha256"] for p in draft["photos"]):
         again = t.gettext("You already sent this video.") if clip else t.gettext(
             "You already sent this photo."
         )
-        await _say(update, context, html.escape(again))
+        await ask_photos(update, context, t, draft, html.escape(again))
         return _state(context)
     draft["photos"].append(stored)
     _touch(context)
@@ -612,7 +732,7 @@ async def photos_done(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
         return _state(context)
     problem = report.photos_problem(draft)
     if problem:
-        await _say(update, context, html.escape(t.gettext(problem)))
+        await ask_photos(update, context, t, draft, html.escape(t.gettext(problem)))
         return _state(context)
     draft["photos_done"] = True
     return await ask_next(update, context)
@@ -649,10 +769,8 @@ async def receive_location(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                 message_id=message.message_id if point.live_period else None,
             )
     except locations.LocationError as problem:
-        await _say(
-            update, context, html.escape(tr(update, context).gettext(problem.message, **problem.params))
-        )
-        return _state(context)
+        problem_text = html.escape(tr(update, context).gettext(problem.message, **problem.params))
+        return await show_current(update, context, problem_text)
     return await _store_location(update, context, found)
 
 
@@ -667,8 +785,7 @@ async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TY
     try:
         found = locations.from_text(message.text)
     except locations.LocationError as problem:
-        await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
-        return _state(context)
+        return await show_current(update, context, html.escape(t.gettext(problem.message, **problem.params)))
     if isinstance(found, locations.NameMatch):
         draft = _draft(context)
         rows = [[(place_choice_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found.places]
@@ -700,10 +817,8 @@ async def _location_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, c
             place = locations.gazetteer().get(choice.removeprefix("place:"))
             found = locations.from_place(place) if place is not None else None
     except locations.LocationError as problem:
-        await _say(
-            update, context, html.escape(tr(update, context).gettext(problem.message, **problem.params))
-        )
-        return _state(context)
+        problem_text = html.escape(tr(update, context).gettext(problem.message, **problem.params))
+        return await show_current(update, context, problem_text)
     if found is None:
         return await ask_next(update, context)
     return await _store_location(update, context, found)
@@ -795,8 +910,7 @@ async def _typed_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
         await _say(update, context, html.escape(t.gettext(vague.message, **vague.params)))
         return _state(context)
     except WhenError as problem:
-        await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
-        return _state(context)
+        return await show_current(update, context, html.escape(t.gettext(problem.message, **problem.params)))
     draft["observed_at"] = moment.isoformat()
     return await ask_next(update, context)
 
@@ -811,8 +925,8 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, **answer: 
     try:
         report.answer_question(draft, key, **answer)
     except AnswerError as problem:
-        await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
-        return _state(context)
+        problem_text = html.escape(t.gettext(problem.message, **problem.params))
+        return await ask_next(update, context, before=problem_text)
     except KeyError:
         return await ask_next(update, context)  # the step moved on: just ask again
     # After a phone number, the next question's keyboard also takes the contact keyboard away.
@@ -1013,7 +1127,9 @@ async def discard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return END
 
 
-async def ask_discard(update: Update, context: ContextTypes.DEFAULT_TYPE, pending: str = "") -> int:
+async def ask_discard(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, pending: str = "", before: str = ""
+) -> int:
     """A new /start or report during a draft: keep going, or throw the draft away?"""
     draft = _draft(context)
     draft[PENDING_KIND] = pending
@@ -1025,7 +1141,7 @@ async def ask_discard(update: Update, context: ContextTypes.DEFAULT_TYPE, pendin
         ]
     ]
     text = t.gettext("You have a report that is not sent yet. Do you want to keep it?")
-    await _say(update, context, html.escape(text), inline_keyboard(rows))
+    await _say(update, context, _join(before, html.escape(text)), inline_keyboard(rows))
     return _state(context)
 
 
@@ -1155,16 +1271,19 @@ async def sweep_tip_photos(context: ContextTypes.DEFAULT_TYPE, every_s: float = 
 
 
 async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
-    """Anything the current step cannot use: say what is expected and keep the draft."""
+    """Anything the current step cannot use: the current question again, with its keyboard.
+
+    Never a hint alone: after a crash or an outage the keyboard on the person's screen may be an
+    older question's, and "tap one of the buttons" would name buttons they cannot see."""
     t = tr(update, context)
-    draft = current_draft(context)
     if update.callback_query is not None:
         with contextlib.suppress(TelegramError):
             await update.callback_query.answer(t.gettext("That button is from an older message."))
         return None
     message = update.effective_message
+    draft = current_draft(context)
     expected = {
-        # Each hint names what is on screen: the answers are keys of the keyboard below the chat.
+        # Each hint names what is on screen: the question follows with its keyboard (show_current).
         report.PHOTOS: (
             t.gettext("I need a photo or a video here (or tap a button on the keyboard below).")
             if draft and _photo_options(t, draft)
@@ -1174,13 +1293,11 @@ async def unexpected(update: Update, context: ContextTypes.DEFAULT_TYPE) -> obje
         report.WHEN: t.gettext("Please tap one of the buttons about the time, or type the date and time."),
         report.REVIEW: t.gettext("Please tap Send, Change or Cancel on the keyboard below."),
     }
-    step = report.next_step(draft) if draft else report.REVIEW
-    text = expected.get(
-        step, t.gettext("Please answer the question above, using the buttons if there are any.")
-    )
+    step = report.next_step(draft) if draft and not (PENDING_KIND in draft or draft.get(EDITING)) else None
+    hint = expected.get(step or "", t.gettext("I cannot use that here."))
     if message is not None and message.text and len(message.text) > 4000:
-        text = t.gettext("That message is too long.") + " " + text
-    await _say(update, context, html.escape(text))
+        hint = t.gettext("That message is too long.") + " " + hint
+    await show_current(update, context, html.escape(hint))
     return None
 
 

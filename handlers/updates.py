@@ -19,7 +19,7 @@ one running slot, not ten.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,9 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max(held, running))
         self._running = asyncio.BoundedSemaphore(running)
         self._turns: dict[int | None, _Turns] = {}
+        #: called once an update's handlers have all run, before the person's next update starts
+        #: (the durable inbox marks it done: handlers/inbox.py)
+        self.on_done: Callable[[object], Awaitable[None]] | None = None
 
     @property
     def people_waiting(self) -> int:
@@ -67,6 +70,8 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
         try:
             async with turns.lock, self._running:
                 await coroutine
+                if self.on_done is not None:
+                    await self.on_done(update)
         finally:
             turns.updates -= 1
             if turns.updates == 0:

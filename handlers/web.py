@@ -5,7 +5,8 @@
 - :func:`make_web_app` — the tip line application plus, given an Application, the webhook route
   ``POST /telegram/<path secret>`` that checks ``X-Telegram-Bot-Api-Secret-Token`` in constant
   time (403 without reading the body otherwise), refuses malformed JSON (400) and puts the
-  update on ``application.update_queue`` — PTB's own tornado webhook server is not used.
+  update in the durable inbox (handlers/inbox.py) before it answers 200 and queues it — PTB's own
+  tornado webhook server is not used.
 - :func:`register_metrics` — update counts and handler latency via TypeHandlers in groups
   -100 and 99, and Bot API errors by code through :class:`InstrumentedRequest`.
 - :func:`attach_web`, :func:`run_webhook`, :func:`run_polling_with_web` — start and stop the
@@ -39,6 +40,7 @@ from bot.web.security import Signer
 from bot.web.settings import WebSettings
 from handlers.bot_api_http import PROXY_TIMEOUTS, AiohttpRequest
 from handlers.common import Services
+from handlers.inbox import inbox_of
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +200,12 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if not application.running:
         # Stopping: the queue is no longer read. 503 makes Telegram deliver it again later.
         return web.Response(status=503, text="stopping")
-    application.update_queue.put_nowait(update)  # no await between the check and the put
+    # On disk before the 200 that tells Telegram it arrived (handlers/inbox.py). When the bot stops
+    # meanwhile, the stored update waits for the next start; when the write fails, Telegram retries.
+    inbox = inbox_of(application)
+    fresh = await inbox.receive([update])
+    if fresh and application.running:
+        application.update_queue.put_nowait(update)  # no await between the check and the put
     return web.Response(text="ok")
 
 

@@ -108,9 +108,12 @@ async def test_an_answer_acknowledged_just_before_a_crash_is_kept(lab: Campaign)
     await person.tap("Sheep", contains="How many were killed")
     # Dies right after "How many were injured?" went out, with the "2" confirmed to Telegram.
     kill_on(fake, bot, "sendMessage", lambda p: "How many were injured" in str(p.get("text")), confirmed)
-    await person.send("2", contains="How many were injured")
+    asked = await person.send("2", contains="How many were injured")
     await bot.reap()
     await bot.start()
+    # The "2" was stored before it was confirmed and not marked done: handled again after the
+    # restart, it is recognised as taken already, and its question is asked again (not answered).
+    await fake.wait_for_message(person.id, contains="How many were injured", after=asked["message_id"])
     reply = await person.tap("1")  # the answer to the question on the screen: injured
     assert "penned" in reply["text"], reply["text"]
 
