@@ -23,6 +23,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot.cards import card_refresh, place_label
+from bot.gazetteer import Place
 from bot.locations import gazetteer
 from bot.moderation import (
     REJECT_REASONS,
@@ -299,13 +300,11 @@ async def askable_reports(svc: Services, incident_id: int) -> list[ReportRow]:
     return askable(state) if state else []
 
 
-async def warn_preview(
-    update: Update, svc: Services, incident_id: int, township_id: str | None = None
-) -> str:
-    """Warn residents, step one: the card shows exactly what would be sent, where and to how many,
-    with a button that sends it. Nothing goes out on this tap."""
-    query = update.callback_query
-    assert query is not None
+async def _warning_target(
+    svc: Services, incident_id: int, township_id: str | None
+) -> tuple[CardState, Place, list[tuple[int, str]]] | str:
+    """Whom a warning about the incident would reach: its card, township and subscribers, or what
+    to tell the staff member when there is nobody to warn (shared by the preview and the send)."""
     t = svc.staff_translator()
     state = await svc.store.card_state(incident_id)
     if township_id is not None:
@@ -323,6 +322,21 @@ async def warn_preview(
             "You can warn later.",
             place=place_label(township, t),
         )
+    return state, township, subscribers
+
+
+async def warn_preview(
+    update: Update, svc: Services, incident_id: int, township_id: str | None = None
+) -> str:
+    """Warn residents, step one: the card shows exactly what would be sent, where and to how many,
+    with a button that sends it. Nothing goes out on this tap."""
+    query = update.callback_query
+    assert query is not None
+    t = svc.staff_translator()
+    target = await _warning_target(svc, incident_id, township_id)
+    if isinstance(target, str):
+        return target
+    state, township, subscribers = target
     messages = warning_messages(state, township, subscribers, svc.config)
     texts = dict.fromkeys(m.payload["text"] for m in messages)  # one per language, in order
     preview = [
@@ -354,22 +368,10 @@ async def warn_residents(
     tell the staff member. A warning that would reach nobody is not sent and does not use up the
     incident's one warning."""
     t = svc.staff_translator()
-    state = await svc.store.card_state(incident_id)
-    if township_id is not None:
-        township = next((town for town in gazetteer().townships() if town.id == township_id), None)
-    else:
-        township = incident_township(state) if state else None
-    if state is None or township is None:
-        return t.gettext("No township is known for this place, so no warning was sent.")
-    if await svc.store.already_done(incident_id, Action.WARN.value):
-        return t.gettext("Residents were already warned about this incident.")
-    subscribers = await svc.store.alert_subscribers(township.id)
-    if not subscribers:
-        return t.gettext(
-            "Nobody in {place} has asked for warnings yet, so there is nobody to send one to. "
-            "You can warn later.",
-            place=place_label(township, t),
-        )
+    target = await _warning_target(svc, incident_id, township_id)
+    if isinstance(target, str):
+        return target
+    state, township, subscribers = target
     await svc.store.record(
         incident_id,
         staff_id,
