@@ -59,11 +59,17 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
+async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeTelegram]:
     """The fake Bot API on 127.0.0.1, with the staff group set up."""
     # A test person taps at machine speed, not every few seconds like a villager; the private-chat
-    # bucket is scaled by the same factor. Group and overall limits stay Telegram's.
-    server = FakeTelegram(rate_limits=RateLimits(private_burst=20, private_per_second=20))
+    # bucket is scaled by the same factor. Group and overall limits stay Telegram's. Modules marked
+    # `real_limits` get Telegram's private-chat limits too (and the bot's pacing as shipped).
+    limits = (
+        RateLimits()
+        if request.node.get_closest_marker("real_limits")
+        else RateLimits(private_burst=20, private_per_second=20)
+    )
+    server = FakeTelegram(rate_limits=limits)
     await server.start()
     server.add_user(STAFF_ADMIN, "Staff", language_code="zh-hans")
     server.add_group(STAFF_GROUP, "Heshun forestry bureau — moderation", admins=[STAFF_ADMIN])
@@ -72,7 +78,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-def config(tmp_path: Path, fake: FakeTelegram) -> Config:
+def config(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram) -> Config:
+    real_limits = request.node.get_closest_marker("real_limits") is not None
     return Config(
         bot_token=fake.token,
         moderation_chat_id=STAFF_GROUP,
@@ -86,7 +93,7 @@ def config(tmp_path: Path, fake: FakeTelegram) -> Config:
         undo_seconds=0.3,
         # The bot paces a private chat by itself (bot/pacing.py): scaled like the fake's bucket above,
         # a little under it, for people tapping at machine speed.
-        pace=PaceLimits(private_burst=16, private_per_second=16),
+        pace=PaceLimits() if real_limits else PaceLimits(private_burst=16, private_per_second=16),
     )
 
 

@@ -6,37 +6,18 @@ burst of five): the bot's own pacing, not a relaxed fake, keeps these conversati
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
-
 import pytest
 
-from bot.config import Config
 from bot.fake_telegram import FakeTelegram
-from bot.fake_telegram.ratelimit import RateLimits
-from bot.pacing import PaceLimits
 from bot.report import REF_IN_TEXT
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
+from tests.conftest import Person, rows
 
 HESHUN = (37.3296, 113.5702)
 CODE = REF_IN_TEXT
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """The fake Bot API with Telegram's real flood limits (the conftest one relaxes private chats)."""
-    server = FakeTelegram(rate_limits=RateLimits())
-    await server.start()
-    server.add_user(STAFF_ADMIN, "Staff", language_code="zh-hans")
-    server.add_group(STAFF_GROUP, "Heshun forestry bureau — moderation", admins=[STAFF_ADMIN])
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def config(config: Config) -> Config:
-    """The bot's own pacing as shipped (one message a second to a person after a short burst)."""
-    return replace(config, pace=PaceLimits())
+# Telegram's real private-chat limits and the bot's pacing as shipped (tests/conftest.py).
+pytestmark = pytest.mark.real_limits
 
 
 def keyboard_labels(person: Person) -> list[str]:

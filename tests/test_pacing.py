@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import pytest
 from telegram.error import RetryAfter
 
-from bot.config import Config
 from bot.fake_telegram import FakeTelegram
-from bot.fake_telegram.ratelimit import RateLimits
 from bot.pacing import ChatPacer, PaceLimits
 from handlers.ratelimit import PerChatRateLimiter, counted
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
+from tests.conftest import STAFF_GROUP, Person, rows
+
+# Telegram's real private-chat limits and the bot's pacing as shipped (tests/conftest.py).
+pytestmark = pytest.mark.real_limits
 
 GROUP, OTHER_GROUP, PERSON, OTHER_PERSON = -1001, -1002, 501, 502
 
@@ -163,21 +162,6 @@ async def test_edits_and_answers_are_not_held_by_a_spent_budget() -> None:
 # --- end to end, with Telegram's real limits ---------------------------------------------------
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    """The fake Bot API with Telegram's real flood limits (the conftest one relaxes private chats)."""
-    server = FakeTelegram(rate_limits=RateLimits())
-    await server.start()
-    server.add_user(STAFF_ADMIN, "Staff", language_code="zh-hans")
-    server.add_group(STAFF_GROUP, "Heshun forestry bureau — moderation", admins=[STAFF_ADMIN])
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-def config(config: Config) -> Config:
-    """The bot's own pacing as shipped."""
-    return replace(config, pace=PaceLimits())
 
 
 # Far apart (about 4.4 km): each report is an incident of its own, with a card of its own.
