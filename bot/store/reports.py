@@ -156,6 +156,12 @@ class ReportsMixin(StoreCore):
         async with self.reading() as conn:
             return int((await _one(conn, "SELECT COUNT(*) FROM reports"))[0])
 
+    async def report_counts_by_kind(self) -> dict[str, int]:
+        """Stored reports per kind (for /metrics, which leaves tips out)."""
+        async with self.reading() as conn:
+            rows = await _fetch(conn, "SELECT kind, COUNT(*) FROM reports GROUP BY kind")
+        return {str(kind): int(n) for kind, n in rows}
+
     async def reports_since(self, since: datetime) -> list[ReportRow]:
         """Reports submitted since a moment (for /stats)."""
         async with self.reading() as conn:
