@@ -69,6 +69,7 @@ class StoreCore:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._writers = 0  # coroutines holding or waiting for the writer connection (see `reading`)
         self._synchronous = "FULL"  # as `open` sets it; see `_durability`
         # The read connections not in use (`reading`); none until `open` has migrated the database.
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -96,7 +97,7 @@ class StoreCore:
 
     async def close(self) -> None:
         """Closes the writer, then every reader once it is given back (a read under way finishes)."""
-        async with self._lock:
+        async with self._locked():
             await self._conn.close()
         while self._reader_count:
             reader = await self._readers.get()
@@ -116,7 +117,7 @@ class StoreCore:
         """One statement (atomic on its own, so no BEGIN and COMMIT trips), committed without fsync
         (synchronous=NORMAL): for bookkeeping written often, whose loss to a power cut only repeats
         work."""
-        async with self._lock:
+        async with self._locked():
             await self._durability("NORMAL")
             await self._conn.execute(sql, params)
 
@@ -128,7 +129,7 @@ class StoreCore:
         which takes milliseconds during which every other store call waits. `durable=False`
         (synchronous=NORMAL) survives a crash of the process, not a power cut: for bookkeeping whose
         loss only repeats work (a message marked sent is sent again)."""
-        async with self._lock:
+        async with self._locked():
             await self._durability("FULL" if durable else "NORMAL", then="BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -139,12 +140,18 @@ class StoreCore:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A read connection, in a read transaction for the block: one consistent snapshot, taken at
-        its first statement, of everything committed by then (a transaction this task committed
-        before is always seen). It waits neither for the writer's transaction nor for its fsync.
-        Before the readers exist (while `open` migrates), the writer under its lock."""
-        if not self._reader_count:
-            async with self._lock:
+        """A connection for a block of reads that sees one consistent state, including everything
+        committed before it started (what this task committed is always seen), and never waits for a
+        write or its fsync.
+
+        While nobody writes, the writer itself (free, so taken at once; a write that comes meanwhile
+        waits for this short block, as it waits for another write). Otherwise a read connection, in a
+        read transaction for the block: one snapshot, taken at its first statement, of what was
+        committed by then (WAL), while the write goes on. The idle path costs one trip to the database
+        thread per statement; a reader costs two more (BEGIN, COMMIT), paid only when it saves a wait.
+        """
+        if not self._writers or not self._reader_count:
+            async with self._locked():
                 yield self._conn
             return
         conn = await self._readers.get()
@@ -160,8 +167,18 @@ class StoreCore:
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[aiosqlite.Connection]:
         """The writer outside a transaction, under its lock: for connection settings and checkpoints."""
-        async with self._lock:
+        async with self._locked():
             yield self._conn
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """The writer connection's lock, counted in `_writers` while held or awaited (`reading` looks)."""
+        self._writers += 1
+        try:
+            async with self._lock:
+                yield
+        finally:
+            self._writers -= 1
 
     async def migrate(self) -> int:
         """Applies numbered migrations past `PRAGMA user_version`; returns the version reached."""
