@@ -87,39 +87,53 @@ def result_json(out: str) -> dict[str, Any]:
 
 
 def photos_rows(out: str) -> list[Row]:
-    naive = number(re.search(r"naive \(decode.*?:\s+([\d.,]+) ms", out).group(1))
-    ours = number(re.search(r"process_photo \(derived.*?:\s+([\d.,]+) ms", out).group(1))
-    worst = int(re.search(r"^pHash max distance to copies\s+(\d+)", out, re.M).group(1))
-    closest = int(re.search(r"^pHash min distance, different\s+(\d+)", out, re.M).group(1))
-    naive_mb, ours_mb = (
-        number(x) for x in re.search(r"peak RSS naive ([\d.,]+) MB, ours ([\d.,]+) MB", out).groups()
-    )
-    return [
-        Row(
-            "photos",
-            "12 MP JPEG: process_photo vs naive path",
-            "≥ 5× faster",
-            f"{ours:.0f} ms vs {naive:.0f} ms",
-            f"{naive / ours:.1f}×",
-            naive / ours >= 5,
-        ),
-        Row(
-            "photos",
-            "pHash: max distance original ↔ re-encoded/resized copies",
-            "≤ 4",
-            f"{worst} (different pictures ≥ {closest})",
-            f"{worst}/4",
-            worst <= 4,
-        ),
-        Row(
-            "photos",
-            "peak RSS processing a 50 MP JPEG (fresh process)",
-            "< 200 MB",
-            f"{ours_mb:.0f} MB (naive {naive_mb:.0f} MB)",
-            f"{ours_mb / 200:.2f} of limit",
-            ours_mb < 200,
-        ),
-    ]
+    """bench_photos.py: every side makes the same output (checked there); judged on CPU per photo."""
+    r = result_json(out)
+    rows: list[Row] = []
+    ours_name, anchor, target = r["ours"], r["target_side"], r["target_vs_anchor"]
+    for label, size in r["sizes"].items():
+        sides = size["sides"]
+        ours = sides[ours_name]
+        judged = label in r["judged_sizes"]
+        made = (f"{label} phone JPEG ({size['input']}, EXIF-rotated) → {size['derived']} + "
+                f"{size['thumbnail']} + pHash")
+        for name, side in sides.items():
+            if name == ours_name:
+                continue
+            factor = side["cpu_ms"] / ours["cpu_ms"]
+            measured = (f"{ours['cpu_ms']:.0f} vs {side['cpu_ms']:.0f} ms CPU (wall {ours['ms']:.0f} vs "
+                        f"{side['ms']:.0f} ms; spread {ours['min_ms']:.0f}–{ours['max_ms']:.0f} vs "
+                        f"{side['min_ms']:.0f}–{side['max_ms']:.0f})")
+            ratio = f"{factor:.2f}× faster" if factor >= 1 else f"{1 / factor:.2f}× SLOWER"
+            if name == anchor:
+                rows.append(Row("photos", f"{made}: process_photo vs {name} (median of {size['rounds']})",
+                                f"≤ {target:g}× its time" if judged else "(info)", measured, ratio,
+                                1 / factor <= target if judged else None))
+            else:
+                rows.append(
+                    Row("photos", f"{label}: process_photo vs {name}", "(info)", measured, ratio, None)
+                )
+        if anchor not in sides:
+            rows.append(Row("photos", f"{made}: process_photo vs {anchor}",
+                            f"≤ {target:g}× its time" if judged else "(info)",
+                            f"not measured: {r['vips_missing']}", "", False if judged else None))
+        if "peak_mb" in ours:
+            others = ", ".join(
+                f"{name} {side['peak_mb']:.0f}" for name, side in sides.items() if name != ours_name
+            )
+            judged_rss = label == r["rss_judged_size"]
+            rows.append(Row(
+                "photos", f"peak RSS, {label} phone JPEG, fresh process per side ({others} MB)",
+                f"< {r['target_rss_mb']:.0f} MB" if judged_rss else "(info)", f"{ours['peak_mb']:.0f} MB",
+                f"{ours['peak_mb'] / r['target_rss_mb']:.2f} of limit",
+                ours["peak_mb"] < r["target_rss_mb"] if judged_rss else None,
+            ))
+    rows.append(Row(
+        "photos", "pHash: max distance original ↔ re-encoded/resized copies", "≤ 4",
+        f"{r['phash_worst']} (different pictures ≥ {r['phash_closest']})", f"{r['phash_worst']}/4",
+        r["phash_worst"] <= 4,
+    ))
+    return rows
 
 
 def video_rows(out: str) -> list[Row]:
