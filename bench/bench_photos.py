@@ -33,6 +33,7 @@ the libvips sides are reported as not measured, and the target with them.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import json
@@ -179,8 +180,21 @@ def rgb(img: Image.Image) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def _pillow_outputs(data: bytes, derived: Image.Image, exif: Image.Exif) -> Output:
-    """The thumbnail, hash and encodes as a Pillow user writes them; ``derived`` is oriented RGB."""
+def pillow(data: bytes, long_side: int, *, draft: str = "") -> Output:
+    """The Pillow sides: open, exif_transpose (which decodes), thumbnail, save — with ``draft`` first:
+
+    ``""`` none (naive: full decode, full-size transpose); ``"box"`` the thumbnail's box, the obvious
+    way; ``"exact"`` the output size in the file's orientation (the product's trick).
+    """
+    with Image.open(io.BytesIO(data)) as img:
+        exif = img.getexif()
+        if draft == "box":
+            img.draft("RGB", (long_side, long_side))
+        elif draft == "exact":
+            scale = long_side / max(img.size)
+            img.draft("RGB", (round(img.width * scale), round(img.height * scale)))
+        derived = rgb(ImageOps.exif_transpose(img))
+    derived.thumbnail((long_side, long_side))
     thumbnail = derived.copy()
     thumbnail.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
     return Output(
@@ -190,36 +204,6 @@ def _pillow_outputs(data: bytes, derived: Image.Image, exif: Image.Exif) -> Outp
         thumbnail_jpeg=encode(thumbnail, quality=THUMBNAIL_QUALITY),
         facts=_facts_from_exif(exif, NOW),
     )
-
-
-def pillow_naive(data: bytes, long_side: int) -> Output:
-    """Open, exif_transpose (full decode, full-size transpose), thumbnail, save."""
-    with Image.open(io.BytesIO(data)) as img:
-        exif = img.getexif()
-        derived = rgb(ImageOps.exif_transpose(img))
-    derived.thumbnail((long_side, long_side))
-    return _pillow_outputs(data, derived, exif)
-
-
-def pillow_draft_box(data: bytes, long_side: int) -> Output:
-    """``draft`` with the thumbnail's box before decoding: libjpeg's DCT scaling, the obvious way."""
-    with Image.open(io.BytesIO(data)) as img:
-        exif = img.getexif()
-        img.draft("RGB", (long_side, long_side))
-        derived = rgb(ImageOps.exif_transpose(img))
-    derived.thumbnail((long_side, long_side))
-    return _pillow_outputs(data, derived, exif)
-
-
-def pillow_draft_exact(data: bytes, long_side: int) -> Output:
-    """``draft`` with the exact output size in the file's orientation (the product's trick)."""
-    with Image.open(io.BytesIO(data)) as img:
-        exif = img.getexif()
-        scale = long_side / max(img.size)
-        img.draft("RGB", (round(img.width * scale), round(img.height * scale)))
-        derived = rgb(ImageOps.exif_transpose(img))
-    derived.thumbnail((long_side, long_side))
-    return _pillow_outputs(data, derived, exif)
 
 
 def _vips_outputs(data: bytes, derived: Any) -> Output:
@@ -263,9 +247,9 @@ Side = Callable[[bytes, int], Output]
 #: name -> (function, libvips threads or None for a Pillow side). The first is the product.
 SIDES: dict[str, tuple[Side, int | None]] = {
     "process_photo (ours)": (ours, None),
-    "Pillow naive": (pillow_naive, None),
-    "Pillow draft(), box": (pillow_draft_box, None),
-    "Pillow draft(), exact size": (pillow_draft_exact, None),
+    "Pillow naive": (pillow, None),
+    "Pillow draft(), box": (functools.partial(pillow, draft="box"), None),
+    "Pillow draft(), exact size": (functools.partial(pillow, draft="exact"), None),
     "libvips thumbnail, 1 thread": (vips_thumbnail, 1),
     "libvips thumbnail, default threads": (vips_thumbnail, 0),
     "libvips shrink-on-load, exact, 1 thread": (vips_shrink_exact, 1),

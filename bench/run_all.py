@@ -560,7 +560,7 @@ def main() -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smaller runs (~5 min): dedupe 100,000 rows, e2e 1,000 reports, burst 150",
+        help="smaller runs: dedupe 100,000, e2e 1,000 reports, burst 150, 1 crash run, photo rounds halved",
     )
     parser.add_argument(
         "--only",
