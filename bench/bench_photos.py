@@ -16,7 +16,9 @@ before it times anything. The sides:
   the file's orientation — the product's own trick, written in four lines;
 * libvips: ``pyvips.Image.thumbnail_buffer(data, N)`` (shrink-on-load, auto-rotate), kept in
   memory, ``jpegsave_buffer(Q=85, keep="none")``, ``thumbnail_image(320)``; on one thread, as
-  the product decodes one photo per thread, and (information) with libvips' default threads.
+  the product decodes one photo per thread, and (information) with libvips' default threads;
+* libvips shrink-on-load to the output size: ``new_from_buffer(data, "", shrink=k)`` with the
+  product's factor, ``autorot()``, then as above — the product's trick in libvips.
 
 N is the long side the product lands on for that input (2,016 px for a 12 MP phone photo, 2,040
 for 50 MP, 2,560 for 8 MP, which the product cannot DCT-scale). Inputs are phone-like JPEGs made
