@@ -45,7 +45,7 @@ from bot.dedupe import (
     spatial_matches,
 )
 from bot.geo import haversine_m
-from bot.report import new_reference_code
+from bot.report import Draft, new_reference_code
 from bot.review import CardState, Review
 
 MIGRATIONS: list[str] = [
@@ -709,7 +709,7 @@ class Store:
 
     async def submit_report(
         self,
-        draft: dict[str, Any],
+        draft: Draft,
         reporter: Reporter,
         photos: Sequence[StoredPhoto],
         submitted_at: datetime,
@@ -721,6 +721,7 @@ class Store:
         returns the first report and writes nothing.
         """
         location = draft["location"]
+        assert location is not None and draft["observed_at"] is not None, "only a complete draft is submitted"
         async with self.transaction() as conn:
             existing = await _first(
                 conn, "SELECT id, ref_code FROM reports WHERE draft_id = ?", (draft["id"],)
@@ -1362,7 +1363,7 @@ class Store:
         self,
         conn: aiosqlite.Connection,
         earlier: Candidate,
-        draft: dict[str, Any],
+        draft: Draft,
         photos: Sequence[StoredPhoto],
         now: datetime,
         code: str,
@@ -3025,16 +3026,17 @@ def _reporter_key(user_id: int | None, anonymous_key: str | None = None) -> str 
     return anonymous_key if user_id is None else f"tg:{user_id}"
 
 
-def _probe(draft: dict[str, Any], reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
+def _probe(draft: Draft, reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
     """The report being submitted as the matcher sees it (a named place: latitude/longitude None,
     matched only by place — see Store._find_named_incident)."""
-    location = draft["location"]
+    location, observed_at = draft["location"], draft["observed_at"]
+    assert location is not None and observed_at is not None, "only a complete draft is submitted"
     return Probe(
         kind=draft["kind"],
         latitude=location["latitude"],
         longitude=location["longitude"],
         accuracy_m=location.get("accuracy_m"),
-        observed_s=epoch_seconds(datetime.fromisoformat(draft["observed_at"])),
+        observed_s=epoch_seconds(datetime.fromisoformat(observed_at)),
         reporter_key=_reporter_key(reporter.user_id, reporter.key),
         sha256s=frozenset(p.sha256 for p in photos if p.is_picture),
         phashes=tuple(

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 from telegram import Update
 from telegram.ext import Application, BasePersistence, CallbackContext, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
-from bot.report import Kind
+from bot.report import Draft, Kind
 from bot.store import Store
 
 UserData = dict[str, Any]
@@ -32,7 +32,13 @@ DRAFT = "draft"  # the key of a person's report draft in their user data
 LANGUAGE_CHOSEN = "lang_chosen"  # set by /language: the language is the person's choice, worth keeping
 
 
-def is_tip_draft(draft: object) -> TypeGuard[dict[str, Any]]:
+def draft_of(data: Mapping[str, Any]) -> Draft | None:
+    """The report draft in a person's user data, or None."""
+    draft = data.get(DRAFT)
+    return cast(Draft, draft) if isinstance(draft, dict) else None
+
+
+def is_tip_draft(draft: object) -> TypeGuard[Draft]:
     """Whether `draft` is a poaching tip's draft (kept in memory only)."""
     return isinstance(draft, dict) and draft.get("kind") == Kind.TIP.value
 

@@ -73,7 +73,7 @@ class Problem:
 class Outcome:
     """The draft built from a form, and what stops it from being submitted."""
 
-    draft: dict[str, Any]
+    draft: report.Draft
     problems: dict[str, Problem] = field(default_factory=dict)
     places: list[Place] = field(default_factory=list)  # did-you-mean candidates for the location
 
