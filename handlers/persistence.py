@@ -5,10 +5,10 @@ Conversation states are not stored at all: each conversation's state is derived 
 user data (for the report conversation, from the draft), so no crash can leave a state that
 disagrees with its draft. The SQL is in `bot.store`; this class adapts it to PTB.
 
-Two things are never written, so that the database holds no row keyed by a tipster's Telegram id
-(issue 19): a poaching tip's draft lives only in memory (it expires after `tip_draft_hours`, and a
-crash or restart loses it: the price of leaving no trace), and a language that only came from the
-person's Telegram settings is not worth a row of its own (one chosen with /language is).
+Two things are never written, so that the database holds no row keyed by a tipster's Telegram id:
+a poaching tip's draft lives only in memory (it expires after `[reports] tip_draft_expiry_hours`,
+and a crash or restart loses it: the price of leaving no trace), and a language that only came from
+the person's Telegram settings is not worth a row of its own (one chosen with /language is).
 """
 
 from __future__ import annotations
