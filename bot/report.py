@@ -278,8 +278,11 @@ class Draft(TypedDict):
     id: str  # uuid hex; a report is stored once per draft id (a double tap is harmless)
     kind: str  # a Kind value
     language: str  # the reporter's language then: the receipt and later notices follow it
-    # Media entries made by bot.media (a photo, a video or a voice note each; `media_kind`,
-    # `sha256`, paths, `facts`, …): what `StoredPhoto.from_entry` reads.
+    # Photos, videos and voice notes in the order sent, each an entry made by bot.media
+    # (`write_photo`, `store_video`, `store_voice`) and read by `StoredPhoto.from_entry`: sha256,
+    # phash, mime_type, width, height, original_path, derived_path, thumbnail_path, facts (what the
+    # file says of itself), file_id, file_unique_id; a clip's media_kind "video", frame_hashes,
+    # duration_s, size_bytes; a voice note's media_kind "voice", duration_s, size_bytes, answer_key.
     photos: list[dict[str, Any]]
     photos_done: bool  # the photo step is closed (Done, or No photo)
     location: dict[str, Any] | None  # `bot.locations.Found.as_dict()`: a point or a named place
