@@ -22,7 +22,8 @@ from telegram import Update
 from telegram.ext import Application, BasePersistence, CallbackContext, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
-from bot.report import Draft, Kind
+from bot.records import Draft
+from bot.report import Kind
 from bot.store import Store
 
 UserData = dict[str, Any]
