@@ -173,7 +173,7 @@ class ReportsMixin(StoreCore):
 
 def _probe(draft: Draft, reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
     """The report being submitted as the matcher sees it (a named place: latitude/longitude None,
-    matched only by place — see Store._find_named_incident)."""
+    matched only by place — see `_find_named_incident` in bot/store/incidents.py)."""
     location, observed_at = draft["location"], draft["observed_at"]
     assert location is not None and observed_at is not None, "only a complete draft is submitted"
     return Probe(
