@@ -51,25 +51,24 @@ from handlers.places import ask_for_point, named_place_of
 log = logging.getLogger(__name__)
 
 STAFF_STATUSES = ("creator", "administrator")
-_staff_cache: dict[tuple[int, int], tuple[bool, float]] = {}
 
 
 async def is_staff(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> bool:
     """Configured staff, or an administrator of the moderation group right now (cached briefly)."""
     svc = services(context)
-    if user_id in svc.config.staff_user_ids:
+    if user_id in svc.config.telegram.staff_user_ids:
         return True
-    key = (svc.config.moderation_chat_id, user_id)
-    cached = _staff_cache.get(key)
+    key = (svc.config.telegram.moderation_chat_id, user_id)
+    cached = svc.staff_cache.get(key)
     if cached and cached[1] > time.monotonic():
         return cached[0]
     try:
-        member = await context.bot.get_chat_member(svc.config.moderation_chat_id, user_id)
+        member = await context.bot.get_chat_member(svc.config.telegram.moderation_chat_id, user_id)
         allowed = member.status in STAFF_STATUSES
     except TelegramError as error:
         log.warning("staff check for %s failed: %s", user_id, error)
         return False  # when in doubt, no: a moderation action is never taken on a guess
-    _staff_cache[key] = (allowed, time.monotonic() + svc.config.staff_cache_seconds)
+    svc.staff_cache[key] = (allowed, time.monotonic() + svc.config.moderation.staff_cache_seconds)
     return allowed
 
 
@@ -146,7 +145,7 @@ async def act(
     staff_id, name, now = update.effective_user.id, staff_name(update), svc.now()
 
     def refresh(incident: int) -> list[Outgoing]:
-        return card_refresh(incident, svc.config.moderation_chat_id)
+        return card_refresh(incident, svc.config.telegram.moderation_chat_id)
 
     answer = ""
     if action in (Action.REJECT, Action.MERGE, Action.SPLIT, Action.BACK, Action.REJECT_REPORT) or (
@@ -164,7 +163,7 @@ async def act(
         return
     if action in (Action.VERIFY, Action.REJECT_WITH):
         review = Review.VERIFIED if action is Action.VERIFY else Review.REJECTED
-        undo_s = svc.config.undo_seconds
+        undo_s = svc.config.moderation.undo_seconds
         changed = await svc.store.review_incident(
             incident_id,
             review,
@@ -381,7 +380,7 @@ async def warn_residents(
         svc.now(),
         [
             *warning_messages(state, township, subscribers, svc.config),
-            *card_refresh(incident_id, svc.config.moderation_chat_id),
+            *card_refresh(incident_id, svc.config.telegram.moderation_chat_id),
         ],
     )
     return t.ngettext("Warning sent to {n} person.", "Warning sent to {n} people.", len(subscribers))
@@ -450,7 +449,7 @@ async def staff_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         update.effective_user.id,
         staff_name(update),
         now,
-        now + timedelta(hours=svc.config.question_hours),
+        now + timedelta(hours=svc.config.moderation.question_hours),
         compose=lambda report, purpose: question_message(report, message.text or "", purpose, svc.config),
     )
     t = svc.staff_translator()
@@ -494,8 +493,8 @@ async def relay(
         question_id,
         user.id,
         now,
-        svc.config.answers_per_question,
-        now + timedelta(minutes=svc.config.answer_settle_minutes),
+        svc.config.moderation.answers_per_question,
+        now + timedelta(minutes=svc.config.moderation.answer_settle_minutes),
         compose=lambda incident, code, card: answer_messages(
             incident,
             code,
@@ -642,9 +641,9 @@ async def poster_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     poster = await asyncio.to_thread(
         make_poster,
         place,
-        bot_username=svc.config.bot_username or context.bot.username,
+        bot_username=svc.config.telegram.bot_username or context.bot.username,
         web_url=svc.config.web.public_url or None,
-        hotline=svc.config.hotline or None,
+        hotline=svc.config.safety.hotline or None,
     )
     chat = update.effective_chat
     assert chat is not None
