@@ -64,15 +64,19 @@ def test_bad_config_names_the_setting(tmp_path: Path, text: str, env: dict, name
         load_config(write(tmp_path, text), env)
 
 
-def test_command_line_reports_one_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "[telegram]\n")
-    result = subprocess.run(
+def run_with(path: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot run --config path`, as an operator starts it."""
+    return subprocess.run(
         [sys.executable, "-m", "bot", "run", "--config", str(path)],
         env={"BOT_TOKEN": "1:x", "PATH": ""},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_command_line_reports_one_line(tmp_path: Path) -> None:
+    result = run_with(write(tmp_path, "[telegram]\n"))
     assert result.returncode == 2
     assert (
         result.stderr.strip() == "leopard-watch: configuration error: telegram.moderation_chat_id is required"
@@ -156,14 +160,7 @@ def test_unknown_settings_and_sections_are_refused_with_the_nearest_name(
 
 
 def test_a_misspelt_setting_stops_the_command_line_with_one_line(tmp_path: Path) -> None:
-    path = write(tmp_path, BASE + "[reports]\ndraft_timeout_minute = 45\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--config", str(path)],
-        env={"BOT_TOKEN": "1:x", "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_with(write(tmp_path, BASE + "[reports]\ndraft_timeout_minute = 45\n"))
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "leopard-watch: configuration error: reports.draft_timeout_minute is not a setting "
