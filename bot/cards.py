@@ -17,8 +17,8 @@ from bot.gazetteer import Place
 from bot.geo import AreaCheck
 from bot.i18n import N_, Translator
 from bot.locations import relative_to_places
+from bot.records import Outgoing, ReportRow, SubmittedReport
 from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, display_answer
-from bot.store import Outgoing, ReportRow, SubmittedReport
 from bot.video import format_duration
 
 TEXT_LIMIT = 4096

@@ -32,9 +32,8 @@ from bot.gazetteer import Place
 from bot.geo import haversine_m, obscure
 from bot.i18n import N_, Translator, translator
 from bot.locations import gazetteer, report_township
+from bot.records import CardState, Outgoing, ReportRow, Review
 from bot.report import KIND_LABELS, Kind
-from bot.review import CardState, Review
-from bot.store import Outgoing, ReportRow
 
 
 class Action(StrEnum):

@@ -61,9 +61,9 @@ from bot.cards import (
 from bot.gazetteer import NameMatch
 from bot.i18n import Translator, translator
 from bot.media import PhotoProblemError, delete_files, entry_files, orphaned_tip_copies
+from bot.records import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
-from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.video import format_duration
 from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, WhenVague, check_when, parse_when, quick_choice
