@@ -41,7 +41,8 @@ def test_no_module_level_caches_in_bot_or_handlers() -> None:
 def test_the_check_sees_a_cache() -> None:
     source = (
         "_seen: dict[int, float] = {}\n_tasks: set[asyncio.Task[None]] = set()\n"
-        "_by: Any = defaultdict(list)\nKEEP = {1: 2}\nPUNCTUATION = set('，。')\nDIGITS = dict(zip('12', (1, 2)))\n"
+        "_by: Any = defaultdict(list)\nKEEP = {1: 2}\n"
+        "PUNCTUATION = set('，。')\nDIGITS = dict(zip('12', (1, 2)))\n"
     )
     values = [s.value for s in ast.parse(source).body if isinstance(s, ast.Assign | ast.AnnAssign)]
     assert [empty_container(v) for v in values] == [True, True, True, False, False, False]
