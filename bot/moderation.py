@@ -1,7 +1,8 @@
 """Moderation: what staff can do to an incident, the card they see, and what reporters hear.
 
-Plain Python: the handlers check staff rights and translate button presses into
-`Store.moderate(...)` calls; this module decides what each state looks like. Everything that
+Plain Python: `handlers/staff.py` checks staff rights (`handlers/rights.py`) and turns button presses
+into store calls (`Store.review_incident`, `merge_into`, `split_out`, `assign`, `undo_decision`, …);
+this module decides what each state looks like. Everything that
 goes to a public destination is built by :func:`public_post`, which only ever sees the
 obscured grid cell — the precise point and the reporter never reach it.
 """

@@ -11,7 +11,62 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict
+
+# --- the draft of a report ----------------------------------------------------------------------
+
+#: What the last save of a draft came after (handlers/report.py `_remember`), so that the same
+#: message sent again after a crash or an outage is recognised as a repeat (`resent_answer`).
+#: "from" is a Python keyword, hence the functional form.
+LastAnswer = TypedDict(
+    "LastAnswer",
+    {
+        "boot": str,  # which run of the bot took it
+        "update": int,  # its update_id
+        "print": str | None,  # what was sent, comparable (handlers/report.py `fingerprint`)
+        "at": float,  # when it was taken (time.time())
+        "from": str | None,  # the question it answered ("<step>:<state>")
+        "to": str,  # the question it led to
+    },
+)
+
+
+class Draft(TypedDict):
+    """A report being made: everything asked so far, and marks for the conversation's state.
+
+    It lives in the person's user data under ``"draft"`` (handlers/persistence.py; a poaching tip's
+    only in memory) and is stored as JSON, so every value is JSON: times are ISO strings. The web
+    tip line builds the same draft from its form (bot/web/form.py).
+    """
+
+    id: str  # uuid hex; a report is stored once per draft id (a double tap is harmless)
+    kind: str  # a Kind value
+    language: str  # the reporter's language then: the receipt and later notices follow it
+    # Photos, videos and voice notes in the order sent, each an entry made by bot.media
+    # (`write_photo`, `store_video`, `store_voice`) and read by `StoredPhoto.from_entry`: sha256,
+    # phash, mime_type, width, height, original_path, derived_path, thumbnail_path, facts (what the
+    # file says of itself), file_id, file_unique_id; a clip's media_kind "video", frame_hashes,
+    # duration_s, size_bytes; a voice note's media_kind "voice", duration_s, size_bytes, answer_key.
+    photos: list[dict[str, Any]]
+    photos_done: bool  # the photo step is closed (Done, or No photo)
+    location: dict[str, Any] | None  # `bot.locations.Found.as_dict()`: a point or a named place
+    observed_at: str | None  # when it was seen, ISO with the county's offset
+    # Question key → answer (bot.report.QUESTIONS), plus what a report carries besides the answers:
+    # "spot" (the poster that brought the person), "channel" ("web"), "contact" (a web reporter's
+    # way to be reached), "photo_facts" (an anonymous tip's photos' time and place, as text).
+    answers: dict[str, Any]
+    started_at: str  # ISO
+    updated_at: str  # ISO; the idle sweep pauses a draft that has not changed for a while
+    # Marks for the states the fields alone do not tell apart (handlers/report.py `state_for`):
+    typing_when: NotRequired[bool]  # "Type date and time" was tapped
+    when_day: NotRequired[str]  # a day chosen or said (ISO date); its time is asked
+    when_part: NotRequired[str | None]  # the part of that day ("evening"), when one was said
+    editing: NotRequired[bool]  # "Change something" was tapped: the field list is on screen
+    pending_kind: NotRequired[str]  # "keep or throw away?" is on screen; the kind to start if thrown away
+    paused: NotRequired[bool]  # the idle draft's Continue / Throw away message went out
+    last_answer: NotRequired[LastAnswer]
+    answered_at: NotRequired[str]  # the question the update being handled answers (`resent_answer`)
+
 
 # --- reports and their media ----------------------------------------------------------------------
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import aiosqlite
 
 from bot.dedupe import Candidate, Decision, DedupeRules, Located, MatchReason, Probe, same_report
-from bot.records import IncidentRow, ReportRow, StoredPhoto, SubmittedReport
+from bot.records import Draft, IncidentRow, ReportRow, StoredPhoto, SubmittedReport
 from bot.store.core import StoreCore, _fetch, _first
 from bot.store.matching import (
     _DECISION_SQL,
@@ -196,7 +195,7 @@ async def _earlier_same_report(
 async def _update_earlier(
     conn: aiosqlite.Connection,
     earlier: Candidate,
-    draft: dict[str, Any],
+    draft: Draft,
     photos: Sequence[StoredPhoto],
     now: datetime,
     code: str,

@@ -6,10 +6,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from bot.dedupe import Probe, epoch_seconds
-from bot.records import Compose, Reporter, ReportRow, StoredPhoto, SubmittedReport
+from bot.records import Compose, Draft, Reporter, ReportRow, StoredPhoto, SubmittedReport
 from bot.store.core import _BY_CODE, StoreCore, _fetch, _first, _fresh_code, _one, _reporter_key
 from bot.store.incidents import (
     _earlier_same_report,
@@ -29,7 +28,7 @@ class ReportsMixin(StoreCore):
 
     async def submit_report(
         self,
-        draft: dict[str, Any],
+        draft: Draft,
         reporter: Reporter,
         photos: Sequence[StoredPhoto],
         submitted_at: datetime,
@@ -41,6 +40,7 @@ class ReportsMixin(StoreCore):
         returns the first report and writes nothing.
         """
         location = draft["location"]
+        assert location is not None and draft["observed_at"] is not None, "only a complete draft is submitted"
         async with self.transaction() as conn:
             existing = await _first(
                 conn, "SELECT id, ref_code FROM reports WHERE draft_id = ?", (draft["id"],)
@@ -171,16 +171,17 @@ class ReportsMixin(StoreCore):
             return await _reports(conn, [r["id"] for r in rows])
 
 
-def _probe(draft: dict[str, Any], reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
+def _probe(draft: Draft, reporter: Reporter, photos: Sequence[StoredPhoto]) -> Probe:
     """The report being submitted as the matcher sees it (a named place: latitude/longitude None,
-    matched only by place — see Store._find_named_incident)."""
-    location = draft["location"]
+    matched only by place — see `_find_named_incident` in bot/store/incidents.py)."""
+    location, observed_at = draft["location"], draft["observed_at"]
+    assert location is not None and observed_at is not None, "only a complete draft is submitted"
     return Probe(
         kind=draft["kind"],
         latitude=location["latitude"],
         longitude=location["longitude"],
         accuracy_m=location.get("accuracy_m"),
-        observed_s=epoch_seconds(datetime.fromisoformat(draft["observed_at"])),
+        observed_s=epoch_seconds(datetime.fromisoformat(observed_at)),
         reporter_key=_reporter_key(reporter.user_id, reporter.key),
         sha256s=frozenset(p.sha256 for p in photos if p.is_picture),
         phashes=tuple(
