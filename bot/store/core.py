@@ -2,8 +2,9 @@
 
 One aiosqlite connection is the single writer and separate connections read (Datasette's rule; WAL
 lets readers see the last commit while a write is under way). An asyncio lock keeps one coroutine's
-transaction from interleaving with another's on the writer; reads never wait for it, nor for the
-writer's fsync (`synchronous=FULL`, because a receipt promises the report is on disk).
+transaction from interleaving with another's on the writer; a read takes the writer only while nobody
+holds or awaits it, and otherwise a reader, so it never waits for a write nor for its fsync
+(`synchronous=FULL`, because a receipt promises the report is on disk).
 
 All SQL lives in this package: this module, one module per capability (reports.py, outbox.py, …)
 and the numbered migrations in migrations/ (schema.sql is the schema they make).
