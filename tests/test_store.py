@@ -228,9 +228,19 @@ async def test_named_places_group_by_place_and_time_then_take_the_taught_point(s
     assert json.loads(audit[0]["detail"])["place"] == "140723102220"
 
 
-async def test_reads_do_not_wait_for_a_write_and_see_what_was_committed(store: Store) -> None:
-    """One writer, separate readers (WAL): while a transaction is under way (its lock held, its commit
-    and fsync still to come), a read goes ahead and sees the last commit; once it commits, it is read."""
+async def test_reads_do_not_wait_for_a_write_and_see_what_was_committed(tmp_path: Path) -> None:
+    """One writer, separate readers (WAL): while a durable transaction is under way (its lock held, its
+    commit and fsync still to come), a read goes ahead and sees the last commit; once it commits, it is
+    read."""
+
+    store = await Store.open(tmp_path / "readers.sqlite3", readers=2)
+    try:
+        await reads_beside_a_write(store)
+    finally:
+        await store.close()
+
+
+async def reads_beside_a_write(store: Store) -> None:
     import asyncio
 
     await store.save_user_data(7, json.dumps({"lang": "en", "alerts": ["t1"]}))

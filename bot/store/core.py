@@ -1,10 +1,11 @@
 """The store's core: opening the database, transactions, reads, migrations, backups, integrity.
 
-One aiosqlite connection is the single writer and separate connections read (Datasette's rule; WAL
-lets readers see the last commit while a write is under way). An asyncio lock keeps one coroutine's
-transaction from interleaving with another's on the writer; a read takes the writer only while nobody
-holds or awaits it, and otherwise a reader, so it never waits for a write nor for its fsync
-(`synchronous=FULL`, because a receipt promises the report is on disk).
+One aiosqlite connection is the single writer (Datasette's rule); an asyncio lock keeps one
+coroutine's transaction from interleaving with another's on it. Durable writes are fsynced
+(`synchronous=FULL`, because a receipt promises the report is on disk). Separate read connections
+(WAL lets them see the last commit while a write is under way) can take the reads that come while a
+durable write holds or awaits the writer (`StoreCore.reading`); they are off by default, because
+measured they cost more than the waits they save (see READERS).
 
 All SQL lives in this package: this module, one module per capability (reports.py, outbox.py, …)
 and the numbered migrations in migrations/ (schema.sql is the schema they make).
@@ -40,9 +41,14 @@ def _load_migrations() -> list[str]:
 #: The migrations in order: MIGRATIONS[n - 1] takes a database from user_version n - 1 to n.
 MIGRATIONS: list[str] = _load_migrations()
 
-#: Read connections a store opens (`StoreCore.reading`): reads are short, and a second reader lets one
-#: long read (an export) leave room for the others.
-READERS = 2
+#: Read connections a store opens by default (`StoreCore.reading`). None: measured with
+#: `bench/bench_e2e.py --quick` on this project's 2-core test machine (fsync about 1 ms), reading through
+#: separate connections cost 20-35 % more CPU per update and a lower share of the echo ceiling than
+#: reading on the writer (bot CPU per update 3.62 / 3.33 ms against 3.10 / 2.69 ms; 55 % / 54 % against
+#: 65 % / 78 %): each read on a reader pays two more trips to a database thread (BEGIN, COMMIT) and a
+#: page cache that every write empties, and the bot's reads are short. Where fsync is slow (an SD card,
+#: a network disk), `Store.open(path, readers=2)` keeps reads from waiting behind it.
+READERS = 0
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -70,7 +76,7 @@ class StoreCore:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
-        self._writers = 0  # coroutines holding or waiting for the writer connection (see `reading`)
+        self._fsyncing = 0  # fsynced writes holding or waiting for the writer connection (`reading`)
         self._synchronous = "FULL"  # as `open` sets it; see `_durability`
         # The read connections not in use (`reading`); none until `open` has migrated the database.
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -79,7 +85,7 @@ class StoreCore:
     @classmethod
     async def open(cls, path: Path, *, readers: int = READERS) -> Self:
         """Opens (creating if needed) the database at `path`, applies pending migrations, then opens
-        `readers` read connections."""
+        `readers` read connections (see READERS)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await _connect(path)
         await conn.execute("PRAGMA journal_mode = WAL")
@@ -130,7 +136,7 @@ class StoreCore:
         which takes milliseconds during which every other store call waits. `durable=False`
         (synchronous=NORMAL) survives a crash of the process, not a power cut: for bookkeeping whose
         loss only repeats work (a message marked sent is sent again)."""
-        async with self._locked():
+        async with self._locked(fsync=durable):
             await self._durability("FULL" if durable else "NORMAL", then="BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -142,16 +148,16 @@ class StoreCore:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
         """A connection for a block of reads that sees one consistent state, including everything
-        committed before it started (what this task committed is always seen), and never waits for a
-        write or its fsync.
+        committed before it started (what this task committed is always seen); with readers (see
+        READERS), it never waits behind a durable (fsynced) write.
 
-        While nobody writes, the writer itself (free, so taken at once; a write that comes meanwhile
-        waits for this short block, as it waits for another write). Otherwise a read connection, in a
-        read transaction for the block: one snapshot, taken at its first statement, of what was
-        committed by then (WAL), while the write goes on. The idle path costs one trip to the database
-        thread per statement; a reader costs two more (BEGIN, COMMIT), paid only when it saves a wait.
-        """
-        if not self._writers or not self._reader_count:
+        While such a write holds or awaits the writer, a read connection, in a read transaction for
+        the block: one snapshot, taken at its first statement, of what was committed by then (WAL),
+        while the write and its fsync go on. Otherwise the writer itself, under its lock, behind at
+        most unsynced writes (a statement or two, no fsync): a reader costs two more trips to a
+        database thread per read (BEGIN, COMMIT) and a page cache that every write empties, so it is
+        used only where it saves a wait on the disk."""
+        if not self._fsyncing or not self._reader_count:
             async with self._locked():
                 yield self._conn
             return
@@ -172,14 +178,15 @@ class StoreCore:
             yield self._conn
 
     @asynccontextmanager
-    async def _locked(self) -> AsyncIterator[None]:
-        """The writer connection's lock, counted in `_writers` while held or awaited (`reading` looks)."""
-        self._writers += 1
+    async def _locked(self, *, fsync: bool = False) -> AsyncIterator[None]:
+        """The writer connection's lock; an fsynced write is counted in `_fsyncing` while it holds or
+        awaits it (`reading` looks)."""
+        self._fsyncing += fsync
         try:
             async with self._lock:
                 yield
         finally:
-            self._writers -= 1
+            self._fsyncing -= fsync
 
     async def migrate(self) -> int:
         """Applies numbered migrations past `PRAGMA user_version`; returns the version reached."""
