@@ -484,7 +484,7 @@ def _echo_application(spec: dict[str, Any]) -> Any:
     )
     from telegram.request import HTTPXRequest
 
-    from bot.config import Config
+    from bot.config import TelegramSettings
     from handlers.bot_api_http import AiohttpRequest
     from handlers.ratelimit import PerChatRateLimiter
     from handlers.updates import PerPersonUpdateProcessor
@@ -497,7 +497,7 @@ def _echo_application(spec: dict[str, Any]) -> Any:
         assert update.callback_query is not None
         await update.callback_query.answer()
 
-    running = spec.get("concurrent_updates") or Config.concurrent_updates
+    running = spec.get("concurrent_updates") or TelegramSettings.concurrent_updates
     builder = (
         ApplicationBuilder()
         .token(spec["token"])
@@ -532,28 +532,30 @@ def _apply_experiments(names: list[str], application: Any | None) -> None:
 
 
 async def _child(spec: dict[str, Any]) -> None:
-    from bot.config import Config
+    from bot.config import AbuseSettings, Config, StorageSettings, TelegramSettings
     from handlers.app import build_application, run_bot
 
     if spec.get("experiments"):
         _apply_experiments(spec["experiments"], None)  # class-level patches, before building
     if spec["kind"] == "bot":
-        config = Config(
-            bot_token=spec["token"],
+        telegram = TelegramSettings(
             moderation_chat_id=STAFF_GROUP,
-            database_path=Path(spec["database"]),
-            media_dir=Path(spec["media"]),
             base_url=spec["base_url"],
             base_file_url=spec["base_file_url"],
             staff_user_ids=frozenset({STAFF_ADMIN}),
             outbox_poll_seconds=spec["outbox_poll_seconds"],
-            # The simulated people tap at machine speed (a report's ten taps in well under a
-            # second); the per-person flood guard is for humans.
-            messages_per_minute=1_000_000,
-            pace=_pace(spec),
         )
         if spec.get("concurrent_updates"):
-            config = dataclasses.replace(config, concurrent_updates=spec["concurrent_updates"])
+            telegram = dataclasses.replace(telegram, concurrent_updates=spec["concurrent_updates"])
+        config = Config(
+            bot_token=spec["token"],
+            telegram=telegram,
+            storage=StorageSettings(database=Path(spec["database"]), media_dir=Path(spec["media"])),
+            # The simulated people tap at machine speed (a report's ten taps in well under a
+            # second); the per-person flood guard is for humans.
+            abuse=AbuseSettings(messages_per_minute=1_000_000),
+            pacing=_pace(spec),
+        )
         application = build_application(config)
     else:
         application = _echo_application(spec)
