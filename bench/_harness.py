@@ -52,7 +52,7 @@ REF_CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 class BenchFake(FakeTelegram):
-    """FakeTelegram plus timestamps, counters and pruning for long runs."""
+    """FakeTelegram plus timestamps, counters and pruning for long runs, through the fake's public hooks."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -66,15 +66,15 @@ class BenchFake(FakeTelegram):
         self.group_sends: list[tuple[float, str, int]] = []
         self.group_edits = 0
         self.first_get_updates = asyncio.Event()
+        self.on_bot_message(self._timestamp)
+        self.on_call(self._count)
 
-    def _store_bot_message(self, chat: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        message = super()._store_bot_message(chat, *args, **kwargs)
-        inbox = self.inboxes.get(chat.id)
+    def _timestamp(self, chat_id: int, message: dict[str, Any]) -> None:
+        inbox = self.inboxes.get(chat_id)
         if inbox is not None:
             inbox.add(time.perf_counter(), message)
-        return message
 
-    def _record(self, call: Any, started: float, counted: bool) -> None:
+    def _count(self, call: Any) -> None:
         method = call.method
         self.methods[method] += 1
         if method == "getUpdates":
@@ -106,13 +106,10 @@ class BenchFake(FakeTelegram):
                 self.too_many[cause] += 1
         call.result = None  # nobody reads it; keeps the bounded history small
         call.files = {}
-        super()._record(call, started, counted)
 
     def prune(self) -> None:
         """Forgets delivered updates, answered callback queries and downloaded files."""
-        pending = {u.update_id for u in self._pending}
-        self._all_updates = {k: v for k, v in self._all_updates.items() if k in pending}
-        self._queries = {k: q for k, q in self._queries.items() if not q.answered}
+        self.forget_delivered()
 
 
 def relaxed_limits() -> RateLimits:

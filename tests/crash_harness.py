@@ -159,7 +159,7 @@ class BotProcess:
 
     def _note_confirmed(self) -> None:
         pending = set(self.fake.pending_update_ids)
-        self.at_risk |= {u for u in self.fake._all_updates if u not in pending}
+        self.at_risk |= {u for u in self.fake.all_update_ids if u not in pending}
 
     def kill_now(self) -> None:
         """SIGKILL from synchronous code (a hook inside the fake); :meth:`reap` waits for it."""
@@ -222,21 +222,20 @@ def kill_on(
     save the conversation. `before`, if given, must hold first (the fake holds the answer back until
     it does, e.g. until the bot has confirmed its updates). One-shot: the handler is restored after.
     """
-    original = fake._handlers[method]
 
-    async def hooked(params: dict[str, Any], files: dict[str, Any]) -> Any:
+    async def hooked(params: dict[str, Any], files: dict[str, Any], original: Callable[..., Any]) -> Any:
         result = original(params, files)
         if asyncio.iscoroutine(result):
             result = await result
         if predicate(params):
-            fake._handlers[method] = original
+            restore()
             if before is not None:
                 await wait_until(lambda: before(fake), 10, "the condition before the crash", step=0.01)
             bot.kill_now()
             await bot.reap()  # dead before it can read this answer
         return result
 
-    fake._handlers[method] = hooked
+    restore = fake.intercept(method, hooked)
 
 
 def db_rows(database: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
@@ -439,8 +438,7 @@ class Driver:
     # --- looking at the chat (cheaply: thousands of wake-ups happen while 30 people talk) ---
 
     def messages(self) -> list[dict[str, Any]]:
-        chat = self.fake._chats.get(self.id)
-        key = chat.next_message_id if chat is not None else 0
+        key = self.fake.last_message_id(self.id)
         if key != self._cache_key:
             self._cache_key = key
             self._cache = self.fake.messages_in(self.id)

@@ -282,8 +282,7 @@ class ResendCampaign(Campaign):
         five = self.five
         people = {d.id: d for d in self.resenders}
         # Updates lost: every update from a person of the campaign, stored and done.
-        sent = [u.update_id for u in self.fake._all_updates.values()
-                if _sender(u.data) in people]
+        sent = [u for u in self.fake.all_update_ids if _sender(self.fake.update(u)) in people]
         try:
             rows = {r["update_id"]: r["done_at"] for r in db_rows(db, "SELECT update_id, done_at FROM inbox")}
         except sqlite3.OperationalError:  # a bot without the durable inbox (bench: --baseline)

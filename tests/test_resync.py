@@ -157,7 +157,7 @@ async def test_a_webhook_update_is_stored_before_the_200_and_a_second_delivery_i
         await wait_until(done, 10, "the update marked done in the inbox")
         seen = person._seen()
         # Telegram delivers the same update again (its 200 was lost on the way, say).
-        data = fake._all_updates[update_id].data
+        data = fake.update(update_id)
         async with aiohttp.ClientSession() as session, session.post(
             f"http://127.0.0.1:{port}/telegram/{path}", json=data, headers={SECRET_HEADER: token}
         ) as response:

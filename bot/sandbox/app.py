@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from bot.fake_telegram import FakeTelegram
-from bot.fake_telegram.server import PHOTO_UPLOAD_LIMIT
+from bot.fake_telegram.records import PHOTO_UPLOAD_LIMIT
 from bot.sandbox.render import message_json, reply_keyboard_json
 from bot.sandbox.world import RESIDENT_PHONE, Sandbox, SandboxSettings, county_centre, map_data
 
