@@ -46,7 +46,7 @@ from bot.web.settings import WebSettings
 from handlers import export
 from handlers.common import Services
 from handlers.web import make_web_app
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, Person
 from tests.test_moderation import card_for, press, sighting
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -36,13 +36,13 @@ from bot.report import REF_IN_TEXT
 from bot.store import Store
 from handlers.app import build_application
 from handlers.common import Services
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, RunningBot, make_jpeg, start_bot
-from tests.crash_harness import GENERIC_ERROR, db_problems, db_rows
+from tests.kit import GENERIC_ERROR, HESHUN, STAFF_ADMIN, STAFF_GROUP, Person, db_problems, make_jpeg
+from tests.kit import rows as db_rows
+from tests.kit.app import RunningBot, start_bot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 STRANGER = 9500  # a member of the staff group who is not staff
-HESHUN = (37.3296, 113.5702)
 SECRET = "hostile-secret-0123456789abcdef"
 _ids = itertools.count(60_000)
 
@@ -126,7 +126,7 @@ def no_generic_error(person: Person) -> None:
 
 async def answered(person: Person, act: Callable[[], Any], contains: str | None = None) -> str:
     """The bot's reply to `act` (which must come, and must not be the generic error)."""
-    seen = person._seen()
+    seen = person.seen()
     act()
     message = await person.fake.wait_for_message(person.id, contains=contains, after=seen)
     text = message.get("text") or message.get("caption") or ""
@@ -479,7 +479,7 @@ async def test_forged_buttons(clean: World, name: str) -> None:
     await clean.fake.wait_until_idle()
     assert len(clean.fake.callback_answers()) > answers, "the button press was not answered"
     # The draft is intact: its keyboard still works (and a few are carried on to a stored report).
-    seen = p._seen()
+    seen = p.seen()
     if name in SUBMIT_AFTER:
         clean.fake.press_reply_button(p.id, p.key("Send report") or "")
         wait = 1.5 if name.startswith("report-") else 8  # (those two never come: the bug)

@@ -13,7 +13,7 @@ from telegram.error import RetryAfter
 from bot.fake_telegram import FakeTelegram
 from bot.pacing import ChatPacer, PaceLimits
 from handlers.ratelimit import PerChatRateLimiter, counted
-from tests.conftest import STAFF_GROUP, Person, rows
+from tests.kit import STAFF_GROUP, Person, rows
 
 # Telegram's real private-chat limits and the bot's pacing as shipped (tests/conftest.py).
 pytestmark = pytest.mark.real_limits

@@ -31,7 +31,7 @@ from bot.web import pages
 from bot.web.app import TIPLINE, request_language
 from bot.web.security import RateLimiter, Signer
 from bot.web.settings import WebSettings, web_settings
-from handlers.app import build_application
+from handlers.app import build_application, start_running
 from handlers.common import Services
 from handlers.web import (
     SECRET_HEADER,
@@ -42,10 +42,9 @@ from handlers.web import (
     web_url,
     webhook_secrets,
 )
-from tests.conftest import STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import CODE, STAFF_GROUP, Person, make_jpeg, rows
 
 SECRET = "test-secret-0123456789abcdef"
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 SETTINGS = WebSettings(enabled=True, port=0, reports_per_hour=5, posts_per_hour=50)
 
 
@@ -156,13 +155,7 @@ async def bot_with_web(config: Config, settings: WebSettings = SETTINGS) -> Asyn
     """The real bot (long polling) with the web server beside it, as `--mode polling` runs it."""
     stop = asyncio.Event()
     application = build_application(config)
-    task = asyncio.create_task(run_polling_with_web(application, stop, settings, poll_timeout=1))
-    for _ in range(250):
-        if application.running or task.done():
-            break
-        await asyncio.sleep(0.02)
-    if task.done():
-        task.result()
+    task = await start_running(application, run_polling_with_web(application, stop, settings, poll_timeout=1))
     try:
         yield application
     finally:
