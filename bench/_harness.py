@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import math
 import os
 import random
@@ -207,17 +206,8 @@ class TimedPerson(Person):
 
     def find_button(self, label: str) -> tuple[dict[str, Any], str] | None:
         """The newest inline button with `label` among the bot's last messages, read without copies."""
-        for mid in reversed(self.inbox.ids):
-            message = self.fake.live_message(self.id, mid)
-            if message is None:
-                continue
-            rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-            buttons = [b for row in rows for b in row]
-            for exact in (True, False):
-                for b in buttons:
-                    if (b["text"] == label) if exact else (label in b["text"]):
-                        return message, b["callback_data"]
-        return None
+        live = (self.fake.live_message(self.id, mid) for mid in reversed(self.inbox.ids))
+        return self.button_in(live, label)
 
     def tidy(self) -> None:
         self.fake.forget_messages(self.id, keep=30)  # the bot never edits older ones here
@@ -503,9 +493,10 @@ async def _echo(spec: dict[str, Any]) -> None:
 
 
 def echo_main(spec_path: str) -> None:
-    # Logging as the bot's child had it: INFO, httpx at WARNING; to the log file the parent gave us.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Logging as the bot has it (bot/cli.py): the project's loggers at INFO, libraries at WARNING.
+    from bot.logs import configure_logging
+
+    configure_logging("INFO")
     asyncio.run(_echo(json.loads(Path(spec_path).read_text(encoding="utf-8"))))
 
 

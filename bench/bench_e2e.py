@@ -1,6 +1,6 @@
 """End-to-end benchmark (issue 12; a script, not a test): ``python bench/bench_e2e.py [--quick]``.
 
-The real Application (``handlers.app.build_application`` + ``run_bot``, long polling) runs in a
+The real bot (``python -m bot run --config FILE``, long polling) runs in a
 **child process** against the project's fake Bot API (``bot.fake_telegram.FakeTelegram``) served over
 HTTP on 127.0.0.1 by this process, which also plays the people. The same fake, the same PTB
 settings and the same drivers then run a trivial PTB echo application: the framework's own ceiling
@@ -29,8 +29,9 @@ Fairness: the fake's flood limits are OFF (``RateLimits(enabled=False)``) for th
 and its per-result self-check is off; PTB's AIORateLimiter is OFF on both applications for the
 headline figures (with it, both are capped by Telegram's 30 messages/s rather than by the code). The
 ``--limiter`` run repeats a shorter measurement with AIORateLimiter(max_retries=2) ON on both (info).
-Both applications handle updates through handlers.updates.PerPersonUpdateProcessor and log at INFO
-like production. The bot runs with its ``concurrent_updates`` (``--concurrent-updates``). The echo is
+Both applications handle updates through handlers.updates.PerPersonUpdateProcessor and log like
+production (bot/logs.py: the project's loggers at INFO, libraries at WARNING). The bot runs with its
+``concurrent_updates`` (``--concurrent-updates``). The echo is
 the ceiling, so it runs at its fastest: PTB's one-at-a-time default, 4 at once or the bot's number,
 whichever is fastest here by two interleaved runs each before the rounds (``--echo-concurrent-updates``
 fixes it). The echo sends through PTB's own HTTPXRequest; ``--echo-transport aiohttp`` gives it the

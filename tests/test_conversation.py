@@ -13,19 +13,7 @@ import pytest
 
 from bot.fake_telegram import FakeTelegram
 from handlers import report as report_handlers
-from tests.kit import CODE, HESHUN, STAFF_GROUP, Person, make_jpeg, report_sighting, rows
-
-
-async def staff_card(fake: FakeTelegram, code: str) -> dict:
-    """The card's text message (the album caption also carries the code)."""
-    await fake.wait_for_call(
-        "sendMessage",
-        timeout=20,
-        predicate=lambda c: (
-            str(c.params.get("chat_id")) == str(STAFF_GROUP) and code in str(c.params.get("text"))
-        ),
-    )
-    return next(m for m in fake.messages_in(STAFF_GROUP) if code in (m.get("text") or ""))
+from tests.kit import CODE, HESHUN, STAFF_GROUP, Person, make_jpeg, report_sighting, rows, staff_card
 
 
 async def test_sighting_end_to_end(fake: FakeTelegram, running, config) -> None:

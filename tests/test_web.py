@@ -42,7 +42,8 @@ from handlers.web import (
     web_url,
     webhook_secrets,
 )
-from tests.kit import CODE, STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import CODE, Person, make_jpeg, rows
+from tests.kit import staff_card as kit_staff_card
 
 SECRET = "test-secret-0123456789abcdef"
 SETTINGS = WebSettings(enabled=True, port=0, reports_per_hour=5, posts_per_hour=50)
@@ -164,14 +165,8 @@ async def bot_with_web(config: Config, settings: WebSettings = SETTINGS) -> Asyn
 
 
 async def staff_card(fake: FakeTelegram, code: str) -> str:
-    await fake.wait_for_call(
-        "sendMessage",
-        timeout=20,
-        predicate=lambda c: (
-            str(c.params.get("chat_id")) == str(STAFF_GROUP) and code in str(c.params.get("text"))
-        ),
-    )
-    return next(m["text"] for m in fake.messages_in(STAFF_GROUP) if code in (m.get("text") or ""))
+    """The text of the staff card naming `code` (the kit's staff_card)."""
+    return str((await kit_staff_card(fake, code))["text"])
 
 
 # --- pure parts --------------------------------------------------------------------------------

@@ -267,7 +267,7 @@ class _Chats(_Files):
     def _scope_key(self, scope: Any) -> str:
         if not isinstance(scope, dict) or "type" not in scope:
             raise ApiError.bad("can't parse BotCommandScope JSON object")
-        kind = scope["type"]
+        kind = str(scope["type"])
         if kind in ("default", "all_private_chats", "all_group_chats", "all_chat_administrators"):
             return kind
         if kind in ("chat", "chat_administrators", "chat_member"):

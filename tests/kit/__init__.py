@@ -32,6 +32,7 @@ from tests.kit.world import (
     make_jpeg,
     pending_outbox,
     rows,
+    staff_card,
     start_fake,
     wait_until,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "report_sighting",
     "rows",
     "sighting",
+    "staff_card",
     "start_fake",
     "wait_until",
     "write_config",

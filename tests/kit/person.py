@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.fake_telegram import FakeTelegram
@@ -61,7 +61,17 @@ class Person:
     def find_button(self, label: str) -> tuple[dict[str, Any], str] | None:
         """The newest bot message with an inline button labelled `label` (exactly, else containing
         it) and that button's callback data; None when there is none."""
-        for message in reversed(self.fake.messages_in(self.id)):  # fresh: buttons are edited away
+        # fresh: buttons are edited away
+        return self.button_in(reversed(self.fake.messages_in(self.id)), label)
+
+    @staticmethod
+    def button_in(
+        newest_first: Iterable[dict[str, Any] | None], label: str
+    ) -> tuple[dict[str, Any], str] | None:
+        """The first of the messages with an inline button `label` (exactly, else containing it)."""
+        for message in newest_first:
+            if message is None:
+                continue
             rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
             buttons = [b for row in rows for b in row]
             for exact in (True, False):

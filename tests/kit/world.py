@@ -48,6 +48,18 @@ async def start_fake(fake: Fake) -> Fake:
     return fake
 
 
+async def staff_card(fake: FakeTelegram, code: str) -> dict[str, Any]:
+    """The staff card's text message naming `code` (an album's caption names it too), once sent."""
+    await fake.wait_for_call(
+        "sendMessage",
+        timeout=20,
+        predicate=lambda c: (
+            str(c.params.get("chat_id")) == str(STAFF_GROUP) and code in str(c.params.get("text"))
+        ),
+    )
+    return next(m for m in fake.messages_in(STAFF_GROUP) if code in (m.get("text") or ""))
+
+
 def make_jpeg(width: int = 800, height: int = 600, seed: int = 1, **save: Any) -> bytes:
     """A real JPEG with structure (so perceptual hashes differ between seeds)."""
     rnd = random.Random(seed)
