@@ -1,4 +1,5 @@
-"""Place names for Heshun: lookup by Chinese/pinyin/English name, nearest place, and importers.
+"""Place names for Heshun: lookup by Chinese/pinyin/English name, nearest place ("≈ 2.3 km NE of 义兴镇"),
+and importers.
 
 The bundled ``bot/data/gazetteer.csv`` holds the county seat and the current townships.  Coordinates are
 only given where a public source was found, rounded to 0.01° and marked ``approximate``; entries without
@@ -28,7 +29,7 @@ from typing import Any, TextIO
 import zhconv
 from pypinyin import Style, lazy_pinyin
 
-from bot.geo import distance_m, haversine_m
+from bot.geo import bearing_deg, compass_point, distance_m, haversine_m
 
 __all__ = [
     "CSV_FIELDS",
@@ -37,7 +38,9 @@ __all__ = [
     "Gazetteer",
     "NameMatch",
     "Place",
+    "RelativePlace",
     "TOWNSHIP_KINDS",
+    "describe_relative",
     "import_geonames",
     "import_main",
     "import_osm_geojson",
@@ -447,6 +450,56 @@ class NameMatch:
 
     places: tuple[Place, ...]
     exact: bool
+
+
+# --------------------------------------------------------------------------------------------------
+# "≈ 2.3 km NE of 义兴镇"
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RelativePlace:
+    """The parts of "≈ 2.3 km NE of 义兴镇"; the caller formats and localizes them.
+
+    ``bearing`` is the compass code *from the place to the point*.  When the point is within
+    ``near_m`` of the place, ``is_near`` is True and the caller should say "near 义兴镇" instead,
+    because a bearing over a few hundred metres from an approximate place is noise.
+    """
+
+    distance_m: float
+    bearing: str
+    bearing_deg: float
+    place: Place
+    is_near: bool = False
+
+
+def describe_relative(
+    lat: float,
+    lon: float,
+    gazetteer: Gazetteer,
+    *,
+    max_km: float = 30.0,
+    near_m: float = 500.0,
+    kinds: Sequence[str] | None = None,
+    points: int = 8,
+) -> RelativePlace | None:
+    """Nearest located gazetteer place within ``max_km``, with distance and compass bearing.
+
+    Returns None when nothing is close enough (the caller then shows raw coordinates).
+    """
+    found = gazetteer.nearest(lat, lon, max_km=max_km, kinds=kinds)
+    if found is None:
+        return None
+    place, dist = found
+    assert place.latitude is not None and place.longitude is not None
+    brg = bearing_deg((place.latitude, place.longitude), (lat, lon))
+    return RelativePlace(
+        distance_m=dist,
+        bearing=compass_point(brg, points),
+        bearing_deg=brg,
+        place=place,
+        is_near=dist < near_m,
+    )
 
 
 def _replace_point(place: Place, lat: float, lon: float) -> Place:

@@ -1,4 +1,6 @@
-"""Points, distances, bearings, the county service area, obscuring, and "≈ 2.3 km NE of 义兴镇".
+"""Points, distances, bearings, the county service area and obscuring.
+
+"≈ 2.3 km NE of 义兴镇" needs a place list, so it lives with the places (`bot.gazetteer.describe_relative`).
 
 Plain Python (no Telegram imports) so every piece can be unit- and property-tested.
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import shapely
 from geopy.distance import geodesic
@@ -35,9 +37,6 @@ from shapely.validation import make_valid
 
 from bot.i18n import N_
 
-if TYPE_CHECKING:  # pragma: no cover - import only for type checkers (avoids an import cycle)
-    from bot.gazetteer import Gazetteer, Place
-
 __all__ = [
     "CHINA_BBOX",
     "DEFAULT_MARGIN_M",
@@ -48,14 +47,12 @@ __all__ = [
     "LOCATION_SOURCES",
     "Location",
     "ObscuredLocation",
-    "RelativePlace",
     "ServiceArea",
     "bearing_deg",
     "check_plausible",
     "compass_point",
     "county_at",
     "jinzhong_counties",
-    "describe_relative",
     "distance_m",
     "haversine_m",
     "obscure",
@@ -554,56 +551,6 @@ def obscure(lat: float, lon: float, cell_deg: float = 0.2) -> ObscuredLocation:
         center_lat=float(south + half),
         center_lon=float(west + half),
         label=label,
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# "≈ 2.3 km NE of 义兴镇"
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RelativePlace:
-    """The parts of "≈ 2.3 km NE of 义兴镇"; the caller formats and localizes them.
-
-    ``bearing`` is the compass code *from the place to the point*.  When the point is within
-    ``near_m`` of the place, ``is_near`` is True and the caller should say "near 义兴镇" instead,
-    because a bearing over a few hundred metres from an approximate place is noise.
-    """
-
-    distance_m: float
-    bearing: str
-    bearing_deg: float
-    place: Place
-    is_near: bool = False
-
-
-def describe_relative(
-    lat: float,
-    lon: float,
-    gazetteer: Gazetteer,
-    *,
-    max_km: float = 30.0,
-    near_m: float = 500.0,
-    kinds: Sequence[str] | None = None,
-    points: int = 8,
-) -> RelativePlace | None:
-    """Nearest located gazetteer place within ``max_km``, with distance and compass bearing.
-
-    Returns None when nothing is close enough (the caller then shows raw coordinates).
-    """
-    found = gazetteer.nearest(lat, lon, max_km=max_km, kinds=kinds)
-    if found is None:
-        return None
-    place, dist = found
-    assert place.latitude is not None and place.longitude is not None
-    brg = bearing_deg((place.latitude, place.longitude), (lat, lon))
-    return RelativePlace(
-        distance_m=dist,
-        bearing=compass_point(brg, points),
-        bearing_deg=brg,
-        place=place,
-        is_near=dist < near_m,
     )
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import coords, geo
-from bot.gazetteer import TOWNSHIP_KINDS, Gazetteer, NameMatch, Place
+from bot.gazetteer import TOWNSHIP_KINDS, Gazetteer, NameMatch, Place, RelativePlace, describe_relative
 from bot.i18n import N_
 from bot.when import WhenError, check_when
 
@@ -236,6 +236,6 @@ def photo_time(facts: dict[str, Any], *, now: datetime, tz: ZoneInfo, max_age: t
         return None
 
 
-def relative_to_places(latitude: float, longitude: float) -> geo.RelativePlace | None:
+def relative_to_places(latitude: float, longitude: float) -> RelativePlace | None:
     """The nearest located place and the direction from it, for "≈ 2.3 km NE of 义兴镇"."""
-    return geo.describe_relative(latitude, longitude, gazetteer())
+    return describe_relative(latitude, longitude, gazetteer())

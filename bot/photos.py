@@ -531,7 +531,7 @@ def _dct_matrix(n: int) -> np.ndarray:
     """Orthonormal DCT-II matrix (float32): ``C @ x`` transforms the columns of ``x``."""
     k = np.arange(n, dtype=np.float32)[:, None]
     i = np.arange(n, dtype=np.float32)[None, :]
-    matrix = np.sqrt(np.float32(2.0 / n)) * np.cos(np.float32(np.pi) * (2 * i + 1) * k / (2 * n))
+    matrix: np.ndarray = np.sqrt(np.float32(2.0 / n)) * np.cos(np.float32(np.pi) * (2 * i + 1) * k / (2 * n))
     matrix[0, :] /= np.sqrt(np.float32(2.0))
     return matrix.astype(np.float32)
 

@@ -255,7 +255,7 @@ def _duration(container: Any, stream: Any) -> float:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     if container.duration:
-        return container.duration / av.time_base
+        return float(container.duration / av.time_base)
     return 0.0  # unknown (a raw stream): the frames decide
 
 
@@ -266,7 +266,7 @@ def _rotated(frame: Any) -> Image.Image:
     small = frame.reformat(
         width=max(2, round(width * scale)), height=max(2, round(height * scale)), format="rgb24"
     )
-    image = small.to_image()
+    image: Image.Image = small.to_image()
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     # The display matrix turns counter-clockwise; PIL's rotate too (expand keeps the whole picture).
     return image.rotate(rotation, expand=True) if rotation else image

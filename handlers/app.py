@@ -35,6 +35,7 @@ from bot.i18n import N_, translator
 from bot.link import TelegramLink, retry_delays
 from bot.logs import environment_secrets, redact
 from handlers import compensation, export, menu, places, privacy, staff
+from handlers.bot_api_http import InstrumentedRequest
 from handlers.common import SERVICES_KEY, Services, reply, services, tr
 from handlers.inbox import attach_inbox, inbox_key, inbox_of, run_polling
 from handlers.outbox import OutboxSender
@@ -48,7 +49,6 @@ from handlers.report import (
     state_for,
 )
 from handlers.updates import PerPersonUpdateProcessor
-from handlers.web import InstrumentedRequest
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,9 @@ transport failure as :class:`~telegram.error.NetworkError`. Like HTTPX, it takes
 China reaches Telegram only through one): ``http://`` is an HTTP CONNECT proxy, ``socks5://`` (or
 ``socks5h://``, ``socks4://``) a SOCKS proxy through aiohttp-socks, which lets the proxy look up
 Telegram's address (a local DNS answer for api.telegram.org may be poisoned).
+
+:class:`InstrumentedRequest` is the transport the bot is built with: it also tells the metrics about
+each failed call and `bot.link.TelegramLink` whether Telegram answers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import ssl
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -30,6 +34,8 @@ import python_socks
 from aiohttp_socks import ProxyConnector
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot.link import TelegramLink
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -46,6 +52,9 @@ def _total(*parts: float | None) -> float | None:
 
 # aiohttp-socks raises its own classes, python-socks' may still come through.
 PROXY_TIMEOUTS = (aiohttp_socks.ProxyTimeoutError, python_socks.ProxyTimeoutError)
+CONNECT_TIMEOUTS = (aiohttp.ConnectionTimeoutError, *PROXY_TIMEOUTS)
+# What the Bot API answers for a token it does not know (PTB raises InvalidToken for both).
+TOKEN_REFUSED = frozenset({401, 404})
 PROXY_ERRORS = (
     aiohttp_socks.ProxyError,
     aiohttp_socks.ProxyConnectionError,
@@ -205,3 +214,62 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
         except PROXY_ERRORS as err:
             raise NetworkError(f"SOCKS proxy: {err}") from err
+
+
+# --- Bot API errors by code, and Telegram's reachability ----------------------------------------------------
+
+
+class InstrumentedRequest(AiohttpRequest):
+    """The bot's Bot API requests (:class:`AiohttpRequest`); every failed call is reported to
+    `observer` by status code.
+
+    Counted here rather than in the error handler because most Bot API errors never reach it: the
+    outbox sender catches them all (retry, back-off, give up) and the rate limiter retries 429s.
+    """
+
+    __slots__ = ("link", "observer")
+
+    def __init__(self, *args: Any, link: TelegramLink | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.observer: Callable[[str], None] | None = None
+        # Told about every answer and every failure to get one: the one place that sees them all
+        # (start-up, polling, the outbox, handlers), so /healthz and the log follow Telegram's state.
+        self.link = link
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+            )
+        except TimedOut as error:
+            self._observe("timeout")
+            # No connection in time is a blocked or dead route; a slow answer on one that works is not.
+            if self.link is not None and isinstance(error.__cause__, CONNECT_TIMEOUTS):
+                self.link.unreachable(f"no connection within the time limit ({error.__cause__})")
+            raise
+        except NetworkError as error:
+            self._observe("network")
+            if self.link is not None:
+                self.link.unreachable(error.message)
+            raise
+        if self.link is not None:
+            if code in TOKEN_REFUSED and method == "POST":  # a Bot API method, not a file download
+                self.link.refused(f"HTTP {code} for {method} {url.rsplit('/', 1)[-1]}")
+            else:
+                self.link.reached()
+        if code >= 400:
+            self._observe(str(code))
+        return code, payload
+
+    def _observe(self, code: str) -> None:
+        if self.observer is not None:
+            self.observer(code)

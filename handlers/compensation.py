@@ -10,7 +10,7 @@ edits a card once and a Telegram outage only delays it.
 
 Buttons carry ``c:<token>``; the token names a row of ``case_actions`` (the case, the action, its
 argument) and must sit on that case's card. Commands are accepted in the compensation chat and in
-the moderation group, from staff only (``handlers.staff.staff_only``)::
+the moderation group, from staff only (``handlers.rights.staff_only``)::
 
     /survey C12 2025-10-09 Officer Li     /surveyed C12 2 3000 yes two sheep killed at the pen
     /approve C12 [3000]    /deny C12 reserve|not_leopard|late|no_evidence|free text
@@ -83,7 +83,7 @@ from bot.i18n import N_, Translator
 from bot.report import parse_reference_code
 from bot.store import Outgoing, Store
 from handlers.common import Services, reply, services
-from handlers.staff import staff_name, staff_only
+from handlers.rights import staff_name, staff_only
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot.export import Format, Level, build_export, parse_since
 from handlers.common import reply, services
-from handlers.staff import refuse, staff_only
+from handlers.rights import refuse, staff_only
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from bot.store import Store
 UserData = dict[str, Any]
 # A conversation's state for a person, from their user data (None: not in the conversation).
 StateFromData = Callable[[Mapping[str, Any]], object | None]
-DRAFT = "draft"
+DRAFT = "draft"  # the key of a person's report draft in their user data
 LANGUAGE_CHOSEN = "lang_chosen"  # set by /language: the language is the person's choice, worth keeping
 
 

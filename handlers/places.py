@@ -21,6 +21,7 @@ from bot.cards import card_refresh, format_coordinates, place_label
 from bot.gazetteer import Place
 from bot.i18n import Translator
 from handlers.common import Services, reply, services
+from handlers.rights import staff_name, staff_only
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,6 @@ def named_place_of(state_reports: tuple[object, ...]) -> Place | None:
 
 async def place_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/place NAME: asks for a pin for that village, township seat or scenic spot."""
-    from handlers.staff import staff_only
-
     if not await staff_only(update, context):
         return
     t = services(context).staff_translator()
@@ -92,8 +91,6 @@ async def place_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def places_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/places: which places have a point, who set it and when."""
-    from handlers.staff import staff_only
-
     if not await staff_only(update, context):
         return
     svc = services(context)
@@ -153,8 +150,6 @@ async def _target(svc: Services, message: Message, bot_id: int) -> tuple[Place |
 
 async def place_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A staff reply with a pin or coordinates to a place prompt or a named-place card: sets the point."""
-    from handlers.staff import staff_name, staff_only
-
     message = update.effective_message
     if message is None or update.effective_user is None:
         return

@@ -39,7 +39,8 @@ from bot.media import delete_files, entry_files
 from bot.report import REF_IN_TEXT, parse_reference_code
 from bot.store import Store
 from handlers.common import Services, inline_keyboard, reply, services, tr
-from handlers.staff import is_staff, staff_name, staff_only
+from handlers.persistence import DRAFT
+from handlers.rights import is_staff, staff_name, staff_only
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +252,6 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if action != "yes":
         await reply(update, html.escape(t.gettext("Nothing was deleted.")))
         raise ApplicationHandlerStop
-    from handlers.report import DRAFT  # here: handlers/report.py imports this module
-
     svc = services(context)
     draft = (context.user_data or {}).get(DRAFT)
     draft_files = entry_files(draft.get("photos", []) if isinstance(draft, dict) else [])

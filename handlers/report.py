@@ -58,6 +58,7 @@ from bot.cards import (
     point_outside_text,
     report_messages,
 )
+from bot.gazetteer import NameMatch
 from bot.i18n import Translator, translator
 from bot.media import PhotoProblemError, delete_files, entry_files, orphaned_tip_copies
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
@@ -68,7 +69,7 @@ from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, WhenVague, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply_or_queue, services, tr, user_language
 from handlers.menu import choose_language, show_menu
-from handlers.persistence import is_tip_draft, save_person, save_user_data
+from handlers.persistence import DRAFT, is_tip_draft, save_person, save_user_data
 from handlers.photos import clip_of, save_photo, save_video, save_voice, spoken_of
 from handlers.privacy import (
     anonymous_key,
@@ -83,7 +84,6 @@ log = logging.getLogger(__name__)
 PHOTOS, LOCATION, WHEN, WHEN_TIME, QUESTION, REVIEW, EDIT, CONFIRM_DISCARD = range(8)
 END = ConversationHandler.END
 CONVERSATION_NAME = "report"
-DRAFT = "draft"
 # Marks in the draft for the states its fields alone do not tell apart.
 TYPING_WHEN = "typing_when"  # "Type date and time" was tapped
 WHEN_DAY, WHEN_PART = "when_day", "when_part"  # a day (and part of it) chosen or said; its time is asked
@@ -786,7 +786,7 @@ async def receive_location_text(update: Update, context: ContextTypes.DEFAULT_TY
         found = locations.from_text(message.text)
     except locations.LocationError as problem:
         return await show_current(update, context, html.escape(t.gettext(problem.message, **problem.params)))
-    if isinstance(found, locations.NameMatch):
+    if isinstance(found, NameMatch):
         draft = _draft(context)
         rows = [[(place_choice_label(p, t), _data(draft, f"loc:place:{p.id}"))] for p in found.places]
         text = html.escape(

@@ -1,7 +1,6 @@
 """The moderation group: card buttons, questions to reporters, and /pending, /stats, /find.
 
-Only staff act: the configured ids, or current administrators of the moderation group (asked
-with getChatMember and remembered briefly). Callback data is an opaque token naming a row of
+Only staff act (:mod:`handlers.rights`). Callback data is an opaque token naming a row of
 `card_actions`; the incident it acts on comes from the database and must match the card the
 button sits on, so a forged or stale button is answered and ignored. The store changes state
 with a conditional UPDATE, so of two staff pressing at once the first wins and the second is
@@ -14,7 +13,6 @@ import asyncio
 import contextlib
 import html
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -47,66 +45,9 @@ from bot.store import Outgoing, ReportRow
 from handlers.common import Services, reply, services
 from handlers.outbox import card_markup
 from handlers.places import ask_for_point, named_place_of
+from handlers.rights import staff_name, staff_only
 
 log = logging.getLogger(__name__)
-
-STAFF_STATUSES = ("creator", "administrator")
-_staff_cache: dict[tuple[int, int], tuple[bool, float]] = {}
-
-
-async def is_staff(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> bool:
-    """Configured staff, or an administrator of the moderation group right now (cached briefly)."""
-    svc = services(context)
-    if user_id in svc.config.staff_user_ids:
-        return True
-    key = (svc.config.moderation_chat_id, user_id)
-    cached = _staff_cache.get(key)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
-    try:
-        member = await context.bot.get_chat_member(svc.config.moderation_chat_id, user_id)
-        allowed = member.status in STAFF_STATUSES
-    except TelegramError as error:
-        log.warning("staff check for %s failed: %s", user_id, error)
-        return False  # when in doubt, no: a moderation action is never taken on a guess
-    _staff_cache[key] = (allowed, time.monotonic() + svc.config.staff_cache_seconds)
-    return allowed
-
-
-def staff_name(update: Update) -> str:
-    user = update.effective_user
-    return user.full_name if user else "?"
-
-
-async def staff_only(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str | None = None) -> bool:
-    """True for staff. Anyone else is told "Staff only." and the attempt is logged and recorded, as
-    `what` (default: the text of their command)."""
-    user = update.effective_user
-    if user is not None and await is_staff(context, user.id):
-        return True
-    if what is None:
-        what = (update.effective_message.text or "") if update.effective_message else ""
-    await refuse(update, context, what)
-    return False
-
-
-async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -> None:
-    """Answers "Staff only." and logs and records the attempt (`what`) in the audit log."""
-    user = update.effective_user
-    log.warning("non-staff %s tried %s", user.id if user else None, what)
-    svc = services(context)
-    await svc.store.record(
-        None, user.id if user else None, staff_name(update), "denied", what[:200], svc.now()
-    )
-    t = svc.staff_translator()
-    if update.callback_query is not None:
-        await update.callback_query.answer(t.gettext("Staff only."), show_alert=True)
-    elif user is not None:
-        # Privately, never in the group: each answer there would spend its 20-a-minute budget. A
-        # person who never started the bot cannot be written to, and needs no answer.
-        with contextlib.suppress(TelegramError):
-            await context.bot.send_message(user.id, html.escape(t.gettext("Staff only.")), parse_mode="HTML")
-
 
 async def card_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button on an incident card: checks rights and the card, then acts."""

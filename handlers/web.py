@@ -8,7 +8,8 @@
   update in the durable inbox (handlers/inbox.py) before it answers 200 and queues it — PTB's own
   tornado webhook server is not used.
 - :func:`register_metrics` — update counts and handler latency via TypeHandlers in groups
-  -100 and 99, and Bot API errors by code through :class:`InstrumentedRequest`.
+  -100 and 99, and Bot API errors by code through
+  :class:`~handlers.bot_api_http.InstrumentedRequest`.
 - :func:`attach_web`, :func:`run_webhook`, :func:`run_polling_with_web` — start and stop the
   web server with the bot (post_init / post_shutdown), mirroring `handlers.app.run_bot`.
 """
@@ -25,20 +26,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from telegram import Update
-from telegram.error import NetworkError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram.request import BaseRequest, RequestData
 
 from bot.config import ConfigError
-from bot.link import TelegramLink
 from bot.web.app import TIPLINE, make_tipline_app
 from bot.web.metrics import Metrics
 from bot.web.security import Signer
 from bot.web.settings import WebSettings
-from handlers.bot_api_http import PROXY_TIMEOUTS, AiohttpRequest
+from handlers.app import OFFLINE_PARTS, open_services, run_application, run_bot
+from handlers.bot_api_http import InstrumentedRequest
 from handlers.common import Services
 from handlers.inbox import inbox_of
 
@@ -51,70 +49,8 @@ WEB_ATTACHED_KEY = "web_attached"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PREFIX = "/telegram/"
 TIMING_GROUP, OBSERVE_GROUP = -100, 99
-# What the Bot API answers for a token it does not know (PTB raises InvalidToken for both).
-TOKEN_REFUSED = frozenset({401, 404})
-CONNECT_TIMEOUTS = (aiohttp.ConnectionTimeoutError, *PROXY_TIMEOUTS)
 APPLICATION = web.AppKey("application", Application)
 WEBHOOK_SECRETS = web.AppKey("webhook_secrets", tuple)
-
-
-# --- Bot API errors by code --------------------------------------------------------------------
-
-
-class InstrumentedRequest(AiohttpRequest):
-    """The bot's Bot API requests (:class:`AiohttpRequest`); every failed call is reported to
-    `observer` by status code.
-
-    Counted here rather than in the error handler because most Bot API errors never reach it: the
-    outbox sender catches them all (retry, back-off, give up) and the rate limiter retries 429s.
-    """
-
-    __slots__ = ("link", "observer")
-
-    def __init__(self, *args: Any, link: TelegramLink | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.observer: Callable[[str], None] | None = None
-        # Told about every answer and every failure to get one: the one place that sees them all
-        # (start-up, polling, the outbox, handlers), so /healthz and the log follow Telegram's state.
-        self.link = link
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        try:
-            code, payload = await super().do_request(
-                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-            )
-        except TimedOut as error:
-            self._observe("timeout")
-            # No connection in time is a blocked or dead route; a slow answer on one that works is not.
-            if self.link is not None and isinstance(error.__cause__, CONNECT_TIMEOUTS):
-                self.link.unreachable(f"no connection within the time limit ({error.__cause__})")
-            raise
-        except NetworkError as error:
-            self._observe("network")
-            if self.link is not None:
-                self.link.unreachable(error.message)
-            raise
-        if self.link is not None:
-            if code in TOKEN_REFUSED and method == "POST":  # a Bot API method, not a file download
-                self.link.refused(f"HTTP {code} for {method} {url.rsplit('/', 1)[-1]}")
-            else:
-                self.link.reached()
-        if code >= 400:
-            self._observe(str(code))
-        return code, payload
-
-    def _observe(self, code: str) -> None:
-        if self.observer is not None:
-            self.observer(code)
 
 
 # --- update metrics ----------------------------------------------------------------------------
@@ -234,8 +170,6 @@ def attach_web(application: AnyApplication, settings: WebSettings) -> None:
     """Starts the web server as soon as the database is open, before Telegram is tried (the tip line,
     /healthz and the exports do not need it), and stops it before the bot's post_shutdown (which
     closes the database). Attaching twice changes nothing."""
-    from handlers.app import OFFLINE_PARTS, open_services  # here: handlers.app imports this module
-
     if application.bot_data.get(WEB_ATTACHED_KEY):
         return
     application.bot_data[WEB_ATTACHED_KEY] = True
@@ -273,8 +207,6 @@ async def run_polling_with_web(
     application: AnyApplication, stop: asyncio.Event, settings: WebSettings, **polling: Any
 ) -> None:
     """`handlers.app.run_bot` (long polling) with the web server beside it."""
-    from handlers.app import run_bot  # here, so handlers.app may import InstrumentedRequest from us
-
     attach_web(application, settings)
     await run_bot(application, stop, **polling)
 
@@ -296,8 +228,6 @@ async def run_webhook(
     answers. The webhook is left registered on exit: Telegram keeps the updates until the bot is
     back (a route answering 503 while stopping or not yet started makes it retry).
     """
-    from handlers.app import run_application
-
     settings = replace(
         settings or WebSettings(enabled=True),
         listen=listen,
@@ -346,6 +276,4 @@ def runner_for(mode: str, config_secret: str, settings: WebSettings) -> Runner:
         return webhook
     if settings.enabled:
         return lambda application, stop: run_polling_with_web(application, stop, settings)
-    from handlers.app import run_bot
-
     return run_bot

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.gazetteer import Gazetteer, Place
+from bot.gazetteer import Gazetteer, Place, describe_relative
 from bot.geo import (
     MSG_LAT_RANGE,
     MSG_LON_RANGE,
@@ -21,7 +21,6 @@ from bot.geo import (
     bearing_deg,
     check_plausible,
     compass_point,
-    describe_relative,
     distance_m,
     haversine_m,
     obscure,

@@ -17,7 +17,7 @@ from telegram.error import NetworkError
 
 from bot.fake_telegram import FakeTelegram
 from bot.link import LinkState, TelegramLink
-from handlers.web import InstrumentedRequest
+from handlers.bot_api_http import InstrumentedRequest
 from tests.kit import make_jpeg
 from tests.proxies import HttpConnectProxy, Socks5Proxy, TlsFront
 

@@ -32,10 +32,10 @@ from bot.web.app import TIPLINE, request_language
 from bot.web.security import RateLimiter, Signer
 from bot.web.settings import WebSettings, web_settings
 from handlers.app import build_application, start_running
+from handlers.bot_api_http import InstrumentedRequest
 from handlers.common import Services
 from handlers.web import (
     SECRET_HEADER,
-    InstrumentedRequest,
     make_web_app,
     run_polling_with_web,
     run_webhook,

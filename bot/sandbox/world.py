@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,7 @@ class Sandbox:
     staff: int = STAFF
     channels: dict[int, str] = field(default_factory=dict)  # chat id -> title
     tipline_port: int | None = None  # the web tip line's port, once it listens
-    _ids: Any = field(default_factory=lambda: itertools.count(RESIDENT + 1), repr=False)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(RESIDENT + 1), repr=False)
 
     @property
     def ready(self) -> bool:

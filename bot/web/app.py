@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import BodyPartReader, web
+from aiohttp.typedefs import Handler
 
 from bot.cards import report_messages
 from bot.config import Config
@@ -576,7 +577,7 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def friendly_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def friendly_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A localized page for 404/405 and oversized bodies on the HTML routes."""
     try:
         return await handler(request)

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import locations, report
-from bot.gazetteer import Place
+from bot.gazetteer import NameMatch, Place
 from bot.i18n import N_, Translator
 from bot.report import AnswerError, AnswerType, Kind, Question
 from bot.safety import START_PREFIX, parse_start_payload
@@ -122,7 +122,7 @@ def _location(fields: dict[str, str]) -> locations.Found | list[Place] | None:
             return locations.from_place(place)
     text = fields.get(LOCATION, "").strip()
     found = locations.from_text(text) if text else None
-    return list(found.places) if isinstance(found, locations.NameMatch) else found
+    return list(found.places) if isinstance(found, NameMatch) else found
 
 
 def map_tap(fields: dict[str, str]) -> dict[str, str] | None:
