@@ -1,7 +1,7 @@
 """Fixtures: a fresh database per test, the fake Bot API over real HTTP, the real Application.
 
-The pieces themselves (Person, the staff group, make_jpeg, rows, starting a bot ...) are the kit's
-(tests/kit/); they are imported here too, for the test modules that take them from conftest.
+The pieces themselves (Person, the staff group, make_jpeg, rows, starting a bot ...) are the kit's:
+test modules import them from tests.kit (tests/kit/).
 """
 
 from __future__ import annotations
@@ -19,16 +19,8 @@ from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
 from bot.pacing import PaceLimits
 from bot.store import Store
-from tests.kit import (  # noqa: F401 - the test modules' names
-    STAFF_ADMIN,
-    STAFF_GROUP,
-    Person,
-    machine_speed_limits,
-    make_jpeg,
-    rows,
-    start_fake,
-)
-from tests.kit.app import RunningBot, start_bot  # noqa: F401
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, machine_speed_limits, start_fake
+from tests.kit.app import RunningBot, start_bot
 
 
 @pytest.fixture

@@ -30,13 +30,21 @@ from PIL import Image
 
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
-from bot.fake_telegram.ratelimit import RateLimits
 from bot.pacing import PaceLimits
 from bot.report import REF_IN_TEXT
 from bot.store import Store
 from handlers.app import build_application
 from handlers.common import Services
-from tests.kit import GENERIC_ERROR, HESHUN, STAFF_ADMIN, STAFF_GROUP, Person, db_problems, make_jpeg
+from tests.kit import (
+    GENERIC_ERROR,
+    HESHUN,
+    STAFF_ADMIN,
+    STAFF_GROUP,
+    Person,
+    db_problems,
+    machine_speed_limits,
+    make_jpeg,
+)
 from tests.kit import rows as db_rows
 from tests.kit.app import RunningBot, start_bot
 
@@ -73,10 +81,9 @@ class World:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     tmp = tmp_path_factory.mktemp("hostile")
-    # Machine-speed people (as in tests/conftest.py); the staff group is not the subject here, so its
+    # Machine-speed people (as in the tests' fake); the staff group is not the subject here, so its
     # flood limit does not hold the cards back (the bot's own limiter still paces them).
-    fake = FakeTelegram(rate_limits=RateLimits(private_burst=20, private_per_second=20, group_per_minute=1000,
-                                                global_per_second=100))
+    fake = FakeTelegram(rate_limits=machine_speed_limits(group_per_minute=1000, global_per_second=100))
     await fake.start()
     fake.add_user(STAFF_ADMIN, "Staff", language_code="en")
     fake.add_user(STRANGER, "Not staff", language_code="en")
