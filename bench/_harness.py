@@ -257,7 +257,8 @@ def preload(database: Path, reports: int, people: int, seed: int) -> int:
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
-    from bot.store import MIGRATIONS, BulkReport, Store
+    from bench.bulk import BulkReport, bulk_load
+    from bot.store import MIGRATIONS
 
     rnd = random.Random(seed)
     points = county_points(reports, seed + 1)
@@ -285,7 +286,7 @@ def preload(database: Path, reports: int, people: int, seed: int) -> int:
                 )
             )
         rows.sort(key=lambda r: r.submitted_at)
-        loaded = Store.bulk_load(conn, rows)
+        loaded = bulk_load(conn, rows)
         conn.executemany(
             "INSERT INTO user_data (user_id, data) VALUES (?, ?)",
             [(1_000_000 + p, json.dumps({"lang": "en"})) for p in range(people)],

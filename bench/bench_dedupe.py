@@ -1,11 +1,11 @@
 """Benchmark for incident lookup (issue 5; a script, not a test): ``python bench/bench_dedupe.py [--rows N]``.
 
 Builds a temporary SQLite file with the store's own migrations, bulk-loads N reports (default one
-million) spread uniformly over Heshun county and ten years through :meth:`Store.bulk_load` (a third
+million) spread uniformly over Heshun county and ten years through :func:`bench.bulk.bulk_load` (a third
 of them with a photo), then prints, with PASS/MISS against the targets:
 
 * bulk-load time (target < 60 s; the synthetic rows are generated beforehand) and database size;
-* p50/p99 of :func:`bot.store.find_incident_sync` — the SQL and decision the store runs on every
+* p50/p99 of :func:`bench.bulk.find_incident_sync` — the SQL and decision the store runs on every
   submission: grid-cell anchor search plus the photo-hash lookup when the probe has photos
   (targets ≤ 1 ms / ≤ 5 ms);
 * brute force over the same rows, on probes half of which match something: a WGS-84 geodesic
@@ -39,6 +39,7 @@ from geographiclib.geodesic import Geodesic
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bulk import BulkReport, bulk_load, find_incident_sync, nearby_incidents_sync  # noqa: E402
 from bot.dedupe import (  # noqa: E402 - after the sys.path tweak, so the script runs from anywhere
     DEFAULT_RULES,
     Candidate,
@@ -49,7 +50,7 @@ from bot.dedupe import (  # noqa: E402 - after the sys.path tweak, so the script
     spatial_matches,
 )
 from bot.report import Kind  # noqa: E402
-from bot.store import MIGRATIONS, BulkReport, Store, find_incident_sync, nearby_incidents_sync  # noqa: E402
+from bot.store import MIGRATIONS  # noqa: E402
 
 SOUTH, NORTH, WEST, EAST = 37.0, 37.6, 113.1, 113.9
 START = datetime(2016, 1, 1, tzinfo=UTC)
@@ -233,7 +234,7 @@ def main() -> None:
         generate_s, (rows, photographed) = timed(lambda: generate(args.rows, args.seed))
         print(f"generated {len(rows):,} synthetic reports in {generate_s:.1f} s (not part of the load); "
               f"peak RSS so far {peak_rss_mb():,.0f} MB")
-        load_s, loaded = timed(Store.bulk_load, conn, rows)
+        load_s, loaded = timed(bulk_load, conn, rows)
         del rows
         photos = conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -18,7 +18,7 @@ on this machine.
 * Per-update latency p50/p99: from the fake enqueuing the update (the person acting) to the fake
   storing the bot's reply to it (the message the person waits for), under that same load.
 * Resident memory of the bot process (VmRSS from /proc/<pid>/status) after 10,000 reports: 9,000
-  put into its database beforehand through the store's own ``Store.bulk_load`` (with the leftover
+  put into its database beforehand through ``bench.bulk.bulk_load`` (the store's SQL) (with the leftover
   user data of their 2,250 reporters, which PTB loads into memory at start-up), then 1,000 submitted
   through conversations (``--preload`` / ``--reports``; 10,000 conversations take ~30 min here).
   Sampled every 250 conversations and once the outbox is empty; the growth per conversation is
@@ -323,7 +323,7 @@ async def measure(
             )
             print(
                 f"  preloaded {preloaded:,} reports by {max(1, args.preload // args.per_person):,} people "
-                f"with Store.bulk_load in {time.perf_counter() - t:.1f} s",
+                f"with bench.bulk.bulk_load in {time.perf_counter() - t:.1f} s",
                 flush=True,
             )
         # Both applications run for the whole measurement, each against its own fake, and take turns:

@@ -1,7 +1,14 @@
-"""What the bot writes about a report: the staff card, the reporter's receipt, list lines.
+"""The bot's messages about a report: what a report looks like wherever the bot writes about it.
 
-Every user string goes through :func:`html.escape` here and nowhere else, and every message is
-cut to Telegram's limits (4096 characters for text, 1024 for captions, counted as Telegram
+The name comes from the staff card, but this module is the report's side of every message: the
+lines that show a report's answers, place, township and media (the incident card in
+`bot.moderation`, the compensation chat and the web pages reuse them), the messages a submitted
+report causes (a new incident's photos and card, or a refresh of the card it joined, its voice
+notes under the card, and the reporter's receipt, queued first), and its /myreports line. The
+incident card's own layout, buttons and decisions are in `bot.moderation`.
+
+Every user string in these lines goes through :func:`html.escape` (:func:`user_text`), and every
+message is cut to Telegram's limits (4096 characters for text, 1024 for captions, counted as Telegram
 counts them: after the HTML is parsed) by splitting between lines, never by failing.
 """
 
@@ -17,8 +24,8 @@ from bot.gazetteer import Place
 from bot.geo import AreaCheck
 from bot.i18n import N_, Translator
 from bot.locations import relative_to_places
+from bot.records import Outgoing, ReportRow, SubmittedReport
 from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, display_answer
-from bot.store import Outgoing, ReportRow, SubmittedReport
 from bot.video import format_duration
 
 TEXT_LIMIT = 4096

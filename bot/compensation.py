@@ -7,7 +7,8 @@ working days of the decision; free-ranging livestock inside a nature reserve is 
 The numbers come from `[compensation]` in the configuration (:class:`bot.config.CompensationSettings`).
 
 A case is opened per owner when staff verify a livestock incident (inside the same transaction,
-see ``Store._open_cases``). Staff move it along::
+see bot/store/cases.py, which is given this module's :class:`CasePlan` as its
+``bot.records.CaseRules``). Staff move it along::
 
     reported ─┬─> survey_scheduled ─┬─> surveyed ─┬─> approved ──> paid ──> closed
               │        (again) <────┤             └─> denied ───────────> closed
@@ -28,11 +29,10 @@ import io
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,23 +42,14 @@ from babel.dates import format_skeleton
 from bot.cards import labelled, place_label, split_message, user_text
 from bot.config import CompensationSettings, Config
 from bot.i18n import N_, Translator, translator
+from bot.records import Case, CaseChange, CaseState, Outgoing, ReportRow
 from bot.report import Kind, display_answer, question
-from bot.store import Outgoing, ReportRow
 
 BUNDLED_HOLIDAYS = Path(__file__).resolve().parent / "data" / "holidays_cn.toml"
 
 
 # --- the state machine ---------------------------------------------------------------------------
 
-
-class CaseState(StrEnum):
-    REPORTED = "reported"
-    SURVEY_SCHEDULED = "survey_scheduled"
-    SURVEYED = "surveyed"
-    APPROVED = "approved"
-    DENIED = "denied"
-    PAID = "paid"
-    CLOSED = "closed"
 
 
 TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
@@ -241,6 +232,15 @@ class CasePlan:
     def payment_due(self, decided_on: date) -> date:
         return self.calendar.add_working_days(decided_on, self.settings.payment_working_days)
 
+    # The store's bot.records.CaseRules: it opens cases and tells owners through these, and never
+    # imports this module.
+
+    def new_cases(self, reports: Sequence[ReportRow], now: datetime) -> list[dict[str, Any]]:
+        return new_cases(reports, now, self)
+
+    def owner_messages(self, case: Case, notice: str | None) -> list[Outgoing]:
+        return owner_messages(case, notice, self)
+
 
 def plan_for(config: Config) -> CasePlan:
     """The plan from the configuration (the holiday file is read here: a bad file stops start-up)."""
@@ -266,99 +266,6 @@ def compensation_chat(config: Config) -> int:
 
 # --- cases ----------------------------------------------------------------------------------------
 
-CASE_PREFIX = "C"
-
-
-def case_code(case_id: int) -> str:
-    return f"{CASE_PREFIX}{case_id}"
-
-
-def _day(value: Any) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-@dataclass(frozen=True)
-class Case:
-    """A compensation case as stored (dates are county dates; money is in fen, 1/100 yuan)."""
-
-    id: int
-    incident_id: int
-    owner_key: str
-    owner_name: str
-    phone: str | None
-    report_id: int
-    ref_code: str
-    reporter_id: int | None  # who hears about the case; None when nobody can be told
-    language: str
-    animal: str | None
-    killed: int
-    injured: int
-    penned: str | None
-    township_id: str | None
-    latitude: float
-    longitude: float
-    loss_on: date
-    reported_on: date
-    state: CaseState
-    survey_due: date
-    apply_due: date
-    payment_due: date | None = None
-    survey_on: date | None = None
-    officer: str | None = None
-    surveyed_on: date | None = None
-    surveyed_by: str | None = None
-    findings: str | None = None
-    predator_confirmed: bool | None = None
-    heads: int | None = None
-    assessed_fen: int | None = None
-    applied_on: date | None = None
-    decided_on: date | None = None
-    decided_by: str | None = None
-    approved_fen: int | None = None
-    deny_reason: str | None = None
-    paid_on: date | None = None
-    paid_fen: int | None = None
-    closed_on: date | None = None
-    close_note: str | None = None
-    reminded: frozenset[str] = frozenset()
-    photos: int = 0
-    card: tuple[int, int] | None = None
-
-    @property
-    def code(self) -> str:
-        return case_code(self.id)
-
-    @property
-    def free_ranging(self) -> bool:
-        return self.penned == "free_ranging"
-
-    @property
-    def reported_heads(self) -> int:
-        return self.killed + self.injured
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any], photos: int = 0) -> Case:
-        confirmed = row["predator_confirmed"]
-        card = (row["card_chat_id"], row["card_message_id"]) if row["card_message_id"] is not None else None
-        return cls(
-            id=row["id"], incident_id=row["incident_id"], owner_key=row["owner_key"],
-            owner_name=row["owner_name"], phone=row["phone"], report_id=row["report_id"],
-            ref_code=row["ref_code"], reporter_id=row["reporter_id"], language=row["language"],
-            animal=row["animal"], killed=row["killed"], injured=row["injured"], penned=row["penned"],
-            township_id=row["township_id"], latitude=row["latitude"], longitude=row["longitude"],
-            loss_on=date.fromisoformat(row["loss_on"]), reported_on=date.fromisoformat(row["reported_on"]),
-            state=CaseState(row["state"]), survey_due=date.fromisoformat(row["survey_due"]),
-            apply_due=date.fromisoformat(row["apply_due"]), payment_due=_day(row["payment_due"]),
-            survey_on=_day(row["survey_on"]), officer=row["officer"], surveyed_on=_day(row["surveyed_on"]),
-            surveyed_by=row["surveyed_by"], findings=row["findings"],
-            predator_confirmed=None if confirmed is None else bool(confirmed), heads=row["heads"],
-            assessed_fen=row["assessed_fen"], applied_on=_day(row["applied_on"]),
-            decided_on=_day(row["decided_on"]), decided_by=row["decided_by"],
-            approved_fen=row["approved_fen"],
-            deny_reason=row["deny_reason"], paid_on=_day(row["paid_on"]), paid_fen=row["paid_fen"],
-            closed_on=_day(row["closed_on"]), close_note=row["close_note"],
-            reminded=frozenset(k for k in (row["reminded"] or "").split(",") if k), photos=photos, card=card,
-        )
 
 
 def owner_key(report: ReportRow) -> str:
@@ -423,24 +330,7 @@ def new_cases(reports: Sequence[ReportRow], now: datetime, plan: CasePlan) -> li
 
 # --- steps -----------------------------------------------------------------------------------------
 
-# The columns a step may set (Store.change_case refuses any other).
-CASE_COLUMNS = frozenset({
-    "state", "survey_on", "officer", "surveyed_on", "surveyed_by", "findings", "predator_confirmed", "heads",
-    "assessed_fen", "applied_on", "decided_on", "decided_by", "approved_fen", "deny_reason", "payment_due",
-    "paid_on", "paid_fen", "closed_on", "close_note",
-})
 
-
-@dataclass(frozen=True)
-class CaseChange:
-    """One staff step: the state it moves to (None: the state stays), the columns it sets, the audit
-    action and detail, and what the owner hears (`notice`, a key of OWNER_NOTICES, or None)."""
-
-    action: str
-    state: CaseState | None
-    fields: dict[str, Any]
-    detail: str
-    notice: str | None
 
 
 DENY_REASONS = {

@@ -58,7 +58,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from bot.geo import ObscuredLocation, distance_m, obscure
 from bot.locations import NAMED_PLACE_M, area_check, relative_to_places, report_township
-from bot.store import ReportRow
+from bot.records import ReportRow
 from bot.web.security import Signer
 
 SCIENTIFIC_NAME = "Panthera pardus japonensis"

@@ -17,7 +17,7 @@ The API other parts use (the Telegram side, the web tip line's village picker an
   → :class:`bot.gazetteer.NameMatch` (``.places``, ``.exact``: False means "did you mean") or None.
 * :func:`township_of` — the township of a point (nearest located village, then township seat, within
   ``township_max_m``), or None: "township unknown".
-* :func:`from_named_place` — a village/township/spot chosen by name as a report's place: its point
+* :func:`from_place` — a village/township/spot chosen by name as a report's place: its point
   when staff taught one, else a *named place* (no point, township-level uncertainty).
 """
 

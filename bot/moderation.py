@@ -1,7 +1,8 @@
 """Moderation: what staff can do to an incident, the card they see, and what reporters hear.
 
-Plain Python: the handlers check staff rights and translate button presses into
-`Store.moderate(...)` calls; this module decides what each state looks like. Everything that
+Plain Python: `handlers/staff.py` checks staff rights (`handlers/rights.py`) and turns button presses
+into store calls (`Store.review_incident`, `merge_into`, `split_out`, `assign`, `undo_decision`, …);
+this module decides what each state looks like. Everything that
 goes to a public destination is built by :func:`public_post`, which only ever sees the
 obscured grid cell — the precise point and the reporter never reach it.
 """
@@ -32,9 +33,8 @@ from bot.gazetteer import Place
 from bot.geo import haversine_m, obscure
 from bot.i18n import N_, Translator, translator
 from bot.locations import gazetteer, report_township
+from bot.records import CardState, Outgoing, ReportRow, Review
 from bot.report import KIND_LABELS, Kind
-from bot.review import CardState, Review
-from bot.store import Outgoing, ReportRow
 
 
 class Action(StrEnum):

@@ -23,7 +23,7 @@ from typing import TextIO
 
 from bot import locations
 from bot.gazetteer import Gazetteer, Place
-from bot.store import PlacePoint
+from bot.records import PlacePoint
 
 EXPORT_FIELDS = (
     "place_id",

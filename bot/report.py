@@ -2,7 +2,8 @@
 
 Plain Python on purpose: the Telegram handlers ask :func:`next_step` what to do next and
 call :func:`answer_question` with what the person sent, so the whole flow is unit-tested
-without a bot. A draft is a JSON-friendly dict because it lives in conversation persistence.
+without a bot. A draft is a JSON-friendly dict because it lives in conversation persistence
+(:class:`bot.records.Draft` lists every key it carries).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from bot.i18n import N_
+from bot.records import Draft
 
 
 class Kind(StrEnum):
@@ -250,8 +252,7 @@ def question(kind: Kind, key: str) -> Question:
 
 PHOTOS, LOCATION, WHEN, REVIEW = "photos", "location", "when", "review"
 
-
-def new_draft(kind: Kind, now: datetime, language: str) -> dict[str, Any]:
+def new_draft(kind: Kind, now: datetime, language: str) -> Draft:
     """A fresh draft for `kind`; its id makes a double submission idempotent."""
     return {
         "id": uuid.uuid4().hex,
@@ -267,11 +268,11 @@ def new_draft(kind: Kind, now: datetime, language: str) -> dict[str, Any]:
     }
 
 
-def draft_kind(draft: dict[str, Any]) -> Kind:
+def draft_kind(draft: Draft) -> Kind:
     return Kind(draft["kind"])
 
 
-def next_step(draft: dict[str, Any]) -> str:
+def next_step(draft: Draft) -> str:
     """The first thing still missing: 'photos', 'location', 'when', a question key, or 'review'."""
     if not draft["photos_done"]:
         return PHOTOS
@@ -285,14 +286,14 @@ def next_step(draft: dict[str, Any]) -> str:
     return REVIEW
 
 
-def editable_fields(draft: dict[str, Any]) -> list[tuple[str, str]]:
+def editable_fields(draft: Draft) -> list[tuple[str, str]]:
     """(field, label) pairs offered by "change something" on the review card."""
     fields = [(PHOTOS, N_("Photos")), (LOCATION, N_("Location")), (WHEN, N_("Time"))]
     fields += [(q.key, q.label) for q in QUESTIONS[draft_kind(draft)]]
     return fields
 
 
-def reopen_field(draft: dict[str, Any], field_name: str) -> None:
+def reopen_field(draft: Draft, field_name: str) -> None:
     """Clears one field so :func:`next_step` asks it again; everything else is kept, so review follows."""
     if field_name == PHOTOS:
         draft["photos_done"] = False
@@ -307,7 +308,7 @@ def reopen_field(draft: dict[str, Any], field_name: str) -> None:
         draft["photos"] = [p for p in draft["photos"] if p.get("answer_key") != field_name]
 
 
-def photos_problem(draft: dict[str, Any]) -> str | None:
+def photos_problem(draft: Draft) -> str | None:
     """Why the photo step cannot be finished yet, or None."""
     pictures = [p for p in draft["photos"] if p.get("media_kind", "photo") != "voice"]  # not voice notes
     if draft_kind(draft) in PHOTO_REQUIRED and not pictures:
@@ -318,7 +319,7 @@ def photos_problem(draft: dict[str, Any]) -> str | None:
     return None
 
 
-def submit_problem(draft: dict[str, Any]) -> str | None:
+def submit_problem(draft: Draft) -> str | None:
     """What stops the draft from being submitted, or None when it is complete and consistent."""
     if next_step(draft) != REVIEW:
         return N_("Some answers are still missing.")
@@ -386,7 +387,7 @@ def parse_phone(text: str) -> str:
 
 
 def answer_question(
-    draft: dict[str, Any], key: str, *, choice: str | None = None, text: str | None = None
+    draft: Draft, key: str, *, choice: str | None = None, text: str | None = None
 ) -> None:
     """Checks and stores an answer (a button's value or typed text); raises AnswerError."""
     q = question(draft_kind(draft), key)
@@ -425,7 +426,7 @@ def takes_voice(q: Question) -> bool:
     return q.key in SPOKEN and (q.answer is AnswerType.TEXT or q.typed_other)
 
 
-def answer_with_voice(draft: dict[str, Any], key: str, duration_s: float) -> None:
+def answer_with_voice(draft: Draft, key: str, duration_s: float) -> None:
     """Stores a voice note as the answer to a free-text question (the note itself is a media entry
     of the draft with this `answer_key`); raises AnswerError for a question that needs typing or a tap."""
     if not takes_voice(question(draft_kind(draft), key)):
@@ -453,13 +454,14 @@ def to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def tip_for_storage(draft: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+def tip_for_storage(draft: Draft, tz: tzinfo) -> Draft:
     """An anonymous tip's draft as it is stored: the time of the event to the minute, and what its
     photos said about themselves (capture time, position) as `photo_facts` for the staff card, since
     only the stripped copies are kept."""
-    stored = {**draft, "answers": dict(draft["answers"])}
-    if draft.get("observed_at"):
-        stored["observed_at"] = to_minute(datetime.fromisoformat(draft["observed_at"])).isoformat()
+    stored: Draft = {**draft, "answers": dict(draft["answers"])}
+    observed = draft["observed_at"]
+    if observed:
+        stored["observed_at"] = to_minute(datetime.fromisoformat(observed)).isoformat()
     facts = []
     for number, photo in enumerate(draft["photos"], start=1):
         known = photo.get("facts") or {}

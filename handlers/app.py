@@ -30,6 +30,7 @@ from telegram.ext import (
 )
 
 from bot import locations
+from bot.compensation import plan_for
 from bot.config import Config
 from bot.i18n import N_, translator
 from bot.link import TelegramLink, retry_delays
@@ -86,7 +87,12 @@ async def open_services(application: AnyApplication) -> Services:
     config: Config = application.bot_data["config"]
     persistence = application.persistence
     assert isinstance(persistence, SQLitePersistence)
-    svc = Services(config=config, store=await persistence.store(), telegram=telegram_link(application))
+    svc = Services(
+        config=config,
+        store=await persistence.store(),
+        case_plan=plan_for(config),
+        telegram=telegram_link(application),
+    )
     application.bot_data[SERVICES_KEY] = svc
     # Before Telegram is reached: the webhook route stores updates in it as soon as the web side is up.
     attach_inbox(application, svc.store, inbox_key(config.secret_key, config.database_path))

@@ -21,10 +21,12 @@ from telegram import (
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ContextTypes
 
+from bot.compensation import CasePlan, default_plan
 from bot.config import Config
 from bot.i18n import LANGUAGES, Translator, language_for, translator
 from bot.link import TelegramLink
-from bot.store import Outgoing, Store
+from bot.records import Outgoing
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +45,9 @@ class Services:
 
     config: Config
     store: Store
+    # The compensation rules as configured (deadlines, holiday calendar, time zone): the store is
+    # given them wherever it opens a case or tells an owner (handlers/staff.py, handlers/compensation.py).
+    case_plan: CasePlan = field(default_factory=default_plan)
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     telegram: TelegramLink = field(default_factory=TelegramLink)  # reachable or not, for /healthz
 

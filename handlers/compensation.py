@@ -48,8 +48,6 @@ from telegram.ext import (
 from bot.compensation import (
     DENY_REASONS,
     STATE_LABELS,
-    Case,
-    CaseChange,
     CaseInputError,
     CasePlan,
     IllegalTransition,
@@ -72,7 +70,6 @@ from bot.compensation import (
     parse_day,
     parse_survey,
     pay,
-    plan_for,
     record_survey,
     reminder_text,
     schedule_survey,
@@ -80,8 +77,9 @@ from bot.compensation import (
 )
 from bot.config import Config, ConfigError
 from bot.i18n import N_, Translator
+from bot.records import Case, CaseChange, Outgoing
 from bot.report import parse_reference_code
-from bot.store import Outgoing, Store
+from bot.store import Store
 from handlers.common import Services, reply, services
 from handlers.rights import staff_name, staff_only
 
@@ -130,9 +128,8 @@ async def check_chat(application: Application[Any, Any, Any, Any, Any, Any], con
 
 
 async def start_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """From post_init, after the services exist: the configured plan and the two jobs (once)."""
+    """From post_init, after the services exist: the two jobs (once)."""
     svc = services(application)
-    svc.store.compensation_plan = plan_for(svc.config)
     application.bot_data.setdefault(CARD_LOCK, asyncio.Lock())
     jobs = application.job_queue
     if jobs is None:
@@ -155,8 +152,7 @@ async def start_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> 
 
 
 def _plan(svc: Services) -> CasePlan:
-    plan: CasePlan = svc.store.case_plan()
-    return plan
+    return svc.case_plan
 
 
 def _wake_cards(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -250,7 +246,7 @@ async def apply_step(svc: Services, case_id: int, staff_id: int, name: str,
                      step: Callable[[Case], CaseChange], t: Translator) -> tuple[bool, str]:
     """Runs one step; (done, what to tell the staff member)."""
     try:
-        case = await svc.store.change_case(case_id, staff_id, name, svc.now(), step)
+        case = await svc.store.change_case(case_id, staff_id, name, svc.now(), step, cases=svc.case_plan)
     except LookupError:
         return False, t.gettext("No case has that number.")
     except IllegalTransition as refused:

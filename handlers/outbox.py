@@ -37,8 +37,8 @@ from bot.cards import place_label
 from bot.i18n import Translator
 from bot.locations import gazetteer
 from bot.moderation import BUTTON_LABELS, REJECT_REASONS, Action, card_text, main_buttons
-from bot.review import CardState, Review
-from bot.store import OutboxItem, Store
+from bot.records import CardState, OutboxItem, Review
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ Conversation states are not stored at all: each conversation's state is derived 
 user data (for the report conversation, from the draft), so no crash can leave a state that
 disagrees with its draft. The SQL is in `bot.store`; this class adapts it to PTB.
 
-Two things are never written, so that the database holds no row keyed by a tipster's Telegram id
-(issue 19): a poaching tip's draft lives only in memory (it expires after `tip_draft_hours`, and a
-crash or restart loses it: the price of leaving no trace), and a language that only came from the
-person's Telegram settings is not worth a row of its own (one chosen with /language is).
+Two things are never written, so that the database holds no row keyed by a tipster's Telegram id:
+a poaching tip's draft lives only in memory (it expires after `[reports] tip_draft_expiry_hours`,
+and a crash or restart loses it: the price of leaving no trace), and a language that only came from
+the person's Telegram settings is not worth a row of its own (one chosen with /language is).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 from telegram import Update
 from telegram.ext import Application, BasePersistence, CallbackContext, PersistenceInput
 from telegram.ext._utils.types import ConversationDict, ConversationKey
 
+from bot.records import Draft
 from bot.report import Kind
 from bot.store import Store
 
@@ -32,7 +33,13 @@ DRAFT = "draft"  # the key of a person's report draft in their user data
 LANGUAGE_CHOSEN = "lang_chosen"  # set by /language: the language is the person's choice, worth keeping
 
 
-def is_tip_draft(draft: object) -> TypeGuard[dict[str, Any]]:
+def draft_of(data: Mapping[str, Any]) -> Draft | None:
+    """The report draft in a person's user data, or None."""
+    draft = data.get(DRAFT)
+    return cast(Draft, draft) if isinstance(draft, dict) else None
+
+
+def is_tip_draft(draft: object) -> TypeGuard[Draft]:
     """Whether `draft` is a poaching tip's draft (kept in memory only)."""
     return isinstance(draft, dict) and draft.get("kind") == Kind.TIP.value
 

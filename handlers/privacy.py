@@ -39,7 +39,7 @@ from bot.media import delete_files, entry_files
 from bot.report import REF_IN_TEXT, parse_reference_code
 from bot.store import Store
 from handlers.common import Services, inline_keyboard, reply, services, tr
-from handlers.persistence import DRAFT
+from handlers.persistence import draft_of
 from handlers.rights import is_staff, staff_name, staff_only
 
 log = logging.getLogger(__name__)
@@ -253,8 +253,8 @@ async def forget_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await reply(update, html.escape(t.gettext("Nothing was deleted.")))
         raise ApplicationHandlerStop
     svc = services(context)
-    draft = (context.user_data or {}).get(DRAFT)
-    draft_files = entry_files(draft.get("photos", []) if isinstance(draft, dict) else [])
+    draft = draft_of(context.user_data or {})
+    draft_files = entry_files(draft.get("photos", []) if draft is not None else [])
     _, anonymous = person_keys(svc, user.id)
     names = [n for n in (user.full_name, user.first_name, user.last_name, user.username) if n]
     forgotten = await svc.store.forget_person(user.id, anonymous, svc.now(), draft_files, names)

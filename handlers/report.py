@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from telegram import (
     InlineKeyboardMarkup,
@@ -61,15 +61,15 @@ from bot.cards import (
 from bot.gazetteer import NameMatch
 from bot.i18n import Translator, translator
 from bot.media import PhotoProblemError, delete_files, entry_files, orphaned_tip_copies
+from bot.records import Draft, LastAnswer, Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.report import KIND_LABELS, AnswerError, AnswerType, Kind
 from bot.safety import safety_text
-from bot.store import Outgoing, Reporter, ReportRow, StoredPhoto
 from bot.video import format_duration
 from bot.when import EXPECTED as WHEN_EXPECTED
 from bot.when import WhenError, WhenVague, check_when, parse_when, quick_choice
 from handlers.common import inline_keyboard, reply_or_queue, services, tr, user_language
 from handlers.menu import choose_language, show_menu
-from handlers.persistence import DRAFT, is_tip_draft, save_person, save_user_data
+from handlers.persistence import DRAFT, draft_of, is_tip_draft, save_person, save_user_data
 from handlers.photos import clip_of, save_photo, save_video, save_voice, spoken_of
 from handlers.privacy import (
     anonymous_key,
@@ -85,13 +85,15 @@ PHOTOS, LOCATION, WHEN, WHEN_TIME, QUESTION, REVIEW, EDIT, CONFIRM_DISCARD = ran
 END = ConversationHandler.END
 CONVERSATION_NAME = "report"
 # Marks in the draft for the states its fields alone do not tell apart.
-TYPING_WHEN = "typing_when"  # "Type date and time" was tapped
-WHEN_DAY, WHEN_PART = "when_day", "when_part"  # a day (and part of it) chosen or said; its time is asked
-EDITING = "editing"  # "Change something" was tapped; the field list is on screen
-PENDING_KIND = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
-PAUSED = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
-LAST_ANSWER = "last_answer"  # what the last save came after (see `_remember` and `resent_answer`)
-ANSWERED_AT = "answered_at"  # the question the update being handled answers (see `_remember`)
+# Final, so mypy checks them as keys of `Draft`.
+TYPING_WHEN: Final = "typing_when"  # "Type date and time" was tapped
+WHEN_DAY: Final = "when_day"  # a day (and part of it) chosen or said; its time is asked
+WHEN_PART: Final = "when_part"
+EDITING: Final = "editing"  # "Change something" was tapped; the field list is on screen
+PENDING_KIND: Final = "pending_kind"  # "keep or throw away?" is on screen (the kind to start if thrown away)
+PAUSED: Final = "paused"  # the idle draft's Continue / Throw away message went out (see `pause_idle_drafts`)
+LAST_ANSWER: Final = "last_answer"  # what the last save came after (see `_remember` and `resent_answer`)
+ANSWERED_AT: Final = "answered_at"  # the question the update being handled answers (see `_remember`)
 # Tells this run of the bot from earlier ones in LAST_ANSWER (see `resent_answer`).
 BOOT = secrets.token_hex(4)
 # How long after an answer the same message again counts as a repeat of it, when the bot cannot tell
@@ -108,8 +110,8 @@ STEP_STATES = {report.PHOTOS: PHOTOS, report.LOCATION: LOCATION, report.WHEN: WH
 
 def state_for(data: Mapping[str, Any]) -> int | None:
     """The state a person's data puts the report conversation in: None without a draft."""
-    draft = data.get(DRAFT)
-    if not isinstance(draft, dict):
+    draft = draft_of(data)
+    if draft is None:
         return None
     if PENDING_KIND in draft:
         return CONFIRM_DISCARD
@@ -124,13 +126,11 @@ def state_for(data: Mapping[str, Any]) -> int | None:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def current_draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any] | None:
-    data = context.user_data if context.user_data is not None else {}
-    draft = data.get(DRAFT)
-    return draft if isinstance(draft, dict) else None
+def current_draft(context: ContextTypes.DEFAULT_TYPE) -> Draft | None:
+    return draft_of(context.user_data if context.user_data is not None else {})
 
 
-def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
+def _draft(context: ContextTypes.DEFAULT_TYPE) -> Draft:
     draft = current_draft(context)
     assert draft is not None, "conversation states are only reached with a draft"
     return draft
@@ -142,11 +142,11 @@ def _state(context: ContextTypes.DEFAULT_TYPE) -> int:
     return END if state is None else state
 
 
-def _token(draft: dict[str, Any]) -> str:
+def _token(draft: Draft) -> str:
     return str(draft["id"])[:8]
 
 
-def _data(draft: dict[str, Any], action: str) -> str:
+def _data(draft: Draft, action: str) -> str:
     """Callback data for a button of this draft: '<token>|<action>' (well under 64 bytes)."""
     return f"{_token(draft)}|{action}"
 
@@ -247,7 +247,7 @@ def fingerprint(update: Update) -> str | None:
     return None
 
 
-def _last_answer(draft: dict[str, Any] | None) -> dict[str, Any] | None:
+def _last_answer(draft: Draft | None) -> LastAnswer | None:
     last = draft.get(LAST_ANSWER) if draft is not None else None
     return last if isinstance(last, dict) else None
 
@@ -263,7 +263,7 @@ def _remember(update: Update, context: ContextTypes.DEFAULT_TYPE, *, repeat: boo
     if last is not None and last.get("update") == update.update_id:
         return  # noted already (a second reply to the same update, or the repeat being answered)
     if repeat and last is not None:
-        last.update(boot=BOOT, update=update.update_id)
+        last["boot"], last["update"] = BOOT, update.update_id
         return
     draft[LAST_ANSWER] = {
         "boot": BOOT,
@@ -275,7 +275,7 @@ def _remember(update: Update, context: ContextTypes.DEFAULT_TYPE, *, repeat: boo
     }
 
 
-def _position(draft: dict[str, Any]) -> str:
+def _position(draft: Draft) -> str:
     """Which question the draft is at (a step, and the state that waits for it)."""
     return f"{report.next_step(draft)}:{state_for({DRAFT: draft})}"
 
@@ -312,7 +312,7 @@ async def resent_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     raise ApplicationHandlerStop
 
 
-def _is_repeat(update: Update, last: dict[str, Any], asked: tuple[int, float, int] | None) -> bool:
+def _is_repeat(update: Update, last: LastAnswer, asked: tuple[int, float, int] | None) -> bool:
     """Whether `update` says again what the last answer said, sent before its reply could be read
     (`asked`: the last question that reached the person in this run, see `_say`)."""
     said = fingerprint(update)
@@ -371,8 +371,12 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: s
     message of its own."""
     draft = _draft(context)
     _touch(context)
-    for mark in (TYPING_WHEN, WHEN_DAY, WHEN_PART, EDITING, PENDING_KIND):
-        draft.pop(mark, None)  # asked afresh: nothing half-chosen stays (the state follows the step)
+    # Asked afresh: nothing half-chosen stays (the state follows the step).
+    draft.pop(TYPING_WHEN, None)
+    draft.pop(WHEN_DAY, None)
+    draft.pop(WHEN_PART, None)
+    draft.pop(EDITING, None)
+    draft.pop(PENDING_KIND, None)
     t = tr(update, context)
     step = report.next_step(draft)
     if step == report.PHOTOS:
@@ -390,12 +394,12 @@ async def ask_next(update: Update, context: ContextTypes.DEFAULT_TYPE, before: s
     return _state(context)
 
 
-def _pictures(draft: dict[str, Any]) -> list[dict[str, Any]]:
+def _pictures(draft: Draft) -> list[dict[str, Any]]:
     """The draft's photos and videos (its voice notes are media entries too, but not pictures)."""
     return [p for p in draft["photos"] if p.get("media_kind", "photo") != "voice"]
 
 
-def _photo_options(t: Translator, draft: dict[str, Any]) -> list[Option]:
+def _photo_options(t: Translator, draft: Draft) -> list[Option]:
     if _pictures(draft):
         return [(t.gettext("Done"), "done")]
     if report.draft_kind(draft) in report.PHOTO_REQUIRED:
@@ -404,7 +408,7 @@ def _photo_options(t: Translator, draft: dict[str, Any]) -> list[Option]:
 
 
 async def ask_photos(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: Draft, before: str = ""
 ) -> None:
     if _pictures(draft):
         await _photos_received(update, context, t, draft, before)
@@ -420,7 +424,7 @@ async def ask_photos(
 
 
 async def _photos_received(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: Draft, before: str = ""
 ) -> None:
     pictures = _pictures(draft)
     n = len(pictures)
@@ -438,7 +442,7 @@ async def _photos_received(
     await _say(update, context, _join(before, html.escape(text)), keyboard)
 
 
-def _placed_media(draft: dict[str, Any]) -> tuple[locations.Found, dict[str, Any]] | None:
+def _placed_media(draft: Draft) -> tuple[locations.Found, dict[str, Any]] | None:
     """The first usable position among the draft's photos and videos (originals sent as files keep
     EXIF; clips their ©xyz/loci/XMP position), with the entry that has it."""
     for photo in draft["photos"]:
@@ -448,13 +452,13 @@ def _placed_media(draft: dict[str, Any]) -> tuple[locations.Found, dict[str, Any
     return None
 
 
-def _photo_place(draft: dict[str, Any]) -> locations.Found | None:
+def _photo_place(draft: Draft) -> locations.Found | None:
     placed = _placed_media(draft)
     return placed[0] if placed else None
 
 
 def _timed_media(
-    context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]
+    context: ContextTypes.DEFAULT_TYPE, draft: Draft
 ) -> tuple[datetime, dict[str, Any]] | None:
     """The first plausible capture time among the draft's photos and videos, with its entry."""
     svc = services(context)
@@ -467,7 +471,7 @@ def _timed_media(
     return None
 
 
-def _photo_moment(context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> datetime | None:
+def _photo_moment(context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> datetime | None:
     timed = _timed_media(context, draft)
     return timed[0] if timed else None
 
@@ -483,7 +487,7 @@ def _found_text(t: Translator, loc: dict[str, Any]) -> str:
     return format_coordinates(loc["latitude"], loc["longitude"])
 
 
-def _location_offers(t: Translator, draft: dict[str, Any]) -> list[tuple[str, Option]]:
+def _location_offers(t: Translator, draft: Draft) -> list[tuple[str, Option]]:
     """Places the bot can offer as one tap, each with the sentence that offers it: the photo's
     position, the poster's place."""
     offers = []
@@ -506,7 +510,7 @@ def _location_offers(t: Translator, draft: dict[str, Any]) -> list[tuple[str, Op
 
 
 async def ask_location(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: Draft, before: str = ""
 ) -> None:
     offers = _location_offers(t, draft)
     paragraphs = ([before] if before else []) + [html.escape(sentence) for sentence, _ in offers]
@@ -523,7 +527,7 @@ async def ask_location(
     await _say(update, context, "\n\n".join(paragraphs), _keyboard(rows))
 
 
-def _when_options(t: Translator, context: ContextTypes.DEFAULT_TYPE, draft: dict[str, Any]) -> list[Option]:
+def _when_options(t: Translator, context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> list[Option]:
     options = []
     timed = _timed_media(context, draft)
     if timed is not None:
@@ -542,7 +546,7 @@ def _when_options(t: Translator, context: ContextTypes.DEFAULT_TYPE, draft: dict
 
 
 async def ask_when(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: dict[str, Any], before: str = ""
+    update: Update, context: ContextTypes.DEFAULT_TYPE, t: Translator, draft: Draft, before: str = ""
 ) -> None:
     labels = [label for label, _ in _when_options(t, context, draft)]
     *first, now, today, yesterday, typed = labels
@@ -565,7 +569,7 @@ async def ask_question(
     update: Update,
     context: ContextTypes.DEFAULT_TYPE,
     t: Translator,
-    draft: dict[str, Any],
+    draft: Draft,
     q: report.Question,
     before: str = "",
 ) -> None:
@@ -584,11 +588,12 @@ async def ask_question(
     await _say(update, context, text, _keyboard(rows) if rows else ReplyKeyboardRemove())
 
 
-def review_text(t: Translator, draft: dict[str, Any]) -> str:
+def review_text(t: Translator, draft: Draft) -> str:
     """The draft as the reporter sees it before sending."""
     kind = report.draft_kind(draft)
-    loc = draft["location"]
-    observed = datetime.fromisoformat(draft["observed_at"])
+    loc, observed_at = draft["location"], draft["observed_at"]
+    assert loc is not None and observed_at is not None, "reviewed only once both are given"
+    observed = datetime.fromisoformat(observed_at)
     clips = [p for p in draft["photos"] if p.get("media_kind") == "video"]
     lines = [
         "<b>" + html.escape(t.gettext("Please check your report")) + "</b>",
@@ -611,7 +616,7 @@ def review_text(t: Translator, draft: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _preview_row(draft: dict[str, Any]) -> Any:
+def _preview_row(draft: Draft) -> Any:
     """Just enough of a report row for `answer_lines` (kind and details)."""
 
     class Preview:
@@ -629,7 +634,7 @@ def _review_options(t: Translator) -> list[Option]:
     ]
 
 
-def _edit_options(t: Translator, draft: dict[str, Any]) -> list[Option]:
+def _edit_options(t: Translator, draft: Draft) -> list[Option]:
     fields = [(t.gettext(label), name) for name, label in report.editable_fields(draft)]
     return fields + [(t.gettext("« Back"), "back")]
 
@@ -828,9 +833,10 @@ async def live_location_moved(update: Update, context: ContextTypes.DEFAULT_TYPE
     """A live location moved: follow it while the draft is open, ignore it otherwise."""
     message = update.edited_message
     draft = current_draft(context)
-    if message is None or message.location is None or draft is None or not draft.get("location"):
+    loc = draft.get("location") if draft is not None else None
+    if message is None or message.location is None or draft is None or not loc:
         return
-    if draft["location"].get("message_id") != message.message_id:
+    if loc.get("message_id") != message.message_id:
         return
     point = message.location
     try:
@@ -1093,15 +1099,17 @@ async def drop_draft(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """Removes the draft, and deletes its photo files unless a stored report or another draft has them.
 
     A cancelled report's photos (originals with their EXIF: position, device, owner) are not kept."""
-    draft = context.user_data.pop(DRAFT, None) if context.user_data is not None else None
-    if not isinstance(draft, dict) or not draft.get("photos"):
+    draft = current_draft(context)
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT, None)
+    if draft is None or not draft.get("photos"):
         return
     await save_user_data(update, context)  # the saved draft must be gone before its files are checked
     await delete_draft_files(context.application, draft)
 
 
 async def delete_draft_files(
-    application: Application[Any, Any, Any, Any, Any, Any], draft: dict[str, Any]
+    application: Application[Any, Any, Any, Any, Any, Any], draft: Draft
 ) -> None:
     """Deletes a dropped draft's photo files, unless another open draft (tip drafts live in memory
     only) or a stored report or saved draft (database) has the same file: files are named by content."""
@@ -1188,9 +1196,9 @@ async def pause_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
     cutoff = svc.now() - context.job.data
     await expire_tip_drafts(context)
     for user_id, data in list(context.application.user_data.items()):
-        draft = data.get(DRAFT)
+        draft = draft_of(data)
         if (
-            not isinstance(draft, dict)
+            draft is None
             or draft.get(PAUSED)
             or datetime.fromisoformat(draft["updated_at"]) > cutoff
         ):

@@ -39,9 +39,8 @@ from bot.moderation import (
     warning_messages,
 )
 from bot.posters import make_poster
+from bot.records import CardState, Outgoing, ReportRow, Review
 from bot.report import parse_reference_code
-from bot.review import CardState, Review
-from bot.store import Outgoing, ReportRow
 from handlers.common import Services, reply, services
 from handlers.outbox import card_markup
 from handlers.places import ask_for_point, named_place_of
@@ -114,6 +113,7 @@ async def act(
             arg or None,
             now,
             compose=lambda state: decision_messages(state, svc.config),
+            cases=svc.case_plan,
             undo_s=undo_s,
             refresh=refresh(incident_id),
         )
@@ -149,6 +149,7 @@ async def act(
                 report,
                 svc.config,
             ),
+            cases=svc.case_plan,
         )
         answer = t.gettext("Done.") if changed else t.gettext("That report was already dealt with.")
     elif action is Action.MERGE_INTO:
@@ -224,7 +225,9 @@ async def act(
 async def finalize_decisions(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Decisions whose undo window has passed: reporters, channels and compensation cases now."""
     svc = services(context)
-    done = await svc.store.finalize_due(svc.now(), lambda state: decision_messages(state, svc.config))
+    done = await svc.store.finalize_due(
+        svc.now(), lambda state: decision_messages(state, svc.config), cases=svc.case_plan
+    )
     if done:
         svc.outbox_wakeup.set()
 

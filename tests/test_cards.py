@@ -12,8 +12,7 @@ from bot.cards import TEXT_LIMIT, report_messages, split_message, user_text, vis
 from bot.fake_telegram.formatting import parse_html
 from bot.i18n import translator
 from bot.moderation import card_text, public_post
-from bot.review import CardState, Review
-from bot.store import ReportRow, StoredPhoto, SubmittedReport
+from bot.records import CardState, ReportRow, Review, StoredPhoto, SubmittedReport
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 NEW = SubmittedReport(1, "HS-2026-00001", created=True, incident_id=1)

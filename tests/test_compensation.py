@@ -25,10 +25,8 @@ import pytest
 from bot import report
 from bot.compensation import (
     TRANSITIONS,
-    Case,
     CaseInputError,
     CasePlan,
-    CaseState,
     IllegalTransition,
     WorkCalendar,
     add_working_days,
@@ -58,9 +56,9 @@ from bot.compensation import (
 from bot.config import CompensationSettings, ConfigError, Destination, load_config
 from bot.fake_telegram import FakeTelegram
 from bot.i18n import translator
+from bot.records import Case, CaseState, Reporter, Review
 from bot.report import Kind
-from bot.review import Review
-from bot.store import Reporter, Store
+from bot.store import Store
 from handlers import compensation as handlers_compensation
 from handlers import menu
 from handlers.app import build_application, run_bot, start_running
@@ -243,7 +241,7 @@ async def verified_incident(store: Store, reports: list[tuple[str, Reporter, dat
         assert submitted.incident_id == incident
     assert incident is not None
     assert await store.review_incident(incident, Review.VERIFIED, STAFF_ADMIN, "Staff", None, verify_at,
-                                       compose=lambda state: [])
+                                       compose=lambda state: [], cases=PLAN)
     return incident
 
 
@@ -263,7 +261,7 @@ async def test_verifying_a_livestock_incident_opens_a_case_per_owner(store: Stor
     assert first.killed == 2 and first.free_ranging
     # Verifying again changes nothing (first wins), so no second set of cases.
     assert not await store.review_incident(incident, Review.VERIFIED, 1, "x", None, at(2026, 2, 14),
-                                           compose=lambda s: [])
+                                           compose=lambda s: [], cases=PLAN)
     assert len(await store.open_cases()) == 2
     # Each owner is told in their own language, through the outbox, in the same transaction.
     notices = {i.chat_id: i.payload["text"] for i in await store.due_outbox()
@@ -282,7 +280,7 @@ async def test_a_sighting_opens_no_case(store: Store) -> None:
     submitted = await store.submit_report(draft, person(510), [], at(2025, 9, 30), lambda r, o: [])
     assert submitted.incident_id is not None
     await store.review_incident(submitted.incident_id, Review.VERIFIED, 1, "x", None, at(2025, 9, 30),
-                                compose=lambda s: [])
+                                compose=lambda s: [], cases=PLAN)
     assert await store.open_cases() == []
 
 
@@ -292,7 +290,7 @@ async def test_steps_are_audited_and_an_illegal_one_writes_nothing(store: Store,
     before = len(await store.audit_entries())
     with pytest.raises(IllegalTransition):
         await store.change_case(case.id, 1, "Staff", at(2025, 10, 9),
-                                lambda c: pay(c, date(2025, 10, 9), 100))
+                                lambda c: pay(c, date(2025, 10, 9), 100), cases=PLAN)
     assert len(await store.audit_entries()) == before
     steps = [
         lambda c: schedule_survey(c, date(2025, 10, 11), "Officer Li"),
@@ -303,7 +301,7 @@ async def test_steps_are_audited_and_an_illegal_one_writes_nothing(store: Store,
         lambda c: close(c, date(2025, 10, 20), ""),
     ]
     for step in steps:
-        case = await store.change_case(case.id, 1, "Staff", at(2025, 10, 11), step)
+        case = await store.change_case(case.id, 1, "Staff", at(2025, 10, 11), step, cases=PLAN)
     assert case.state is CaseState.CLOSED and case.paid_fen == 300_000
     assert case.payment_due == date(2025, 10, 24)
     actions = [e["action"] for e in await store.audit_entries() if e["action"].startswith("case_")]
@@ -325,9 +323,10 @@ async def test_monthly_report_by_township_and_animal(store: Store) -> None:
         lambda c: approve(c, date(2025, 10, 9), "Chief", None, PLAN),
         lambda c: pay(c, date(2025, 10, 20), None),
     ):
-        await store.change_case(first.id, 1, "Staff", at(2025, 10, 9), step)
+        await store.change_case(first.id, 1, "Staff", at(2025, 10, 9), step, cases=PLAN)
     await store.change_case(second.id, 1, "Staff", at(2025, 10, 16),
-                            lambda c: record_survey(c, date(2025, 10, 16), "Li", 1, 150_050, True, ""))
+                            lambda c: record_survey(c, date(2025, 10, 16), "Li", 1, 150_050, True, ""),
+                            cases=PLAN)
     october = monthly_rows(await store.cases_in_month("2025-10-01", "2025-11-01"), "2025-10", EN)
     total = october[-1]
     assert (total.cases_opened, total.heads, total.assessed_fen, total.cases_paid, total.paid_fen) == (
@@ -611,7 +610,7 @@ async def test_myreports_shows_the_case(fake: FakeTelegram, desk: Running, clock
     report_row = rows(config.database_path, "SELECT incident_id FROM reports WHERE ref_code = ?", code)[0]
     store = desk.services.store
     assert await store.review_incident(report_row[0], Review.VERIFIED, STAFF_ADMIN, "Staff", None, clock.now,
-                                       compose=lambda s: [])
+                                       compose=lambda s: [], cases=desk.services.case_plan)
     listing = await owner.send("/myreports", contains="Compensation cases")
     assert "C1" in listing["text"] and "Owner must apply by: Tue, Oct 21, 2025" in listing["text"]
 
@@ -638,7 +637,8 @@ async def test_monthly_command_sends_the_report_and_its_csv(
         lambda c: approve(c, date(2025, 10, 11), "Chief", None, PLAN),
         lambda c: pay(c, date(2025, 10, 27), None),
     ):
-        await store.change_case(case.id, STAFF_ADMIN, "Staff", at(2025, 10, 27), step)
+        await store.change_case(case.id, STAFF_ADMIN, "Staff", at(2025, 10, 27), step,
+                                cases=desk.services.case_plan)
     # Opened in September, paid in October: the budget sees each in its month.
     report_text = await staff_says(fake, "/monthly 2025-10", "Compensation in Oct 2025")
     assert "paid 3,000 yuan" in report_text["text"] and "0 cases opened" in report_text["text"]

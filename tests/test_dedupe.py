@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.bulk import BulkReport, bulk_load, find_incident_sync, nearby_incidents_sync
 from bot import report
 from bot.dedupe import (
     DEFAULT_RULES,
@@ -39,16 +40,11 @@ from bot.dedupe import (
 )
 from bot.geo import haversine_m
 from bot.photos import hamming
+from bot.records import Reporter, StoredPhoto, SubmittedReport
 from bot.report import Kind
 from bot.store import (
     MIGRATIONS,
-    BulkReport,
-    Reporter,
     Store,
-    StoredPhoto,
-    SubmittedReport,
-    find_incident_sync,
-    nearby_incidents_sync,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -407,7 +403,7 @@ Stored = tuple[str, float, float, float | None, float, tuple[tuple[str, int], ..
 
 
 def load(conn: sqlite3.Connection, fixes: Sequence[Stored]) -> None:
-    Store.bulk_load(conn, (
+    bulk_load(conn, (
         BulkReport(kind, lat, lon, acc, datetime.fromtimestamp(s, UTC), NOW, reporter_id=None, photos=photos)
         for kind, lat, lon, acc, s, photos in fixes
     ))

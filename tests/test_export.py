@@ -22,6 +22,7 @@ from telegram.ext import CommandHandler, filters
 
 import tests.kit.app
 from bot import locations, report
+from bot.compensation import default_plan
 from bot.config import Config
 from bot.export import (
     COLUMNS,
@@ -38,9 +39,9 @@ from bot.export import (
 )
 from bot.fake_telegram import FakeTelegram
 from bot.geo import obscure
+from bot.records import Reporter, ReportRow, Review
 from bot.report import Kind
-from bot.review import Review
-from bot.store import Reporter, ReportRow, Store
+from bot.store import Store
 from bot.web.settings import WebSettings
 from handlers import export
 from handlers.common import Services
@@ -243,7 +244,8 @@ async def submit(store: Store, user_id: int, lat: float, lon: float, observed: d
 
 
 async def verify(store: Store, incident_id: int, review: Review = Review.VERIFIED) -> None:
-    assert await store.review_incident(incident_id, review, STAFF_ADMIN, "Staff", None, NOW, lambda s: [])
+    assert await store.review_incident(incident_id, review, STAFF_ADMIN, "Staff", None, NOW, lambda s: [],
+                                       cases=default_plan())
 
 
 async def test_store_gives_verified_reports_of_open_verified_incidents_oldest_first(store: Store) -> None:

@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
+from bot.compensation import default_plan
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.media import store_photo
+from bot.records import Outgoing, Reporter, Review, StoredPhoto
 from bot.report import Kind, new_draft
-from bot.review import Review
-from bot.store import Outgoing, Reporter, Store, StoredPhoto
+from bot.store import Store
 from tests.kit import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -107,7 +108,7 @@ async def test_forgetme_leaves_nothing_of_the_person_in_any_table_or_file(
         loss = await store.submit_report(report_draft(Kind.LIVESTOCK, now, answers, 37.33), me, [photo], now,
                                          lambda r, o: [])
         assert await store.review_incident(loss.incident_id, Review.VERIFIED, STAFF_ADMIN, "Staff", None, now,
-                                           compose=lambda state: [])
+                                           compose=lambda state: [], cases=default_plan())
         assert [c.owner_name for c in await store.open_cases()] == [OWNER]  # a compensation case is open
         await store.submit_report(
             report_draft(Kind.SIGHTING, now, {"leopards": 1, "cubs": "no", "distance": "lt50",

@@ -20,8 +20,9 @@ import pytest
 from bot import locations
 from bot.cli import main as cli_main
 from bot.fake_telegram import FakeTelegram
+from bot.records import Reporter
 from bot.report import Kind, new_draft
-from bot.store import Reporter, Store
+from bot.store import Store
 from tests.kit import CODE, STAFF_ADMIN, STAFF_GROUP, Person, rows
 from tests.test_moderation import VILLAGER, card_for, press, sighting
 

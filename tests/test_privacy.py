@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.compensation import default_plan
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.media import store_photo
+from bot.records import Reporter, ReportRow, Review, StoredPhoto
 from bot.report import Kind, new_draft
-from bot.review import Review
-from bot.store import Reporter, ReportRow, Store, StoredPhoto
+from bot.store import Store
 from handlers import privacy
 from handlers.common import Services
 from handlers.privacy import anonymous_key, purge_expired_originals
@@ -325,7 +326,8 @@ async def test_retention_deletes_only_expired_originals_of_rejected_reports(tmp_
                      ("old_verified", Review.VERIFIED, 100)]
         for label, review, days in decisions:
             await store.review_incident(reports[label].incident_id or 0, review, STAFF_ADMIN, "Staff", None,
-                                        now - timedelta(days=days), compose=lambda state: [])
+                                        now - timedelta(days=days), compose=lambda state: [],
+                                        cases=default_plan())
         svc = Services(config=config, store=store)
         assert await purge_expired_originals(svc) == 1
         assert not Path(old_rejected.original_path).exists() and Path(old_rejected.derived_path).exists()

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import report
+from bot.records import Outgoing, Reporter, StoredPhoto
 from bot.report import Kind, parse_reference_code
-from bot.store import MIGRATIONS, Outgoing, Reporter, Store, StoredPhoto
+from bot.store import MIGRATIONS, Store
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 REPORTER = Reporter(user_id=42, name="王", username=None, language="zh_Hans", notify=True)

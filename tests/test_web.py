@@ -609,7 +609,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
 
 async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_config: Config) -> None:
     from bot.compensation import application_received, approve, pay, record_survey
-    from bot.review import Review
+    from bot.records import Review
 
     web = await tipline(hotline="0354-1234567")
     page = await web.form("livestock")
@@ -621,8 +621,9 @@ async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_
     code = ref_code(response.headers["Location"])
     store = web.client.app[TIPLINE].services.store
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    apply_due = store.case_plan().apply_due(today if an_hour_ago()[:10] == today.isoformat() else
-                                            today - timedelta(days=1))  # the loss was an hour ago
+    plan = web.client.app[TIPLINE].services.case_plan
+    apply_due = plan.apply_due(today if an_hour_ago()[:10] == today.isoformat() else
+                               today - timedelta(days=1))  # the loss was an hour ago
 
     async def status() -> str:
         async with web.client.get(response.headers["Location"]) as page:
@@ -641,20 +642,19 @@ async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_
     assert '"phone": null' in report["details"]
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     assert await store.review_incident(report["incident_id"], Review.VERIFIED, 1, "Staff", None, now,
-                                       compose=lambda state: [])
+                                       compose=lambda state: [], cases=plan)
     case = await store.case_by_report_code(code)
     assert case is not None and case.phone is None
     page_text = await status()
     assert f"Case {case.code}:" in page_text and "Reported" in page_text and "⏳" in page_text
 
-    plan = store.case_plan()
     for step in (
         lambda c: record_survey(c, today, "Officer Li", 2, 150_000, True, "bite marks"),
         lambda c: application_received(c, today),  # approval needs the application on record
         lambda c: approve(c, today, "Chief", None, plan),
         lambda c: pay(c, today, None),
     ):
-        case = await store.change_case(case.id, 1, "Staff", now, step)
+        case = await store.change_case(case.id, 1, "Staff", now, step, cases=plan)
     page_text = await status()
     progress = page_text.split('<ol class="steps">')[1].split("</ol>")[0]
     assert progress.count('class="done"') == 4 and "1,500 yuan" in progress

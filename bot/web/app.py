@@ -22,13 +22,15 @@ from aiohttp import BodyPartReader, web
 from aiohttp.typedefs import Handler
 
 from bot.cards import report_messages
+from bot.compensation import CasePlan
 from bot.config import Config
 from bot.export import Format, Level, build_export, export_token, parse_since
 from bot.i18n import LANGUAGES, N_, Translator, language_for, translator
 from bot.link import TelegramLink
 from bot.media import PhotoProblemError
+from bot.records import Outgoing, Reporter, ReportRow, StoredPhoto, SubmittedReport
 from bot.report import Kind, tip_for_storage, to_minute
-from bot.store import Outgoing, Reporter, ReportRow, Store, StoredPhoto, SubmittedReport
+from bot.store import Store
 from bot.video import is_video_file
 from bot.web import county_map, form, pages
 from bot.web.form import Problem
@@ -55,6 +57,7 @@ class TiplineServices(Protocol):
 
     config: Config
     store: Store
+    case_plan: CasePlan
     outbox_wakeup: asyncio.Event
     telegram: TelegramLink
 
@@ -513,7 +516,7 @@ async def report_status(request: web.Request) -> web.Response:
     store = state.services.store
     case = await store.case_by_report_code(code) if row.kind == Kind.LIVESTOCK.value else None
     return _html(pages.status_page(
-        t, row, link, new=request.query.get("new") == "1", case=case, plan=store.case_plan(),
+        t, row, link, new=request.query.get("new") == "1", case=case, plan=state.services.case_plan,
         hotline=state.services.config.hotline,
     ))
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from bot import locations, report
 from bot.gazetteer import NameMatch, Place
 from bot.i18n import N_, Translator
+from bot.records import Draft
 from bot.report import AnswerError, AnswerType, Kind, Question
 from bot.safety import START_PREFIX, parse_start_payload
 from bot.web import county_map
@@ -73,7 +74,7 @@ class Problem:
 class Outcome:
     """The draft built from a form, and what stops it from being submitted."""
 
-    draft: dict[str, Any]
+    draft: Draft
     problems: dict[str, Problem] = field(default_factory=dict)
     places: list[Place] = field(default_factory=list)  # did-you-mean candidates for the location
 

@@ -32,17 +32,6 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 COUNTED_KINDS = tuple(kind for kind in Kind if kind is not Kind.TIP)
 
 
-async def report_counts_by_kind(store: Store) -> dict[str, int]:
-    """Stored reports per kind.
-
-    Belongs in :class:`bot.store.Store` (the only module with SQL) as ``report_counts_by_kind``;
-    kept here, on the store's public read connection, until it moves there.
-    """
-    async with store.reading() as conn:
-        rows = await conn.execute_fetchall("SELECT kind, COUNT(*) FROM reports GROUP BY kind")
-    return {str(kind): int(n) for kind, n in rows}
-
-
 @dataclass(frozen=True)
 class OutboxState:
     depth: int  # pending messages
@@ -106,7 +95,7 @@ class Metrics:
 
     async def refresh(self, store: Store) -> None:
         """Reads the store-backed gauges (called right before an exposition)."""
-        counts = await report_counts_by_kind(store)
+        counts = await store.report_counts_by_kind()
         for kind in COUNTED_KINDS:
             self.reports.labels(kind.value).set(counts.get(kind.value, 0))
         state = await outbox_state(store)

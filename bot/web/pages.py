@@ -27,9 +27,7 @@ from bot.compensation import (
     OWNER_DENY_REASONS,
     OWNER_NEEDS,
     STATE_LABELS,
-    Case,
     CasePlan,
-    CaseState,
     active_deadlines,
     day_text,
     default_plan,
@@ -37,9 +35,9 @@ from bot.compensation import (
 )
 from bot.gazetteer import Place
 from bot.i18n import N_, Translator, translator
+from bot.records import Case, CaseState, ReportRow
 from bot.report import KIND_LABELS, QUESTIONS, AnswerType, Kind, Question
 from bot.safety import safety_text
-from bot.store import ReportRow
 from bot.web import county_map, form
 from bot.web.form import Problem
 
