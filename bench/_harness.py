@@ -441,7 +441,7 @@ def _echo_application(spec: dict[str, Any]) -> Any:
     )
     from telegram.request import HTTPXRequest
 
-    from bot.config import Config
+    from bot.config import TelegramSettings
     from handlers.bot_api_http import AiohttpRequest
     from handlers.ratelimit import PerChatRateLimiter
     from handlers.updates import PerPersonUpdateProcessor
@@ -454,7 +454,7 @@ def _echo_application(spec: dict[str, Any]) -> Any:
         assert update.callback_query is not None
         await update.callback_query.answer()
 
-    running = spec.get("concurrent_updates") or Config.concurrent_updates
+    running = spec.get("concurrent_updates") or TelegramSettings.concurrent_updates
     builder = (
         ApplicationBuilder()
         .token(spec["token"])

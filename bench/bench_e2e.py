@@ -74,7 +74,7 @@ from bench._harness import (  # noqa: E402
     spawn,
     start_fake,
 )
-from bot.config import Config  # noqa: E402
+from bot.config import TelegramSettings  # noqa: E402
 from tests.kit import BotProcess, make_jpeg  # noqa: E402
 
 RSS_TARGET_MB = 150.0
@@ -298,7 +298,7 @@ async def measure(
     profile: Path | None,
 ) -> dict[str, Any]:
     mode = "AIORateLimiter ON on both" if limiter else "AIORateLimiter OFF on both"
-    running = args.concurrent_updates or Config.concurrent_updates
+    running = args.concurrent_updates or TelegramSettings.concurrent_updates
     candidates = [args.echo_concurrent_updates] if args.echo_concurrent_updates else sorted({1, 4, running})
     mode += f"; bot {running} update(s) at once"
     echo_choice = "/".join(map(str, candidates))

@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402 - after the sys.path tweak, so the script runs 
 from PIL import Image  # noqa: E402
 from PIL.TiffImagePlugin import IFDRational  # noqa: E402
 
-from bot.config import Config  # noqa: E402
+from bot.config import Config, StorageSettings, TelegramSettings  # noqa: E402
 from bot.fake_telegram import FakeTelegram  # noqa: E402
 from bot.web.settings import WebSettings  # noqa: E402
 from tests.kit import CODE, STAFF_ADMIN, STAFF_GROUP, start_fake  # noqa: E402
@@ -106,9 +106,11 @@ async def bot_with_web(tmp: Path) -> AsyncIterator[tuple[FakeTelegram, str]]:
 
     fake = await start_fake(FakeTelegram())
     config = Config(
-        bot_token=fake.token, moderation_chat_id=STAFF_GROUP, database_path=tmp / "bot.sqlite3",
-        media_dir=tmp / "media", base_url=fake.base_url, base_file_url=fake.base_file_url,
-        staff_user_ids=frozenset({STAFF_ADMIN}), secret_key="bench-secret-0123456789abcdef",
+        bot_token=fake.token,
+        telegram=TelegramSettings(moderation_chat_id=STAFF_GROUP, base_url=fake.base_url,
+                                  base_file_url=fake.base_file_url, staff_user_ids=frozenset({STAFF_ADMIN})),
+        storage=StorageSettings(database=tmp / "bot.sqlite3", media_dir=tmp / "media"),
+        secret_key="bench-secret-0123456789abcdef",
     )
     settings = WebSettings(enabled=True, port=0, reports_per_hour=1000, posts_per_hour=1000)
     application = build_application(config)

@@ -103,7 +103,7 @@ async def _run(config_path: Path | None, mode: str) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    logging.getLogger(__name__).info("starting; database %s", config.database_path)
+    logging.getLogger(__name__).info("starting; database %s", config.storage.database)
     await runner(build_application(config), stop)
     return 0
 
@@ -130,7 +130,7 @@ def _backup(config_path: Path | None, destination: Path) -> int:
 
     try:
         config = load_config(config_path, require_token=False)
-        result = Store.backup_file(config.database_path, destination)
+        result = Store.backup_file(config.storage.database, destination)
     except ConfigError as error:
         print(f"leopard-watch: configuration error: {error}", file=sys.stderr)
         return 2
@@ -138,7 +138,7 @@ def _backup(config_path: Path | None, destination: Path) -> int:
         print(f"leopard-watch: backup failed: {error}", file=sys.stderr)
         return 1
     print(
-        f"leopard-watch: backup of {config.database_path} written to {result.path} "
+        f"leopard-watch: backup of {config.storage.database} written to {result.path} "
         f"({result.size} bytes, {result.reports} reports, database version {result.user_version})"
     )
     return 0

@@ -246,7 +246,7 @@ def plan_for(config: Config) -> CasePlan:
     """The plan from the configuration (the holiday file is read here: a bad file stops start-up)."""
     settings = config.compensation
     calendar = WorkCalendar.load(settings.holidays_file) if settings.holidays_file else bundled_calendar()
-    return CasePlan(settings, calendar, config.timezone)
+    return CasePlan(settings, calendar, config.region.timezone)
 
 
 @functools.cache
@@ -261,7 +261,7 @@ def compensation_chat(config: Config) -> int:
     for destination in config.destinations:
         if (destination.name == name if name else destination.trusted and "livestock" in destination.kinds):
             return destination.chat_id
-    return config.moderation_chat_id
+    return config.telegram.moderation_chat_id
 
 
 # --- cases ----------------------------------------------------------------------------------------

@@ -337,7 +337,7 @@ def reporter_notice(review: Review, reason: str | None, ref_code: str, t: Transl
 
 def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
     """What a verify or reject causes: the card refreshed, reporters told, destinations posted to."""
-    messages = card_refresh(state.incident_id, config.moderation_chat_id)
+    messages = card_refresh(state.incident_id, config.telegram.moderation_chat_id)
     # Only the reports staff decided on: each reporter hears about their own report, never about a
     # report that joined later (that one is reviewed on its own).
     state = replace(state, reports=state.decided_reports)
@@ -346,7 +346,7 @@ def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
     if state.review is not Review.VERIFIED:
         return messages
     for destination in config.destinations_for(state.kind):
-        t = translator(config.staff_language, config.timezone.key)
+        t = translator(config.languages.staff, config.region.timezone.key)
         purpose = f"route:{state.incident_id}:{destination.name}"
         if destination.trusted:
             messages.append(
@@ -358,7 +358,7 @@ def decision_messages(state: CardState, config: Config) -> list[Outgoing]:
                     Outgoing(destination.chat_id, "send_documents", {"paths": originals}, purpose)
                 )
         else:
-            text = public_post(state, t, config.public_cell_degrees)
+            text = public_post(state, t, config.moderation.public_cell_degrees)
             messages.append(Outgoing(destination.chat_id, "send_message", {"text": text}, purpose))
             derived = [p.derived_path for r in state.reports for p in r.pictures][:10]
             if derived:
@@ -373,7 +373,7 @@ def report_notice(review: Review, reason: str | None, report: ReportRow, config:
     chose to)."""
     if report.reporter_id is None or not report.notify_reporter:
         return []
-    t = translator(report.language, config.timezone.key)
+    t = translator(report.language, config.region.timezone.key)
     text = reporter_notice(review, reason, report.ref_code, t)
     return [Outgoing(report.reporter_id, "send_message", {"text": text}, f"notice:{report.id}")]
 
@@ -408,7 +408,7 @@ def evidence_messages(
 def question_message(report: ReportRow, question: str, purpose: str, config: Config) -> Outgoing:
     """A staff question relayed to one reporter, in their language: they answer by simply writing."""
     assert report.reporter_id is not None
-    t = translator(report.language, config.timezone.key)
+    t = translator(report.language, config.region.timezone.key)
     text = "\n".join(
         [
             "❓ "
@@ -438,9 +438,9 @@ def answer_messages(
 ) -> list[Outgoing]:
     """A reporter's answer (a text, a location, or a photo or file copied as it is), threaded under the
     incident's card in the staff language."""
-    t = translator(config.staff_language, config.timezone.key)
+    t = translator(config.languages.staff, config.region.timezone.key)
     head = "💬 " + html.escape(t.gettext("Answer from the reporter of {code}:", code=ref_code))
-    chat = card[0] if card else config.moderation_chat_id
+    chat = card[0] if card else config.telegram.moderation_chat_id
     payload: dict[str, object] = {"reply_to": card[1]} if card is not None else {}
     purpose = f"answer:{incident_id}"
     if copy_of is not None:
@@ -526,7 +526,7 @@ def warning_messages(
     """A short warning to opted-in residents: township only, never the precise place or the reporter."""
     messages = []
     for user_id, language in subscribers:
-        t = translator(language if language in ("zh_Hans", "en") else "zh_Hans", config.timezone.key)
+        t = translator(language if language in ("zh_Hans", "en") else "zh_Hans", config.region.timezone.key)
         text = "⚠️ " + html.escape(
             t.gettext(
                 "Forestry staff confirmed a leopard near {place}. Keep children close, pen livestock "

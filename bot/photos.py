@@ -496,6 +496,10 @@ def _derive(img: Image.Image, min_side: int) -> Image.Image:
     (by less than 2x, so bilinear is enough). Always a new image object, so its ``info`` is ours.
     """
     factor = max(1, max(img.size) // min_side)
+    if factor == 1 and img.mode == "RGB" and max(img.size) > DERIVED_MAX_SIDE:
+        # resize() makes the new image itself; copying the full decode first only added its size to
+        # the peak (an 8 MP photo: 150 -> 120 MB, the same bytes out; bench/bench_photos.py).
+        return img.resize(_fit_size(img.size, DERIVED_MAX_SIDE), Image.Resampling.BILINEAR)
     reduced = _reduce_to_rgb(img, factor)
     if max(reduced.size) > DERIVED_MAX_SIDE:
         return reduced.resize(_fit_size(reduced.size, DERIVED_MAX_SIDE), Image.Resampling.BILINEAR)

@@ -188,7 +188,7 @@ def import_main(argv: list[str]) -> int:
     except ConfigError as error:
         print(f"leopard-watch: configuration error: {error}", file=sys.stderr)
         return 2
-    locations.configure(margin_m=config.area_margin_m, township_max_m=config.township_max_m)
+    locations.configure(margin_m=config.region.area_margin_m, township_max_m=config.region.township_max_m)
     gazetteer = locations.gazetteer()
     loaded = Loaded([], [])
     try:
@@ -211,8 +211,8 @@ def import_main(argv: list[str]) -> int:
     for line in loaded.skipped:
         print(f"import-places: skipped {line}", file=sys.stderr)
     names = ", ".join(Path(p).name for p in [*args.points, *args.osm, *args.geonames]) or "nothing"
-    count = asyncio.run(import_points(config.database_path, loaded, f"import:{names}"[:200],
-                                      datetime.now(config.timezone)))
+    count = asyncio.run(import_points(config.storage.database, loaded, f"import:{names}"[:200],
+                                      datetime.now(config.region.timezone)))
     print(f"import-places: {count} places given a point, {len(loaded.skipped)} skipped", file=sys.stderr)
     return 0
 
@@ -237,7 +237,7 @@ def export_main(argv: list[str]) -> int:
     except ConfigError as error:
         print(f"leopard-watch: configuration error: {error}", file=sys.stderr)
         return 2
-    text = asyncio.run(export_points(config.database_path))
+    text = asyncio.run(export_points(config.storage.database))
     if args.output == "-":
         sys.stdout.write(text)
     else:

@@ -95,7 +95,7 @@ async def open_services(application: AnyApplication) -> Services:
     )
     application.bot_data[SERVICES_KEY] = svc
     # Before Telegram is reached: the webhook route stores updates in it as soon as the web side is up.
-    attach_inbox(application, svc.store, inbox_key(config.secret_key, config.database_path))
+    attach_inbox(application, svc.store, inbox_key(config.secret_key, config.storage.database))
     await places.reload_points(svc)  # the points staff taught places (issue 22), for the web side too
     return svc
 
@@ -115,14 +115,19 @@ async def post_init(application: AnyApplication) -> None:
     await compensation.check_chat(application, config)
     svc = await open_services(application)
     sender = OutboxSender(
-        application.bot, svc.store, svc.outbox_wakeup, svc.staff_translator(), config.outbox_poll_seconds
+        application.bot,
+        svc.store,
+        svc.outbox_wakeup,
+        svc.staff_translator(),
+        config.telegram.outbox_poll_seconds,
     )
     application.bot_data[OUTBOX_TASK] = asyncio.create_task(sender.run(), name="outbox")
     svc.telegram.on_back.append(lambda: _retry_outbox_now(svc))
     await compensation.start_jobs(application)  # case cards, deadline reminders, daily digest
-    staff.schedule_decisions(application, config.undo_seconds)  # decisions after their undo window
+    staff.schedule_decisions(application, config.moderation.undo_seconds)  # decisions after their undo window
     privacy.schedule_retention(application)  # originals of rejected reports, after the retention period
-    schedule_idle_drafts(application, config.draft_timeout)  # "your report is paused" after a quiet spell
+    # "your report is paused" after a quiet spell
+    schedule_idle_drafts(application, config.reports.draft_timeout)
     for language, code in (("en", None), ("zh_Hans", "zh")):
         t = translator(language)
         commands = [BotCommand(name, t.gettext(description)) for name, description in COMMANDS]
@@ -137,9 +142,6 @@ async def post_init(application: AnyApplication) -> None:
     await inbox_of(application).replay()
 
 
-_background: set[asyncio.Task[None]] = set()
-
-
 def _retry_outbox_now(svc: Services) -> None:
     """Telegram is back: cards and receipts that waited out a back-off during the outage go now."""
 
@@ -148,8 +150,8 @@ def _retry_outbox_now(svc: Services) -> None:
         svc.outbox_wakeup.set()
 
     task = asyncio.get_running_loop().create_task(retry())
-    _background.add(task)  # held until done, so it is not garbage-collected half-way
-    task.add_done_callback(_background.discard)
+    svc.background.add(task)  # held until done, so it is not garbage-collected half-way
+    task.add_done_callback(svc.background.discard)
 
 
 async def post_shutdown(application: AnyApplication) -> None:
@@ -169,9 +171,6 @@ async def flush_persistence(update: object, context: ContextTypes.DEFAULT_TYPE) 
     await save_user_data(update, context)
 
 
-_last_alert: dict[str, float] = {}
-
-
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Logs the error, tells the person their draft is safe, and tells the admins (at most once a minute)."""
     log.error("update %s failed", getattr(update, "update_id", None), exc_info=context.error)
@@ -187,13 +186,13 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
                 ),
             )
     name = type(context.error).__name__
-    if time.monotonic() - _last_alert.get(name, -1e9) < 60:
-        return
-    _last_alert[name] = time.monotonic()
     svc = services(context)
+    if time.monotonic() - svc.last_alert.get(name, -1e9) < 60:
+        return
+    svc.last_alert[name] = time.monotonic()
     detail = "".join(traceback.format_exception_only(context.error)).strip() if context.error else name
     detail = redact(detail, environment_secrets())  # an error text may carry a URL with the token
-    for admin in svc.config.staff_user_ids:
+    for admin in svc.config.telegram.staff_user_ids:
         with contextlib.suppress(Exception):
             await context.bot.send_message(
                 admin, f"⚠️ <code>{html.escape(detail[:3500])}</code>", parse_mode="HTML"
@@ -202,19 +201,19 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
 
 def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot, with every handler registered here, in groups: gatekeeping first, side effects last."""
-    locations.configure(margin_m=config.area_margin_m, township_max_m=config.township_max_m)
+    locations.configure(margin_m=config.region.area_margin_m, township_max_m=config.region.township_max_m)
     link = TelegramLink(secrets=(config.bot_token,))
     application = (
         ApplicationBuilder()
         .token(config.bot_token)
-        .base_url(config.base_url)
-        .base_file_url(config.base_file_url)
-        .local_mode(config.local_mode)
-        .persistence(SQLitePersistence(config.database_path, {CONVERSATION_NAME: state_for}))
+        .base_url(config.telegram.base_url)
+        .base_file_url(config.telegram.base_file_url)
+        .local_mode(config.telegram.local_mode)
+        .persistence(SQLitePersistence(config.storage.database, {CONVERSATION_NAME: state_for}))
         .rate_limiter(PerChatRateLimiter(config.pace))
         .request(InstrumentedRequest(connection_pool_size=256, link=link))
         .get_updates_request(InstrumentedRequest(connection_pool_size=1, link=link))
-        .concurrent_updates(PerPersonUpdateProcessor(config.concurrent_updates))
+        .concurrent_updates(PerPersonUpdateProcessor(config.telegram.concurrent_updates))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
@@ -222,7 +221,7 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
     application.bot_data["config"] = config
     application.bot_data[LINK_KEY] = link
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-    staff_group = filters.Chat(config.moderation_chat_id) & filters.UpdateType.MESSAGE
+    staff_group = filters.Chat(config.telegram.moderation_chat_id) & filters.UpdateType.MESSAGE
 
     # Group -2 — gatekeeping: banned people and message floods stop here.
     application.add_handler(TypeHandler(Update, privacy.gatekeeper), group=-2)

@@ -50,12 +50,22 @@ class Services:
     case_plan: CasePlan = field(default_factory=default_plan)
     outbox_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     telegram: TelegramLink = field(default_factory=TelegramLink)  # reachable or not, for /healthz
+    # What the bot remembers between updates, per application (a restart, or a second bot in the same
+    # process, starts afresh):
+    # (staff group, user id) -> (is staff, monotonic time it expires): group admins, asked briefly
+    staff_cache: dict[tuple[int, int], tuple[bool, float]] = field(default_factory=dict)
+    # error class name -> monotonic time the admins were last told about it (once a minute at most)
+    last_alert: dict[str, float] = field(default_factory=dict)
+    # case id -> (monotonic time of the next try, failures) of a compensation case card that failed
+    card_retry: dict[int, tuple[float, int]] = field(default_factory=dict)
+    # tasks started in the background, held until done so they are not garbage-collected half-way
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def now(self) -> datetime:
-        return datetime.now(self.config.timezone)
+        return datetime.now(self.config.region.timezone)
 
     def staff_translator(self) -> Translator:
-        return translator(self.config.staff_language, self.config.timezone.key)
+        return translator(self.config.languages.staff, self.config.region.timezone.key)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE | Application[Any, Any, Any, Any, Any, Any]) -> Services:
@@ -73,7 +83,7 @@ def user_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     if stored in LANGUAGES:
         return str(stored)
     user = update.effective_user
-    default = services(context).config.default_language
+    default = services(context).config.languages.default
     language = language_for(user.language_code if user else None, default=default)
     if context.user_data is not None:
         context.user_data["lang"] = language
@@ -82,7 +92,7 @@ def user_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
 
 def tr(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
     """The Translator for the person behind this update."""
-    return translator(user_language(update, context), services(context).config.timezone.key)
+    return translator(user_language(update, context), services(context).config.region.timezone.key)
 
 
 def inline_keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:

@@ -93,7 +93,6 @@ CARD_LOCK = "compensation_card_lock"
 # Case buttons are answered in this group, before group 0's catch-all for stale buttons.
 BUTTON_GROUP = -1
 MAX_CARD_BACKOFF_S = 300.0
-_card_retry: dict[int, tuple[float, int]] = {}  # case id -> (monotonic time of the next try, failures)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], config: Config) -> None:
@@ -101,7 +100,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], config: Con
     if application.bot_data.get(REGISTERED):
         return
     application.bot_data[REGISTERED] = True
-    chats = filters.Chat(chat_id=sorted({compensation_chat(config), config.moderation_chat_id}))
+    chats = filters.Chat(chat_id=sorted({compensation_chat(config), config.telegram.moderation_chat_id}))
     staff_chats = chats & filters.UpdateType.MESSAGE
     application.add_handler(CallbackQueryHandler(case_button, pattern=r"^c:"), group=BUTTON_GROUP)
     for name, callback in COMMANDS.items():
@@ -113,7 +112,7 @@ async def check_chat(application: Application[Any, Any, Any, Any, Any, Any], con
     """The compensation chat must be a group: staff type commands there, and in a channel Telegram
     does not say who typed. A channel stops start-up with one line (raised as a ConfigError)."""
     chat_id = compensation_chat(config)
-    if chat_id == config.moderation_chat_id:
+    if chat_id == config.telegram.moderation_chat_id:
         return
     try:
         chat = await application.bot.get_chat(chat_id)
@@ -138,7 +137,7 @@ async def start_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     if not jobs.get_jobs_by_name(JOB_CARDS):
         # A repeating job: it stays scheduled whatever a run does, a run missed while the loop was
         # busy (or the clock jumped) is run once late rather than lost, and runs never overlap.
-        interval = svc.config.outbox_poll_seconds
+        interval = svc.config.telegram.outbox_poll_seconds
         jobs.run_repeating(
             card_tick,
             interval,
@@ -147,7 +146,7 @@ async def start_jobs(application: Application[Any, Any, Any, Any, Any, Any]) -> 
             job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
     if not jobs.get_jobs_by_name(JOB_DAILY):
-        at = time(hour=svc.config.compensation.reminder_hour, tzinfo=svc.config.timezone)
+        at = time(hour=svc.config.compensation.reminder_hour, tzinfo=svc.config.region.timezone)
         jobs.run_daily(daily_job, time=at, name=JOB_DAILY)
 
 
@@ -197,7 +196,7 @@ async def _sync(context: ContextTypes.DEFAULT_TYPE, svc: Services) -> int:
     chat = compensation_chat(svc.config)
     done = 0
     for case_id, version in await svc.store.case_cards_due():
-        retry = _card_retry.get(case_id)
+        retry = svc.card_retry.get(case_id)
         if retry and retry[0] > clock.monotonic():
             continue
         case = await svc.store.case(case_id)
@@ -212,10 +211,10 @@ async def _sync(context: ContextTypes.DEFAULT_TYPE, svc: Services) -> int:
         except (TelegramError, OSError) as error:
             failures = (retry[1] if retry else 0) + 1
             delay = min(MAX_CARD_BACKOFF_S, 2.0 ** failures)
-            _card_retry[case_id] = (clock.monotonic() + delay, failures)
+            svc.card_retry[case_id] = (clock.monotonic() + delay, failures)
             log.warning("case card C%s failed (%s); retry in %.0f s", case_id, error, delay)
             continue
-        _card_retry.pop(case_id, None)
+        svc.card_retry.pop(case_id, None)
         await svc.store.case_card_sent(case_id, version, *where)
         done += 1
     return done

@@ -40,16 +40,16 @@ async def export_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             elif arg in {m.value for m in Format}:
                 fmt = Format(arg)
             else:
-                since = parse_since(arg, svc.config.timezone)
+                since = parse_since(arg, svc.config.region.timezone)
         except ValueError:
             await reply(update, f"<code>{html.escape(USAGE)}</code>")
             return
-    if level is Level.TRUSTED and chat.id != svc.config.moderation_chat_id:
+    if level is Level.TRUSTED and chat.id != svc.config.telegram.moderation_chat_id:
         await refuse(update, context, "export trusted outside the moderation group")
         return
     reports = await svc.store.verified_reports(since)
-    export = build_export(reports, level, fmt, svc.config.public_cell_degrees, tz=svc.config.timezone,
-                          today=svc.now().date())
+    export = build_export(reports, level, fmt, svc.config.moderation.public_cell_degrees,
+                          tz=svc.config.region.timezone, today=svc.now().date())
     t = svc.staff_translator()
     caption = "📦 " + html.escape(
         t.ngettext("{n} report", "{n} reports", export.rows) + f" · {level.value} · {FORMAT_NAMES[fmt]}"

@@ -166,7 +166,7 @@ async def safety_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 def safety_html(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str | None) -> str:
     t = tr(update, context)
-    return "🛡 " + html.escape(safety_text(t, kind, services(context).config.hotline or None))
+    return "🛡 " + html.escape(safety_text(t, kind, services(context).config.safety.hotline or None))
 
 
 async def chat_id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

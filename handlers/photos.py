@@ -119,9 +119,9 @@ async def save_video(
     bot: Bot, attachment: Clip, config: Config, *, now: datetime, keep_original: bool = True
 ) -> dict[str, Any]:
     """Downloads a clip, checks it, stores it (original, stripped copy, key-frame thumbnail)."""
-    source = await _download(bot, attachment, config, config.media_dir)
-    entry = await store_video(source, config.media_dir, now=now, max_seconds=config.max_video_seconds,
-                              keep_original=keep_original)
+    source = await _download(bot, attachment, config, config.storage.media_dir)
+    entry = await store_video(source, config.storage.media_dir, now=now,
+                              max_seconds=config.reports.max_video_seconds, keep_original=keep_original)
     entry["file_id"] = attachment.file_id
     entry["file_unique_id"] = attachment.file_unique_id
     return entry
@@ -131,8 +131,8 @@ async def save_voice(
     bot: Bot, attachment: Spoken, config: Config, *, keep_original: bool = True, answer_key: str | None = None
 ) -> dict[str, Any]:
     """Downloads a voice note or audio file, checks it, stores it with a metadata-free copy."""
-    source = await _download(bot, attachment, config, config.media_dir)
-    entry = await store_voice(source, config.media_dir, max_seconds=config.max_voice_seconds,
+    source = await _download(bot, attachment, config, config.storage.media_dir)
+    entry = await store_voice(source, config.storage.media_dir, max_seconds=config.reports.max_voice_seconds,
                               keep_original=keep_original, answer_key=answer_key)
     entry["file_id"] = attachment.file_id
     entry["file_unique_id"] = attachment.file_unique_id

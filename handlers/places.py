@@ -174,7 +174,7 @@ async def place_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await reply(update, html.escape(t.gettext(problem)))
         return
     accuracy = locations.APPROXIMATE_PLACE_M
-    chat_id = svc.config.moderation_chat_id
+    chat_id = svc.config.telegram.moderation_chat_id
     changed = await svc.store.set_place_point(
         place.id, point[0], point[1], accuracy_m=accuracy, staff_id=update.effective_user.id,
         staff_name=staff_name(update), source="staff", now=svc.now(), incident_id=incident_id,

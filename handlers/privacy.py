@@ -95,11 +95,11 @@ def person_keys(svc: Services, user_id: int) -> tuple[str, str]:
 async def report_limit_problem(svc: Services, user_id: int) -> str | None:
     """The message (to translate) when the person already sent `reports_per_hour` reports in the last
     hour, anonymous tips included; None when they may send this one. Configured staff are not limited."""
-    if user_id in svc.config.staff_user_ids:
+    if user_id in svc.config.telegram.staff_user_ids:
         return None
     since = svc.now() - timedelta(hours=1)
     count = await svc.store.recent_report_count(user_id, anonymous_key(user_id, svc.now().date()), since)
-    return REPORT_LIMIT if count >= svc.config.reports_per_hour else None
+    return REPORT_LIMIT if count >= svc.config.abuse.reports_per_hour else None
 
 
 @dataclass
@@ -169,12 +169,12 @@ async def gatekeeper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                 await update.callback_query.answer()
         raise ApplicationHandlerStop
     # New messages only: buttons answer what the bot offered, and a moving live location is an edit.
-    if update.message is None or user.id in svc.config.staff_user_ids:
+    if update.message is None or user.id in svc.config.telegram.staff_user_ids:
         return
     now = time.monotonic()
-    if state.allow(user.id, svc.config.messages_per_minute, now):
+    if state.allow(user.id, svc.config.abuse.messages_per_minute, now):
         return
-    log.info("message limit reached by a person (%s/min)", svc.config.messages_per_minute)
+    log.info("message limit reached by a person (%s/min)", svc.config.abuse.messages_per_minute)
     if state.should_warn(user.id, now):
         await reply(update, html.escape(tr(update, context).gettext(TOO_FAST)))
     raise ApplicationHandlerStop
@@ -186,7 +186,7 @@ async def gatekeeper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def privacy_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/privacy: what is stored, who sees it, and how to have it deleted, in plain words."""
     t = tr(update, context)
-    days = round(services(context).config.photo_retention_days)
+    days = round(services(context).config.privacy.photo_retention_days)
     paragraphs = [
         "🔒 <b>" + html.escape(t.gettext("Your privacy")) + "</b>",
         t.gettext(
@@ -376,7 +376,7 @@ async def purge_expired_originals(svc: Services) -> int:
     """Deletes the original photos of reports rejected more than `photo_retention_days` ago; returns
     how many files were deleted (their stripped copies stay)."""
     now = svc.now()
-    before = now - timedelta(days=svc.config.photo_retention_days)
+    before = now - timedelta(days=svc.config.privacy.photo_retention_days)
     paths = await svc.store.expire_rejected_originals(before, now)
     deleted = await asyncio.to_thread(delete_files, paths)
     if paths:

@@ -464,7 +464,10 @@ def _timed_media(
     svc = services(context)
     for photo in draft["photos"]:
         moment = locations.photo_time(
-            photo.get("facts") or {}, now=svc.now(), tz=svc.config.timezone, max_age=svc.config.max_report_age
+            photo.get("facts") or {},
+            now=svc.now(),
+            tz=svc.config.region.timezone,
+            max_age=svc.config.reports.max_age,
         )
         if moment is not None:
             return moment, photo
@@ -695,8 +698,9 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     draft = _draft(context)
     t = tr(update, context)
     svc = services(context)
-    if len(_pictures(draft)) >= svc.config.max_photos:  # photos and videos count together
-        text = t.gettext("That is enough photos ({limit}). Tap Done to go on.", limit=svc.config.max_photos)
+    if len(_pictures(draft)) >= svc.config.reports.max_photos:  # photos and videos count together
+        limit = svc.config.reports.max_photos
+        text = t.gettext("That is enough photos ({limit}). Tap Done to go on.", limit=limit)
         await _say(update, context, html.escape(text), _keyboard([[t.gettext("Done")]]))
         return _state(context)
     clip = clip_of(message)
@@ -710,7 +714,11 @@ async def receive_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
             attachment = message.photo[-1] if message.photo else message.document
             assert attachment is not None
             stored = await save_photo(
-                context.bot, attachment, svc.config.media_dir, now=svc.now(), keep_original=keep_original
+                context.bot,
+                attachment,
+                svc.config.storage.media_dir,
+                now=svc.now(),
+                keep_original=keep_original,
             )
     except PhotoProblemError as problem:
         problem_text = html.escape(t.gettext(problem.message, **problem.params))
@@ -880,7 +888,7 @@ async def _when_choice(update: Update, context: ContextTypes.DEFAULT_TYPE, choic
         draft[TYPING_WHEN] = True
         await _say(update, context, html.escape(t.gettext(WHEN_EXPECTED)))
         return _state(context)
-    picked = quick_choice(choice, now=svc.now(), tz=svc.config.timezone)
+    picked = quick_choice(choice, now=svc.now(), tz=svc.config.region.timezone)
     if isinstance(picked, datetime):
         draft["observed_at"] = picked.isoformat()
         return await ask_next(update, context)
@@ -900,14 +908,16 @@ async def _typed_when(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     day = date.fromisoformat(draft[WHEN_DAY]) if draft.get(WHEN_DAY) else None
     try:
         moment = parse_when(
-            message.text, now=svc.now(), tz=svc.config.timezone, day=day, part=draft.get(WHEN_PART)
+            message.text, now=svc.now(), tz=svc.config.region.timezone, day=day, part=draft.get(WHEN_PART)
         )
-        check_when(moment, now=svc.now(), max_age=svc.config.max_report_age)
+        check_when(moment, now=svc.now(), max_age=svc.config.reports.max_age)
     except WhenVague as vague:
         # 前天下午 or "last night": asked for the time, read within that day and part of the day.
-        end_of_day = datetime.combine(vague.day + timedelta(days=1), datetime.min.time(), svc.config.timezone)
+        end_of_day = datetime.combine(
+            vague.day + timedelta(days=1), datetime.min.time(), svc.config.region.timezone
+        )
         try:  # a day too long ago is refused now, not after its time is typed
-            check_when(min(end_of_day, svc.now()), now=svc.now(), max_age=svc.config.max_report_age)
+            check_when(min(end_of_day, svc.now()), now=svc.now(), max_age=svc.config.reports.max_age)
         except WhenError as problem:
             await _say(update, context, html.escape(t.gettext(problem.message, **problem.params)))
             return _state(context)
@@ -1046,13 +1056,13 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     if anonymous:
         # Nothing stored with an anonymous tip narrows down who sent it: not their language, not a
         # moment finer than the minute (issue 19); its photos' facts go in as text for staff.
-        stored_draft = report.tip_for_storage(draft, svc.config.timezone)
+        stored_draft = report.tip_for_storage(draft, svc.config.region.timezone)
         submitted_at = report.to_minute(submitted_at)
     reporter = Reporter(
         user_id=None if anonymous else user.id,
         name=None if anonymous else user.full_name,
         username=None if anonymous else user.username,
-        language=svc.config.default_language if anonymous else user_language(update, context),
+        language=svc.config.languages.default if anonymous else user_language(update, context),
         notify=not anonymous,
         # Anonymous tips keep only today's in-memory keyed hash, so limits still work for the day.
         key=anonymous_key(user.id, svc.now().date()) if anonymous else None,
@@ -1066,10 +1076,10 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         compose=lambda row, outcome: report_messages(
             row,
             outcome,
-            svc.config.moderation_chat_id,
+            svc.config.telegram.moderation_chat_id,
             t,
             chat.id,
-            safety_note(row, t, svc.config.hotline),
+            safety_note(row, t, svc.config.safety.hotline),
             receipt_markup=ReplyKeyboardRemove().to_dict(),  # the review's keyboard goes with the receipt
         ),
     )
@@ -1203,7 +1213,7 @@ async def pause_idle_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
             or datetime.fromisoformat(draft["updated_at"]) > cutoff
         ):
             continue
-        t = translator(str(data.get("lang") or draft["language"]), svc.config.timezone.key)
+        t = translator(str(data.get("lang") or draft["language"]), svc.config.region.timezone.key)
         rows = [
             [
                 (t.gettext("Continue my report"), _data(draft, "resume")),
@@ -1227,7 +1237,7 @@ async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
     """Deletes the unsent tip drafts older than `tip_draft_expiry`, with their photo files, and tells
     each tipster. Tip drafts are only in memory (handlers/persistence.py); returns how many went."""
     svc = services(context)
-    cutoff = svc.now() - svc.config.tip_draft_expiry
+    cutoff = svc.now() - svc.config.reports.tip_draft_expiry
     expired = 0
     for user_id, data in list(context.application.user_data.items()):
         draft = data.get(DRAFT)
@@ -1237,13 +1247,13 @@ async def expire_tip_drafts(context: ContextTypes.DEFAULT_TYPE) -> int:
         end_conversations(context.application, user_id)
         expired += 1
         await delete_draft_files(context.application, draft)
-        t = translator(str(data.get("lang") or draft["language"]), svc.config.timezone.key)
+        t = translator(str(data.get("lang") or draft["language"]), svc.config.region.timezone.key)
         text = t.ngettext(
             "Your tip was not sent, so it has been deleted after {n} hour, with its photos. "
             "Send /start to begin again.",
             "Your tip was not sent, so it has been deleted after {n} hours, with its photos. "
             "Send /start to begin again.",
-            max(1, round(svc.config.tip_draft_expiry.total_seconds() / 3600)),
+            max(1, round(svc.config.reports.tip_draft_expiry.total_seconds() / 3600)),
         )
         payload = {"text": html.escape(text), "reply_markup": ReplyKeyboardRemove().to_dict()}
         gone = Outgoing(user_id, "send_message", payload, "expired", private=True)
@@ -1270,8 +1280,8 @@ async def sweep_tip_photos(context: ContextTypes.DEFAULT_TYPE, every_s: float = 
         for photo in draft.get("photos", []) if isinstance(draft, dict) else []:
             paths = (photo["original_path"], photo["derived_path"], photo["thumbnail_path"])
             used |= {Path(path).name for path in paths if path}
-    older_than = (svc.now() - svc.config.tip_draft_expiry).timestamp()
-    orphans = await asyncio.to_thread(orphaned_tip_copies, svc.config.media_dir, older_than, used)
+    older_than = (svc.now() - svc.config.reports.tip_draft_expiry).timestamp()
+    orphans = await asyncio.to_thread(orphaned_tip_copies, svc.config.storage.media_dir, older_than, used)
     deleted = delete_files([str(f) for f in orphans])
     if deleted:
         log.info("deleted %d photo files of tips never sent", deleted)

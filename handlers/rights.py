@@ -21,25 +21,24 @@ from handlers.common import services
 log = logging.getLogger(__name__)
 
 STAFF_STATUSES = ("creator", "administrator")
-_staff_cache: dict[tuple[int, int], tuple[bool, float]] = {}
 
 
 async def is_staff(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> bool:
     """Configured staff, or an administrator of the moderation group right now (cached briefly)."""
     svc = services(context)
-    if user_id in svc.config.staff_user_ids:
+    if user_id in svc.config.telegram.staff_user_ids:
         return True
-    key = (svc.config.moderation_chat_id, user_id)
-    cached = _staff_cache.get(key)
+    key = (svc.config.telegram.moderation_chat_id, user_id)
+    cached = svc.staff_cache.get(key)
     if cached and cached[1] > time.monotonic():
         return cached[0]
     try:
-        member = await context.bot.get_chat_member(svc.config.moderation_chat_id, user_id)
+        member = await context.bot.get_chat_member(svc.config.telegram.moderation_chat_id, user_id)
         allowed = member.status in STAFF_STATUSES
     except TelegramError as error:
         log.warning("staff check for %s failed: %s", user_id, error)
         return False  # when in doubt, no: a moderation action is never taken on a guess
-    _staff_cache[key] = (allowed, time.monotonic() + svc.config.staff_cache_seconds)
+    svc.staff_cache[key] = (allowed, time.monotonic() + svc.config.moderation.staff_cache_seconds)
     return allowed
 
 

@@ -86,7 +86,7 @@ async def act(
     staff_id, name, now = update.effective_user.id, staff_name(update), svc.now()
 
     def refresh(incident: int) -> list[Outgoing]:
-        return card_refresh(incident, svc.config.moderation_chat_id)
+        return card_refresh(incident, svc.config.telegram.moderation_chat_id)
 
     answer = ""
     if action in (Action.REJECT, Action.MERGE, Action.SPLIT, Action.BACK, Action.REJECT_REPORT) or (
@@ -104,7 +104,7 @@ async def act(
         return
     if action in (Action.VERIFY, Action.REJECT_WITH):
         review = Review.VERIFIED if action is Action.VERIFY else Review.REJECTED
-        undo_s = svc.config.undo_seconds
+        undo_s = svc.config.moderation.undo_seconds
         changed = await svc.store.review_incident(
             incident_id,
             review,
@@ -325,7 +325,7 @@ async def warn_residents(
         svc.now(),
         [
             *warning_messages(state, township, subscribers, svc.config),
-            *card_refresh(incident_id, svc.config.moderation_chat_id),
+            *card_refresh(incident_id, svc.config.telegram.moderation_chat_id),
         ],
     )
     return t.ngettext("Warning sent to {n} person.", "Warning sent to {n} people.", len(subscribers))
@@ -394,7 +394,7 @@ async def staff_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         update.effective_user.id,
         staff_name(update),
         now,
-        now + timedelta(hours=svc.config.question_hours),
+        now + timedelta(hours=svc.config.moderation.question_hours),
         compose=lambda report, purpose: question_message(report, message.text or "", purpose, svc.config),
     )
     t = svc.staff_translator()
@@ -438,8 +438,8 @@ async def relay(
         question_id,
         user.id,
         now,
-        svc.config.answers_per_question,
-        now + timedelta(minutes=svc.config.answer_settle_minutes),
+        svc.config.moderation.answers_per_question,
+        now + timedelta(minutes=svc.config.moderation.answer_settle_minutes),
         compose=lambda incident, code, card: answer_messages(
             incident,
             code,
@@ -586,9 +586,9 @@ async def poster_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     poster = await asyncio.to_thread(
         make_poster,
         place,
-        bot_username=svc.config.bot_username or context.bot.username,
+        bot_username=svc.config.telegram.bot_username or context.bot.username,
         web_url=svc.config.web.public_url or None,
-        hotline=svc.config.hotline or None,
+        hotline=svc.config.safety.hotline or None,
     )
     chat = update.effective_chat
     assert chat is not None

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import Config
+from bot.config import Config, ModerationSettings, StorageSettings, TelegramSettings
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
 from bot.pacing import PaceLimits
@@ -48,18 +47,19 @@ def config(request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram) -
     real_limits = request.node.get_closest_marker("real_limits") is not None
     return Config(
         bot_token=fake.token,
-        moderation_chat_id=STAFF_GROUP,
-        database_path=tmp_path / "bot.sqlite3",
-        media_dir=tmp_path / "media",
-        base_url=fake.base_url,
-        base_file_url=fake.base_file_url,
-        staff_user_ids=frozenset({STAFF_ADMIN}),
-        outbox_poll_seconds=0.2,
+        telegram=TelegramSettings(
+            moderation_chat_id=STAFF_GROUP,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            staff_user_ids=frozenset({STAFF_ADMIN}),
+            outbox_poll_seconds=0.2,
+        ),
+        storage=StorageSettings(database=tmp_path / "bot.sqlite3", media_dir=tmp_path / "media"),
         # Decisions take effect after a short undo window; tests of Undo itself set a longer one.
-        undo_seconds=0.3,
+        moderation=ModerationSettings(undo_seconds=0.3),
         # The bot paces a private chat by itself (bot/pacing.py): scaled like the fake's bucket above,
         # a little under it, for people tapping at machine speed.
-        pace=PaceLimits() if real_limits else PaceLimits(private_burst=16, private_per_second=16),
+        pacing=PaceLimits() if real_limits else PaceLimits(private_burst=16, private_per_second=16),
     )
 
 
@@ -69,7 +69,7 @@ async def running(config: Config) -> AsyncIterator[Callable[..., Any]]:
     bots: list[RunningBot] = []
 
     async def launch(**changes: Any) -> RunningBot:
-        bot = await start_bot(replace(config, **changes) if changes else config)
+        bot = await start_bot(config.with_settings(**changes) if changes else config)
         bots.append(bot)
         return bot
 

@@ -97,7 +97,7 @@ async def test_restore_a_backup_and_run_the_bot_on_it(fake: FakeTelegram, runnin
     # `leopard-watch backup DEST` while the bot runs (no BOT_TOKEN needed for a backup).
     toml = tmp_path / "config.toml"
     toml.write_text(f'[telegram]\nmoderation_chat_id = {STAFF_GROUP}\n[storage]\n'
-                    f'database = "{config.database_path.as_posix()}"\n', encoding="utf-8")
+                    f'database = "{config.storage.database.as_posix()}"\n', encoding="utf-8")
     monkeypatch.delenv("BOT_TOKEN", raising=False)
     backup = tmp_path / "backups" / "nightly.sqlite3"
     assert await asyncio.to_thread(cli_main, ["backup", str(backup), "--config", str(toml)]) == 0
@@ -105,7 +105,7 @@ async def test_restore_a_backup_and_run_the_bot_on_it(fake: FakeTelegram, runnin
     await bot.shutdown()
 
     # The restore of deploy/GUIDE.md section 9: move the database and its -wal/-shm aside, copy the backup.
-    db = config.database_path
+    db = config.storage.database
     old = db.parent / "old"
     old.mkdir()
     for path in db.parent.glob(db.name + "*"):

@@ -417,8 +417,10 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 async def desk(fake: FakeTelegram, config, clock: Clock) -> AsyncIterator[Running]:
     fake.add_user(VILLAGER, "Curious Villager")
     fake.add_group(COMP, "Compensation desk", admins=[STAFF_ADMIN], members=[VILLAGER])
-    changed = replace(config, staff_language="en",
-                      destinations=(Destination("desk", COMP, frozenset({"livestock"}), trusted=True),))
+    changed = config.with_settings(
+        languages={"staff": "en"},
+        destinations=(Destination("desk", COMP, frozenset({"livestock"}), trusted=True),),
+    )
     application = build_application(changed)
     # What handlers/app.py does once the lines of issue 8 are in (both calls are idempotent).
     handlers_compensation.register(application, changed)
@@ -510,7 +512,7 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     # Staff verify on Tuesday 30 September, the day before the National Day break.
     staff_card = None
     for _ in range(200):
-        staff_card = next((m for m in reversed(fake.messages_in(config.moderation_chat_id))
+        staff_card = next((m for m in reversed(fake.messages_in(config.telegram.moderation_chat_id))
                            if code in (m.get("text") or "") and "Incident" in (m.get("text") or "")), None)
         if staff_card:
             break
@@ -518,7 +520,7 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     assert staff_card is not None
     query = fake.press_button(STAFF_ADMIN, staff_card, next(
         b["callback_data"] for row in staff_card["reply_markup"]["inline_keyboard"] for b in row
-        if "Verify" in b["text"]), chat_id=config.moderation_chat_id)
+        if "Verify" in b["text"]), chat_id=config.telegram.moderation_chat_id)
     await fake.wait_for_call("answerCallbackQuery",
                              predicate=lambda c: c.params.get("callback_query_id") == query["id"])
 
@@ -593,12 +595,12 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     assert len(notices) == 7 and all("C1" in n for n in notices)
     await case_card(fake, "C1", contains="Closed on Mon, Oct 27, 2025")
 
-    actions = [r[0] for r in rows(config.database_path,
+    actions = [r[0] for r in rows(config.storage.database,
                                   "SELECT action FROM audit_log WHERE action LIKE 'case_%' ORDER BY id")]
     for expected in ("case_open", "case_survey", "case_photo", "case_surveyed", "case_approve",
                      "case_paid", "case_close"):
         assert expected in actions, actions
-    denied = rows(config.database_path, "SELECT staff_id FROM audit_log WHERE action = 'denied'")
+    denied = rows(config.storage.database, "SELECT staff_id FROM audit_log WHERE action = 'denied'")
     assert [r[0] for r in denied] == [VILLAGER]
 
 
@@ -607,7 +609,7 @@ async def test_myreports_shows_the_case(fake: FakeTelegram, desk: Running, clock
         pytest.skip("handlers/menu.py my_reports does not show cases yet (issue 8 lines not added)")
     owner = Person(fake, 802, "李四", language="en")
     code = await report_a_kill(owner, EN, "Li Si")
-    report_row = rows(config.database_path, "SELECT incident_id FROM reports WHERE ref_code = ?", code)[0]
+    report_row = rows(config.storage.database, "SELECT incident_id FROM reports WHERE ref_code = ?", code)[0]
     store = desk.services.store
     assert await store.review_incident(report_row[0], Review.VERIFIED, STAFF_ADMIN, "Staff", None, clock.now,
                                        compose=lambda s: [], cases=desk.services.case_plan)
@@ -661,7 +663,7 @@ async def test_monthly_command_sends_the_report_and_its_csv(
 async def test_reminders_and_digest_on_working_days_only(store: Store, config) -> None:
     """The daily round with a fixed clock: nothing on a holiday or a Sunday, reminders once each."""
     chat = -1004000000002
-    svc = Services(config=replace(config, staff_language="en", destinations=(
+    svc = Services(config=config.with_settings(languages={"staff": "en"}, destinations=(
         Destination("desk", chat, frozenset({"livestock"}), trusted=True),)), store=store)
     await verified_incident(store, [("钱七", person(804), at(2025, 9, 30))], at(2025, 9, 30))
     (case,) = await store.open_cases()
@@ -669,7 +671,7 @@ async def test_reminders_and_digest_on_working_days_only(store: Store, config) -
 
     def queued() -> list[tuple[int, str, dict[str, Any]]]:
         return [(r[0], r[1], json.loads(r[2])) for r in rows(
-            config.database_path.parent / "test.sqlite3",
+            config.storage.database.parent / "test.sqlite3",
             "SELECT chat_id, purpose, payload FROM outbox WHERE purpose LIKE 'case_%' ORDER BY id")]
 
     assert await handlers_compensation.daily_round(svc, date(2025, 10, 3)) == 0  # National Day
@@ -734,7 +736,9 @@ async def test_the_case_card_refresher_survives_missed_runs_quietly(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="handlers.compensation")
     jobs = desk.application.job_queue.get_jobs_by_name(handlers_compensation.JOB_CARDS)
-    assert len(jobs) == 1 and jobs[0].job.trigger.interval.total_seconds() == config.outbox_poll_seconds
+    assert len(jobs) == 1 and (
+        jobs[0].job.trigger.interval.total_seconds() == config.telegram.outbox_poll_seconds
+    )
     # The event loop is held for seconds (a slow disk, a suspended VM): every run due meanwhile is
     # missed. A chain of one-off jobs stopped here for good (APScheduler drops a run over a second late).
     time.sleep(2.5)  # noqa: ASYNC251 - holding the loop is the point
@@ -742,6 +746,6 @@ async def test_the_case_card_refresher_survives_missed_runs_quietly(
     store = desk.services.store
     await verified_incident(store, [("王五", person(850), at(2025, 9, 30))], at(2025, 9, 30))
     await case_card(fake, "C1")  # the refresher still runs
-    await asyncio.sleep(config.outbox_poll_seconds * 5)  # more runs with nothing to do
+    await asyncio.sleep(config.telegram.outbox_poll_seconds * 5)  # more runs with nothing to do
     assert len(desk.application.job_queue.get_jobs_by_name(handlers_compensation.JOB_CARDS)) == 1
     assert [r.getMessage() for r in caplog.records if r.name == "handlers.compensation"] == []

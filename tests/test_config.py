@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_config
+from bot.i18n import translator
+from bot.safety import safety_text
 
 ENV = {"BOT_TOKEN": "123:abc"}
 
@@ -21,14 +25,15 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_minimal_config(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[telegram]\nmoderation_chat_id = -100123\n"), ENV)
-    assert config.moderation_chat_id == -100123 and config.timezone.key == "Asia/Shanghai"
-    assert config.database_path == tmp_path / "data" / "leopard-watch.sqlite3"
+    assert config.telegram.moderation_chat_id == -100123 and config.region.timezone.key == "Asia/Shanghai"
+    assert config.storage.database == tmp_path / "data" / "leopard-watch.sqlite3"
     # Telegram's limits as the bot paces itself: one message a second to a person, 20 a minute a group
     assert (config.pace.private_per_second, config.pace.group_per_minute) == (1.0, 20)
-    assert (config.area_margin_m, config.township_max_m) == (2000.0, 6000.0)  # issue 22 defaults
+    settings = config.region
+    assert (settings.area_margin_m, settings.township_max_m) == (2000.0, 6000.0)  # issue 22 defaults
     region = "[telegram]\nmoderation_chat_id = -1\n[region]\narea_margin_km = 0.5\ntownship_max_km = 10\n"
     config = load_config(write(tmp_path, region), ENV)
-    assert (config.area_margin_m, config.township_max_m) == (500.0, 10_000.0)
+    assert (config.region.area_margin_m, config.region.township_max_m) == (500.0, 10_000.0)
 
 
 @pytest.mark.parametrize(
@@ -59,15 +64,19 @@ def test_bad_config_names_the_setting(tmp_path: Path, text: str, env: dict, name
         load_config(write(tmp_path, text), env)
 
 
-def test_command_line_reports_one_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "[telegram]\n")
-    result = subprocess.run(
+def run_with(path: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot run --config path`, as an operator starts it."""
+    return subprocess.run(
         [sys.executable, "-m", "bot", "run", "--config", str(path)],
         env={"BOT_TOKEN": "1:x", "PATH": ""},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_command_line_reports_one_line(tmp_path: Path) -> None:
+    result = run_with(write(tmp_path, "[telegram]\n"))
     assert result.returncode == 2
     assert (
         result.stderr.strip() == "leopard-watch: configuration error: telegram.moderation_chat_id is required"
@@ -104,10 +113,74 @@ def test_safe_variants_of_those_settings_load(tmp_path: Path) -> None:
     trusted_tips = PUBLIC_TIPS.replace("trusted = false", "trusted = true")
     config = load_config(write(tmp_path, BASE + trusted_tips + "[moderation]\npublic_cell_degrees = 0.05\n"),
                          WEB_ENV)
-    assert config.public_cell_degrees == 0.05 and config.destinations[0].trusted
+    assert config.moderation.public_cell_degrees == 0.05 and config.destinations[0].trusted
     local_web = '[web]\npublic_url = "http://127.0.0.1:8080"\nlocal_testing = true\n'
     local = load_config(write(tmp_path, BASE + local_web), WEB_ENV)
     assert local.web.public_url == "http://127.0.0.1:8080" and local.web.local_testing
     off_web = '[web]\nenabled = false\npublic_url = "http://x.org"\n'
     off = load_config(write(tmp_path, BASE + off_web), WEB_ENV)
     assert not off.web.enabled
+
+
+DESK = '[[destinations]]\nname = "desk"\nchat_id = -1002\nkinds = ["livestock"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            BASE + "[reports]\ndraft_timeout_minute = 30\n",
+            "reports.draft_timeout_minute is not a setting (did you mean draft_timeout_minutes?)",
+        ),
+        # The county's hotline, misspelt: it would never appear in the safety advice.
+        (BASE + '[safety]\nhotlne = "0354-1234567"\n',
+         "safety.hotlne is not a setting (did you mean hotline?)"),
+        (BASE + '[saftey]\nhotline = "0354-1234567"\n', "saftey is not a section (did you mean safety?)"),
+        (BASE + "[leopards]\ncount = 3\n", "leopards is not a section"),
+        (BASE + DESK + "trusted = true\nchatid = -1003\n",
+         "destinations[0].chatid is not a setting (did you mean chat_id?)"),
+        (BASE + DESK + "trused = true\n", "destinations[0].trused is not a setting (did you mean trusted?)"),
+        (BASE + "[web]\nmax_photo_mbs = 10\n",
+         "web.max_photo_mbs is not a setting (did you mean max_photo_mb?)"),
+        (BASE + "[compensation]\nreminder_hours = 8\n",
+         "compensation.reminder_hours is not a setting (did you mean reminder_hour?)"),
+        # Right name, wrong section, and a setting written above every section.
+        ('[telegram]\nmoderation_chat_id = -1\nhotline = "0354-1234567"\n',
+         "telegram.hotline is not a setting of [telegram] (it belongs in [safety])"),
+        ('hotline = "0354-1234567"\n' + BASE,
+         "hotline is not a section: it is a setting of [safety], put it below that"),
+    ],
+)
+def test_unknown_settings_and_sections_are_refused_with_the_nearest_name(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(write(tmp_path, text), WEB_ENV)
+    assert str(refused.value) == message
+
+
+def test_a_misspelt_setting_stops_the_command_line_with_one_line(tmp_path: Path) -> None:
+    result = run_with(write(tmp_path, BASE + "[reports]\ndraft_timeout_minute = 45\n"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "leopard-watch: configuration error: reports.draft_timeout_minute is not a setting "
+        "(did you mean draft_timeout_minutes?)"
+    )
+
+
+def test_the_hotline_from_the_file_reaches_the_safety_advice(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE + '[safety]\nhotline = " 0354-1234567 "\n'), ENV)
+    assert config.safety.hotline == "0354-1234567"
+    advice = safety_text(translator("en", config.region.timezone.key), "sighting", config.safety.hotline)
+    assert "0354-1234567" in advice
+
+
+def test_each_section_mirrors_its_table(tmp_path: Path) -> None:
+    """Field names are the file's names; derived values (a timedelta, metres) are read from them."""
+    text = BASE + "[reports]\ndraft_timeout_minutes = 45\nmax_age_days = 7\n[region]\narea_margin_km = 1.5\n"
+    config = load_config(write(tmp_path, text), ENV)
+    reports = config.reports
+    assert reports.draft_timeout_minutes == 45 and reports.draft_timeout == timedelta(minutes=45)
+    assert config.reports.max_age == timedelta(days=7) and config.region.area_margin_m == 1500.0
+    assert config.telegram.moderation_chat_id == -100123
+    assert config.with_settings(reports={"max_photos": 3}).reports == replace(config.reports, max_photos=3)

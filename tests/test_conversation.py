@@ -34,9 +34,9 @@ async def test_sighting_end_to_end(fake: FakeTelegram, running, config) -> None:
     links = [e["url"] for e in card.get("entities", []) if e["type"] == "text_link"]
     assert any(url.startswith("https://www.openstreetmap.org/?mlat=37.32960&mlon=113.57020") for url in links)
 
-    report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    report = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert report["kind"] == "sighting" and report["reporter_id"] == 501 and report["accuracy_m"] == 25
-    photos = rows(config.database_path, "SELECT * FROM photos WHERE report_id = ?", report["id"])
+    photos = rows(config.storage.database, "SELECT * FROM photos WHERE report_id = ?", report["id"])
     assert len(photos) == 1 and Path(photos[0]["original_path"]).exists()
     assert Path(photos[0]["derived_path"]).exists() and len(photos[0]["sha256"]) == 64
 
@@ -70,7 +70,7 @@ async def test_livestock_needs_a_photo_and_takes_a_contact(fake: FakeTelegram, r
     await fake.wait_for_call("sendMediaGroup")
     card = await staff_card(fake, code)
     assert "绵羊" in card["text"] and "2 张照片" in card["text"]
-    report = rows(config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)[0]
+    report = rows(config.storage.database, "SELECT details FROM reports WHERE ref_code = ?", code)[0]
     assert '"killed": 3' in report["details"] and "+8613912345678" in report["details"]
 
 
@@ -82,7 +82,7 @@ async def test_cancel_and_start_during_a_draft(fake: FakeTelegram, running, conf
     await person.send("/start", contains="not sent yet")
     await person.tap("Keep my report", contains="photos")
     await person.send("/cancel", contains="cancelled")
-    assert rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
+    assert rows(config.storage.database, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
     # A new report from the menu while a draft is open asks first, then starts the new kind.
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
@@ -143,7 +143,7 @@ async def test_a_draft_survives_a_restart(fake: FakeTelegram, running, config) -
     receipt = await person.tap("Send report", contains="Reference code")
     code = CODE.search(receipt["text"]).group(0)
     photos = rows(
-        config.database_path,
+        config.storage.database,
         "SELECT COUNT(*) AS n FROM photos JOIN reports r ON r.id = report_id WHERE r.ref_code = ?",
         code,
     )
@@ -176,7 +176,7 @@ async def test_an_answer_sent_again_after_a_crash_is_not_taken_for_the_next(
     await person.tap("50 to 200 m", contains="Please check your report")
     receipt = await person.tap("Send report", contains="Reference code")
     code = CODE.search(receipt["text"]).group(0)
-    stored = rows(config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)
+    stored = rows(config.storage.database, "SELECT details FROM reports WHERE ref_code = ?", code)
     assert json.loads(stored[0]["details"])["behaviour"] == "No"
 
 
@@ -195,10 +195,10 @@ async def test_anonymous_tip_stores_no_identity(fake: FakeTelegram, running, con
     code = CODE.search(receipt["text"]).group(0)
     card = await staff_card(fake, code)
     assert "匿名" in card["text"] and "Secret" not in card["text"] and "506" not in card["text"]
-    report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    report = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert report["reporter_id"] is None and report["reporter_name"] is None
     # The receipt has gone out, so the outbox no longer knows whom it went to.
-    outbox = rows(config.database_path, "SELECT chat_id, payload FROM outbox WHERE purpose = 'receipt'")
+    outbox = rows(config.storage.database, "SELECT chat_id, payload FROM outbox WHERE purpose = 'receipt'")
     assert outbox and all(r["chat_id"] == 0 and r["payload"] == "{}" for r in outbox)
     listing = await person.send("/myreports")
     assert code not in listing["text"]
@@ -211,7 +211,7 @@ async def test_submitting_twice_stores_one_report(fake: FakeTelegram, running, c
     # Telegram delivers at least once: the same Send press arrives again.
     fake.deliver_again(fake.last_update_id())
     await fake.wait_until_idle()
-    assert rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
+    assert rows(config.storage.database, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
     assert code
 
 
@@ -241,7 +241,7 @@ async def test_outbox_survives_a_telegram_outage(fake: FakeTelegram, running, co
 
 
 async def test_idle_draft_pauses_and_resumes(fake: FakeTelegram, running, config) -> None:
-    await running(draft_timeout=timedelta(seconds=1))
+    await running(reports={"draft_timeout_minutes": 1 / 60})
     person = Person(fake, 509, language="en")
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
@@ -317,13 +317,13 @@ async def test_photo_position_and_time_are_offered_not_applied(fake: FakeTelegra
     assert "northeast of Yixing Town" in offer
     await person.tap("Use the photo's place", contains="When did you see it")
     await person.tap("When the photo was taken", contains="What did you find")
-    report = rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]
+    report = rows(config.storage.database, "SELECT COUNT(*) AS n FROM reports")[0]
     assert report["n"] == 0  # nothing stored before the review is confirmed
     await person.tap("Camera-trap photo", contains="Anything to add")
     await person.tap("Skip", contains="Please check")
     receipt = await person.tap("Send report", contains="Reference code")
     stored = rows(
-        config.database_path,
+        config.storage.database,
         "SELECT * FROM reports WHERE ref_code = ?",
         CODE.search(receipt["text"]).group(0),
     )[0]
@@ -367,7 +367,7 @@ async def test_place_names_map_links_and_live_locations(fake: FakeTelegram, runn
     await fake.wait_until_idle()
     receipt = await person.finish_sighting()
     stored = rows(
-        config.database_path,
+        config.storage.database,
         "SELECT * FROM reports WHERE ref_code = ?",
         CODE.search(receipt["text"]).group(0),
     )[0]
@@ -403,7 +403,7 @@ async def test_every_typed_location_form(fake: FakeTelegram, running, config, ty
     await _at_location_step(person)
     await person.send(typed, contains="When did you see it")
     receipt = await person.finish_sighting()
-    stored = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
+    stored = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?",
                   CODE.search(receipt["text"]).group(0))[0]
     assert stored["input_datum"] == datum
     if lat is not None:
@@ -426,7 +426,7 @@ async def test_venue_and_did_you_mean(fake: FakeTelegram, running, config) -> No
     fake.send_venue(person.id, 37.3301, 113.5702, "村委会 Village office", "义兴镇")
     await fake.wait_for_message(person.id, contains="When did you see it", after=seen)
     receipt = await person.finish_sighting()
-    stored = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
+    stored = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?",
                   CODE.search(receipt["text"]).group(0))[0]
     assert (stored["location_source"], stored["place_name"]) == ("venue", "村委会 Village office")
 
@@ -456,7 +456,7 @@ async def test_a_reporter_who_blocked_the_bot_stops_nothing(fake: FakeTelegram, 
     from tests.test_moderation import card_for, press
 
     fake.add_channel(-1002000000009, "Researchers")
-    await running(staff_language="en",
+    await running(languages={"staff": "en"},
                   destinations=(Destination("r", -1002000000009, frozenset({"sighting"}), trusted=True),))
     person = Person(fake, 523, language="en")
     code = await report_sighting(person)
@@ -467,10 +467,10 @@ async def test_a_reporter_who_blocked_the_bot_stops_nothing(fake: FakeTelegram, 
     refused = await fake.wait_for_call("sendMessage", predicate=lambda c: c.error_code == 403)
     assert str(refused.params.get("chat_id")) == str(person.id)
     for _ in range(50):
-        if not rows(config.database_path, "SELECT 1 FROM outbox WHERE status = 'pending'"):
+        if not rows(config.storage.database, "SELECT 1 FROM outbox WHERE status = 'pending'"):
             break
         await asyncio.sleep(0.1)
-    failed = rows(config.database_path, "SELECT last_error FROM outbox WHERE status = 'failed'")
+    failed = rows(config.storage.database, "SELECT last_error FROM outbox WHERE status = 'failed'")
     assert failed and all(r[0].startswith("403") for r in failed)  # given up on, nothing else held up
 
 
@@ -491,7 +491,7 @@ async def test_times_the_way_people_say_them(fake: FakeTelegram, running, config
     await person.tap("50米以内", contains="请核对")
     receipt = await person.tap("✅ 提交", contains="编号")
     code = CODE.search(receipt["text"]).group(0)
-    observed = rows(config.database_path, "SELECT observed_at FROM reports WHERE ref_code = ?", code)[0]
+    observed = rows(config.storage.database, "SELECT observed_at FROM reports WHERE ref_code = ?", code)[0]
     moment = datetime.fromisoformat(observed["observed_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
     two_days_ago = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=2)
     assert (moment.date(), moment.hour, moment.minute) == (two_days_ago, 15, 0)
@@ -512,7 +512,7 @@ async def test_said_times_in_english_and_refusals(fake: FakeTelegram, running, c
         await person.tap(label)
     receipt = await person.tap("Send report", contains="Reference code")
     code = CODE.search(receipt["text"]).group(0)
-    observed = rows(config.database_path, "SELECT observed_at FROM reports WHERE ref_code = ?", code)[0]
+    observed = rows(config.storage.database, "SELECT observed_at FROM reports WHERE ref_code = ?", code)[0]
     moment = datetime.fromisoformat(observed["observed_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
     yesterday = datetime.now(ZoneInfo("Asia/Shanghai")).date() - timedelta(days=1)
     assert (moment.date(), moment.hour) == (yesterday, 23)

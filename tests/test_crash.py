@@ -174,7 +174,7 @@ async def test_a_photo_delivered_twice_is_kept_once(fake: FakeTelegram, running,
     receipt = await person.tap("Send report", contains="Reference code")
     code = CODE.search(receipt["text"]).group(0)  # type: ignore[union-attr]
     rows = db_rows(
-        config.database_path,
+        config.storage.database,
         "SELECT COUNT(*) AS n FROM photos p JOIN reports r ON r.id = p.report_id WHERE r.ref_code = ?",
         code,
     )
@@ -194,9 +194,10 @@ async def test_a_send_press_delivered_twice_stores_one_report_and_one_receipt(
     for _ in range(2):
         fake.deliver_again(send_update)
         await fake.wait_until_idle()
-    assert db_rows(config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
+    assert db_rows(config.storage.database, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
     receipts = [t for t in person.texts() if "Reference code" in t]
     assert len(receipts) == 1
-    queued = db_rows(config.database_path, "SELECT COUNT(*) AS n FROM outbox WHERE purpose LIKE 'receipt%'")
+    queued = db_rows(config.storage.database,
+                     "SELECT COUNT(*) AS n FROM outbox WHERE purpose LIKE 'receipt%'")
     assert queued[0]["n"] == 1
-    assert not db_problems(config.database_path)
+    assert not db_problems(config.storage.database)

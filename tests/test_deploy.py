@@ -25,7 +25,7 @@ import sysconfig
 import threading
 import tomllib
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +177,9 @@ def settings_in(table: dict[str, Any], prefix: str = "") -> set[str]:
 
 def test_example_config_loads_with_the_real_loader() -> None:
     config = load_config(EXAMPLE, TOKEN_ENV)
-    assert config.database_path == Path(STATE_DIR, "leopard-watch.sqlite3")
-    assert config.media_dir == Path(STATE_DIR, "media")
-    assert config.moderation_chat_id < 0 and config.staff_user_ids
+    assert config.storage.database == Path(STATE_DIR, "leopard-watch.sqlite3")
+    assert config.storage.media_dir == Path(STATE_DIR, "media")
+    assert config.telegram.moderation_chat_id < 0 and config.telegram.staff_user_ids
     assert config.secret_key == "s3cret"
     assert {d.name: d.trusted for d in config.destinations} == {"bureau": True, "public": False}
     assert [d.name for d in config.destinations_for("tip")] == ["bureau"]
@@ -190,9 +190,22 @@ def test_example_config_shows_the_built_in_defaults(tmp_path: Path) -> None:
     minimal = tmp_path / "minimal.toml"
     minimal.write_text("[telegram]\nmoderation_chat_id = -1\n", encoding="utf-8")
     example, default = load_config(EXAMPLE, TOKEN_ENV), load_config(minimal, TOKEN_ENV)
-    site_specific = {"moderation_chat_id", "staff_user_ids", "destinations", "database_path", "media_dir"}
-    differ = [f.name for f in fields(example) if getattr(example, f.name) != getattr(default, f.name)]
+    site_specific = {"telegram.moderation_chat_id", "telegram.staff_user_ids", "destinations",
+                     "storage.database", "storage.media_dir"}
+    differ = [name for name, value in settings_of(example).items() if settings_of(default)[name] != value]
     assert set(differ) <= site_specific, differ
+
+
+def settings_of(config: Any, prefix: str = "") -> dict[str, Any]:
+    """Every setting of a configuration as "section.key" -> value (the sections' fields, recursively)."""
+    found: dict[str, Any] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if is_dataclass(value) and not isinstance(value, type):
+            found |= settings_of(value, f"{prefix}{f.name}.")
+        else:
+            found[f"{prefix}{f.name}"] = value
+    return found
 
 
 def test_example_config_has_every_setting_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -515,7 +528,7 @@ def test_service_is_hardened() -> None:
     assert filters[0] == "@system-service"
     # The example configuration keeps its state where systemd's StateDirectory= puts it.
     config = load_config(EXAMPLE, TOKEN_ENV)
-    assert config.database_path.parent == config.media_dir.parent == Path(STATE_DIR)
+    assert config.storage.database.parent == config.storage.media_dir.parent == Path(STATE_DIR)
     timer = {(s, k): v for s, k, v in unit_directives("leopard-watch-backup.timer")}
     assert timer[("Timer", "Unit")] == "leopard-watch-backup.service"
     assert timer[("Timer", "Persistent")] == "true" and "OnCalendar" in {k for _, k in timer}

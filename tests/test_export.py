@@ -321,7 +321,7 @@ def with_export_command(monkeypatch: pytest.MonkeyPatch) -> None:
         registered = any(isinstance(h, CommandHandler) and "export" in h.commands
                          for h in application.handlers.get(0, []))
         if not registered:
-            staff_group = filters.Chat(config.moderation_chat_id) & filters.UpdateType.MESSAGE
+            staff_group = filters.Chat(config.telegram.moderation_chat_id) & filters.UpdateType.MESSAGE
             application.add_handler(CommandHandler("export", export.export_command, filters=staff_group))
         return application
 
@@ -331,7 +331,7 @@ def with_export_command(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_export_command_sends_the_verified_report_as_an_archive(
     fake: FakeTelegram, running: Any, with_export_command: None, tmp_path: Path
 ) -> None:
-    await running(staff_language="en")
+    await running(languages={"staff": "en"})
     first, second = Person(fake, 701, "Zhao Li", language="en"), Person(fake, 702, "Qian Wu", language="en")
     verified = await sighting(first, photo=None)
     other = await sighting(second, 37.46, 113.39, photo=None)  # ~20 km away: its own incident

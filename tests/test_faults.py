@@ -46,7 +46,7 @@ async def test_the_bot_rides_out_an_outage_and_delivers_everything(
     fake.send_text(STAFF_ADMIN, "/start")  # so the bot may write to the admin (error alerts)
     await fake.wait_for_message(STAFF_ADMIN)
     rng = random.Random(10)
-    stub = AlwaysUp(config.database_path)
+    stub = AlwaysUp(config.storage.database)
     drivers = []
     for i in range(READY_PEOPLE + TALKING_PEOPLE):
         script = dataclasses.replace(build_script(300 + i, rng), stop=None)
@@ -80,7 +80,7 @@ async def test_the_bot_rides_out_an_outage_and_delivers_everything(
     codes = {o.user_id: o.receipt_code for o in outcomes}
 
     def drained() -> bool:
-        return pending_outbox(config.database_path) == 0
+        return pending_outbox(config.storage.database) == 0
 
     await wait_until(drained, 60, "the outbox to drain")
     assert not bot.task.done(), "the bot stopped"
@@ -93,19 +93,19 @@ async def test_the_bot_rides_out_an_outage_and_delivers_everything(
     assert len(failed) >= 10, "the outage did not happen"
     assert {c.error_code for c in failed} <= {429, 502, 504}, [(c.method, c.description) for c in failed]
 
-    reports = db_rows(config.database_path, "SELECT ref_code, reporter_id, details FROM reports")
+    reports = db_rows(config.storage.database, "SELECT ref_code, reporter_id, details FROM reports")
     assert sorted(r["ref_code"] for r in reports) == sorted(codes.values())
     for d in drivers:
         row = next(r for r in reports if r["ref_code"] == codes[d.id])
         assert d.script.tag in row["details"] or d.script.kind == "livestock"
-    not_sent = db_rows(config.database_path,
+    not_sent = db_rows(config.storage.database,
                        "SELECT purpose, status, last_error FROM outbox WHERE status != 'sent'")
     assert not not_sent, not_sent
     cards = [m.get("text") or "" for m in fake.messages_in(STAFF_GROUP)]
     for user_id, code in codes.items():
         assert sum(code in t for t in cards) >= 1, f"no staff card for {code}"
         assert any(code in (m.get("text") or "") for m in fake.messages_in(user_id)), f"no receipt for {code}"
-    assert not db_problems(config.database_path)
+    assert not db_problems(config.storage.database)
     fake.assert_clean()
 
 
@@ -156,7 +156,7 @@ async def test_a_question_that_hangs_past_the_read_timeout_is_queued(
     fake.press_reply_button(person.id, person.key("No photo") or "")
 
     def queued() -> bool:
-        rows = db_rows(config.database_path, "SELECT COUNT(*) AS n FROM outbox WHERE purpose = 'reply'")
+        rows = db_rows(config.storage.database, "SELECT COUNT(*) AS n FROM outbox WHERE purpose = 'reply'")
         return rows[0]["n"] > 0
 
     await wait_until(queued, 20, "the timed-out question in the outbox")

@@ -100,8 +100,8 @@ async def test_forgetme_leaves_nothing_of_the_person_in_any_table_or_file(
 ) -> None:
     now = datetime.now(TZ)
     me = Reporter(PERSON_ID, NAME, USERNAME, "en", True)
-    photo = stored(await store_photo(camera_photo(31), config.media_dir, now=now))
-    store = await Store.open(config.database_path)
+    photo = stored(await store_photo(camera_photo(31), config.storage.media_dir, now=now))
+    store = await Store.open(config.storage.database)
     try:
         answers = {"animal": "sheep", "killed": 2, "injured": 0, "penned": "penned", "owner_name": OWNER,
                    "phone": PHONE}
@@ -122,7 +122,7 @@ async def test_forgetme_leaves_nothing_of_the_person_in_any_table_or_file(
         await store.record(None, STAFF_ADMIN, "Staff", "ban", f"{NAME} (id {PERSON_ID}) for spam", now)
     finally:
         await store.close()
-    with sqlite3.connect(config.database_path) as db:  # due tomorrow: still waiting when they ask
+    with sqlite3.connect(config.storage.database) as db:  # due tomorrow: still waiting when they ask
         db.execute("UPDATE outbox SET due_at = ? WHERE chat_id = ?", (time.time() + 86400, RESEARCHERS))
 
     await running()
@@ -137,15 +137,16 @@ async def test_forgetme_leaves_nothing_of_the_person_in_any_table_or_file(
     await person.send("/start")
     await person.tap("Tracks, scat", contains="photos")
     await person.send_file(camera_photo(33), "IMG_2.JPG", "image/jpeg", contains="Got 1 photo")
-    assert table_scan(config.database_path) and media_scan(config.media_dir)  # the scans do find them
+    # the scans do find them
+    assert table_scan(config.storage.database) and media_scan(config.storage.media_dir)
 
     await person.send("/forgetme", contains="Delete your data?")
     await person.tap("Yes, delete my data", contains="stay in the record")
     await fake.wait_until_idle()
 
-    assert table_scan(config.database_path) == []
-    assert media_scan(config.media_dir) == []
-    case = rows(config.database_path, "SELECT * FROM cases")[0]
+    assert table_scan(config.storage.database) == []
+    assert media_scan(config.storage.media_dir) == []
+    case = rows(config.storage.database, "SELECT * FROM cases")[0]
     assert case["reporter_id"] is None and case["phone"] is None and case["killed"] == 2  # the loss stays
-    later = rows(config.database_path, "SELECT payload, status FROM outbox WHERE payload LIKE '%later:%'")
+    later = rows(config.storage.database, "SELECT payload, status FROM outbox WHERE payload LIKE '%later:%'")
     assert later and later[0]["status"] == "pending"  # staff still get the message, without them

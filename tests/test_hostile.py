@@ -28,7 +28,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
-from bot.config import Config
+from bot.config import Config, StorageSettings, TelegramSettings
 from bot.fake_telegram import FakeTelegram
 from bot.pacing import PaceLimits
 from bot.report import REF_IN_TEXT
@@ -91,15 +91,16 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
                    members=[STRANGER])
     config = Config(
         bot_token=fake.token,
-        moderation_chat_id=STAFF_GROUP,
-        database_path=tmp / "bot.sqlite3",
-        media_dir=tmp / "media",
-        base_url=fake.base_url,
-        base_file_url=fake.base_file_url,
-        staff_user_ids=frozenset({STAFF_ADMIN}),
-        outbox_poll_seconds=0.2,
+        telegram=TelegramSettings(
+            moderation_chat_id=STAFF_GROUP,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            staff_user_ids=frozenset({STAFF_ADMIN}),
+            outbox_poll_seconds=0.2,
+        ),
+        storage=StorageSettings(database=tmp / "bot.sqlite3", media_dir=tmp / "media"),
         secret_key=SECRET,
-        pace=PaceLimits(private_burst=16, private_per_second=16),  # paced a little under the fake
+        pacing=PaceLimits(private_burst=16, private_per_second=16),  # paced a little under the fake
     )
     failed = FailedUpdates()
     logging.getLogger("handlers.app").addHandler(failed)
@@ -124,7 +125,7 @@ async def clean(world: World) -> AsyncIterator[World]:
     new = world.failed.records[raised:]
     assert not new, [f"{r.getMessage()}: {r.exc_info[1]!r}" for r in new if r.exc_info]
     assert len(world.fake.messages_in(STAFF_ADMIN)) == alerts, world.fake.messages_in(STAFF_ADMIN)[-1]
-    assert not db_problems(world.config.database_path)
+    assert not db_problems(world.config.storage.database)
 
 
 def no_generic_error(person: Person) -> None:
@@ -255,11 +256,11 @@ async def test_staff_group_messages_from_non_staff(clean: World, text: str) -> N
     await clean.fake.wait_until_idle()
     for message in clean.fake.messages_in(STAFF_GROUP)[before:]:
         assert GENERIC_ERROR not in (message.get("text") or "")
-    banned = db_rows(clean.config.database_path,
+    banned = db_rows(clean.config.storage.database,
                      "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%ban%'")
     for table in banned:
         if table["name"].isidentifier():
-            rows = db_rows(clean.config.database_path, f"SELECT COUNT(*) AS n FROM {table['name']}")
+            rows = db_rows(clean.config.storage.database, f"SELECT COUNT(*) AS n FROM {table['name']}")
             assert rows[0]["n"] == 0, f"a non-staff /ban changed {table['name']}"
 
 
@@ -280,7 +281,7 @@ async def test_staff_card_button_pressed_by_non_staff(clean: World) -> None:
     clean.fake.press_button(STRANGER, card, data)
     await clean.fake.wait_until_idle()
     assert len(clean.fake.callback_answers()) > answers
-    status = db_rows(clean.config.database_path, "SELECT status FROM reports WHERE ref_code = ?", code)
+    status = db_rows(clean.config.storage.database, "SELECT status FROM reports WHERE ref_code = ?", code)
     assert status[0]["status"] == "new", "a non-staff press changed the report"
 
 
@@ -331,7 +332,7 @@ async def test_photo_files(clean: World, name: str) -> None:
         expect,
     )
     assert reply.strip()
-    stored = db_rows(clean.config.database_path, "SELECT COUNT(*) AS n FROM user_data WHERE user_id = ?",
+    stored = db_rows(clean.config.storage.database, "SELECT COUNT(*) AS n FROM user_data WHERE user_id = ?",
                      p.id)
     assert stored[0]["n"] == 1
     # The draft is intact: the photo step ends normally.
@@ -429,12 +430,13 @@ async def test_free_text(clean: World, step: str, variant: str) -> None:
             await p.tap(label, contains=prompt)
     if variant in ("html", "sql"):
         code = await finish_and_submit(p, step)
-        details = db_rows(clean.config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)
+        details = db_rows(clean.config.storage.database,
+                          "SELECT details FROM reports WHERE ref_code = ?", code)
         stored = json.loads(details[0]["details"])
         if accepted:
             kept = stored[TEXT_KEYS[step]]
             assert kept == text  # stored as typed, never interpreted
-        assert db_rows(clean.config.database_path, "SELECT COUNT(*) AS n FROM reports WHERE ref_code = ?",
+        assert db_rows(clean.config.storage.database, "SELECT COUNT(*) AS n FROM reports WHERE ref_code = ?",
                        code)[0]["n"] == 1
     no_generic_error(p)
 
@@ -468,7 +470,7 @@ CALLBACKS = {
 def review_and_token(w: World, p: Person) -> tuple[dict[str, Any], str]:
     """The review message and the token the draft's inline buttons carry (handlers/report.py `_data`)."""
     review = next(m for m in reversed(w.fake.messages_in(p.id)) if "Please check" in (m.get("text") or ""))
-    saved = db_rows(w.config.database_path, "SELECT data FROM user_data WHERE user_id = ?", p.id)
+    saved = db_rows(w.config.storage.database, "SELECT data FROM user_data WHERE user_id = ?", p.id)
     return review, json.loads(saved[0]["data"])["draft"]["id"][:8]
 
 
@@ -506,7 +508,7 @@ async def test_another_drafts_button(clean: World) -> None:
     clean.fake.press_forged_button(mine.id, mine_review["message_id"], f"{their_token}|resume")
     await clean.fake.wait_until_idle()
     assert clean.fake.callback_answers()[-1].get("text") == "That button is from an older message."
-    counted = db_rows(clean.config.database_path,
+    counted = db_rows(clean.config.storage.database,
                       "SELECT COUNT(*) AS n FROM reports WHERE reporter_id IN (?, ?)", mine.id, theirs.id)
     assert counted[0]["n"] == 0
     await mine.tap("Send report", contains="Reference code")
@@ -520,7 +522,7 @@ async def test_stale_button_after_submit(clean: World) -> None:
     clean.fake.press_forged_button(p.id, review["message_id"], f"{token}|resume")
     await clean.fake.wait_until_idle()
     assert clean.fake.callback_answers()[-1].get("text") == "That button is from an older message."
-    assert db_rows(clean.config.database_path, "SELECT COUNT(*) AS n FROM reports WHERE reporter_id = ?",
+    assert db_rows(clean.config.storage.database, "SELECT COUNT(*) AS n FROM reports WHERE reporter_id = ?",
                    p.id)[0]["n"] == 1
 
 
@@ -545,7 +547,7 @@ async def test_cancel_with_a_bot_username_during_a_draft(clean: World) -> None:
     p = await at_location(clean)
     await answered(p, lambda: clean.fake.send_text(p.id, "/cancel@heshun_leopard_bot"), "cancelled")
     await clean.fake.wait_until_idle()  # the flush follows the reply
-    saved = db_rows(clean.config.database_path, "SELECT data FROM user_data WHERE user_id = ?", p.id)
+    saved = db_rows(clean.config.storage.database, "SELECT data FROM user_data WHERE user_id = ?", p.id)
     # Nothing left worth a row (a language from Telegram is not), or a row without the draft.
     assert not saved or not json.loads(saved[0]["data"]).get("draft")
 
@@ -558,7 +560,7 @@ async def tipline(world: World) -> AsyncIterator[TestClient[Any, Any]]:
     from bot.web.settings import WebSettings
     from handlers.web import make_web_app
 
-    store = await Store.open(world.config.database_path)
+    store = await Store.open(world.config.storage.database)
     application = build_application(world.config)  # not running: good webhook updates get 503
     settings = WebSettings(enabled=True, port=0, reports_per_hour=1000, posts_per_hour=1000,
                            webhook_max_bytes=64_000)
@@ -570,7 +572,7 @@ async def tipline(world: World) -> AsyncIterator[TestClient[Any, Any]]:
     yield client
     await client.close()
     await store.close()
-    assert not db_problems(world.config.database_path)
+    assert not db_problems(world.config.storage.database)
 
 
 async def _form(client: TestClient[Any, Any], kind: str = "sighting") -> dict[str, str]:

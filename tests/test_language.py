@@ -47,7 +47,7 @@ async def test_language_changes_in_the_middle_of_a_report(fake: FakeTelegram, ru
         await person.tap(label)
     receipt = await person.tap("Send report", contains="Reference code")
     code = CODE.search(receipt["text"]).group(0)
-    report = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    report = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert (report["latitude"], report["longitude"], report["accuracy_m"]) == (*HESHUN, 30)
     assert report["language"] == "en"
 
@@ -75,7 +75,7 @@ async def test_the_start_menu_offers_the_language(fake: FakeTelegram, running, c
 
 
 async def test_no_telegram_language_gets_the_configured_default(fake: FakeTelegram, running, config) -> None:
-    await running(default_language="zh_Hans")
+    await running(languages={"default": "zh_Hans"})
     person = Person(fake, 604, "无语言", language=None)
     await person.send("/start", contains="和顺豹子守护")
     english = Person(fake, 605, "Any", language="de")  # a language we do not have: English
@@ -83,6 +83,6 @@ async def test_no_telegram_language_gets_the_configured_default(fake: FakeTelegr
 
 
 async def test_no_telegram_language_with_an_english_default(fake: FakeTelegram, running, config) -> None:
-    await running(default_language="en")
+    await running(languages={"default": "en"})
     person = Person(fake, 606, "No language", language=None)
     await person.send("/start", contains="Heshun Leopard Watch")

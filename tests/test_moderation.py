@@ -76,7 +76,7 @@ async def press(fake: FakeTelegram, staff: int, card: dict[str, Any], label: str
 @pytest.fixture
 async def bot(running, destinations):
     # Staff cards in English here so assertions read plainly; Chinese staff cards are tested elsewhere.
-    return await running(destinations=destinations, staff_language="en")
+    return await running(destinations=destinations, languages={"staff": "en"})
 
 
 async def test_verify_notifies_reporter_and_routes_by_trust(fake: FakeTelegram, bot, config) -> None:
@@ -99,7 +99,7 @@ async def test_verify_notifies_reporter_and_routes_by_trust(fake: FakeTelegram, 
     public = await fake.wait_for_message(PUBLIC, contains="verified")
     assert_public_is_clean(fake, [person])
     assert "Area:" in public["text"]
-    audit = rows(config.database_path, "SELECT action, staff_id FROM audit_log WHERE action = 'verified'")
+    audit = rows(config.storage.database, "SELECT action, staff_id FROM audit_log WHERE action = 'verified'")
     assert [tuple(r) for r in audit] == [("verified", STAFF_ADMIN)]
 
 
@@ -139,7 +139,7 @@ async def test_only_staff_act_and_admins_count_as_staff(fake: FakeTelegram, bot,
     refused = await press(fake, VILLAGER, card, "Verify")
     assert refused.get("text") == "Staff only." and refused.get("show_alert") is True
     assert "Waiting for staff" in (await card_for(fake, code))["text"]
-    denied = rows(config.database_path, "SELECT staff_id FROM audit_log WHERE action = 'denied'")
+    denied = rows(config.storage.database, "SELECT staff_id FROM audit_log WHERE action = 'denied'")
     assert [r[0] for r in denied] == [VILLAGER]
     # A current administrator of the group is staff without being configured (getChatMember).
     await press(fake, OTHER_ADMIN, card, "Assign to me")
@@ -169,7 +169,7 @@ async def test_two_staff_pressing_at_once_first_wins(fake: FakeTelegram, bot, co
     assert answers[q1["id"]].startswith("Done.")
     assert answers[q2["id"]] == "Someone else already decided this incident."
     await card_for(fake, code, contains="Not confirmed (Spam)")
-    decided = rows(config.database_path, "SELECT review, reject_reason FROM incidents")
+    decided = rows(config.storage.database, "SELECT review, reject_reason FROM incidents")
     assert [tuple(r) for r in decided] == [("rejected", "spam")]
 
 
@@ -235,7 +235,7 @@ async def test_nearby_reports_join_one_card_and_staff_can_split_and_merge(
     )
     await press(fake, STAFF_ADMIN, card3, target)
     await card_for(fake, code3, contains="Merged into incident")
-    audit = [r[0] for r in rows(config.database_path, "SELECT action FROM audit_log ORDER BY id")]
+    audit = [r[0] for r in rows(config.storage.database, "SELECT action FROM audit_log ORDER BY id")]
     assert "split" in audit and "merge" in audit
 
 
@@ -293,7 +293,7 @@ async def test_evidence_and_staff_commands(fake: FakeTelegram, bot, config) -> N
     await fake.wait_for_message(VILLAGER, contains="Staff only")
     await fake.wait_until_idle()
     assert len(fake.messages_in(STAFF_GROUP)) == in_group  # the bot said nothing there
-    denied = rows(config.database_path, "SELECT detail FROM audit_log WHERE action = 'denied'")
+    denied = rows(config.storage.database, "SELECT detail FROM audit_log WHERE action = 'denied'")
     assert [r[0] for r in denied] == ["/pending", "/stats"]
 
 
@@ -318,7 +318,7 @@ async def test_tip_goes_to_the_patrol_marked_urgent_without_identity(fake: FakeT
 
 
 async def test_undelivered_cards_survive_a_restart(fake: FakeTelegram, running, destinations, config) -> None:
-    bot = await running(destinations=destinations, staff_language="en")
+    bot = await running(destinations=destinations, languages={"staff": "en"})
     person = Person(fake, 611, language="en")
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
@@ -333,16 +333,16 @@ async def test_undelivered_cards_survive_a_restart(fake: FakeTelegram, running, 
     await person.tap("Send report", contains="Reference code")
     await fake.wait_for_call("sendPhoto", predicate=lambda c: not c.ok)
     await bot.shutdown()
-    pending = rows(config.database_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")[0][0]
+    pending = rows(config.storage.database, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")[0][0]
     assert pending >= 1  # the card is still owed, on disk
-    await running(destinations=destinations, staff_language="en")
+    await running(destinations=destinations, languages={"staff": "en"})
     code = CODE.search([t for t in person.texts() if "Reference code" in t][-1]).group(0)
     await card_for(fake, code)
     for _ in range(100):
-        if rows(config.database_path, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")[0][0] == 0:
+        if rows(config.storage.database, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")[0][0] == 0:
             break
         await asyncio.sleep(0.1)
-    assert rows(config.database_path, "SELECT COUNT(*) FROM outbox WHERE status != 'sent'")[0][0] == 0
+    assert rows(config.storage.database, "SELECT COUNT(*) FROM outbox WHERE status != 'sent'")[0][0] == 0
 
 
 async def test_a_burst_around_one_village_makes_one_card_not_a_flood(fake: FakeTelegram, bot, config) -> None:
@@ -367,4 +367,4 @@ async def test_a_burst_around_one_village_makes_one_card_not_a_flood(fake: FakeT
     assert not [
         c for c in fake.calls if c.error_code == 429 and str(c.params.get("chat_id")) == str(STAFF_GROUP)
     ]
-    assert rows(config.database_path, "SELECT COUNT(*) FROM reports")[0][0] == 25
+    assert rows(config.storage.database, "SELECT COUNT(*) FROM reports")[0][0] == 25

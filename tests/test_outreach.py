@@ -14,7 +14,7 @@ from tests.test_moderation import card_for, press, sighting
 
 
 async def test_safety_advice_on_request_and_after_a_sighting(fake: FakeTelegram, running, config) -> None:
-    await running(hotline="0354-1234567")
+    await running(safety={"hotline": "0354-1234567"})
     person = Person(fake, 801, language="zh-hans")
     advice = await person.send("/safety", contains="不要靠近豹子")
     assert "0354-1234567" in advice["text"] and "国家一级保护" in advice["text"]
@@ -34,7 +34,7 @@ async def test_no_hotline_configured_means_no_invented_number(fake: FakeTelegram
 async def test_warn_residents_reaches_opted_in_people_with_the_township_only(
     fake: FakeTelegram, running, config
 ) -> None:
-    await running(staff_language="en")
+    await running(languages={"staff": "en"})
     resident, bystander, reporter = (
         Person(fake, 804, language="zh-hans"),
         Person(fake, 805, language="en"),
@@ -73,7 +73,7 @@ async def test_warn_residents_reaches_opted_in_people_with_the_township_only(
 async def test_poster_qr_codes_lead_to_the_bot_and_the_spot_is_recorded(
     fake: FakeTelegram, running, config
 ) -> None:
-    await running(staff_language="en")
+    await running(languages={"staff": "en"})
     fake.send_text(STAFF_ADMIN, "/poster 云龙山", chat_id=STAFF_GROUP)
     png_call = await fake.wait_for_call("sendDocument", predicate=lambda c: c.ok and "png" in str(c.files))
     png = next(

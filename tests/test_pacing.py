@@ -215,13 +215,13 @@ async def test_a_saturated_staff_group_holds_no_resident(fake: FakeTelegram, run
     assert max(waits) < 2.0, waits
     assert len(group_sends(fake)) == 20  # the 21st card waits for the group's next minute
     owed = rows(
-        config.database_path,
+        config.storage.database,
         "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND chat_id = ?",
         STAFF_GROUP,
     )[0]["n"]
     assert owed == 4  # on disk, not lost
     assert not [c for c in fake.calls if c.error_code == 429]
-    incidents = rows(config.database_path, "SELECT COUNT(DISTINCT incident_id) AS n FROM reports")[0]["n"]
+    incidents = rows(config.storage.database, "SELECT COUNT(DISTINCT incident_id) AS n FROM reports")[0]["n"]
     assert incidents == 24
 
 
@@ -272,7 +272,7 @@ async def test_a_429_for_the_staff_group_pauses_the_group_only(fake: FakeTelegra
     assert refused and all(str(c.params.get("chat_id")) == str(STAFF_GROUP) for c in refused)
     assert len(refused) == 1  # paused after the first: the group is not hammered
     owed = rows(
-        config.database_path,
+        config.storage.database,
         "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND chat_id = ?",
         STAFF_GROUP,
     )[0]["n"]

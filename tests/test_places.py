@@ -55,7 +55,7 @@ def west_east() -> tuple[tuple[float, float], tuple[float, float]]:
 async def bot(running, fake: FakeTelegram):
     fake.add_user(VILLAGER, "Curious Villager")
     fake.add_member(STAFF_GROUP, VILLAGER, "member")
-    return await running(staff_language="en")
+    return await running(languages={"staff": "en"})
 
 
 async def named_sighting(person: Person, text: str, *, expect: str) -> tuple[str, dict[str, Any]]:
@@ -97,7 +97,7 @@ async def test_named_place_report_end_to_end(fake: FakeTelegram, bot, config, we
     assert "reported as 许村村, Songyan Town (松烟镇) — no exact point" in saved["text"]
     review = [t for t in first.texts() if "Please check your report" in t][-1]
     assert "reported as 许村村, Songyan Town (松烟镇) — no exact point" in review
-    stored = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code1)[0]
+    stored = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code1)[0]
     assert stored["latitude"] is None and stored["longitude"] is None  # never an invented point
     assert (stored["place_id"], stored["location_source"]) == (XUCUN, "named_place")
     assert stored["accuracy_m"] == locations.NAMED_PLACE_M
@@ -118,19 +118,19 @@ async def test_named_place_report_end_to_end(fake: FakeTelegram, bot, config, we
     await reply_in_group(fake, VILLAGER, prompt, text="37.3, 113.8")  # refused (privately, not here)
     await fake.wait_until_idle()
     assert not [m for m in fake.messages_in(STAFF_GROUP) if "now has a point" in (m.get("text") or "")]
-    assert rows(config.database_path, "SELECT COUNT(*) FROM place_points")[0][0] == 0
+    assert rows(config.storage.database, "SELECT COUNT(*) FROM place_points")[0][0] == 0
     await reply_in_group(fake, STAFF_ADMIN, prompt, text="39.9042, 116.4074")  # Beijing: not in Heshun
     await fake.wait_for_message(STAFF_GROUP, contains="outside Heshun county")
     await reply_in_group(fake, STAFF_ADMIN, prompt, text=f"{point[0]:.5f}, {point[1]:.5f}")
     done = await fake.wait_for_message(STAFF_GROUP, contains="now has a point")
     assert "1 incident updated" in done["text"]
-    placed = rows(config.database_path, "SELECT * FROM reports WHERE ref_code IN (?, ?)", code1, code2)
+    placed = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code IN (?, ?)", code1, code2)
     assert {(round(r["latitude"], 5), round(r["longitude"], 5)) for r in placed} == {
         (round(point[0], 5), round(point[1], 5))
     }
-    audit = rows(config.database_path, "SELECT staff_id, detail, at FROM audit_log WHERE action = 'place'")
+    audit = rows(config.storage.database, "SELECT staff_id, detail, at FROM audit_log WHERE action = 'place'")
     assert len(audit) == 1 and audit[0]["staff_id"] == STAFF_ADMIN and XUCUN in audit[0]["detail"]
-    learned = rows(config.database_path, "SELECT * FROM place_points")[0]
+    learned = rows(config.storage.database, "SELECT * FROM place_points")[0]
     assert (learned["place_id"], learned["set_by"], learned["source"]) == (XUCUN, STAFF_ADMIN, "staff")
     card = await card_for(fake, code1, contains=f"{point[0]:.5f}")
     assert "no exact point" not in card["text"] and "Place it" not in str(card["reply_markup"])
@@ -138,7 +138,7 @@ async def test_named_place_report_end_to_end(fake: FakeTelegram, bot, config, we
     # The next report naming the village is placed there at once, with the village's accuracy.
     code3, saved = await named_sighting(third, "xu cun", expect="Location saved")
     assert f"{point[0]:.5f}, {point[1]:.5f}" in saved["text"]
-    stored = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code3)[0]
+    stored = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code3)[0]
     assert (stored["latitude"], stored["longitude"]) == pytest.approx(point)
     assert (stored["place_id"], stored["location_source"]) == (XUCUN, "place")
     assert stored["accuracy_m"] == locations.APPROXIMATE_PLACE_M
@@ -161,7 +161,7 @@ async def test_shared_name_asks_which_township(fake: FakeTelegram, bot, config) 
     assert sorted(labels) == ["新庄村 · Qingcheng Town (青城镇)", "新庄村 · Yixing Town (义兴镇)"]
     await person.tap("青城镇", contains="no exact point")
     code = CODE.search((await person.finish_sighting())["text"]).group(0)
-    stored = rows(config.database_path, "SELECT place_id FROM reports WHERE ref_code = ?", code)[0]
+    stored = rows(config.storage.database, "SELECT place_id FROM reports WHERE ref_code = ?", code)[0]
     assert stored["place_id"] == "140723103202"  # 新庄村 of 青城镇, not the one of 义兴镇
 
 
@@ -175,7 +175,8 @@ async def test_staff_reply_to_a_named_place_card_with_a_pin(
     await reply_in_group(fake, STAFF_ADMIN, card, point=west_east[0])
     await fake.wait_for_message(STAFF_GROUP, contains="牛川村")
     await fake.wait_for_message(STAFF_GROUP, contains="now has a point")
-    stored = rows(config.database_path, "SELECT latitude, place_id FROM reports WHERE ref_code = ?", code)[0]
+    stored = rows(config.storage.database,
+                  "SELECT latitude, place_id FROM reports WHERE ref_code = ?", code)[0]
     assert stored["latitude"] == pytest.approx(west_east[0][0])
     assert not [m for m in fake.messages_in(STAFF_GROUP) if "I need a point" in (m.get("text") or "")]
 
@@ -250,7 +251,8 @@ async def test_poster_for_a_spot_without_a_point(fake: FakeTelegram, bot, config
     await tourist.tap("No photo", contains="Where was it")
     await tourist.tap("I am at", contains="no exact point")
     code = CODE.search((await tourist.finish_sighting())["text"]).group(0)
-    stored = rows(config.database_path, "SELECT latitude, place_id FROM reports WHERE ref_code = ?", code)[0]
+    stored = rows(config.storage.database,
+                  "SELECT latitude, place_id FROM reports WHERE ref_code = ?", code)[0]
     assert stored["latitude"] is None and stored["place_id"] == "yunlongshan"
 
 
@@ -345,10 +347,10 @@ async def test_public_destinations_see_the_township_at_most(fake: FakeTelegram, 
 
     fake.add_channel(RESEARCHERS, "Researchers")
     fake.add_channel(PUBLIC, "Heshun leopards (public)")
-    await running(staff_language="en", destinations=(
+    await running(destinations=(
         Destination("researchers", RESEARCHERS, frozenset({"sighting"}), trusted=True),
         Destination("public", PUBLIC, frozenset({"sighting"}), trusted=False),
-    ))
+    ), languages={"staff": "en"})
     code, _ = await named_sighting(Person(fake, 960, language="en"), "许村", expect="no exact point")
     card = await card_for(fake, code)
     await press(fake, STAFF_ADMIN, card, "Verify")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.compensation import default_plan
-from bot.config import Config
+from bot.config import Config, PrivacySettings, StorageSettings, TelegramSettings
 from bot.fake_telegram import FakeTelegram
 from bot.media import store_photo
 from bot.records import Reporter, ReportRow, Review, StoredPhoto
@@ -90,25 +90,25 @@ async def tip_until_review(person: Person) -> None:
 async def test_the_sixth_report_in_an_hour_is_refused_politely_and_kept(fake: FakeTelegram, running,
                                                                          config: Config) -> None:
     person_id = 7301000001
-    await seeded(config.database_path, Reporter(person_id, "Li", None, "en", True), 5)
+    await seeded(config.storage.database, Reporter(person_id, "Li", None, "en", True), 5)
     bot = await running()
     person = Person(fake, person_id, "Li", language="en")
     await signs_until_review(person, "37.62, 113.40")
     refusal = await person.tap("Send report", contains=LIMIT_TEXT)
     assert "Reference code" not in refusal["text"]
-    assert count_reports(config.database_path, person_id) == 5
-    data = user_data(config.database_path, person_id)
+    assert count_reports(config.storage.database, person_id) == 5
+    data = user_data(config.storage.database, person_id)
     assert data["draft"]["location"]["latitude"] == 37.62  # the draft is kept
     # Later (here: once the limit allows it) the same draft goes out from the same button.
     await bot.shutdown()
-    await running(reports_per_hour=6)
+    await running(abuse={"reports_per_hour": 6})
     receipt = await person.tap("Send report", contains="Reference code")
     assert "HS-" in receipt["text"]
-    assert count_reports(config.database_path, person_id) == 6
+    assert count_reports(config.storage.database, person_id) == 6
 
 
 async def test_a_message_flood_is_answered_once(fake: FakeTelegram, running) -> None:
-    await running(messages_per_minute=5)
+    await running(abuse={"messages_per_minute": 5})
     person = Person(fake, 7301000002, language="en")
     for i in range(12):
         fake.send_text(person.id, f"hello {i}")
@@ -133,10 +133,10 @@ async def staff_says(fake: FakeTelegram, text: str, contains: str, *, user: int 
 async def test_ban_hides_reports_from_pending_and_ignores_messages(fake: FakeTelegram, running,
                                                                    config: Config) -> None:
     bad, good = 7301000004, 7301000005
-    db = config.database_path
+    db = config.storage.database
     bad_codes = await seeded(db, Reporter(bad, "Spammer", None, "en", True), 2)
     good_code = (await seeded(db, Reporter(good, "Fine", None, "en", True), 1, latitude=36.5))[0]
-    await running(staff_language="en")
+    await running(languages={"staff": "en"})
     spammer = Person(fake, bad, "Spammer", language="en")
 
     pending = await staff_says(fake, "/pending", "Waiting for staff")
@@ -169,7 +169,7 @@ async def test_ban_hides_reports_from_pending_and_ignores_messages(fake: FakeTel
 
 
 async def test_only_staff_ban_and_staff_cannot_be_banned(fake: FakeTelegram, running, config: Config) -> None:
-    await running(staff_language="en")
+    await running(languages={"staff": "en"})
     villager = 7301000006
     fake.add_user(villager, "Villager")
     fake.add_member(STAFF_GROUP, villager, "member")
@@ -179,16 +179,16 @@ async def test_only_staff_ban_and_staff_cannot_be_banned(fake: FakeTelegram, run
     await fake.wait_for_message(villager, contains="Staff only")
     await staff_says(fake, f"/ban {STAFF_ADMIN}", "Staff cannot be banned")
     await staff_says(fake, "/ban", "Send it like this")
-    assert rows(config.database_path, "SELECT COUNT(*) FROM bans")[0][0] == 0
+    assert rows(config.storage.database, "SELECT COUNT(*) FROM bans")[0][0] == 0
 
 
 async def test_forgetme_removes_identity_and_keeps_the_record(fake: FakeTelegram, running,
                                                               config: Config) -> None:
     person_id, phone, name = 7301000008, "+8613911112222", "Zhang Forgetful"
     now = datetime.now(TZ)
-    own = photo_of(await store_photo(make_jpeg(seed=11), config.media_dir, now=now))
-    shared = photo_of(await store_photo(make_jpeg(seed=12), config.media_dir, now=now))
-    store = await Store.open(config.database_path)
+    own = photo_of(await store_photo(make_jpeg(seed=11), config.storage.media_dir, now=now))
+    shared = photo_of(await store_photo(make_jpeg(seed=12), config.storage.media_dir, now=now))
+    store = await Store.open(config.storage.database)
     try:
         code = (await seed(store, Reporter(person_id, name, "zhangf", "en", True), 1, kind=Kind.LIVESTOCK,
                            photos=(own, shared),
@@ -200,7 +200,7 @@ async def test_forgetme_removes_identity_and_keeps_the_record(fake: FakeTelegram
         await seed(store, Reporter(7301000009, "Other", None, "en", True), 1, latitude=36.0, photos=(shared,))
     finally:
         await store.close()
-    before = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    before = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
 
     await running()
     person = Person(fake, person_id, name, language="en")
@@ -208,7 +208,7 @@ async def test_forgetme_removes_identity_and_keeps_the_record(fake: FakeTelegram
     await person.tap("I saw a leopard", contains="photos")
     await person.send_photo(make_jpeg(seed=13), contains="Got 1 photo")
     for _ in range(100):  # written after the answer (the flush group runs last)
-        draft = user_data(config.database_path, person_id)["draft"]
+        draft = user_data(config.storage.database, person_id)["draft"]
         if draft["photos"]:
             break
         await asyncio.sleep(0.05)
@@ -220,11 +220,12 @@ async def test_forgetme_removes_identity_and_keeps_the_record(fake: FakeTelegram
     await person.send("/forgetme", contains="Delete your data?")
     await person.tap("Yes, delete my data", contains="2 reports stay in the record")
 
-    after = rows(config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    after = rows(config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert after["reporter_id"] is None and after["reporter_name"] is None
     assert after["reporter_username"] is None
     assert str(person_id) not in (after["reporter_key"] or "") and after["notify_reporter"] == 0
-    tip_after = rows(config.database_path, "SELECT reporter_key FROM reports WHERE ref_code = ?", tip)[0][0]
+    tip_after = rows(config.storage.database,
+                     "SELECT reporter_key FROM reports WHERE ref_code = ?", tip)[0][0]
     assert tip_after.startswith("gone:") and after["reporter_key"].startswith("gone:")
     assert tip_after != after["reporter_key"]  # the tip stays unlinked from their own reports
     details = json.loads(after["details"])
@@ -232,14 +233,14 @@ async def test_forgetme_removes_identity_and_keeps_the_record(fake: FakeTelegram
     for column in ("kind", "latitude", "longitude", "accuracy_m", "observed_at", "submitted_at",
                    "incident_id", "ref_code", "status"):
         assert after[column] == before[column], column
-    photos = rows(config.database_path, "SELECT * FROM photos WHERE report_id = ? ORDER BY position",
+    photos = rows(config.storage.database, "SELECT * FROM photos WHERE report_id = ? ORDER BY position",
                   after["id"])
     assert [p["original_path"] for p in photos] == [own.derived_path, shared.derived_path]
     assert not Path(own.original_path).exists() and Path(own.derived_path).exists()
     assert Path(shared.original_path).exists()  # still the other report's original
     assert not any(Path(f).exists() for f in draft_files)  # the unsent draft's photo is gone too
-    assert not rows(config.database_path, "SELECT 1 FROM user_data WHERE user_id = ?", person_id)
-    assert [r[0] for r in rows(config.database_path, "SELECT action FROM audit_log")] == ["forget"]
+    assert not rows(config.storage.database, "SELECT 1 FROM user_data WHERE user_id = ?", person_id)
+    assert [r[0] for r in rows(config.storage.database, "SELECT action FROM audit_log")] == ["forget"]
 
     # Their conversation ended with the draft: /start shows the menu, not "a report is not sent yet".
     menu = await person.send("/start", contains="Leopard Watch")
@@ -249,14 +250,14 @@ async def test_forgetme_removes_identity_and_keeps_the_record(fake: FakeTelegram
 async def test_forgotten_identity_is_not_in_the_database_file(fake: FakeTelegram, running,
                                                               config: Config) -> None:
     person_id, name = 7301000010, "Wang Vanishing"
-    await seeded(config.database_path, Reporter(person_id, name, "wangv", "en", True), 2)
+    await seeded(config.storage.database, Reporter(person_id, name, "wangv", "en", True), 2)
     bot = await running()
     person = Person(fake, person_id, name, language="en")
     await person.send("/myreports", contains="HS-")
     await person.send("/forgetme", contains="Delete your data?")
     await person.tap("Yes, delete my data", contains="2 reports stay")
     await bot.shutdown()
-    assert_not_in_files(config.database_path, [str(person_id).encode(), name.encode(), b"wangv"])
+    assert_not_in_files(config.storage.database, [str(person_id).encode(), name.encode(), b"wangv"])
 
 
 def assert_not_in_files(db: Path, needles: list[bytes]) -> None:
@@ -272,11 +273,11 @@ def assert_not_in_files(db: Path, needles: list[bytes]) -> None:
 async def test_an_anonymous_tip_keeps_no_id_but_its_key_counts(fake: FakeTelegram, running, config: Config,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     person_id = 7301000011
-    bot = await running(secret_key=SECRET, reports_per_hour=1)
+    bot = await running(secret_key=SECRET, abuse={"reports_per_hour": 1})
     person = Person(fake, person_id, "Tipster Name", language="en")
     await tip_until_review(person)
     await person.tap("Send report", contains="Reference code")
-    report = rows(config.database_path, "SELECT * FROM reports")[0]
+    report = rows(config.storage.database, "SELECT * FROM reports")[0]
     assert report["kind"] == "tip" and report["reporter_id"] is None and report["reporter_name"] is None
     assert report["reporter_key"] == anonymous_key(person_id, datetime.now(TZ).date())
     assert str(person_id) not in report["reporter_key"]
@@ -284,31 +285,32 @@ async def test_an_anonymous_tip_keeps_no_id_but_its_key_counts(fake: FakeTelegra
     await tip_until_review(person)
     await person.tap("Send report", contains=LIMIT_TEXT)
     for _ in range(100):  # the receipt is scrubbed from the outbox once delivered
-        if not rows(config.database_path, "SELECT 1 FROM outbox WHERE private = 1 AND chat_id != 0"):
+        if not rows(config.storage.database, "SELECT 1 FROM outbox WHERE private = 1 AND chat_id != 0"):
             break
         await asyncio.sleep(0.05)
     await bot.shutdown()
-    assert_not_in_files(config.database_path, [str(person_id).encode(), b"Tipster"])
+    assert_not_in_files(config.storage.database, [str(person_id).encode(), b"Tipster"])
 
     # The day's key lived only in that process's memory: a new process (here: a fresh key, as a
     # restart or the next day draws) cannot tell this person's tips, even with the secret and the
     # database; their limit starts again (issue 19).
     monkeypatch.setattr(privacy, "_DAILY", privacy.DailyKey())
-    await running(secret_key=SECRET, reports_per_hour=1)
+    await running(secret_key=SECRET, abuse={"reports_per_hour": 1})
     await tip_until_review(person)
     await person.tap("Send report", contains="Reference code")
-    keys = [r[0] for r in rows(config.database_path, "SELECT reporter_key FROM reports")]
+    keys = [r[0] for r in rows(config.storage.database, "SELECT reporter_key FROM reports")]
     assert len(keys) == 2 and keys[0] != keys[1]
 
 
 async def test_retention_deletes_only_expired_originals_of_rejected_reports(tmp_path: Path) -> None:
-    config = Config(bot_token="1:x", moderation_chat_id=-1, database_path=tmp_path / "db.sqlite3",
-                    media_dir=tmp_path / "media", photo_retention_days=90)
+    config = Config(bot_token="1:x", telegram=TelegramSettings(moderation_chat_id=-1),
+                    storage=StorageSettings(database=tmp_path / "db.sqlite3", media_dir=tmp_path / "media"),
+                    privacy=PrivacySettings(photo_retention_days=90))
     now = datetime.now(TZ)
-    pictures = [photo_of(await store_photo(make_jpeg(seed=20 + i), config.media_dir, now=now))
+    pictures = [photo_of(await store_photo(make_jpeg(seed=20 + i), config.storage.media_dir, now=now))
                 for i in range(4)]
     old_rejected, new_rejected, old_verified, shared = pictures
-    store = await Store.open(config.database_path)
+    store = await Store.open(config.storage.database)
     try:
         person = Reporter(7301000012, "P", None, "en", True)
         reports: dict[str, ReportRow] = {}

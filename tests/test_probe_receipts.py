@@ -64,12 +64,12 @@ def seen_from_receipt(fake: FakeTelegram, person: Person) -> tuple[list[str], in
 async def test_probe_reports_learn_nothing_from_their_receipts(
     fake: FakeTelegram, running: Any, config: Any
 ) -> None:
-    await running(staff_language="en")
+    await running(languages={"staff": "en"})
     victim = Person(fake, 7101, "Victim", language="en")
     tipster = Person(fake, 7102, "Tipster", language="en")
     await sighting(victim, *HERE, photo=1)
     await tip(tipster, *SNARES)
-    await drained(config.database_path)
+    await drained(config.storage.database)
 
     # One account per probe (an attacker has as many as they like), so only probe "repeat" is a repeat.
     probes = {
@@ -87,15 +87,15 @@ async def test_probe_reports_learn_nothing_from_their_receipts(
     }
     await tip(tip_probes["tip alone"], *FAR[3])
     await tip(tip_probes["tip at the snares"], SNARES[0] + 0.0008, SNARES[1])
-    await drained(config.database_path)
+    await drained(config.storage.database)
 
     # The premise: the store did group, match and update these (else the test proves nothing).
-    reasons = [r[0] for r in rows(config.database_path, "SELECT match_reason FROM reports ORDER BY id")]
+    reasons = [r[0] for r in rows(config.storage.database, "SELECT match_reason FROM reports ORDER BY id")]
     assert reasons[0] == reasons[1] == reasons[2] == "new"  # victim, tipster, probe alone
     assert reasons[3] != "new" and reasons[4].startswith("photo")  # near, photo
     assert reasons[5] == "new"  # the repeat's first
     assert reasons[6] == "new" and reasons[7] != "new"  # tip alone, tip at the snares
-    assert len(rows(config.database_path, "SELECT 1 FROM report_drafts")) == 1  # the repeat was folded in
+    assert len(rows(config.storage.database, "SELECT 1 FROM report_drafts")) == 1  # the repeat was folded in
 
     # What each probe saw: receipt and everything after it, codes masked.
     seen = {name: seen_from_receipt(fake, person) for name, (person, _) in probes.items()}

@@ -100,7 +100,7 @@ async def test_a_contact_sent_twice_shows_the_review_again(fake: FakeTelegram, r
     no_hint_without_buttons(answers)
     reply = await person.tap("Send report", contains="Reference code")
     assert "Reference code" in reply["text"]
-    details = json.loads(rows(config.database_path, "SELECT details FROM reports")[0]["details"])
+    details = json.loads(rows(config.storage.database, "SELECT details FROM reports")[0]["details"])
     assert details["phone"] == "13912345678" and details["injured"] == 1
 
 
@@ -149,7 +149,8 @@ async def test_a_webhook_update_is_stored_before_the_200_and_a_second_delivery_i
         update_id = fake.last_update_id()
 
         def done() -> bool:
-            found = rows(web_config.database_path, "SELECT done_at FROM inbox WHERE update_id = ?", update_id)
+            found = rows(web_config.storage.database,
+                         "SELECT done_at FROM inbox WHERE update_id = ?", update_id)
             return bool(found) and found[0]["done_at"] is not None
 
         await wait_until(done, 10, "the update marked done in the inbox")

@@ -22,7 +22,7 @@ __all__ = ["destinations"]  # the channels fixture, shared with test_moderation
 
 @pytest.fixture
 async def bot(running, destinations):
-    return await running(destinations=destinations, staff_language="en")
+    return await running(destinations=destinations, languages={"staff": "en"})
 
 
 def card_message(fake: FakeTelegram, message_id: int) -> dict[str, Any] | None:
@@ -44,7 +44,7 @@ async def test_a_report_after_verification_is_new_work(fake: FakeTelegram, bot, 
     # A second person reports the same leopard after the decision.
     late = Person(fake, 702, "Late Reporter", language="en")
     code2 = await sighting(late, lat=37.3297, lon=113.5703, photo=None)
-    assert rows(config.database_path, "SELECT COUNT(DISTINCT incident_id) FROM reports")[0][0] == 1
+    assert rows(config.storage.database, "SELECT COUNT(DISTINCT incident_id) FROM reports")[0][0] == 1
     card = await card_for(fake, code2, contains="new report since verification")
     # Re-posted at the bottom of the group, where staff notice it; the old copy far up is gone.
     assert card["message_id"] > verified["message_id"]
@@ -88,7 +88,7 @@ async def test_a_report_after_verification_is_new_work(fake: FakeTelegram, bot, 
     await press(fake, STAFF_ADMIN, card, "Not a leopard")
     refused = await fake.wait_for_message(third.id, contains="could not confirm")
     assert code3 in refused["text"] and "probably another animal" in refused["text"]
-    statuses = dict(rows(config.database_path, "SELECT ref_code, status FROM reports"))
+    statuses = dict(rows(config.storage.database, "SELECT ref_code, status FROM reports"))
     assert statuses == {code1: "verified", code2: "verified", code3: "rejected"}
 
     # A fourth is split out: a card of its own, waiting for staff.
@@ -103,7 +103,7 @@ async def test_a_report_after_verification_is_new_work(fake: FakeTelegram, bot, 
 
 
 async def test_verify_waits_for_the_undo_window(fake: FakeTelegram, running, destinations, config) -> None:
-    await running(destinations=destinations, staff_language="en", undo_seconds=3.0)
+    await running(destinations=destinations, languages={"staff": "en"}, moderation={"undo_seconds": 3.0})
     person = Person(fake, 711, language="en")
     code = await sighting(person)
     card = await card_for(fake, code)
@@ -118,7 +118,7 @@ async def test_verify_waits_for_the_undo_window(fake: FakeTelegram, running, des
     await fake.wait_until_idle()
     assert not fake.messages_in(PUBLIC) and not fake.messages_in(RESEARCHERS)
     assert not notices(fake, person, "confirmed")
-    assert rows(config.database_path, "SELECT status FROM reports")[0][0] == "new"
+    assert rows(config.storage.database, "SELECT status FROM reports")[0][0] == "new"
     # Decided again and left alone: after the window everything goes out, once.
     await press(fake, STAFF_ADMIN, card, "Verify")
     await asyncio.sleep(1)
@@ -127,7 +127,7 @@ async def test_verify_waits_for_the_undo_window(fake: FakeTelegram, running, des
     await fake.wait_for_message(person.id, contains="was confirmed")
     card = await card_for(fake, code, contains="Verified by Staff,")
     answer = await press(fake, STAFF_ADMIN, card, "Exact location")  # Undo is gone; evidence stays
-    audit = [r[0] for r in rows(config.database_path, "SELECT action FROM audit_log ORDER BY id")]
+    audit = [r[0] for r in rows(config.storage.database, "SELECT action FROM audit_log ORDER BY id")]
     assert audit == ["verified", "undo", "verified", "exact"]
 
 
@@ -190,7 +190,7 @@ async def test_an_answer_typed_normally_reaches_the_card(fake: FakeTelegram, bot
         await b.send(f"more {n}", contains="did not understand")
     await fake.wait_until_idle()
     assert len(fake.messages_in(STAFF_GROUP)) == in_group
-    closed = rows(config.database_path, "SELECT answers, recipient_id, closed_at FROM questions")
+    closed = rows(config.storage.database, "SELECT answers, recipient_id, closed_at FROM questions")
     assert [(r[0], r[1], r[2] is not None) for r in closed] == [(3, None, True)]
 
 

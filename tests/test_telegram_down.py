@@ -228,7 +228,8 @@ async def test_cards_held_back_during_an_outage_go_as_soon_as_telegram_is_back(
         code = ref_code(response.headers["Location"])
         store = services(application).store
         for _ in range(200):
-            due = rows(web_config.database_path, "SELECT id, attempts FROM outbox WHERE status = 'pending'")
+            due = rows(web_config.storage.database,
+                       "SELECT id, attempts FROM outbox WHERE status = 'pending'")
             if due and all(r["attempts"] for r in due):
                 break
             await asyncio.sleep(0.05)

@@ -135,11 +135,11 @@ async def drained(database: Path) -> None:
 async def test_the_data_folder_holds_no_trace_of_the_tipster(
     fake: FakeTelegram, running: Any, config: Any
 ) -> None:
-    await running(staff_language="en")
+    await running(languages={"staff": "en"})
     person = tipster(fake)
     receipt = await send_tip(person)
     code = re.search(r"HS-\S+", receipt["text"]).group(0)  # type: ignore[union-attr]
-    await drained(config.database_path)
+    await drained(config.storage.database)
     # Staff look at the evidence: the "Original photos" of a tip are the stripped copy.
     from tests.test_moderation import card_for, press
 
@@ -149,9 +149,9 @@ async def test_the_data_folder_holds_no_trace_of_the_tipster(
     await fake.wait_for_call(
         "sendDocument", predicate=lambda c: str(c.params.get("chat_id")) == str(STAFF_GROUP)
     )
-    await drained(config.database_path)
+    await drained(config.storage.database)
 
-    occurrences = data_folder_occurrences(config.database_path, TIPSTER_ID)
+    occurrences = data_folder_occurrences(config.storage.database, TIPSTER_ID)
     print("tipster-id occurrences in the data folder:", json.dumps(occurrences))
     assert sum(occurrences.values()) == 0, occurrences
     # The scan finds what it looks for: a sighting's reporter (not anonymous) is stored as a 6-byte
@@ -160,26 +160,26 @@ async def test_the_data_folder_holds_no_trace_of_the_tipster(
 
     villager = Person(fake, TIPSTER_ID + 1, "Villager", language="en")
     await sighting(villager, 37.05, 113.25, photo=None)
-    await drained(config.database_path)
-    control = data_folder_occurrences(config.database_path, TIPSTER_ID + 1)
+    await drained(config.storage.database)
+    control = data_folder_occurrences(config.storage.database, TIPSTER_ID + 1)
     assert control["db: 6-byte big-endian integer"] + control["-wal: 6-byte big-endian integer"] > 0, control
     assert control["db: decimal text"] + control["-wal: decimal text"] > 0, control
-    assert sum(data_folder_occurrences(config.database_path, TIPSTER_ID).values()) == 0
+    assert sum(data_folder_occurrences(config.storage.database, TIPSTER_ID).values()) == 0
 
     # What the tip keeps: no language (the default), no poster spot, no second of a time.
-    tip = rows(config.database_path, "SELECT * FROM reports WHERE kind = 'tip'")[0]
-    assert tip["reporter_id"] is None and tip["language"] == config.default_language == "zh_Hans"
+    tip = rows(config.storage.database, "SELECT * FROM reports WHERE kind = 'tip'")[0]
+    assert tip["reporter_id"] is None and tip["language"] == config.languages.default == "zh_Hans"
     details = json.loads(tip["details"])
     assert "spot" not in details and "yixing" not in json.dumps(details)
     for column in ("submitted_at", "observed_at"):
         moment = datetime.fromisoformat(tip[column])
         assert (moment.second, moment.microsecond) == (0, 0), column
-    incident = rows(config.database_path, "SELECT * FROM incidents WHERE id = ?", tip["incident_id"])[0]
+    incident = rows(config.storage.database, "SELECT * FROM incidents WHERE id = ?", tip["incident_id"])[0]
     assert datetime.fromisoformat(incident["created_at"]).second == 0
     # Photos: the stripped copy only, under its own hash, without Telegram's file id.
-    photo = rows(config.database_path, "SELECT * FROM photos WHERE report_id = ?", tip["id"])[0]
+    photo = rows(config.storage.database, "SELECT * FROM photos WHERE report_id = ?", tip["id"])[0]
     assert photo["original_path"] == photo["derived_path"] and photo["file_id"] == ""
-    media = [f for f in config.media_dir.rglob("*") if f.is_file()]
+    media = [f for f in config.storage.media_dir.rglob("*") if f.is_file()]
     assert media and not any(f.parent.name == "originals" for f in media)
     for f in media:
         data = f.read_bytes()
@@ -212,32 +212,32 @@ def fake_uploads(fake: FakeTelegram) -> Iterator[bytes]:
 async def test_tip_drafts_stay_in_memory_and_expire_with_their_photos(
     fake: FakeTelegram, running: Any, config: Any
 ) -> None:
-    await running(draft_timeout=timedelta(seconds=1), tip_draft_expiry=timedelta(seconds=3))
+    await running(reports={"draft_timeout_minutes": 1 / 60, "tip_draft_expiry_hours": 3 / 3600})
     person = tipster(fake)
     await person.send("/start", contains="Leopard Watch")
     await person.tap("Snares, poison", contains="photo")
     await person.send_file(camera_photo(), "IMG_0002.jpg", "image/jpeg", contains="Got 1 photo")
-    files = [f for f in config.media_dir.rglob("*") if f.is_file()]
+    files = [f for f in config.storage.media_dir.rglob("*") if f.is_file()]
     assert files and not any(f.parent.name == "originals" for f in files)  # only stripped copies
     # A sighting's draft, by someone else, is written as before: it survives a crash.
     villager = Person(fake, 7_401_000_001, "Villager", language="en")
     await villager.send("/start", contains="Leopard Watch")
     await villager.tap("I saw a leopard", contains="photos")
     for _ in range(100):
-        saved = rows(config.database_path, "SELECT user_id, data FROM user_data")
+        saved = rows(config.storage.database, "SELECT user_id, data FROM user_data")
         if saved:
             break
         await asyncio.sleep(0.05)
     assert [r["user_id"] for r in saved] == [villager.id] and json.loads(saved[0]["data"])["draft"]
-    assert sum(data_folder_occurrences(config.database_path, TIPSTER_ID).values()) == 0
+    assert sum(data_folder_occurrences(config.storage.database, TIPSTER_ID).values()) == 0
 
     expired = await fake.wait_for_message(person.id, contains="has been deleted", timeout=20)
     assert "after 1 hour," in expired["text"]  # the configured expiry (rounded up to an hour), not 24
     assert not any(f.exists() for f in files)
     menu = await person.send("/start", contains="Leopard Watch")
     assert "not sent yet" not in menu["text"]
-    await drained(config.database_path)  # the notice went out and was scrubbed
-    assert sum(data_folder_occurrences(config.database_path, TIPSTER_ID).values()) == 0
+    await drained(config.storage.database)  # the notice went out and was scrubbed
+    assert sum(data_folder_occurrences(config.storage.database, TIPSTER_ID).values()) == 0
 
 
 # --- logs -------------------------------------------------------------------------------------------
@@ -338,14 +338,14 @@ async def test_private_outbox_rows_name_no_report_or_draft(
     await running()
     person = tipster(fake)
     await send_tip(person, poster=False, photo=False)
-    await drained(config.database_path)
-    private = rows(config.database_path, "SELECT * FROM outbox WHERE private = 1")
+    await drained(config.storage.database)
+    private = rows(config.storage.database, "SELECT * FROM outbox WHERE private = 1")
     assert private
     for row in private:
         assert row["chat_id"] == 0 and row["payload"] == "{}" and ":" not in row["purpose"], dict(row)
         assert datetime.fromisoformat(row["created_at"]).second == 0
     # The WAL was checkpointed and truncated after the scrub: no older page versions remain in it.
-    wal = config.database_path.with_name(config.database_path.name + "-wal")
+    wal = config.storage.database.with_name(config.storage.database.name + "-wal")
     assert not wal.exists() or TIPSTER_ID.to_bytes(6, "big") not in wal.read_bytes()
 
 
@@ -378,15 +378,15 @@ async def test_a_web_tip_keeps_no_language_no_second_and_no_camera_metadata(
     response = await web.post("tip", fields=fields, photos=[camera_photo()], page=page)
     assert response.status == 303, await response.text()
     code = ref_code(response.headers["Location"])
-    tip = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
-    assert tip["language"] == web_config.default_language == "zh_Hans"  # not the visitor's "en"
+    tip = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    assert tip["language"] == web_config.languages.default == "zh_Hans"  # not the visitor's "en"
     for column in ("submitted_at", "observed_at"):
         assert datetime.fromisoformat(tip[column]).second == 0, column
-    photo = rows(web_config.database_path, "SELECT * FROM photos WHERE report_id = ?", tip["id"])[0]
+    photo = rows(web_config.storage.database, "SELECT * FROM photos WHERE report_id = ?", tip["id"])[0]
     assert photo["original_path"] == photo["derived_path"]
     facts = json.loads(tip["details"])["photo_facts"]
     assert facts[0]["latitude"] == pytest.approx(37.3503, abs=1e-4)  # as text for staff, not in a file
-    files = [f for f in web_config.media_dir.rglob("*") if f.is_file()]
+    files = [f for f in web_config.storage.media_dir.rglob("*") if f.is_file()]
     assert files and not any(f.parent.name == "originals" for f in files)
     for f in files:
         for secret in (SERIAL, OWNER, MODEL, "PhoneMaker"):
@@ -401,21 +401,21 @@ async def test_photos_of_a_tip_lost_in_a_restart_are_swept(
     await person.send("/start", contains="Leopard Watch")
     await person.tap("Snares, poison", contains="photo")
     await person.send_file(camera_photo(), "IMG_0003.jpg", "image/jpeg", contains="Got 1 photo")
-    tip_files = [f for f in config.media_dir.rglob("*") if f.is_file()]
+    tip_files = [f for f in config.storage.media_dir.rglob("*") if f.is_file()]
     # Someone else's sighting draft with a photo: saved, so its files must stay.
     villager = Person(fake, 7_401_000_002, "Villager", language="en")
     await villager.send("/start", contains="Leopard Watch")
     await villager.tap("I saw a leopard", contains="photos")
     await villager.send_photo(make_jpeg(seed=41), contains="Got 1 photo")
     await fake.wait_until_idle()
-    kept = [f for f in config.media_dir.rglob("*") if f.is_file() and f not in tip_files]
+    kept = [f for f in config.storage.media_dir.rglob("*") if f.is_file() and f not in tip_files]
     assert tip_files and kept
     await bot.shutdown()  # the tip's draft (memory only) is gone; its stripped copy is still on disk
     assert all(f.exists() for f in tip_files)
     for f in tip_files + kept:
         os.utime(f, (f.stat().st_mtime - 60, f.stat().st_mtime - 60))
 
-    await running(draft_timeout=timedelta(seconds=1), tip_draft_expiry=timedelta(seconds=30))
+    await running(reports={"draft_timeout_minutes": 1 / 60, "tip_draft_expiry_hours": 30 / 3600})
     for _ in range(100):
         if not any(f.exists() for f in tip_files):
             break

@@ -139,7 +139,7 @@ async def test_16_bit_png_through_telegram(fake: FakeTelegram, running, config) 
     await person.tap("Camera-trap photo", contains="Anything to add")
     await person.tap("Skip", contains="Please check")
     await person.tap("Send report", contains="Reference code")
-    photo = rows(config.database_path, "SELECT * FROM photos")
+    photo = rows(config.storage.database, "SELECT * FROM photos")
     assert len(photo) == 1 and (photo[0]["width"], photo[0]["height"]) == (3000, 2000)
     derived = Image.open(photo[0]["derived_path"])
     assert derived.mode == "RGB" and derived.getpixel((derived.width - 3, 3))[0] > 235
@@ -155,7 +155,8 @@ def disk_bytes(*folders: Path) -> dict[str, int]:
 
 
 def folders(config: Config) -> tuple[Path, Path]:
-    return config.media_dir, config.media_dir.with_name(config.media_dir.name + ".staging")
+    media = config.storage.media_dir
+    return media, media.with_name(media.name + ".staging")
 
 
 def gps_jpeg(seed: int = 3) -> bytes:
@@ -187,7 +188,7 @@ async def test_16_bit_png_through_the_web(tipline, web_config: Config) -> None:
     web = await tipline()
     response = await web.post(photos=[png(3000, 2000)])
     assert response.status == 303, await response.text()
-    photo = rows(web_config.database_path, "SELECT * FROM photos")[0]
+    photo = rows(web_config.storage.database, "SELECT * FROM photos")[0]
     media, staging = folders(web_config)
     assert Path(photo["original_path"]).is_relative_to(media) and Path(photo["derived_path"]).exists()
     derived = Image.open(photo["derived_path"])
@@ -198,8 +199,8 @@ async def test_16_bit_png_through_the_web(tipline, web_config: Config) -> None:
 
 
 async def test_a_hundred_refused_posts_leave_nothing_on_disk(tipline, web_config: Config) -> None:
-    settings = replace(SETTINGS, posts_per_hour=1000, reports_per_hour=1000, max_photo_bytes=3 * MB,
-                       max_request_bytes=8 * MB, upload_bytes_per_hour=10_000 * MB)
+    settings = replace(SETTINGS, posts_per_hour=1000, reports_per_hour=1000, max_photo_mb=3,
+                       max_request_mb=8, upload_mb_per_hour=10_000)
     web = await tipline(settings)
     good, bomb = gps_jpeg(), png(8000, 6000, zeros=True)
     big = np.random.default_rng(1).integers(0, 256, 4 * MB, dtype=np.uint8).tobytes()
@@ -218,11 +219,11 @@ async def test_a_hundred_refused_posts_leave_nothing_on_disk(tipline, web_config
         response = await attack(n)
         statuses.setdefault(name, set()).add(response.status)
         assert response.status == expected, (name, response.status)
-    limited = await tipline(replace(settings, upload_bytes_per_hour=5 * MB))
+    limited = await tipline(replace(settings, upload_mb_per_hour=5))
     # 4 MB: over the photo limit, and most of the hour's bytes; then the hour's bytes are spent.
     assert (await post_raw(limited, sighting(), [("f.jpg", big)])).status == 422
     assert (await post_raw(limited, sighting(), [("g.jpg", big)])).status == 429
-    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
+    assert rows(web_config.storage.database, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
     media, staging = folders(web_config)
     assert disk_bytes(media) == {}  # nothing refused ever reaches the media folder
     assert len(disk_bytes(staging)) == 4 * 16  # the 16 corrected-then-abandoned forms' photos wait...
@@ -249,23 +250,23 @@ async def test_abandoned_form_photos_are_swept(tipline, web_config: Config) -> N
 async def test_kept_photo_tokens_are_bound_expiring_counted_and_say_nothing(
     tipline, web_config: Config
 ) -> None:
-    web = await tipline(max_photos=2)
+    web = await tipline(reports={"max_photos": 2})
     photo = gps_jpeg()
     first = await post_raw(web, sighting(location=""), [("a.jpg", photo)])
     page = await first.text()
     token = hidden(page, "kept")
     # No server path, no hash, no EXIF fact: a random id, an expiry and a MAC.
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}\.\d{10}\.[A-Za-z0-9_-]{22}", token)
-    assert "originals" not in page and str(web_config.media_dir.parent) not in page
+    assert "originals" not in page and str(web_config.storage.media_dir.parent) not in page
     assert "37.419" not in page and "113.668" not in page and '"facts"' not in page
     assert hashlib.sha256(photo).hexdigest() not in page
 
     # Another browser (another CSRF cookie) cannot use the token: the photo is not attached.
-    other = await tipline(max_photos=2)
+    other = await tipline(reports={"max_photos": 2})
     other_page = await other.form()
     stolen = await post_raw(other, {**sighting(), "kept": token}, [], page=other_page)
     assert stolen.status == 303
-    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM photos")[0]["n"] == 0
+    assert rows(web_config.storage.database, "SELECT COUNT(*) AS n FROM photos")[0]["n"] == 0
 
     # The same token twice, and more tokens than max_photos, count as photos against the limit.
     second = await post_raw(web, {**sighting(location=""), "kept": token},
@@ -288,7 +289,7 @@ async def test_kept_photo_tokens_are_bound_expiring_counted_and_say_nothing(
     stage._clock = lambda: time.time() + stage.ttl_s + 60  # noqa: SLF001
     late = await post_raw(web, {**sighting(), "kept": tokens[0]}, [], page=page)
     assert late.status == 303
-    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM photos")[0]["n"] == 0
+    assert rows(web_config.storage.database, "SELECT COUNT(*) AS n FROM photos")[0]["n"] == 0
 
 
 async def test_corrected_form_moves_its_kept_photo_into_the_media_folder(tipline, web_config: Config) -> None:
@@ -298,7 +299,7 @@ async def test_corrected_form_moves_its_kept_photo_into_the_media_folder(tipline
     response = await post_raw(web, {**sighting(), "kept": hidden(page, "kept")}, [], page=page)
     assert response.status == 303
     media, staging = folders(web_config)
-    stored = rows(web_config.database_path, "SELECT * FROM photos")
+    stored = rows(web_config.storage.database, "SELECT * FROM photos")
     assert len(stored) == 1 and all(Path(stored[0][k]).is_relative_to(media) and Path(stored[0][k]).exists()
                                     for k in ("original_path", "derived_path", "thumbnail_path"))
     assert disk_bytes(staging) == {}
@@ -315,9 +316,9 @@ async def test_cancelled_and_thrown_away_drafts_delete_their_photos(
     await person.send("/start")
     await person.tap("Tracks, scat", contains="photos")
     await person.send_file(gps_jpeg(5), "IMG_1.JPG", "image/jpeg", contains="Got 1 photo")
-    assert len(disk_bytes(config.media_dir)) == 3
+    assert len(disk_bytes(config.storage.media_dir)) == 3
     await person.send("/cancel", contains="Report cancelled")
-    assert disk_bytes(config.media_dir) == {}
+    assert disk_bytes(config.storage.media_dir) == {}
 
     # Thrown away through "keep or throw away?" when starting another report.
     await person.send("/start")
@@ -326,7 +327,7 @@ async def test_cancelled_and_thrown_away_drafts_delete_their_photos(
     await person.send("/start", contains="not sent yet")
     await person.tap("Throw it away")
     await fake.wait_until_idle()
-    assert disk_bytes(config.media_dir) == {}
+    assert disk_bytes(config.storage.media_dir) == {}
 
     # A photo that a stored report also has stays (files are named by their content).
     other = Person(fake, 903, language="en")
@@ -341,7 +342,7 @@ async def test_cancelled_and_thrown_away_drafts_delete_their_photos(
     await other.tap("Skip", contains="Please check")
     await other.tap("Send report", contains="Reference code")
     await person.send("/cancel", contains="Report cancelled")
-    stored = rows(config.database_path, "SELECT * FROM photos")[0]
+    stored = rows(config.storage.database, "SELECT * FROM photos")[0]
     assert all(Path(stored[k]).exists() for k in ("original_path", "derived_path", "thumbnail_path"))
 
 

@@ -24,12 +24,12 @@ import telegram
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import video
-from bot.config import Config, Destination
+from bot.config import Config, Destination, StorageSettings, TelegramSettings
 from bot.fake_telegram import FakeTelegram
 from bot.photos import hamming
 from bot.report import AnswerError, Kind, answer_with_voice, new_draft, photos_problem, reopen_field
 from bot.store import Store
-from bot.web.settings import WebSettings
+from bot.web.settings import MB, WebSettings
 from handlers.common import Services
 from handlers.outbox import _uploadable
 from handlers.web import make_web_app
@@ -269,10 +269,11 @@ def test_voice_copy_is_opus_without_tags(clips: dict[str, Path], tmp_path: Path)
 
 
 def test_download_limit_is_telegrams_unless_a_local_server(tmp_path: Path) -> None:
-    config = Config("1:a", -1, tmp_path / "db", tmp_path / "media")
+    config = Config("1:a", TelegramSettings(-1), StorageSettings(tmp_path / "db", tmp_path / "media"))
     assert config.download_limit_bytes == 20 * 1024 * 1024
-    assert replace(config, local_mode=True).download_limit_bytes == 200 * 1024 * 1024
-    assert replace(config, local_mode=True, max_video_mb=5000).download_limit_bytes == 2000 * 1024 * 1024
+    local = config.with_settings(telegram={"local_mode": True})
+    assert local.download_limit_bytes == 200 * 1024 * 1024
+    assert local.with_settings(reports={"max_video_mb": 5000}).download_limit_bytes == 2000 * 1024 * 1024
 
 
 # --- end to end over the fake Bot API --------------------------------------------------------
@@ -290,7 +291,7 @@ def destinations(fake: FakeTelegram) -> tuple[Destination, ...]:
 
 @pytest.fixture
 async def bot(running, destinations):
-    return await running(destinations=destinations, staff_language="en")
+    return await running(destinations=destinations, languages={"staff": "en"})
 
 
 async def send_clip(person: Person, path: Path, contains: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -361,8 +362,8 @@ async def test_sighting_with_a_video_and_a_voice_answer(fake: FakeTelegram, bot,
     assert voice["reply_to_message"]["message_id"] == card["message_id"]  # under the card
     assert voice["voice"]["duration"] == 3 and code in voice["caption"]
     assert b"Wang" not in fake.download(voice["voice"]["file_id"])
-    db = rows(bot.config.database_path, "SELECT media_kind, duration_s, answer_key, original_path FROM photos"
-              " ORDER BY position")
+    db = rows(bot.config.storage.database,
+              "SELECT media_kind, duration_s, answer_key, original_path FROM photos ORDER BY position")
     assert [(r["media_kind"], r["answer_key"]) for r in db] == [("video", None), ("voice", "behaviour")]
     # The original is kept as evidence, untouched (its GPS included).
     assert Path(db[0]["original_path"]).read_bytes() == clips["phone"].read_bytes()
@@ -382,7 +383,7 @@ async def test_video_position_and_time_are_offered_never_applied(fake: FakeTeleg
     assert person.key("When the video was made") is not None
     receipt = await person.finish_sighting()
     code = CODE.search(receipt["text"]).group(0)
-    report = rows(bot.config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    report = rows(bot.config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert (report["latitude"], report["longitude"]) == HESHUN
     assert report["location_source"] == "telegram"
     assert "37.35" in offer["text"] or "Your video has a position" in offer["text"]
@@ -421,7 +422,7 @@ async def test_corrupt_and_empty_clips_are_refused_kindly(fake: FakeTelegram, bo
     await person._reply_to(lambda: fake.send_document(
         person.id, b"", file_name="zero.mp4", mime_type="video/mp4"), contains="arrived empty")
     assert "Got 1" in [t for t in person.texts() if "Got" in t][-1]  # the good clip is still there
-    assert not list((bot.config.media_dir / "incoming").glob("*"))  # no download left behind
+    assert not list((bot.config.storage.media_dir / "incoming").glob("*"))  # no download left behind
 
 
 async def test_staff_group_and_public_channel_get_the_stripped_clip(
@@ -450,7 +451,7 @@ async def test_two_people_forwarding_the_same_clip_make_one_incident(fake: FakeT
     for person, clip, place in ((first, "plain", HESHUN), (second, "forwarded", (37.41, 113.71))):
         await clip_and_place(person, clips[clip], place=place)  # about 15 km apart
         codes.append(CODE.search((await person.finish_sighting())["text"]).group(0))
-    reports = rows(bot.config.database_path, "SELECT incident_id, match_reason FROM reports ORDER BY id")
+    reports = rows(bot.config.storage.database, "SELECT incident_id, match_reason FROM reports ORDER BY id")
     assert reports[0]["incident_id"] == reports[1]["incident_id"]
     # Matched on the key frames' hashes: the files differ (another size and bitrate).
     assert reports[1]["match_reason"] in ("photo_exact", "photo_similar")
@@ -460,7 +461,7 @@ async def test_two_people_forwarding_the_same_clip_make_one_incident(fake: FakeT
     third = Person(fake, 708, language="en")
     await clip_and_place(third, clips["other"], place=(37.41, 113.71))
     await third.finish_sighting()
-    last = rows(bot.config.database_path, "SELECT incident_id FROM reports ORDER BY id DESC LIMIT 1")[0]
+    last = rows(bot.config.storage.database, "SELECT incident_id FROM reports ORDER BY id DESC LIMIT 1")[0]
     assert last["incident_id"] != reports[0]["incident_id"]
 
 
@@ -483,7 +484,7 @@ async def test_round_video_gif_and_voice_addition(fake: FakeTelegram, bot, clips
 
 
 async def test_photos_and_videos_count_together(fake: FakeTelegram, running, clips, config) -> None:
-    await running(max_photos=2)
+    await running(reports={"max_photos": 2})
     person = Person(fake, 710, language="en")
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
@@ -493,7 +494,7 @@ async def test_photos_and_videos_count_together(fake: FakeTelegram, running, cli
 
 
 async def test_too_long_clip_is_refused_with_the_setting(fake: FakeTelegram, running, clips) -> None:
-    await running(max_video_seconds=5)
+    await running(reports={"max_video_seconds": 5})
     person = Person(fake, 711, language="en")
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
@@ -508,14 +509,14 @@ async def test_anonymous_tip_keeps_no_clip_with_metadata(fake: FakeTelegram, bot
     await send_voice(person, clips["voice"], contains="saved your voice message")
     await person.tap("Stay anonymous", contains="Please check")
     await person.tap("Send report", contains="Reference code")
-    media = rows(bot.config.database_path, "SELECT media_kind, sha256, original_path, derived_path"
+    media = rows(bot.config.storage.database, "SELECT media_kind, sha256, original_path, derived_path"
                  " FROM photos")
     assert len(media) == 2 and all(r["original_path"] == r["derived_path"] for r in media)
     # Not even a hash that would recognise the tipster's own files.
     originals = {video.sha256_of(clips["phone"]), video.sha256_of(clips["voice"])}
     assert not originals & {r["sha256"] for r in media}
-    assert not [p for p in bot.config.media_dir.rglob("*") if any(h in p.name for h in originals)]
-    kept = [p for p in bot.config.media_dir.rglob("*") if p.is_file()]
+    assert not [p for p in bot.config.storage.media_dir.rglob("*") if any(h in p.name for h in originals)]
+    kept = [p for p in bot.config.storage.media_dir.rglob("*") if p.is_file()]
     for path in kept:
         assert b"Xiaomi" not in path.read_bytes() and b"Wang" not in path.read_bytes(), path
     clip = next(Path(r["derived_path"]) for r in media if r["media_kind"] == "video")
@@ -554,8 +555,8 @@ async def test_web_tip_line_takes_a_video_file(tmp_path: Path, config: Config, c
     """A clip uploaded on the web form: stored as a video (the original as evidence, a metadata-free
     copy to send on); a clip over [web] max_video_mb is refused with the limit in the answer."""
     web_config = replace(config, secret_key=SECRET)
-    store = await Store.open(web_config.database_path)
-    settings = WebSettings(enabled=True, port=0, max_video_bytes=clips["phone"].stat().st_size + 10)
+    store = await Store.open(web_config.storage.database)
+    settings = WebSettings(enabled=True, port=0, max_video_mb=(clips["phone"].stat().st_size + 10) / MB)
     client = TestClient(TestServer(make_web_app(Services(config=web_config, store=store), None, settings)))
     await client.start_server()
     try:
@@ -576,7 +577,7 @@ async def test_web_tip_line_takes_a_video_file(tmp_path: Path, config: Config, c
         assert too_big.status == 422 and "Each video can be at most" in await too_big.text()
         sent = await post(clips["phone"].read_bytes())
         assert sent.status == 303, await sent.text()
-        (media,) = rows(web_config.database_path, "SELECT * FROM photos")
+        (media,) = rows(web_config.storage.database, "SELECT * FROM photos")
         assert media["media_kind"] == "video"
         assert Path(media["original_path"]).read_bytes() == clips["phone"].read_bytes()  # evidence
         assert_no_metadata(Path(media["derived_path"]))

@@ -30,7 +30,7 @@ from bot.store import Store
 from bot.web import pages
 from bot.web.app import TIPLINE, request_language
 from bot.web.security import RateLimiter, Signer
-from bot.web.settings import WebSettings, web_settings
+from bot.web.settings import MB, WebSettings, web_settings
 from handlers.app import build_application, start_running
 from handlers.bot_api_http import InstrumentedRequest
 from handlers.common import Services
@@ -135,11 +135,11 @@ def web_config(config: Config) -> Config:
 @pytest.fixture
 async def tipline(web_config: Config) -> AsyncIterator[Callable[..., Any]]:
     """An aiohttp test client on make_web_app without a running bot (the outbox just fills)."""
-    store = await Store.open(web_config.database_path)
+    store = await Store.open(web_config.storage.database)
     clients: list[TestClient[Any, Any]] = []
 
     async def open_client(settings: WebSettings = SETTINGS, **config_changes: Any) -> Browserless:
-        svc = Services(config=replace(web_config, **config_changes), store=store)
+        svc = Services(config=web_config.with_settings(**config_changes), store=store)
         client = TestClient(TestServer(make_web_app(svc, None, settings)))
         await client.start_server()
         clients.append(client)
@@ -247,7 +247,7 @@ async def test_csrf_is_required(tipline, web_config: Config) -> None:
     web.client.session.cookie_jar.clear()
     response = await web.post(page=page)
     assert response.status == 403
-    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
+    assert rows(web_config.storage.database, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
 
 
 async def test_validation_errors_are_localized_and_keep_photos(tipline, web_config: Config) -> None:
@@ -269,9 +269,9 @@ async def test_validation_errors_are_localized_and_keep_photos(tipline, web_conf
     response = await web.post(fields=data, page=page)
     assert response.status == 303, await response.text()
     code = ref_code(response.headers["Location"])
-    report = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    report = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert report["reporter_id"] is None and report["location_source"] == "typed"
-    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM photos")[0]["n"] == 1
+    assert rows(web_config.storage.database, "SELECT COUNT(*) AS n FROM photos")[0]["n"] == 1
 
 
 async def test_livestock_needs_a_photo_and_a_place_choice(tipline) -> None:
@@ -291,8 +291,8 @@ async def test_livestock_needs_a_photo_and_a_place_choice(tipline) -> None:
 
 
 async def test_upload_limits(tipline) -> None:
-    small = replace(SETTINGS, max_photo_bytes=30_000, max_request_bytes=400_000)
-    web = await tipline(small, max_photos=2)
+    small = replace(SETTINGS, max_photo_mb=30_000 / MB, max_request_mb=400_000 / MB)
+    web = await tipline(small, reports={"max_photos": 2})
     big = make_jpeg(1600, 1200, seed=2)
     assert 30_000 < len(big) < 400_000
     response = await web.post(photos=[big])
@@ -318,7 +318,7 @@ async def test_same_form_twice_is_one_report(tipline, web_config: Config) -> Non
     first = await web.post(page=page)
     second = await web.post(page=page)
     assert first.headers["Location"] == second.headers["Location"]
-    assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
+    assert rows(web_config.storage.database, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 1
 
 
 async def test_a_point_outside_heshun_is_flagged_on_the_status_page(tipline) -> None:
@@ -417,7 +417,7 @@ async def test_tip_page_is_neutral_and_tips_leave_no_metric(tipline, web_config:
         data.add_field(name, value)
     response = await web.client.post("/report?lang=en", data=data, allow_redirects=False)
     assert response.status == 303, await response.text()
-    assert rows(web_config.database_path, "SELECT kind FROM reports")[0]["kind"] == "tip"
+    assert rows(web_config.storage.database, "SELECT kind FROM reports")[0]["kind"] == "tip"
     after_text, after = await observed()
     assert '"tip"' not in after_text and 'kind="tip"' not in after_text
     assert after["counts"] == before["counts"]  # no reports series moved
@@ -442,7 +442,7 @@ async def test_web_report_reaches_the_moderation_group(fake: FakeTelegram, web_c
         assert "walking along the <b>ridge</b>" in card and "Li <Wei> 13912345678" in card  # literal text
         assert "🌐" in card
         await fake.wait_for_call("sendPhoto")
-        report = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+        report = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
         assert report["kind"] == "sighting" and report["incident_id"] is not None
 
         # Telegram updates are counted and timed; the metrics are the bot's.
@@ -478,7 +478,7 @@ async def test_bot_api_errors_are_counted_by_code(fake: FakeTelegram) -> None:
 
 async def test_webhook_route_checks_secret_size_and_json(tipline, web_config: Config) -> None:
     application = build_application(web_config)
-    store = await Store.open(web_config.database_path)
+    store = await Store.open(web_config.storage.database)
     svc = Services(config=web_config, store=store)
     client = TestClient(TestServer(make_web_app(svc, application, replace(SETTINGS, webhook_max_bytes=2000))))
     await client.start_server()
@@ -572,7 +572,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     response = await web.post(fields=sighting(location="", spot="yixing", place="yixing"), page=page)
     assert response.status == 303
     code = ref_code(response.headers["Location"])
-    report = rows(web_config.database_path, DETAILS, code)[0]
+    report = rows(web_config.storage.database, DETAILS, code)[0]
     assert '"spot": "yixing"' in report["details"] and "义兴" in report["place_name"]
 
     # A poster's place without a point is offered too (issue 22): chosen, it is a named place, no point.
@@ -582,7 +582,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     response = await web.post(fields=chosen, page=page)
     assert response.status == 303
     code = ref_code(response.headers["Location"])
-    named = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+    named = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
     assert named["latitude"] is None and named["place_id"] == "yunlongshan"
     async with web.client.get(response.headers["Location"]) as status:
         assert "no exact point" in await status.text()  # the status page says what was stored
@@ -590,7 +590,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     page = await web.form_at("/report/sighting?spot=yunlongshan&lang=en")
     response = await web.post(fields=sighting(spot="yunlongshan", t_behaviour="resting"), page=page)
     code = ref_code(response.headers["Location"])
-    report = rows(web_config.database_path, "SELECT details FROM reports WHERE ref_code = ?", code)[0]
+    report = rows(web_config.storage.database, "SELECT details FROM reports WHERE ref_code = ?", code)[0]
     assert '"spot": "yunlongshan"' in report["details"]
 
     # "Somewhere else": the typed place counts; a poaching tip never records the spot.
@@ -600,7 +600,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     response = await web.post("tip", fields=fields, page=page)
     assert response.status == 303, await response.text()
     code = ref_code(response.headers["Location"])
-    report = rows(web_config.database_path, DETAILS, code)[0]
+    report = rows(web_config.storage.database, DETAILS, code)[0]
     assert "yixing" not in report["details"] and not report["place_name"]
 
 
@@ -611,7 +611,7 @@ async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_
     from bot.compensation import application_received, approve, pay, record_survey
     from bot.records import Review
 
-    web = await tipline(hotline="0354-1234567")
+    web = await tipline(safety={"hotline": "0354-1234567"})
     page = await web.form("livestock")
     assert "Phone number (optional)" in page and "Tap the button" not in page
     fields = {"location": "37.3296, 113.5702", "when": an_hour_ago(), "a_animal": "sheep", "t_killed": "2",
@@ -637,8 +637,8 @@ async def test_a_web_livestock_owner_follows_the_compensation_case(tipline, web_
     assert "free-ranging inside a nature reserve" in receipt and "0354-1234567" in receipt
     assert "opens a compensation case" in receipt
 
-    report = rows(web_config.database_path, "SELECT id, incident_id, details FROM reports WHERE ref_code = ?",
-                  code)[0]
+    report = rows(web_config.storage.database,
+                  "SELECT id, incident_id, details FROM reports WHERE ref_code = ?", code)[0]
     assert '"phone": null' in report["details"]
     now = datetime.now(ZoneInfo("Asia/Shanghai"))
     assert await store.review_incident(report["incident_id"], Review.VERIFIED, 1, "Staff", None, now,
@@ -684,7 +684,7 @@ async def test_the_village_list_and_the_map_give_the_location_the_bot_would_stor
         if response.status != 303:
             return response.status, await response.text()
         code = ref_code(response.headers["Location"])
-        row = rows(web_config.database_path, "SELECT latitude, longitude, accuracy_m, location_source, "
+        row = rows(web_config.storage.database, "SELECT latitude, longitude, accuracy_m, location_source, "
                    "place_name FROM reports WHERE ref_code = ?", code)[0]
         return 303, dict(row)
 
@@ -713,7 +713,7 @@ async def test_the_village_list_and_the_map_give_the_location_the_bot_would_stor
     response = await web.post("signs", {"when": an_hour_ago(), "a_sign": "tracks", "a_note": "skip",
                                         "location": f"{lat}, {lon}", **fields}, page=again)
     assert response.status == 303
-    row = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
+    row = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?",
                ref_code(response.headers["Location"]))[0]
     assert row["location_source"] == "map" and row["accuracy_m"] == frame.tap_accuracy_m() == 5800
     assert (row["latitude"], row["longitude"]) == (lat, lon)
@@ -723,7 +723,7 @@ async def test_the_village_list_and_the_map_give_the_location_the_bot_would_stor
                                         "location": "37.3296, 113.5702", "map.x": "0", "map.y": "0"},
                               [make_jpeg(seed=78)])
     assert response.status == 303
-    row = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?",
+    row = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?",
                ref_code(response.headers["Location"]))[0]
     assert row["location_source"] == "typed" and row["latitude"] == 37.3296
 

@@ -70,11 +70,13 @@ async def test_report_from_a_phone_browser(fake: FakeTelegram, web_config: Confi
         card = await staff_card(fake, code)
         assert "37.32960, 113.57020" in card and "🌐" in card
         await fake.wait_for_call("sendPhoto")
-        report = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+        report = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
         assert report["kind"] == "sighting" and report["language"] == "en"
         assert (
             rows(
-                web_config.database_path, "SELECT COUNT(*) AS n FROM photos WHERE report_id = ?", report["id"]
+                web_config.storage.database,
+                "SELECT COUNT(*) AS n FROM photos WHERE report_id = ?",
+                report["id"],
             )[0]["n"]
             == 1
         )
@@ -151,11 +153,11 @@ async def test_photos_are_shrunk_and_their_place_and_time_offered(
             assert CODE.fullmatch(code), await page.content()
         finally:
             await browser.close()
-        report = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+        report = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
         assert report["location_source"] == "exif"
         assert abs(report["latitude"] - 37.3296) < 1e-4 and abs(report["longitude"] - 113.5702) < 1e-4
         assert TAKEN.strftime("%Y-%m-%dT%H:%M") in report["observed_at"]
-        stored = rows(web_config.database_path, "SELECT * FROM photos WHERE report_id = ?", report["id"])
+        stored = rows(web_config.storage.database, "SELECT * FROM photos WHERE report_id = ?", report["id"])
         assert len(stored) == 1
         from PIL import Image
 
@@ -187,7 +189,7 @@ async def test_a_report_sent_without_signal_is_kept_and_sent_when_it_returns(
             saved = await page.locator("#saved-offline").inner_text()
             assert "保存好了，有信号时会自动发送" in saved
             await asyncio.sleep(1)
-            assert rows(web_config.database_path, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
+            assert rows(web_config.storage.database, "SELECT COUNT(*) AS n FROM reports")[0]["n"] == 0
 
             await cdp.send("Network.emulateNetworkConditions", {"offline": False, **conditions})
             code = (await page.locator("#sent-code").inner_text()).strip()
@@ -195,7 +197,7 @@ async def test_a_report_sent_without_signal_is_kept_and_sent_when_it_returns(
             assert "已经发出去了" in await page.locator(".sent-later").inner_text()
         finally:
             await browser.close()
-        assert rows(web_config.database_path, "SELECT kind FROM reports WHERE ref_code = ?", code)
+        assert rows(web_config.storage.database, "SELECT kind FROM reports WHERE ref_code = ?", code)
         await staff_card(fake, code)
 
 
@@ -305,6 +307,6 @@ async def test_without_gps_a_village_is_found_by_pinyin_and_the_map_is_tapped(
             assert CODE.fullmatch(code), await page.content()
         finally:
             await browser.close()
-        report = rows(web_config.database_path, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
+        report = rows(web_config.storage.database, "SELECT * FROM reports WHERE ref_code = ?", code)[0]
         assert report["location_source"] == "map" and report["accuracy_m"] == 5800
         assert abs(report["latitude"] - 37.40) < 0.005 and abs(report["longitude"] - 113.50) < 0.005

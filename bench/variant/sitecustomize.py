@@ -38,7 +38,7 @@ def _install(spec: dict[str, Any]) -> None:
     def build_application(config: Any) -> Any:
         if spec.get("private_burst"):
             config = dataclasses.replace(
-                config, pace=dataclasses.replace(config.pace, private_burst=int(spec["private_burst"]))
+                config, pacing=dataclasses.replace(config.pace, private_burst=int(spec["private_burst"]))
             )
         application = build(config)
         limiter = spec.get("rate_limiter", "bot")

@@ -117,7 +117,7 @@ def state(sandbox: Sandbox) -> dict[str, Any]:
     )
     staff = _chat(sandbox, sandbox.group, history=True)
     staff.update(
-        user_id=sandbox.staff, name=sandbox.person_name(sandbox.staff), staff_language=config.staff_language
+        user_id=sandbox.staff, name=sandbox.person_name(sandbox.staff), staff_language=config.languages.staff
     )
     channels = []
     for chat_id, title in sandbox.channels.items():
@@ -132,7 +132,7 @@ def state(sandbox: Sandbox) -> dict[str, Any]:
         channels.append(channel)
     return {
         "bot": {"name": fake.bot_user["first_name"], "username": fake.bot_user["username"]},
-        "database": str(config.database_path),
+        "database": str(config.storage.database),
         "resident": resident,
         "staff": staff,
         "channels": channels,

@@ -63,7 +63,7 @@ async def run_sandbox(
         announce(f"Sandbox: open http://{shown}:{listener.getsockname()[1]}/")
         if app[SANDBOX].tipline_port:
             announce(f"Sandbox web tip line: http://{shown}:{app[SANDBOX].tipline_port}/")
-        log.info("sandbox database %s (demo data only)", app[SANDBOX].bot_config().database_path)
+        log.info("sandbox database %s (demo data only)", app[SANDBOX].bot_config().storage.database)
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bot.config import KINDS, Config, Destination, load_config
+from bot.config import KINDS, Config, Destination, StorageSettings, TelegramSettings, load_config
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
 from bot.locations import gazetteer, service_area
@@ -76,33 +76,38 @@ def sandbox_config(
         root = data_dir or Path.cwd() / DEFAULT_DATA_DIR
         base = Config(
             bot_token=fake.token,
-            moderation_chat_id=SANDBOX_GROUP,
-            database_path=root / "leopard-watch.sqlite3",
-            media_dir=root / "media",
+            telegram=TelegramSettings(moderation_chat_id=SANDBOX_GROUP),
+            storage=_storage(root),
             secret_key=env["LEOPARD_WATCH_SECRET"],
         )
     if data_dir is not None:
-        base = replace(base, database_path=data_dir / "leopard-watch.sqlite3", media_dir=data_dir / "media")
+        base = replace(base, storage=_storage(data_dir))
     destinations = tuple(
-        d for d in base.destinations if d.chat_id < 0 and d.chat_id != base.moderation_chat_id
+        d for d in base.destinations if d.chat_id < 0 and d.chat_id != base.telegram.moderation_chat_id
     )
     destinations = destinations or DEFAULT_DESTINATIONS
     compensation = base.compensation
     if not compensation.destination:  # the sandbox's cases go to its compensation group
         destinations = (*destinations, COMPENSATION_DESK)
         compensation = replace(compensation, destination=COMPENSATION_DESK.name)
-    return replace(
-        base,
+    return base.with_settings(
         bot_token=fake.token,
-        base_url=fake.base_url,
-        base_file_url=fake.base_file_url,
-        # The sandbox's staff member; configured ids are real people who do not exist here.
-        staff_user_ids=frozenset({STAFF}),
+        telegram={
+            "base_url": fake.base_url,
+            "base_file_url": fake.base_file_url,
+            # The sandbox's staff member; configured ids are real people who do not exist here.
+            "staff_user_ids": frozenset({STAFF}),
+            "bot_username": base.telegram.bot_username or str(fake.bot_user["username"]),
+        },
         destinations=destinations,
         compensation=compensation,
-        bot_username=base.bot_username or str(fake.bot_user["username"]),
-        pace=_pace_for(fake.rate_limits, base.pace),
+        pacing=_pace_for(fake.rate_limits, base.pace),
     )
+
+
+def _storage(root: Path) -> StorageSettings:
+    """The database and media folder under `root`."""
+    return StorageSettings(database=root / "leopard-watch.sqlite3", media_dir=root / "media")
 
 
 def _pace_for(limits: RateLimits, pace: PaceLimits) -> PaceLimits:
@@ -144,7 +149,7 @@ class Sandbox:
 
     @property
     def group(self) -> int:
-        return self.bot_config().moderation_chat_id
+        return self.bot_config().telegram.moderation_chat_id
 
     async def start(self) -> None:
         """Starts the fake server and sets up the people, the staff group and the channels."""
@@ -157,7 +162,7 @@ class Sandbox:
                 self.resident, "王大爷", language_code=LANGUAGE_CODES[self.settings.resident_language]
             )
             fake.add_user(self.staff, "张科长", last_name="(林业局)", language_code="zh-hans")
-            fake.add_group(config.moderation_chat_id, GROUP_TITLE, admins=[self.staff])
+            fake.add_group(config.telegram.moderation_chat_id, GROUP_TITLE, admins=[self.staff])
             channels: dict[int, str] = {}
             for destination in config.destinations:
                 if destination.chat_id in channels:

@@ -136,7 +136,7 @@ def client_key(request: web.Request, state: Tipline) -> str:
 def _t(request: web.Request) -> Translator:
     state = request.app[TIPLINE]
     config = state.services.config
-    return translator(request_language(request, config.default_language), config.timezone.key)
+    return translator(request_language(request, config.languages.default), config.region.timezone.key)
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -266,7 +266,7 @@ def _kept_photos(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Photos staged during an earlier attempt of this form: tokens made for this cookie, not expired,
     each photo once, at most ``max_photos`` of them."""
-    limit = state.services.config.max_photos
+    limit = state.services.config.reports.max_photos
     kept: dict[str, dict[str, Any]] = {}
     for token in tokens:
         resolved = state.staging.resolve(token, cookie)
@@ -287,14 +287,14 @@ async def _stage_photos(
     tip's: only the metadata-free copy, `keep_original=False`)."""
     svc = state.services
     for path in incoming:
-        if len(staged) >= svc.config.max_photos:
-            problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.max_photos})
+        if len(staged) >= svc.config.reports.max_photos:
+            problems[form.PHOTOS] = Problem(TOO_MANY_PHOTOS, {"limit": svc.config.reports.max_photos})
             return
         async with state.photo_slots:  # the bytes are read only when a slot is free
             try:
                 if path.suffix == CLIP_SUFFIX:  # a video: the clip code reads the file itself
                     staged_id, entry = await state.staging.stage_video(
-                        path, now=svc.now(), max_seconds=svc.config.max_video_seconds,
+                        path, now=svc.now(), max_seconds=svc.config.reports.max_video_seconds,
                         keep_original=keep_original,
                     )
                 else:
@@ -320,7 +320,7 @@ async def _commit_photos(
     """Moves the staged photos into the media folder (the report is being stored)."""
     entries = []
     for staged_id, entry in staged:
-        moved = await state.staging.commit(staged_id, entry, state.services.config.media_dir)
+        moved = await state.staging.commit(staged_id, entry, state.services.config.storage.media_dir)
         # No Telegram file: the ids name the web upload (the outbox sends the files on disk).
         moved["file_id"] = f"web:{moved['sha256']}"
         moved["file_unique_id"] = f"web-{moved['sha256'][:24]}"
@@ -333,7 +333,9 @@ async def _commit_photos(
 
 def web_report_messages(row: ReportRow, outcome: SubmittedReport, config: Config) -> list[Outgoing]:
     """The usual staff card and no receipt (there is no chat); the card says it came from the web."""
-    return report_messages(row, outcome, config.moderation_chat_id, translator(config.staff_language), None)
+    return report_messages(
+        row, outcome, config.telegram.moderation_chat_id, translator(config.languages.staff), None
+    )
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -385,8 +387,8 @@ def _render_form(
         kept_photos=kept or [],
         places=outcome.places if outcome else [],
         problems=problems or {},
-        now_local=state.services.now().astimezone(state.services.config.timezone),
-        max_photos=state.services.config.max_photos,
+        now_local=state.services.now().astimezone(state.services.config.region.timezone),
+        max_photos=state.services.config.reports.max_photos,
         spot=form.poster_spot((fields or {}).get(form.SPOT) or request.query.get(form.SPOT)),
     )
     return _with_cookie(_html(body, status), state, cookie)
@@ -422,7 +424,7 @@ async def _submit(
     svc = state.services
     try:
         fields, kept_tokens, problems = await read_form(
-            request, state, svc.config.max_photos, allowance, incoming
+            request, state, svc.config.reports.max_photos, allowance, incoming
         )
     except BudgetSpentError:
         return _refuse(request, "rate_limit", 429, pages.TOO_MANY)
@@ -452,8 +454,8 @@ async def _submit(
         fields,
         [entry for _, entry in staged],
         now=svc.now(),
-        tz=svc.config.timezone,
-        max_age=svc.config.max_report_age,
+        tz=svc.config.region.timezone,
+        max_age=svc.config.reports.max_age,
         language=t.language,
     )
     problems = {**outcome.problems, **problems}
@@ -479,10 +481,10 @@ async def _submit(
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
     # A tip stores no language and no second of a time (issue 19), like one from Telegram.
     tip = kind is Kind.TIP
-    language = svc.config.default_language if tip else t.language
+    language = svc.config.languages.default if tip else t.language
     reporter = Reporter(user_id=None, name=None, username=None, language=language, notify=False)
     submitted_at = to_minute(svc.now()) if tip else svc.now()
-    stored = tip_for_storage(draft, svc.config.timezone) if tip else draft
+    stored = tip_for_storage(draft, svc.config.region.timezone) if tip else draft
     submitted = await svc.store.submit_report(
         stored, reporter, photos, submitted_at,
         compose=lambda row, result: web_report_messages(row, result, svc.config),
@@ -517,7 +519,7 @@ async def report_status(request: web.Request) -> web.Response:
     case = await store.case_by_report_code(code) if row.kind == Kind.LIVESTOCK.value else None
     return _html(pages.status_page(
         t, row, link, new=request.query.get("new") == "1", case=case, plan=state.services.case_plan,
-        hotline=state.services.config.hotline,
+        hotline=state.services.config.safety.hotline,
     ))
 
 
@@ -641,12 +643,16 @@ async def export_file(request: web.Request) -> web.Response:
         )
     config = request.app[TIPLINE].services.config
     try:
-        since = parse_since(request.query["since"], config.timezone) if "since" in request.query else None
+        since = (
+            parse_since(request.query["since"], config.region.timezone) if "since" in request.query else None
+        )
     except ValueError:
         return web.Response(status=400, text="since must look like 2026-03-01\n")
     reports = await request.app[TIPLINE].services.store.verified_reports(since)
-    export = build_export(reports, level, fmt, config.public_cell_degrees, tz=config.timezone,
-                          today=request.app[TIPLINE].services.now().date())
+    export = build_export(
+        reports, level, fmt, config.moderation.public_cell_degrees, tz=config.region.timezone,
+        today=request.app[TIPLINE].services.now().date(),
+    )
     log.info("export %s.%s: %d rows", level.value, fmt.value, export.rows)
     return web.Response(body=export.data, headers={
         "Content-Type": export.content_type,
@@ -677,7 +683,7 @@ def make_tipline_app(
         reports=RateLimiter(settings.reports_per_hour),
         posts=RateLimiter(settings.posts_per_hour),
         uploads=RateLimiter(settings.upload_bytes_per_hour),
-        staging=Staging.beside(services.config.media_dir, signer, settings.staging_hours * 3600),
+        staging=Staging.beside(services.config.storage.media_dir, signer, settings.staging_hours * 3600),
         photo_slots=asyncio.Semaphore(2),
     )
     app.cleanup_ctx.append(_housekeeping)
