@@ -226,3 +226,22 @@ async def test_named_places_group_by_place_and_time_then_take_the_taught_point(s
     audit = await store.audit_entries()
     assert [a["action"] for a in audit] == ["place"]
     assert json.loads(audit[0]["detail"])["place"] == "140723102220"
+
+
+async def test_reads_do_not_wait_for_a_write_and_see_what_was_committed(store: Store) -> None:
+    """One writer, separate readers (WAL): while a transaction is under way (its lock held, its commit
+    and fsync still to come), a read goes ahead and sees the last commit; once it commits, it is read."""
+    import asyncio
+
+    await store.save_user_data(7, json.dumps({"lang": "en", "alerts": ["t1"]}))
+
+    async def alerted() -> list[tuple[int, str]]:
+        return await asyncio.wait_for(store.alert_subscribers("t1"), timeout=5)
+
+    assert await alerted() == [(7, "en")]
+    async with store.transaction() as conn:
+        await conn.execute("UPDATE user_data SET data = ? WHERE user_id = 7", (json.dumps({"lang": "zh"}),))
+        await conn.execute("INSERT INTO user_data (user_id, data) VALUES (8, ?)",
+                           (json.dumps({"lang": "en", "alerts": ["t1"]}),))
+        assert await alerted() == [(7, "en")]  # not the uncommitted state, and no wait for it
+    assert await alerted() == [(8, "en")]  # read your writes: the commit is seen at once

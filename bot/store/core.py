@@ -1,9 +1,9 @@
 """The store's core: opening the database, transactions, reads, migrations, backups, integrity.
 
-One aiosqlite connection is the single writer (Datasette's rule); an asyncio lock keeps one
-coroutine's transaction from interleaving with another's on that connection. WAL lets the
-backup and read tools look while the bot writes; `synchronous=FULL` because a receipt promises
-the report is on disk.
+One aiosqlite connection is the single writer and separate connections read (Datasette's rule; WAL
+lets readers see the last commit while a write is under way). An asyncio lock keeps one coroutine's
+transaction from interleaving with another's on the writer; reads never wait for it, nor for the
+writer's fsync (`synchronous=FULL`, because a receipt promises the report is on disk).
 
 All SQL lives in this package: this module, one module per capability (reports.py, outbox.py, …)
 and the numbered migrations in migrations/ (schema.sql is the schema they make).
@@ -39,6 +39,23 @@ def _load_migrations() -> list[str]:
 #: The migrations in order: MIGRATIONS[n - 1] takes a database from user_version n - 1 to n.
 MIGRATIONS: list[str] = _load_migrations()
 
+#: Read connections a store opens (`StoreCore.reading`): reads are short, and a second reader lets one
+#: long read (an export) leave room for the others.
+READERS = 2
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    """A connection as every one of the store's is set up (the writer and the readers)."""
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what we say.
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute("PRAGMA busy_timeout = 5000")
+    # Deleted and overwritten content is zeroed, not left in free space: a scrubbed receipt or
+    # a forgotten person must not stay readable in the file (issue 19).
+    await conn.execute("PRAGMA secure_delete = ON")
+    return conn
+
+
 # A report by one of its reference codes: its own, or one a repeat folded into it was given.
 _BY_CODE = "(ref_code = ? OR id IN (SELECT report_id FROM report_drafts WHERE ref_code = ?))"
 
@@ -52,29 +69,40 @@ class StoreCore:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._writers = 0  # coroutines holding or waiting for the writer connection (see `reading`)
         self._synchronous = "FULL"  # as `open` sets it; see `_durability`
+        # The read connections not in use (`reading`); none until `open` has migrated the database.
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._reader_count = 0
 
     @classmethod
-    async def open(cls, path: Path) -> Self:
-        """Opens (creating if needed) the database at `path` and applies pending migrations."""
+    async def open(cls, path: Path, *, readers: int = READERS) -> Self:
+        """Opens (creating if needed) the database at `path`, applies pending migrations, then opens
+        `readers` read connections."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what we say.
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
+        conn = await _connect(path)
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute("PRAGMA busy_timeout = 5000")
-        # Deleted and overwritten content is zeroed, not left in free space: a scrubbed receipt or
-        # a forgotten person must not stay readable in the file (issue 19).
-        await conn.execute("PRAGMA secure_delete = ON")
         store = cls(conn)
         await store.migrate()
+        # An in-memory database is private to its connection: it is read through the writer.
+        for _ in range(readers if str(path) != ":memory:" else 0):
+            reader = await _connect(path)
+            # A reader never writes: a write through one would bypass the writer's lock.
+            await reader.execute("PRAGMA query_only = ON")
+            store._readers.put_nowait(reader)
+            store._reader_count += 1
         return store
 
     async def close(self) -> None:
-        async with self._lock:
+        """Closes the writer, then every reader once it is given back (a read under way finishes)."""
+        async with self._locked():
             await self._conn.close()
+        while self._reader_count:
+            reader = await self._readers.get()
+            self._reader_count -= 1
+            await reader.close()
 
     async def _durability(self, synchronous: str, then: str = "") -> None:
         """Sets PRAGMA synchronous (outside a transaction, under the lock) when it is not set already,
@@ -89,7 +117,7 @@ class StoreCore:
         """One statement (atomic on its own, so no BEGIN and COMMIT trips), committed without fsync
         (synchronous=NORMAL): for bookkeeping written often, whose loss to a power cut only repeats
         work."""
-        async with self._lock:
+        async with self._locked():
             await self._durability("NORMAL")
             await self._conn.execute(sql, params)
 
@@ -101,7 +129,7 @@ class StoreCore:
         which takes milliseconds during which every other store call waits. `durable=False`
         (synchronous=NORMAL) survives a crash of the process, not a power cut: for bookkeeping whose
         loss only repeats work (a message marked sent is sent again)."""
-        async with self._lock:
+        async with self._locked():
             await self._durability("FULL" if durable else "NORMAL", then="BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -112,13 +140,49 @@ class StoreCore:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection for reads, never in the middle of another coroutine's transaction."""
-        async with self._lock:
+        """A connection for a block of reads that sees one consistent state, including everything
+        committed before it started (what this task committed is always seen), and never waits for a
+        write or its fsync.
+
+        While nobody writes, the writer itself (free, so taken at once; a write that comes meanwhile
+        waits for this short block, as it waits for another write). Otherwise a read connection, in a
+        read transaction for the block: one snapshot, taken at its first statement, of what was
+        committed by then (WAL), while the write goes on. The idle path costs one trip to the database
+        thread per statement; a reader costs two more (BEGIN, COMMIT), paid only when it saves a wait.
+        """
+        if not self._writers or not self._reader_count:
+            async with self._locked():
+                yield self._conn
+            return
+        conn = await self._readers.get()
+        try:
+            await conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                await conn.execute("COMMIT")  # a read transaction: nothing to keep or undo
+        finally:
+            self._readers.put_nowait(conn)
+
+    @asynccontextmanager
+    async def _writer(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The writer outside a transaction, under its lock: for connection settings and checkpoints."""
+        async with self._locked():
             yield self._conn
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """The writer connection's lock, counted in `_writers` while held or awaited (`reading` looks)."""
+        self._writers += 1
+        try:
+            async with self._lock:
+                yield
+        finally:
+            self._writers -= 1
 
     async def migrate(self) -> int:
         """Applies numbered migrations past `PRAGMA user_version`; returns the version reached."""
-        async with self.reading() as conn:
+        async with self._writer() as conn:
             version = (await _one(conn, "PRAGMA user_version"))[0]
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             async with self.transaction() as conn:
@@ -144,8 +208,8 @@ class StoreCore:
         """Copies the WAL into the database and truncates it to nothing: after a scrub, the older
         versions of the scrubbed pages (a tipster's chat id in a receipt) must not stay in the -wal
         file. A reader holding an old snapshot (a backup) can keep part of it until the next one."""
-        async with self._lock:
-            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        async with self._writer() as conn:
+            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def backup(self, dest: Path) -> BackupResult:
         """An online copy of this database at `dest` (see :meth:`backup_file`), safe while the bot writes."""

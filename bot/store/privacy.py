@@ -117,7 +117,7 @@ class PrivacyMixin(StoreCore):
         person = _reporter_key(user_id)
         keys = [k for k in (person, anonymous_key) if k]
         day = now.date().isoformat()  # only the day: a time could link the reports forgotten together
-        async with self.reading() as conn:
+        async with self._writer() as conn:
             # Zeroes freed content, so what is removed does not linger in the file (Debian builds do
             # this by default; other builds may not).
             await conn.execute("PRAGMA secure_delete = ON")
@@ -194,9 +194,8 @@ class PrivacyMixin(StoreCore):
                     )
             await _audit(conn, now, None, None, None, "forget", f"{len(report_ids)} reports anonymised")
             delete = await _unreferenced(conn, [*originals, *draft_files])
-        async with self.reading() as conn:
-            # The write-ahead log still holds the old pages: fold them in and empty it now.
-            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # The write-ahead log still holds the old pages: fold them in and empty it now.
+        await self.checkpoint()
         return Forgotten(len(report_ids), delete)
 
     async def expire_rejected_originals(self, before: datetime, now: datetime) -> list[str]:
