@@ -61,9 +61,10 @@ from bot.report import Kind
 from bot.store import Store
 from handlers import compensation as handlers_compensation
 from handlers import menu
-from handlers.app import build_application, run_bot
+from handlers.app import build_application, run_bot, start_running
 from handlers.common import Services, services
-from tests.conftest import STAFF_ADMIN, Person, make_jpeg, rows, start_bot
+from tests.kit import STAFF_ADMIN, Person, code_in, make_jpeg, rows
+from tests.kit.app import start_bot
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = bundled_calendar()
@@ -431,13 +432,7 @@ async def desk(fake: FakeTelegram, config, clock: Clock) -> AsyncIterator[Runnin
 
     application.post_init = post_init
     stop = asyncio.Event()
-    task = asyncio.create_task(run_bot(application, stop, poll_timeout=1))
-    for _ in range(200):
-        if application.running or task.done():
-            break
-        await asyncio.sleep(0.02)
-    if task.done():
-        task.result()
+    task = await start_running(application, run_bot(application, stop, poll_timeout=1))
     yield Running(application, stop, task)
     stop.set()
     with contextlib.suppress(Exception):
@@ -504,7 +499,7 @@ async def report_a_kill(owner: Person, t: Any, name: str = "张三") -> str:
     await owner.send(name, contains=phone[:6])
     await owner.send_contact("+8613912345678", contains=t.gettext("Please check your report"))
     receipt = await owner.tap(t.gettext("✅ Send report"), contains=t.gettext("Reference code:"))
-    return re.search(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}", receipt["text"]).group(0)
+    return code_in(receipt)
 
 
 async def test_a_case_from_verification_to_payment_across_national_day(

@@ -14,16 +14,9 @@ import time
 from pathlib import Path
 
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person
-from tests.crash_harness import (
-    MENU,
-    Driver,
-    build_script,
-    db_problems,
-    db_rows,
-    pending_outbox,
-    wait_until,
-)
+from tests.crash_harness import Driver, build_script
+from tests.kit import MENU, STAFF_ADMIN, STAFF_GROUP, Person, db_problems, pending_outbox, wait_until
+from tests.kit import rows as db_rows
 
 FAULT_RATE = 0.2
 FAULT_WINDOW_S = 15.0

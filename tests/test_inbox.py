@@ -35,7 +35,7 @@ import pytest
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
 from bot.store import Store
-from tests.crash_harness import wait_until
+from tests.kit import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = ROOT / "tests" / "inbox_child.py"

@@ -10,9 +10,8 @@ import pytest
 
 from bot.fake_telegram import FakeTelegram
 from bot.report import REF_IN_TEXT
-from tests.conftest import Person, rows
+from tests.kit import HESHUN, Person, rows
 
-HESHUN = (37.3296, 113.5702)
 CODE = REF_IN_TEXT
 
 

@@ -23,8 +23,8 @@ from bot.fake_telegram import FakeTelegram
 from bot.records import Reporter
 from bot.report import Kind, new_draft
 from bot.store import Store
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
-from tests.test_moderation import CODE, VILLAGER, card_for, press, sighting
+from tests.kit import CODE, STAFF_ADMIN, STAFF_GROUP, Person, rows
+from tests.test_moderation import VILLAGER, card_for, press, sighting
 
 XUCUN = "140723102220"  # 许村村, 松烟镇 (bot/data/heshun_villages.csv)
 

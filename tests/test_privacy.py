@@ -21,7 +21,7 @@ from bot.store import Store
 from handlers import privacy
 from handlers.common import Services
 from handlers.privacy import anonymous_key, purge_expired_originals
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "privacy-test-secret-0123456789"

@@ -8,18 +8,16 @@ one careless tap (Verify can be undone before anything is sent; a warning is pre
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 import pytest
 
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import CODE, STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 from tests.test_moderation import PUBLIC, RESEARCHERS, card_for, destinations, press, sighting
 
 __all__ = ["destinations"]  # the channels fixture, shared with test_moderation
 
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from bot.web import pages
 from bot.web.app import TIPLINE, request_language
 from bot.web.security import RateLimiter, Signer
 from bot.web.settings import MB, WebSettings, web_settings
-from handlers.app import build_application
+from handlers.app import build_application, start_running
 from handlers.bot_api_http import InstrumentedRequest
 from handlers.common import Services
 from handlers.web import (
@@ -42,10 +42,10 @@ from handlers.web import (
     web_url,
     webhook_secrets,
 )
-from tests.conftest import STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import CODE, Person, make_jpeg, rows
+from tests.kit import staff_card as kit_staff_card
 
 SECRET = "test-secret-0123456789abcdef"
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 SETTINGS = WebSettings(enabled=True, port=0, reports_per_hour=5, posts_per_hour=50)
 
 
@@ -156,13 +156,7 @@ async def bot_with_web(config: Config, settings: WebSettings = SETTINGS) -> Asyn
     """The real bot (long polling) with the web server beside it, as `--mode polling` runs it."""
     stop = asyncio.Event()
     application = build_application(config)
-    task = asyncio.create_task(run_polling_with_web(application, stop, settings, poll_timeout=1))
-    for _ in range(250):
-        if application.running or task.done():
-            break
-        await asyncio.sleep(0.02)
-    if task.done():
-        task.result()
+    task = await start_running(application, run_polling_with_web(application, stop, settings, poll_timeout=1))
     try:
         yield application
     finally:
@@ -171,14 +165,8 @@ async def bot_with_web(config: Config, settings: WebSettings = SETTINGS) -> Asyn
 
 
 async def staff_card(fake: FakeTelegram, code: str) -> str:
-    await fake.wait_for_call(
-        "sendMessage",
-        timeout=20,
-        predicate=lambda c: (
-            str(c.params.get("chat_id")) == str(STAFF_GROUP) and code in str(c.params.get("text"))
-        ),
-    )
-    return next(m["text"] for m in fake.messages_in(STAFF_GROUP) if code in (m.get("text") or ""))
+    """The text of the staff card naming `code` (the kit's staff_card)."""
+    return str((await kit_staff_card(fake, code))["text"])
 
 
 # --- pure parts --------------------------------------------------------------------------------
