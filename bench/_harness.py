@@ -250,7 +250,7 @@ def county_points(
 
 def preload(database: Path, reports: int, people: int, seed: int) -> int:
     """Puts `reports` finished reports from `people` people into a new bot database, as they would be
-    after that many conversations: rows through the store's own ``Store.bulk_load`` (reports,
+    after that many conversations: rows through ``bench.bulk.bulk_load``, the store's own SQL (reports,
     incidents, photo hashes for a third) and each person's leftover user data ({"lang": "en"}), which
     PTB loads into memory at start-up. The outbox is empty (their cards went out long ago).
     Returns the number of reports loaded."""

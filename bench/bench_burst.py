@@ -1,4 +1,4 @@
-"""Burst benchmark (issue 12; a script, not a test): ``python bench/bench_burst.py [--quick] [--minutes M]``.
+"""Burst benchmark (a script, not a test): ``python bench/bench_burst.py [--quick] [--minutes M]``.
 
 500 people report a sighting within a few hundred metres of one village, through whole
 conversations (tests/test_conversation.py's flow; every 10th with a photo), against the real

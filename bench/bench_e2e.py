@@ -1,4 +1,4 @@
-"""End-to-end benchmark (issue 12; a script, not a test): ``python bench/bench_e2e.py [--quick]``.
+"""End-to-end benchmark (a script, not a test): ``python bench/bench_e2e.py [--quick]``.
 
 The real bot (``python -m bot run --config FILE``, long polling) runs in a
 **child process** against the project's fake Bot API (``bot.fake_telegram.FakeTelegram``) served over

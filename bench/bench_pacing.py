@@ -1,4 +1,4 @@
-"""Pacing benchmark (issue 21 §4; a script, not a test): ``python bench/bench_pacing.py [--limiter aio]``.
+"""Pacing benchmark, per chat (a script, not a test): ``python bench/bench_pacing.py [--limiter aio]``.
 
 30 new incidents far apart (each its own card) reported within one minute, plus 50 residents
 reporting around one village while the staff group's budget is spent. The real Application runs in

@@ -96,7 +96,7 @@ async def open_services(application: AnyApplication) -> Services:
     application.bot_data[SERVICES_KEY] = svc
     # Before Telegram is reached: the webhook route stores updates in it as soon as the web side is up.
     attach_inbox(application, svc.store, inbox_key(config.secret_key, config.storage.database))
-    await places.reload_points(svc)  # the points staff taught places (issue 22), for the web side too
+    await places.reload_points(svc)  # the points staff taught places, for the web side too
     return svc
 
 

@@ -1055,7 +1055,7 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     stored_draft = draft
     if anonymous:
         # Nothing stored with an anonymous tip narrows down who sent it: not their language, not a
-        # moment finer than the minute (issue 19); its photos' facts go in as text for staff.
+        # moment finer than the minute; its photos' facts go in as text for staff.
         stored_draft = report.tip_for_storage(draft, svc.config.region.timezone)
         submitted_at = report.to_minute(submitted_at)
     reporter = Reporter(

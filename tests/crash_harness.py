@@ -419,7 +419,7 @@ class Driver(Person):
                 if which == GENERIC_ERROR:
                     if not self.cancel_when_stuck:
                         continue  # Telegram failed the answer (an outage): try again
-                    # A conversation state without its draft (issue 10, bug 2): only /cancel gets out.
+                    # A conversation state without its draft (an old bug): only /cancel gets out.
                     self.out.stuck += 1
                     after = self.seen()
                     self.act(Step("send", "/cancel", ""))
@@ -442,7 +442,7 @@ class Driver(Person):
     def _no_draft(self) -> None:
         """The menu came back: fine before the draft began or once the report is stored."""
         if self.script.kind == "tip" and self.out.pos >= 2 and not self.stored():
-            # A tip's draft lives only in memory (issue 19: no row keyed by a tipster's id), so a
+            # A tip's draft lives only in memory (no row keyed by a tipster's id), so a
             # crash loses it by design: the person starts the tip again from the menu.
             self.out.tip_drafts_lost += 1
             self.out.send_pressed = False
@@ -630,7 +630,7 @@ class Campaign:
         db = self.bot.database
         saved = db_rows(db, "SELECT * FROM user_data")
         drafts = {r["user_id"]: json.loads(r["data"]).get("draft") for r in saved}
-        # A tip's draft is never written (issue 19): the kill takes it, by design.
+        # A tip's draft is never written (no row keyed by a tipster's id): the kill takes it, by design.
         for d in left_open:
             if d.script.kind == "tip" and d.id in drafts:
                 problems.append(f"conversation {d.script.number}: a tip's data was written to the database")

@@ -1,4 +1,4 @@
-"""Issue 24 §4, the crash campaign with people who send again: five figures that must stay at 0.
+"""The crash campaign with people who send again: five figures that must stay at 0.
 
 The bot runs as a process (tests/kit/process.py :class:`BotProcess`), killed with SIGKILL now
 and then and started again 1–4 s later (a shortened RestartSec), while residents go through their

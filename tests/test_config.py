@@ -33,7 +33,7 @@ def test_minimal_config(tmp_path: Path) -> None:
     # Telegram's limits as the bot paces itself: one message a second to a person, 20 a minute a group
     assert (config.pace.private_per_second, config.pace.group_per_minute) == (1.0, 20)
     settings = config.region
-    assert (settings.area_margin_m, settings.township_max_m) == (2000.0, 6000.0)  # issue 22 defaults
+    assert (settings.area_margin_m, settings.township_max_m) == (2000.0, 6000.0)  # the [region] defaults
     region = "[telegram]\nmoderation_chat_id = -1\n[region]\narea_margin_km = 0.5\ntownship_max_km = 10\n"
     config = load_config(write(tmp_path, region), ENV)
     assert (config.region.area_margin_m, config.region.township_max_m) == (500.0, 10_000.0)

@@ -338,7 +338,7 @@ async def test_place_names_map_links_and_live_locations(fake: FakeTelegram, runn
     await person.tap("I saw a leopard", contains="photos")
     await person.tap("No photo", contains="Where was it")
     await person.send("Atlantis", contains="don't know a place")
-    # A township nobody has given a point yet is still an answer: a named place (issue 22).
+    # A township nobody has given a point yet is still an answer: a named place.
     await person.send("李阳镇", contains="reported as Liyang Town (李阳镇) — no exact point")
     await person.send("/cancel", contains="cancelled")
     await person.send("/start")
@@ -475,7 +475,7 @@ async def test_a_reporter_who_blocked_the_bot_stops_nothing(fake: FakeTelegram, 
 
 
 async def test_times_the_way_people_say_them(fake: FakeTelegram, running, config) -> None:
-    """Issue 21 §6: 前天下午 is asked about, not guessed; the answer is read within that afternoon."""
+    """A vague time: 前天下午 is asked about, not guessed; the answer is read within that afternoon."""
     await running()
     person = Person(fake, 530, "王大爷", language="zh-hans")
     await person.send("/start", contains="和顺豹子守护")

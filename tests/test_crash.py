@@ -1,4 +1,4 @@
-"""Issue 10, crash safety: the bot as a process, killed with SIGKILL and restarted.
+"""Crash safety: the bot as a process, killed with SIGKILL and restarted.
 
 The campaign (tests/crash_harness.py) runs 200 scripted conversations while the bot is killed at
 random moments, then reconciles what people saw with the database. The tests after it kill the bot at

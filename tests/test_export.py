@@ -368,7 +368,7 @@ async def test_export_command_sends_the_verified_report_as_an_archive(
 
 
 def test_named_places_and_points_outside_heshun_in_exports() -> None:
-    """Issue 22: a named place has the township as locality and no coordinates (none exist) at both
+    """A named place has the township as locality and no coordinates (none exist) at both
     levels; a point past the margin says so in the remarks, with the county it is in."""
     from bot.geo import jinzhong_counties
 

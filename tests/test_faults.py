@@ -1,4 +1,4 @@
-"""Issue 10, faults: the fake Bot API fails a share of calls with 5xx, 429 (retry_after) and timeouts.
+"""Faults: the fake Bot API fails a share of calls with 5xx, 429 (retry_after) and timeouts.
 
 Time is compressed: the outage lasts FAULT_WINDOW_S seconds instead of a minute, and a "timeout"
 hangs FAULT_HANG_S before the fake answers 504. Throughout, the bot must stay up; afterwards every

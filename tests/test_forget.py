@@ -1,4 +1,4 @@
-"""/forgetme forgets everything it can (issue 19 §4): every table, every file, after the person asks.
+"""/forgetme forgets everything it can: every table, every file, after the person asks.
 
 The person has a compensation case (owner name, phone, Telegram id), a report whose free text names
 them, a photo whose EXIF names them, a staff message about them still waiting in the outbox and one

@@ -1,4 +1,4 @@
-"""Issue 10, hostile input: a corpus of bad photos, coordinates, texts, buttons, commands, group
+"""Hostile input: a corpus of bad photos, coordinates, texts, buttons, commands, group
 messages, web-form posts and webhook bodies.
 
 Every case: nothing crashes (no handler raises: the error handler's log line and the admins' alert

@@ -1,4 +1,4 @@
-"""Issue 24 §1, the durable inbox: no update is lost to SIGKILL at any moment, none is handled twice.
+"""The durable inbox: no update is lost to SIGKILL at any moment, none is handled twice.
 
 The subject is a small bot on the real inbox (tests/inbox_child.py: the inbox's polling, the
 per-person update processor, the real SQLite store and persistence) that keeps each person's texts

@@ -1,4 +1,4 @@
-"""Language, for real (issue 21 §5): /language mid-report, the menu's choice, the configured default.
+"""Language, for real: /language mid-report, the menu's choice, the configured default.
 
 Over the fake Bot API with Telegram's real limits (one message a second per private chat after a
 burst of five): the bot's own pacing, not a relaxed fake, keeps these conversations flowing.

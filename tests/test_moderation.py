@@ -281,7 +281,7 @@ async def test_evidence_and_staff_commands(fake: FakeTelegram, bot, config) -> N
     fake.send_text(STAFF_ADMIN, f"/find {code.lower()}", chat_id=STAFF_GROUP)
     found = await fake.wait_for_message(STAFF_GROUP, contains="belongs to incident")
     assert code in found["text"]
-    # "Staff only." is said privately (issue 19 §5), never in the group, whose budget is 20 a minute.
+    # "Staff only." is said privately, never in the group, whose budget is 20 a minute.
     in_group = len(fake.messages_in(STAFF_GROUP))
     fake.send_text(VILLAGER, "/pending", chat_id=STAFF_GROUP)
     await fake.wait_for_call(

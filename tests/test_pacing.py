@@ -1,4 +1,4 @@
-"""Telegram's limits per chat (issue 21 §4): the pacer, the PTB rate limiter, and end to end over the
+"""Telegram's limits per chat: the pacer, the PTB rate limiter, and end to end over the
 fake Bot API with Telegram's real limits (20 a minute per group, ~1/s per private chat, 30/s overall).
 """
 

@@ -1,4 +1,4 @@
-"""End to end (issue 22): a named place is an answer, staff teach places, the township of a point,
+"""End to end: a named place is an answer, staff teach places, the township of a point,
 Warn residents by township, /stats by township, posters for spots without a point.
 
 The points staff give places here are test input like a resident's pin, taken from the county's own
@@ -207,7 +207,7 @@ async def test_township_of_a_point_warn_residents_and_stats(
     assert "Township: Songyan Town (松烟镇)" in card["text"]
     await press(fake, STAFF_ADMIN, card, "Verify")
     card = await card_for(fake, code, contains="Verified by")
-    await press(fake, STAFF_ADMIN, card, "Warn residents")  # the preview first (issue 21)
+    await press(fake, STAFF_ADMIN, card, "Warn residents")  # the preview first (nothing public on one tap)
     card = await card_for(fake, code, contains="Warning for")
     assert "Songyan Town (松烟镇)" in card["text"].split("Warning for")[1]
     answer = await press(fake, STAFF_ADMIN, card, "Send the warning")

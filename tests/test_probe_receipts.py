@@ -1,4 +1,4 @@
-"""Issue 19 §1, the attack: probe reports read their own receipts to find unpublished reports.
+"""No oracle in receipts, the attack: probe reports read their own receipts to find unpublished reports.
 
 Someone files reports next to where they suspect a fresh sighting (or their own snare site), with a
 photo they showed someone, or twice the same, and compares what the bot tells them with what a report

@@ -1,4 +1,4 @@
-"""Issue 24 §2: whatever a person sends again is recognised, and the current question comes back with
+"""Resync: whatever a person sends again is recognised, and the current question comes back with
 its keyboard; the durable inbox in webhook mode (§1).
 
 A person who gets no reply sends the same again: the same pin, photo or contact, tapped or sent before

@@ -1,4 +1,4 @@
-"""The sandbox (issue 11): its JSON API drives the real bot through the fake Bot API.
+"""The sandbox: its JSON API drives the real bot through the fake Bot API.
 
 The page's API is used exactly as the page uses it; what happens behind it is the real application
 (`build_application` + `run_bot`) against `FakeTelegram`, writing the configured SQLite database.

@@ -1,4 +1,4 @@
-"""Issue 19 §2, the attacks: link an anonymous tip to the Telegram account that sent it.
+"""Tipsters stay hidden, the attacks: link an anonymous tip to the Telegram account that sent it.
 
 * Copy the data folder (database, -wal, -shm) after a tip and search its raw bytes for the tipster's
   id — as decimal text and as SQLite stores integers (big-endian 6 and 8 bytes in a record, a varint

@@ -1,4 +1,4 @@
-"""Uploads cannot exhaust memory or disk (issue 19 §3).
+"""Uploads cannot exhaust memory or disk.
 
 A 16-bit PNG through Telegram and the web (accepted within the decode budget; a bomb over it
 refused from its header), formats decoded without a full-size second copy. The peak RSS per format

@@ -1,4 +1,4 @@
-"""Videos, round video messages, GIFs and voice notes (issue 25): the clip code on real clips made
+"""Videos, round video messages, GIFs and voice notes: the clip code on real clips made
 with PyAV, and the whole path end to end over the fake Bot API.
 
 The stripped copies are read back with an independent reader: Debian's ``ffprobe`` (installed by

@@ -322,7 +322,7 @@ async def test_same_form_twice_is_one_report(tipline, web_config: Config) -> Non
 
 
 async def test_a_point_outside_heshun_is_flagged_on_the_status_page(tipline) -> None:
-    """Issue 22: the confirmation (the status page right after sending) names the county and distance."""
+    """Places: the confirmation (the status page right after sending) names the county and distance."""
     from bot.geo import jinzhong_counties
 
     zuoquan = next(c for c in jinzhong_counties() if c.name_zh == "左权县").shape.representative_point()
@@ -575,7 +575,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     report = rows(web_config.storage.database, DETAILS, code)[0]
     assert '"spot": "yixing"' in report["details"] and "义兴" in report["place_name"]
 
-    # A poster's place without a point is offered too (issue 22): chosen, it is a named place, no point.
+    # A poster's place without a point is offered too: chosen, it is a named place, no point.
     page = await web.form_at("/report/sighting?spot=yunlongshan&lang=en")
     assert hidden(page, "spot") == "yunlongshan" and "I am at" in page
     chosen = sighting(location="", spot="yunlongshan", place="yunlongshan", t_behaviour="resting")
@@ -691,7 +691,7 @@ async def test_the_village_list_and_the_map_give_the_location_the_bot_would_stor
     # The list and the typed name are the same answer: the county seat's point, as the bot stores it.
     picked, typed = await stored({"village": "yixing"}), await stored({"location": "义兴镇"})
     assert picked[0] == 303 and picked == typed, (picked, typed)
-    # A village without a point: the same as typing its name, a named place (issue 22): no point.
+    # A village without a point: the same as typing its name, a named place: no point.
     picked, typed = await stored({"village": "140723100200"}), await stored({"location": "东仁村"})
     assert picked[0] == 303 and picked == typed, (picked, typed)
     assert isinstance(picked[1], dict) and picked[1]["latitude"] is None

@@ -47,7 +47,7 @@ def _install(spec: dict[str, Any]) -> None:
         elif limiter == "aio":
             from telegram.ext import AIORateLimiter
 
-            # The bot's limiter before issue 21 §4: evenly spaced overall, PTB's group bucket, and
+            # The bot's limiter before pacing per chat: evenly spaced overall, PTB's group bucket, and
             # any 429 holding every request of the bot.
             application.bot._rate_limiter = AIORateLimiter(
                 overall_max_rate=1, overall_time_period=1 / 28, max_retries=2
