@@ -1,33 +1,32 @@
-"""Shared machinery of the end-to-end benchmarks (bench_e2e.py, bench_burst.py); not a benchmark itself.
+"""Shared machinery of the end-to-end benchmarks (bench_e2e.py, bench_burst.py, bench_pacing.py); not a
+benchmark itself. Built on the test kit (tests/kit/): its Person, its report_sighting, its bot process.
 
 * :class:`BenchFake` — the project's fake Bot API (``bot.fake_telegram.FakeTelegram``) with hooks
-  that timestamp every bot message as the fake stores it, count calls and 429s, and let the driver
-  prune its history (a 10,000-report run would otherwise keep ~100,000 updates and messages and
-  deep-copy whole chats on every wait).
-* :class:`Driver` — one simulated person: enqueues an update, waits for the bot's reply to it in
-  the person's chat, records the latency (fake enqueue → the fake storing the reply), presses the
-  newest button with a given label. It reads messages with ``FakeTelegram.live_message`` (no copy)
-  instead of ``messages_in`` (which deep-copies the whole chat) so that the load generator stays cheap.
-* :func:`spawn` — runs the bot or the echo application in a **separate process** (this process
-  hosts the fake and the people), started the way production starts it: ``build_application`` +
-  ``run_bot`` (long polling, ``poll_interval=0``). ``python bench/_harness.py child SPEC`` is that
-  child.
+  (its public ``on_bot_message`` / ``on_call``) that timestamp every bot message as the fake stores
+  it, count calls and 429s, and let the driver prune its history (a 10,000-report run would
+  otherwise keep ~100,000 updates and messages and deep-copy whole chats on every wait).
+* :class:`TimedPerson` — the kit's :class:`~tests.kit.Person` as one simulated person under load:
+  each step enqueues an update and waits for the bot's reply to it in the person's chat, recording
+  the latency (fake enqueue → the fake storing the reply); it reads messages with
+  ``FakeTelegram.live_message`` (no copy) instead of ``messages_in`` (which deep-copies the whole
+  chat) so that the load generator stays cheap.
+* :func:`spawn` — runs the bot in a **separate process** (this process hosts the fake and the
+  people) exactly as production starts it, ``python -m bot run --config FILE``, through the kit's
+  :class:`~tests.kit.BotProcess`; what no setting expresses (the rate limiter off for the headline
+  figures, PTB's AIORateLimiter, the private-chat burst, a profile) is bench/variant/sitecustomize.py's
+  job. The echo ceiling (not the bot) runs through the same runner as ``python bench/_harness.py
+  echo SPEC.json``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import io
 import json
-import logging
 import math
 import os
 import random
-import re
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter, deque
@@ -41,18 +40,27 @@ sys.path.insert(0, str(ROOT))
 
 from bot.fake_telegram import FakeTelegram  # noqa: E402
 from bot.fake_telegram.ratelimit import RateLimits  # noqa: E402
+from tests.kit import (  # noqa: E402
+    STAFF_ADMIN,
+    STAFF_GROUP,
+    BotProcess,
+    Person,
+    machine_speed_limits,
+    write_config,
+)
+from tests.kit import report_sighting as kit_report_sighting  # noqa: E402
+from tests.kit import start_fake as start_kit_fake  # noqa: E402
 
-STAFF_GROUP = -1001234567890
-STAFF_ADMIN = 9001
-HESHUN = (37.3296, 113.5702)
-REF_CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
+HARNESS = Path(__file__).resolve()
+#: bench/variant/sitecustomize.py: the bench-only changes to the bot process
+VARIANT_DIR = HARNESS.parent / "variant"
 
 
 # ------------------------------------------------------------------------------------------ the fake
 
 
 class BenchFake(FakeTelegram):
-    """FakeTelegram plus timestamps, counters and pruning for long runs."""
+    """FakeTelegram plus timestamps, counters and pruning for long runs, through the fake's public hooks."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -66,15 +74,15 @@ class BenchFake(FakeTelegram):
         self.group_sends: list[tuple[float, str, int]] = []
         self.group_edits = 0
         self.first_get_updates = asyncio.Event()
+        self.on_bot_message(self._timestamp)
+        self.on_call(self._count)
 
-    def _store_bot_message(self, chat: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        message = super()._store_bot_message(chat, *args, **kwargs)
-        inbox = self.inboxes.get(chat.id)
+    def _timestamp(self, chat_id: int, message: dict[str, Any]) -> None:
+        inbox = self.inboxes.get(chat_id)
         if inbox is not None:
             inbox.add(time.perf_counter(), message)
-        return message
 
-    def _record(self, call: Any, started: float, counted: bool) -> None:
+    def _count(self, call: Any) -> None:
         method = call.method
         self.methods[method] += 1
         if method == "getUpdates":
@@ -106,13 +114,10 @@ class BenchFake(FakeTelegram):
                 self.too_many[cause] += 1
         call.result = None  # nobody reads it; keeps the bounded history small
         call.files = {}
-        super()._record(call, started, counted)
 
     def prune(self) -> None:
         """Forgets delivered updates, answered callback queries and downloaded files."""
-        pending = {u.update_id for u in self._pending}
-        self._all_updates = {k: v for k, v in self._all_updates.items() if k in pending}
-        self._queries = {k: q for k, q in self._queries.items() if not q.answered}
+        self.forget_delivered()
 
 
 def relaxed_limits() -> RateLimits:
@@ -121,16 +126,12 @@ def relaxed_limits() -> RateLimits:
 
 def test_limits() -> RateLimits:
     """The test suite's limits: Telegram's group (20/min) and overall (30/s) limits; a private chat's
-    bucket scaled for a person tapping at machine speed (tests/conftest.py)."""
-    return RateLimits(private_burst=20, private_per_second=20)
+    bucket scaled for a person tapping at machine speed (tests.kit.machine_speed_limits)."""
+    return machine_speed_limits()
 
 
 async def start_fake(limits: RateLimits, *, self_check: bool = False) -> BenchFake:
-    fake = BenchFake(rate_limits=limits, self_check=self_check)
-    await fake.start()
-    fake.add_user(STAFF_ADMIN, "Staff", language_code="zh-hans")
-    fake.add_group(STAFF_GROUP, "Heshun forestry bureau — moderation", admins=[STAFF_ADMIN])
-    return fake
+    return await start_kit_fake(BenchFake(rate_limits=limits, self_check=self_check))
 
 
 # ------------------------------------------------------------------------------------------ people
@@ -163,18 +164,18 @@ class Stats:
     receipts: list[str] = field(default_factory=list)
 
 
-class Driver:
-    """One simulated person in a private chat with the bot."""
+class TimedPerson(Person):
+    """One simulated person in a private chat with the bot, timing every step."""
 
     def __init__(
         self, fake: BenchFake, user_id: int, stats: Stats, *, language: str = "en", timeout: float = 120.0
     ) -> None:
-        self.fake, self.id, self.stats, self.timeout = fake, user_id, stats, timeout
-        fake.add_user(user_id, f"Person {user_id}", language_code=language)
+        super().__init__(fake, user_id, f"Person {user_id}", language=language)
+        self.bench_fake, self.stats, self.timeout = fake, stats, timeout
         self.inbox = fake.inboxes[user_id] = Inbox()
         self.files: list[str] = []
 
-    async def step(self, act: Callable[[], Any], contains: str | None) -> dict[str, Any]:
+    async def _reply_to(self, act: Callable[[], Any], contains: str | None = None) -> dict[str, Any]:
         """Enqueues one update (`act`) and waits for the bot's message containing `contains`."""
         inbox = self.inbox
         inbox.items.clear()
@@ -196,38 +197,17 @@ class Driver:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(inbox.event.wait(), remaining)
 
-    def send(self, text: str, contains: str | None) -> Any:
-        return self.step(lambda: self.fake.send_text(self.id, text), contains)
-
-    def send_location(self, lat: float, lon: float, accuracy: float, contains: str | None) -> Any:
-        return self.step(
-            lambda: self.fake.send_location(self.id, lat, lon, horizontal_accuracy=accuracy), contains
-        )
-
-    def send_photo(self, data: bytes, contains: str | None) -> Any:
+    async def send_photo(self, data: bytes, contains: str | None = None) -> dict[str, Any]:
         def act() -> None:
             message = self.fake.send_photo(self.id, data)
             self.files.extend(size["file_id"] for size in message["photo"])
 
-        return self.step(act, contains)
+        return await self._reply_to(act, contains)
 
-    def tap(self, label: str, contains: str | None) -> Any:
-        """A button of the reply keyboard shown now, else the newest inline button with `label`."""
-        key = self.fake.reply_key(self.id, label)
-        if key is not None:
-            return self.step(lambda: self.fake.press_reply_button(self.id, key), contains)
-        for mid in reversed(self.inbox.ids):
-            message = self.fake.live_message(self.id, mid)
-            if message is None:
-                continue
-            for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-                for button in row:
-                    if label in button["text"]:
-                        data = button["callback_data"]
-                        return self.step(
-                            lambda mid=mid, data=data: self.fake.press_button(self.id, mid, data), contains
-                        )
-        raise AssertionError(f"person {self.id}: no button {label!r}")
+    def find_button(self, label: str) -> tuple[dict[str, Any], str] | None:
+        """The newest inline button with `label` among the bot's last messages, read without copies."""
+        live = (self.fake.live_message(self.id, mid) for mid in reversed(self.inbox.ids))
+        return self.button_in(live, label)
 
     def tidy(self) -> None:
         self.fake.forget_messages(self.id, keep=30)  # the bot never edits older ones here
@@ -239,26 +219,9 @@ UPDATES_PER_REPORT_NO_PHOTO = 10
 UPDATES_PER_REPORT_PHOTO = 11
 
 
-async def report_sighting(
-    person: Driver, lat: float, lon: float, photo: bytes | None = None, accuracy: float = 25
-) -> str:
-    """tests/test_conversation.py's report_sighting: the menu to the receipt (10 updates, 11 with a photo)."""
-    await person.send("/start", "Leopard Watch")
-    await person.tap("I saw a leopard", "photos")
-    if photo is None:
-        await person.tap("No photo", "Where was it")
-    else:
-        await person.send_photo(photo, "Got 1 photo")
-        await person.tap("Done", "Where was it")
-    await person.send_location(lat, lon, accuracy, "When did you see it")
-    await person.tap("Just now", "How many leopards")
-    await person.tap("2", "cubs")
-    await person.tap("No", "What was it doing")
-    await person.send("walking along the <b>ridge</b> & into trees", "How far")
-    await person.tap("50 to 200 m", "Please check your report")
-    receipt = await person.tap("Send report", "Reference code")
-    match = REF_CODE.search(receipt["text"])
-    code = match.group(0) if match else "?"
+async def report_sighting(person: TimedPerson, lat: float, lon: float, photo: bytes | None = None) -> str:
+    """The kit's report_sighting (10 updates, 11 with a photo); its code is kept in the person's stats."""
+    code = await kit_report_sighting(person, lat, lon, photo=photo)
     person.stats.receipts.append(code)
     return code
 
@@ -285,25 +248,9 @@ def county_points(
     return out
 
 
-def make_jpeg(seed: int, width: int = 800, height: int = 600) -> bytes:
-    """tests/conftest.py's make_jpeg: a real JPEG whose perceptual hash differs between seeds."""
-    from PIL import Image, ImageDraw
-
-    rnd = random.Random(seed)
-    image = Image.new("RGB", (width, height), (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(12):
-        x0, y0 = rnd.randrange(width), rnd.randrange(height)
-        x1, y1 = x0 + rnd.randrange(20, width // 2), y0 + rnd.randrange(20, height // 2)
-        draw.ellipse((x0, y0, x1, y1), fill=(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=85)
-    return out.getvalue()
-
-
 def preload(database: Path, reports: int, people: int, seed: int) -> int:
     """Puts `reports` finished reports from `people` people into a new bot database, as they would be
-    after that many conversations: rows through the store's own ``Store.bulk_load`` (reports,
+    after that many conversations: rows through ``bench.bulk.bulk_load``, the store's own SQL (reports,
     incidents, photo hashes for a third) and each person's leftover user data ({"lang": "en"}), which
     PTB loads into memory at start-up. The outbox is empty (their cards went out long ago).
     Returns the number of reports loaded."""
@@ -386,23 +333,12 @@ def self_cpu_seconds() -> float:
 # ------------------------------------------------------------------------------------------ the child
 
 
-@dataclass
-class Child:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def stop(self, timeout: float = 60.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+def _apply_experiments(names: list[str] | tuple[str, ...]) -> None:
+    """Monkeypatches standing in for proposed fixes, to measure their gain (bench --experiment only;
+    the tree's code is not changed and the headline figures never use these)."""
+    unknown = set(names) - set(EXPERIMENTS)
+    if unknown:
+        raise SystemExit(f"unknown experiment(s): {sorted(unknown)}; known: {sorted(EXPERIMENTS)}")
 
 
 async def spawn(
@@ -417,47 +353,68 @@ async def spawn(
     concurrent_updates: int | None = None,
     echo_transport: str = "httpx",
     limiter: str = "per-chat",
-) -> Child:
-    """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`."""
-    spec = {
-        "kind": kind,
-        "token": fake.token,
-        "base_url": fake.base_url,
-        "base_file_url": fake.base_file_url,
-        "database": str(workdir / "bot.sqlite3"),
-        "media": str(workdir / "media"),
-        "rate_limiter": rate_limiter,
-        "profile": str(profile) if profile else None,
-        "outbox_poll_seconds": outbox_poll_seconds,
-        "experiments": list(experiments),
-        "concurrent_updates": concurrent_updates,
-        "echo_transport": echo_transport,
-        "limiter": limiter,  # "aio": PTB's AIORateLimiter as the bot shipped it before (bench_pacing)
-        # The bot paces a private chat to the fake's bucket (a little under it), as tests do.
-        "private_per_second": max(1.0, fake.rate_limits.private_per_second * 0.8)
-        if fake.rate_limits.enabled
-        else 1000.0,
-        "private_burst": max(1, fake.rate_limits.private_burst - 1) if fake.rate_limits.enabled else 1000,
-    }
-    log_path = workdir / f"{kind}.log"
-    with open(log_path, "wb") as log_file:  # noqa: ASYNC230 - once, before the run
-        process = subprocess.Popen(  # noqa: ASYNC220 - the child runs for the whole benchmark
-            [sys.executable, __file__, "child", json.dumps(spec)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=str(ROOT),
+) -> BotProcess:
+    """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`;
+    returns once it polls."""
+    _apply_experiments(experiments)
+    # The bot paces a private chat to the fake's bucket (a little under it), as tests do.
+    limits = fake.rate_limits
+    per_second = max(1.0, limits.private_per_second * 0.8) if limits.enabled else 1000.0
+    burst = max(1, limits.private_burst - 1) if limits.enabled else 1000
+    if kind == "bot":
+        config = write_config(
+            workdir,
+            fake,
+            moderation_chat_id=STAFF_GROUP,
+            staff_user_ids=(STAFF_ADMIN,),
+            outbox_poll_seconds=outbox_poll_seconds,
+            private_messages_per_second=per_second,
+            concurrent_updates=concurrent_updates,
+            # The simulated people tap at machine speed (a report's ten taps in well under a
+            # second); the per-person flood guard is for humans.
+            messages_per_minute=1_000_000,
         )
-    child = Child(process, log_path)
-    fake.first_get_updates.clear()
-    deadline = time.monotonic() + 60
-    while not fake.first_get_updates.is_set():
-        if process.poll() is not None or time.monotonic() > deadline:
-            child.stop()
-            raise RuntimeError(f"{kind} did not start; log:\n{log_path.read_text()[-3000:]}")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(fake.first_get_updates.wait(), 0.2)
+        variant = {
+            # "off": the same switch for the bot and the echo ceiling; "aio": PTB's AIORateLimiter as
+            # the bot shipped it before (bench_pacing)
+            "rate_limiter": ("aio" if limiter == "aio" else "bot") if rate_limiter else "off",
+            "private_burst": burst,
+            "profile": str(profile) if profile else None,
+        }
+        child = BotProcess(
+            fake,
+            config,
+            workdir / "bot.log",
+            env={"PYTHONPATH": str(VARIANT_DIR), "LEOPARD_BENCH_VARIANT": json.dumps(variant)},
+            ready="getUpdates",
+        )
+    else:
+        spec = {
+            "token": fake.token,
+            "base_url": fake.base_url,
+            "base_file_url": fake.base_file_url,
+            "rate_limiter": rate_limiter,
+            "concurrent_updates": concurrent_updates,
+            "echo_transport": echo_transport,
+            "private_per_second": per_second,
+            "private_burst": burst,
+        }
+        spec_path = _write_spec(workdir, spec)
+        command = [sys.executable, str(HARNESS), "echo", str(spec_path)]
+        child = BotProcess(fake, spec_path, workdir / f"{kind}.log", command=command, ready="getUpdates")
+    try:
+        await child.start(timeout=60)
+    except AssertionError as error:
+        raise RuntimeError(f"{kind} did not start: {error}") from None
     await asyncio.sleep(0.5)  # post_init's setMyCommands etc. are done once polling runs
     return child
+
+
+def _write_spec(workdir: Path, spec: dict[str, Any]) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "echo.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return path
 
 
 def _pace(spec: dict[str, Any]) -> Any:
@@ -523,97 +480,29 @@ def _echo_application(spec: dict[str, Any]) -> Any:
 EXPERIMENTS: dict[str, str] = {}
 
 
-def _apply_experiments(names: list[str], application: Any | None) -> None:
-    """Monkeypatches standing in for proposed fixes, to measure their gain (bench --experiment only;
-    the tree's code is not changed and the headline figures never use these)."""
-    unknown = set(names) - set(EXPERIMENTS)
-    if unknown:
-        raise SystemExit(f"unknown experiment(s): {sorted(unknown)}; known: {sorted(EXPERIMENTS)}")
+async def _echo(spec: dict[str, Any]) -> None:
+    from handlers.app import run_bot
 
-
-async def _child(spec: dict[str, Any]) -> None:
-    from bot.config import AbuseSettings, Config, StorageSettings, TelegramSettings
-    from handlers.app import build_application, run_bot
-
-    if spec.get("experiments"):
-        _apply_experiments(spec["experiments"], None)  # class-level patches, before building
-    if spec["kind"] == "bot":
-        telegram = TelegramSettings(
-            moderation_chat_id=STAFF_GROUP,
-            base_url=spec["base_url"],
-            base_file_url=spec["base_file_url"],
-            staff_user_ids=frozenset({STAFF_ADMIN}),
-            outbox_poll_seconds=spec["outbox_poll_seconds"],
-        )
-        if spec.get("concurrent_updates"):
-            telegram = dataclasses.replace(telegram, concurrent_updates=spec["concurrent_updates"])
-        config = Config(
-            bot_token=spec["token"],
-            telegram=telegram,
-            storage=StorageSettings(database=Path(spec["database"]), media_dir=Path(spec["media"])),
-            # The simulated people tap at machine speed (a report's ten taps in well under a
-            # second); the per-person flood guard is for humans.
-            abuse=AbuseSettings(messages_per_minute=1_000_000),
-            pacing=_pace(spec),
-        )
-        application = build_application(config)
-    else:
-        application = _echo_application(spec)
+    application = _echo_application(spec)
     if not spec["rate_limiter"]:
-        application.bot._rate_limiter = None  # the same switch for the bot and the echo ceiling
-    elif spec.get("limiter") == "aio":
-        from telegram.ext import AIORateLimiter
-
-        # The bot's limiter before issue 21 §4: evenly spaced overall, PTB's group bucket, and any
-        # 429 holding every request of the bot.
-        application.bot._rate_limiter = AIORateLimiter(
-            overall_max_rate=1, overall_time_period=1 / 28, max_retries=2
-        )
-    if spec.get("experiments"):
-        _apply_experiments(spec["experiments"], application)
+        application.bot._rate_limiter = None  # the same switch as for the bot (bench/variant/)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    if os.environ.get("BENCH_TRACEMALLOC"):
-        # Diagnostics: every SIGUSR1 writes a tracemalloc snapshot next to the database.
-        import tracemalloc
-
-        tracemalloc.start(12)
-        shots = iter(range(1, 100))
-
-        def snapshot() -> None:
-            path = Path(spec["database"]).with_name(f"tracemalloc-{next(shots)}.snap")
-            tracemalloc.take_snapshot().dump(str(path))
-
-        loop.add_signal_handler(signal.SIGUSR1, snapshot)
-    profiler = None
-    if spec.get("profile"):
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.005, async_mode="disabled")
-        profiler.start()
-    try:
-        await run_bot(application, stop, poll_timeout=10)
-    finally:
-        if profiler is not None:
-            profiler.stop()
-            path = Path(spec["profile"])
-            path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))  # noqa: ASYNC240
-            path.with_suffix(".html").write_text(profiler.output_html())  # noqa: ASYNC240
-            if profiler.last_session is not None:
-                profiler.last_session.save(str(path.with_suffix(".pyisession")))
+    await run_bot(application, stop, poll_timeout=10)
 
 
-def child_main(argv: list[str]) -> None:
-    # Production logging (bot/cli.py): INFO, httpx at WARNING; to the log file the parent gave us.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(_child(json.loads(argv[0])))
+def echo_main(spec_path: str) -> None:
+    # Logging as the bot has it (bot/cli.py): the project's loggers at INFO, libraries at WARNING.
+    from bot.logs import configure_logging
+
+    configure_logging("INFO")
+    asyncio.run(_echo(json.loads(Path(spec_path).read_text(encoding="utf-8"))))
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["child"]:
-        child_main(sys.argv[2:])
+    if sys.argv[1:2] == ["echo"]:
+        echo_main(sys.argv[2])
     else:
         print(__doc__)

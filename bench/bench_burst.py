@@ -1,4 +1,4 @@
-"""Burst benchmark (issue 12; a script, not a test): ``python bench/bench_burst.py [--quick] [--minutes M]``.
+"""Burst benchmark (a script, not a test): ``python bench/bench_burst.py [--quick] [--minutes M]``.
 
 500 people report a sighting within a few hundred metres of one village, through whole
 conversations (tests/test_conversation.py's flow; every 10th with a photo), against the real
@@ -41,16 +41,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import (  # noqa: E402
     EXPERIMENTS,
-    Driver,
     Stats,
+    TimedPerson,
     county_points,
-    make_jpeg,
     percentile,
     report_sighting,
     spawn,
     start_fake,
     test_limits,
 )
+from tests.kit import make_jpeg  # noqa: E402
 
 VILLAGE = (37.3296, 113.5702)  # Heshun town, as in the tests
 GROUP_LIMIT_PER_MINUTE = 20
@@ -104,7 +104,7 @@ def db_summary(path: Path, codes: list[str]) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     points = county_points(args.reports, args.seed, centre=VILLAGE, radius_m=args.radius)
     photos = (
-        {n: make_jpeg(7_000 + n) for n in range(0, args.reports, args.photo_every)}
+        {n: make_jpeg(seed=7_000 + n) for n in range(0, args.reports, args.photo_every)}
         if args.photo_every
         else {}
     )
@@ -120,7 +120,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             interval = args.minutes * 60 / args.reports if args.minutes else 0.0
 
             async def one(n: int) -> None:
-                person = Driver(fake, 200_000 + n, stats, timeout=300)
+                person = TimedPerson(fake, 200_000 + n, stats, timeout=300)
                 try:
                     await report_sighting(person, *points[n], photo=photos.get(n))
                 except Exception as exc:
@@ -150,7 +150,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 drain_s = time.monotonic() - drain0
                 fake.prune()
             finally:
-                child.stop(timeout=120)
+                await child.stop(timeout=120)
                 log_errors = [
                     ln
                     for ln in child.log_path.read_text().splitlines()

@@ -1,4 +1,4 @@
-"""Issue 24 §4: the crash campaign with people who send again, several runs in a row (a script, not a test).
+"""The crash campaign with people who send again, several runs in a row (a script, not a test).
 
 ``python bench/bench_crash_campaign.py [--runs 3] [--conversations 40] [--kills 6]`` runs
 tests/resend_campaign.py's campaign: the bot as a process killed with SIGKILL at random moments,

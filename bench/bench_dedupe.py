@@ -1,4 +1,4 @@
-"""Benchmark for incident lookup (issue 5; a script, not a test): ``python bench/bench_dedupe.py [--rows N]``.
+"""Benchmark for incident lookup (a script, not a test): ``python bench/bench_dedupe.py [--rows N]``.
 
 Builds a temporary SQLite file with the store's own migrations, bulk-loads N reports (default one
 million) spread uniformly over Heshun county and ten years through :func:`bench.bulk.bulk_load` (a third

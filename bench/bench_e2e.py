@@ -1,6 +1,6 @@
-"""End-to-end benchmark (issue 12; a script, not a test): ``python bench/bench_e2e.py [--quick]``.
+"""End-to-end benchmark (a script, not a test): ``python bench/bench_e2e.py [--quick]``.
 
-The real Application (``handlers.app.build_application`` + ``run_bot``, long polling) runs in a
+The real bot (``python -m bot run --config FILE``, long polling) runs in a
 **child process** against the project's fake Bot API (``bot.fake_telegram.FakeTelegram``) served over
 HTTP on 127.0.0.1 by this process, which also plays the people. The same fake, the same PTB
 settings and the same drivers then run a trivial PTB echo application: the framework's own ceiling
@@ -29,8 +29,9 @@ Fairness: the fake's flood limits are OFF (``RateLimits(enabled=False)``) for th
 and its per-result self-check is off; PTB's AIORateLimiter is OFF on both applications for the
 headline figures (with it, both are capped by Telegram's 30 messages/s rather than by the code). The
 ``--limiter`` run repeats a shorter measurement with AIORateLimiter(max_retries=2) ON on both (info).
-Both applications handle updates through handlers.updates.PerPersonUpdateProcessor and log at INFO
-like production. The bot runs with its ``concurrent_updates`` (``--concurrent-updates``). The echo is
+Both applications handle updates through handlers.updates.PerPersonUpdateProcessor and log like
+production (bot/logs.py: the project's loggers at INFO, libraries at WARNING). The bot runs with its
+``concurrent_updates`` (``--concurrent-updates``). The echo is
 the ceiling, so it runs at its fastest: PTB's one-at-a-time default, 4 at once or the bot's number,
 whichever is fastest here by two interleaved runs each before the rounds (``--echo-concurrent-updates``
 fixes it). The echo sends through PTB's own HTTPXRequest; ``--echo-transport aiohttp`` gives it the
@@ -60,12 +61,10 @@ from bench._harness import (  # noqa: E402
     UPDATES_PER_REPORT_NO_PHOTO,
     UPDATES_PER_REPORT_PHOTO,
     BenchFake,
-    Child,
-    Driver,
     Stats,
+    TimedPerson,
     county_points,
     cpu_seconds,
-    make_jpeg,
     percentile,
     preload,
     proc_status,
@@ -76,6 +75,7 @@ from bench._harness import (  # noqa: E402
     start_fake,
 )
 from bot.config import TelegramSettings  # noqa: E402
+from tests.kit import BotProcess, make_jpeg  # noqa: E402
 
 RSS_TARGET_MB = 150.0
 RATIO_TARGET = 0.5
@@ -111,14 +111,14 @@ def lost_reports(receipts: list[str], db: Path) -> tuple[int, int]:
 async def echo_run(fake: BenchFake, pid: int, people: int, updates: int, first_id: int) -> dict[str, Any]:
     """`people` concurrent people, each sending texts and waiting for their echo; `updates` in all."""
     warm = Stats()
-    drivers = [Driver(fake, first_id + i, warm) for i in range(people)]
+    drivers = [TimedPerson(fake, first_id + i, warm) for i in range(people)]
     await asyncio.gather(*(d.send(f"warm-up {d.id}", f"warm-up {d.id}") for d in drivers))
     stats = Stats()
     for d in drivers:
         d.stats = stats
     per_person = max(1, updates // people)
 
-    async def talk(d: Driver) -> None:
+    async def talk(d: TimedPerson) -> None:
         for i in range(per_person):
             text = f"ping {d.id} {i}"
             await d.send(text, text)
@@ -164,10 +164,11 @@ class BotLoad:
         self.sample_every = sample_every
         self.preloaded = preloaded
         self.points = county_points(total + people, seed)
-        self.photos = {n: make_jpeg(seed * 100_000 + n) for n in range(0, total, photo_every or total + 1)}
+        every = photo_every or total + 1
+        self.photos = {n: make_jpeg(seed=seed * 100_000 + n) for n in range(0, total, every)}
         self.next_user = iter(range(100_000, 10_000_000))
         self.next_report = 0
-        self.slots: list[tuple[Driver | None, int]] = [(None, 0)] * people
+        self.slots: list[tuple[TimedPerson | None, int]] = [(None, 0)] * people
         self.done = 0
         self.receipts: list[str] = []
         self.timeouts = 0
@@ -187,7 +188,7 @@ class BotLoad:
                 n = self.next_report
                 self.next_report += 1
                 if person is None or made >= self.per_person:
-                    person, made = Driver(self.fake, next(self.next_user), stats), 0
+                    person, made = TimedPerson(self.fake, next(self.next_user), stats), 0
                 person.stats = stats
                 photo = self.photos.get(n)
                 try:
@@ -263,7 +264,7 @@ def describe(label: str, run: dict[str, Any], what: str) -> str:
 
 
 async def fastest_echo(
-    echoes: dict[int, tuple[BenchFake, Child]], people: int, updates: int
+    echoes: dict[int, tuple[BenchFake, BotProcess]], people: int, updates: int
 ) -> tuple[int, dict[int, list[float]]]:
     """Which echo is the ceiling: the fastest here, by the mean of two interleaved runs each (a
     single candidate is taken as it is). The others are stopped."""
@@ -283,7 +284,7 @@ async def fastest_echo(
     )
     for n, (_, child) in echoes.items():
         if n != best:
-            child.stop()
+            await child.stop()
     return best, rates
 
 
@@ -328,7 +329,7 @@ async def measure(
         # Both applications run for the whole measurement, each against its own fake, and take turns:
         # echo, bot, echo, bot, …, echo. This shared machine's speed drifts by tens of per cent over
         # minutes; each bot round is compared with the echo runs just before and after it.
-        echoes: dict[int, tuple[BenchFake, Child]] = {}
+        echoes: dict[int, tuple[BenchFake, BotProcess]] = {}
         for n in candidates:
             echo_fake = await start_fake(relaxed_limits())
             stack.push_async_callback(echo_fake.stop)
@@ -341,7 +342,7 @@ async def measure(
                 concurrent_updates=n,
                 echo_transport=args.echo_transport,
             )
-            stack.callback(child.stop)
+            stack.push_async_callback(child.stop)
             echoes[n] = (echo_fake, child)
         echo_running, calibration = await fastest_echo(echoes, args.people, echo_updates // (rounds + 1))
         echo_fake, echo_child = echoes[echo_running]
@@ -408,7 +409,7 @@ async def measure(
             )
             await echo_round()
         rss_end = proc_status(bot_child.pid)
-        bot_child.stop(timeout=120)
+        await bot_child.stop(timeout=120)
         log_errors: list[str] = []
         with contextlib.suppress(Exception):
             log_tail = bot_child.log_path.read_text().splitlines()

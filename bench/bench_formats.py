@@ -1,4 +1,4 @@
-"""Peak memory of one upload per picture format at its pixel cap (issue 19 §3).
+"""Peak memory of one upload per picture format at its pixel cap (uploads cannot exhaust memory).
 
 Run: ``python bench/bench_formats.py``.
 

@@ -1,4 +1,4 @@
-"""What the durable inbox adds to each update (issue 24): a script, not a test.
+"""What the durable inbox adds to each update: a script, not a test.
 
 ``python bench/bench_inbox.py [--updates 3000]`` times, on a real SQLite file (WAL) through the
 bot's Store, the two writes the inbox adds to an update: storing the batch it came in (encrypted, fsynced,

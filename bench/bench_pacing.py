@@ -1,4 +1,4 @@
-"""Pacing benchmark (issue 21 §4; a script, not a test): ``python bench/bench_pacing.py [--limiter aio]``.
+"""Pacing benchmark, per chat (a script, not a test): ``python bench/bench_pacing.py [--limiter aio]``.
 
 30 new incidents far apart (each its own card) reported within one minute, plus 50 residents
 reporting around one village while the staff group's budget is spent. The real Application runs in
@@ -33,9 +33,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._harness import (  # noqa: E402
-    Driver,
     Stats,
-    make_jpeg,
+    TimedPerson,
     percentile,
     report_sighting,
     spawn,
@@ -43,6 +42,7 @@ from bench._harness import (  # noqa: E402
 )
 from bench.bench_burst import max_in_window, per_minute  # noqa: E402
 from bot.fake_telegram.ratelimit import RateLimits  # noqa: E402
+from tests.kit import make_jpeg  # noqa: E402
 
 VILLAGE = (37.3296, 113.5702)
 GROUP_LIMIT_PER_MINUTE = 20
@@ -90,11 +90,11 @@ class Timed(Stats):
         self.steps: list[tuple[float, float]] = []  # (monotonic start, latency)
 
 
-class TimedDriver(Driver):
-    async def step(self, act: Any, contains: str | None) -> dict[str, Any]:
+class TimedDriver(TimedPerson):
+    async def _reply_to(self, act: Any, contains: str | None = None) -> dict[str, Any]:
         start = time.monotonic()
         before = len(self.stats.latencies)
-        message = await super().step(act, contains)
+        message = await super()._reply_to(act, contains)
         assert isinstance(self.stats, Timed)
         if len(self.stats.latencies) > before:
             self.stats.steps.append((start, self.stats.latencies[-1]))
@@ -120,7 +120,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(max(0.0, t0 + start_at - time.monotonic()))
                 person = TimedDriver(fake, 300_000 + n, stats, timeout=args.timeout)
                 try:
-                    await report_sighting(person, *point, photo=make_jpeg(8_000 + n) if photo else None)
+                    await report_sighting(person, *point, photo=make_jpeg(seed=8_000 + n) if photo else None)
                 except Exception as exc:
                     errors.append(f"{type(exc).__name__}: {exc}"[:300])
                 person.tidy()
@@ -147,7 +147,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             summary = db_summary(work / "bot.sqlite3")
         finally:
             with contextlib.suppress(Exception):
-                child.stop(timeout=120)
+                await child.stop(timeout=120)
             await fake.stop()
         log_errors = [
             ln for ln in child.log_path.read_text().splitlines() if " ERROR " in ln and "Updater" not in ln

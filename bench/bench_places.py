@@ -1,4 +1,4 @@
-"""Benchmark for the county's places (issue 22; a script, not a test): ``python bench/bench_places.py``.
+"""Benchmark for the county's places (a script, not a test): ``python bench/bench_places.py``.
 
 Prints, with PASS/MISS against the targets (every typed message at the location step runs a name
 lookup, every point an area check, every card a township lookup, so each must stay far below what a

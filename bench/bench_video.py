@@ -1,4 +1,4 @@
-"""Video pipeline vs the ffmpeg command line (issue 25): ``python bench/bench_video.py [--quick]``.
+"""Video pipeline vs the ffmpeg command line: ``python bench/bench_video.py [--quick]``.
 
 A 30 s 1080p phone clip (H.264 at a phone's bitrate, one key frame a second, AAC sound, a GPS
 position as QuickTime ``©xyz``, a creation time, make and model) is made once with PyAV. Then, each

@@ -50,6 +50,7 @@ from PIL.TiffImagePlugin import IFDRational  # noqa: E402
 from bot.config import Config, StorageSettings, TelegramSettings  # noqa: E402
 from bot.fake_telegram import FakeTelegram  # noqa: E402
 from bot.web.settings import WebSettings  # noqa: E402
+from tests.kit import CODE, STAFF_ADMIN, STAFF_GROUP, start_fake  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -57,10 +58,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 UP_BYTES_S = 750_000 / 8
 DOWN_BYTES_S = 1_600_000 / 8
 RTT_MS = 300
-GROUP = -1001234567890
-STAFF = 9001
 TZ = ZoneInfo("Asia/Shanghai")
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 TAP_TO_CODE_TARGET_S = 15.0
 OFFLINE_TARGET_S = 10.0
 
@@ -103,28 +101,23 @@ def phone_photo(seed: int, target_bytes: int = 4_000_000) -> bytes:
 @contextlib.asynccontextmanager
 async def bot_with_web(tmp: Path) -> AsyncIterator[tuple[FakeTelegram, str]]:
     """The fake Bot API and the real bot with its web server, as `leopard-watch run` with [web]."""
-    from handlers.app import build_application
+    from handlers.app import build_application, start_running
     from handlers.web import run_polling_with_web, web_url
 
-    fake = FakeTelegram()
-    await fake.start()
-    fake.add_user(STAFF, "Staff", language_code="zh-hans")
-    fake.add_group(GROUP, "moderation", admins=[STAFF])
+    fake = await start_fake(FakeTelegram())
     config = Config(
         bot_token=fake.token,
-        telegram=TelegramSettings(moderation_chat_id=GROUP, base_url=fake.base_url,
-                                  base_file_url=fake.base_file_url, staff_user_ids=frozenset({STAFF})),
+        telegram=TelegramSettings(moderation_chat_id=STAFF_GROUP, base_url=fake.base_url,
+                                  base_file_url=fake.base_file_url, staff_user_ids=frozenset({STAFF_ADMIN})),
         storage=StorageSettings(database=tmp / "bot.sqlite3", media_dir=tmp / "media"),
         secret_key="bench-secret-0123456789abcdef",
     )
     settings = WebSettings(enabled=True, port=0, reports_per_hour=1000, posts_per_hour=1000)
     application = build_application(config)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_polling_with_web(application, stop, settings, poll_timeout=1))
-    for _ in range(600):  # PTB has no "running" event to wait on
-        if application.running or task.done():
-            break
-        await asyncio.sleep(0.05)
+    task = await start_running(
+        application, run_polling_with_web(application, stop, settings, poll_timeout=1), timeout=30
+    )
     try:
         yield fake, web_url(application)
     finally:

@@ -1,4 +1,4 @@
-"""Every benchmark, one table (issue 12): ``python bench/run_all.py [--quick] [--write docs/benchmarks.md]``.
+"""Every benchmark, one table: ``python bench/run_all.py [--quick] [--write docs/benchmarks.md]``.
 
 Runs, one after the other (never two heavy ones at once), each script in its own interpreter:
 
@@ -11,7 +11,7 @@ Runs, one after the other (never two heavy ones at once), each script in its own
   echo at its fastest on the same fake Bot API; RSS after 10,000 reports (``--quick``: 1,000, RSS
   not judged); then, as information, a quick run against the echo on the bot's own transport;
 * ``bench_burst.py``   — 500 reports around one village (``--quick``: 150);
-* ``bench_formats.py`` — peak RSS of one upload per picture format at its pixel cap (issue 19 §3);
+* ``bench_formats.py`` — peak RSS of one upload per picture format at its pixel cap;
 * ``bench_web_throttled.py`` — the web tip line in Chromium on 750 kbit/s up / 300 ms (``--quick``:
   without the slow plain-form-post run);
 * ``bench_pacing.py``  — 30 far-apart incidents in a minute + 50 residents, Telegram's real limits

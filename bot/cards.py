@@ -305,7 +305,7 @@ def receipt_text(report: ReportRow, outcome: SubmittedReport, t: Translator) -> 
         "✅ " + html.escape(t.gettext("Thank you! Your report is saved.")),
         # The code of this submission (a repeat folded into an earlier report has its own). Nothing
         # here may depend on other reports: a receipt saying "others saw it too" let anyone locate
-        # unpublished sightings and tips with probe reports (issue 19).
+        # unpublished sightings and tips with probe reports.
         html.escape(t.gettext("Reference code:")) + f" <code>{outcome.ref_code}</code>",
     ]
     if Kind(report.kind) is Kind.TIP and not report.notify_reporter:

@@ -1,4 +1,4 @@
-"""Livestock-kill compensation cases (issue 8): the state machine, working-day deadlines, texts.
+"""Livestock-kill compensation cases: the state machine, working-day deadlines, texts.
 
 Plain Python, no Telegram and no SQL. Shanxi's rules in force since 2023-03-01: the loss is
 reported to the county forestry bureau; the bureau surveys the site and writes its report within

@@ -366,6 +366,13 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
     base = path.parent if path is not None else Path.cwd()
+    return config_from(data, base, env, require_token=require_token)
+
+
+def config_from(
+    data: dict[str, Any], base: Path, env: dict[str, str], *, require_token: bool = True
+) -> Config:
+    """The configuration that the parsed TOML `data` (a file in the folder `base`) and `env` describe."""
 
     def resolve(p: str) -> Path:
         candidate = Path(p).expanduser()

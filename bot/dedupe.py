@@ -99,7 +99,7 @@ DEFAULT_KIND_GROUPS: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class DedupeRules:
-    """The settings of deduplication; the defaults are those of issue 5."""
+    """The settings of deduplication; the defaults are the ones the bot runs with."""
 
     kinds: Mapping[str, KindRule] = field(default_factory=lambda: dict(DEFAULT_KIND_RULES))
     groups: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_KIND_GROUPS))

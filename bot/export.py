@@ -1,4 +1,4 @@
-"""The researchers' export (issue 9): verified reports as CSV, GeoJSON and a Darwin Core Archive.
+"""The researchers' export: verified reports as CSV, GeoJSON and a Darwin Core Archive.
 
 Plain Python, no Telegram and no SQL: `Store.verified_reports()` gives the reports, this module
 turns them into rows and files, and `handlers/export.py` (the /export staff command) and the

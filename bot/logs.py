@@ -1,4 +1,4 @@
-"""Logging set-up: which loggers speak, and what no log line may ever carry (issue 19 §2).
+"""Logging set-up: which loggers speak, and what no log line may ever carry (secrets, people).
 
 `--log-level` applies to the project's own loggers only. Libraries stay at WARNING whatever the
 level: python-telegram-bot logs whole updates (names, usernames, ids) at DEBUG, httpx and aiohttp's

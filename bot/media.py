@@ -82,7 +82,7 @@ async def write_photo(
 ) -> dict[str, Any]:
     """Writes original/derived/thumbnail under `media_dir` and returns what the draft keeps.
 
-    `keep_original=False` (a poaching tip's photo, issue 19): only the metadata-free copies are
+    `keep_original=False` (a poaching tip's photo): only the metadata-free copies are
     written, named by the copy's own SHA-256, and the copy stands in for the original everywhere
     (staff's "Original photos", trusted channels): no owner name, serial number or device model of
     the tipster's camera is kept or sent, nor a hash that would recognise their original file."""

@@ -53,7 +53,7 @@ class Action(StrEnum):
     WARN = "warn"  # alert opted-in residents of the township; a person decides, never automatic
     ORIGINALS = "originals"
     BACK = "back"
-    PLACE = "place"  # staff give the village a report named a point (issue 22)
+    PLACE = "place"  # staff give the village a report named a point (a taught place)
     WARN_IN = "warn_in"  # arg: township id, chosen by staff when the township is unknown
     UNDO = "undo"  # a decision inside its undo window
     ASK_REPORT = "ask_report"  # arg: report id (one reporter, never all of them)

@@ -1,4 +1,4 @@
-"""The places staff taught, in and out of the database as CSV (issue 22).
+"""The places staff taught, in and out of the database as CSV.
 
 ``leopard-watch export-places --config config.toml -o places.csv`` writes every taught point with who
 set it and when; ``leopard-watch import-places --config config.toml --points places.csv`` loads such a

@@ -268,7 +268,7 @@ class CardState:
     reports: tuple[ReportRow, ...]  # oldest first; the first is the anchor
     merge_suggestions: tuple[int, ...]
     # The reports the decision covers: those on the card when staff decided. A report that joined
-    # later stays 'new' and is shown apart as new work (issue 21 §1).
+    # later stays 'new' and is shown apart as new work: every report is reviewed.
     decided: frozenset[int] = frozenset()
     # While the decision can still be undone: when its messages (reporters, channels) go out.
     effects_due: datetime | None = None

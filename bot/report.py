@@ -450,7 +450,7 @@ def display_answer(q: Question, value: Any) -> tuple[str, bool]:
 
 
 def to_minute(moment: datetime) -> datetime:
-    """`moment` without its seconds: what an anonymous tip keeps of a time (issue 19)."""
+    """`moment` without its seconds: what an anonymous tip keeps of a time (nothing finer)."""
     return moment.replace(second=0, microsecond=0)
 
 

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
@@ -96,7 +96,7 @@ async def open_services(application: AnyApplication) -> Services:
     application.bot_data[SERVICES_KEY] = svc
     # Before Telegram is reached: the webhook route stores updates in it as soon as the web side is up.
     attach_inbox(application, svc.store, inbox_key(config.secret_key, config.storage.database))
-    await places.reload_points(svc)  # the points staff taught places (issue 22), for the web side too
+    await places.reload_points(svc)  # the points staff taught places, for the web side too
     return svc
 
 
@@ -433,3 +433,24 @@ async def run_bot(
         await inbox_of(application).confirm()
 
     await run_application(application, stop, connect, disconnect, start_first=False)
+
+
+async def start_running(
+    application: AnyApplication,
+    run: Coroutine[Any, Any, None],
+    *,
+    name: str | None = None,
+    timeout: float = 10.0,  # noqa: ASYNC109 - how long to wait for it, not a timeout of `run`
+) -> asyncio.Task[None]:
+    """Runs `run` (:func:`run_bot` or ``run_polling_with_web`` of `application`) in the background:
+    returns its task once the application is running (post_init has built the services and the
+    first getUpdates is out), or raises what ended it first. After `timeout` it returns anyway, and
+    what the caller waits for next says what is missing. The sandbox and the tests start bots so."""
+    task = asyncio.create_task(run, name=name)
+    for _ in range(max(1, round(timeout / 0.02))):  # PTB has no "running" event to wait on
+        if application.running or task.done():
+            break
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()
+    return task

@@ -1,4 +1,4 @@
-"""The compensation chat (issue 8): case cards with buttons, short staff commands, survey photos,
+"""The compensation chat: case cards with buttons, short staff commands, survey photos,
 and the JobQueue jobs that keep the cards current, remind staff of deadlines and post the digest.
 
 Cases are opened by ``Store.review_incident`` when staff verify a livestock incident (same

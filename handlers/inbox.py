@@ -2,7 +2,7 @@
 
 PTB's Updater puts a batch of updates on the in-memory `update_queue` and confirms it to Telegram
 (the next getUpdates offset) before the batch is handled, so a crash loses whatever was queued:
-40 queued messages, a SIGKILL 0.3 s later, and 9 were ever answered (issue 24). Here the bot polls
+40 queued messages, a SIGKILL 0.3 s later, and 9 were ever answered. Here the bot polls
 itself (:meth:`Inbox.poll`): fetch a batch, write it to the `inbox` table, and only then ask for
 the next offset, which is what confirms the batch. In webhook mode the route stores the update
 before answering 200 (:meth:`Inbox.receive`, handlers/web.py). The update processor marks an
@@ -12,7 +12,7 @@ person's updates then run one at a time, in that order. An update delivered twic
 `update_id`: Telegram redelivers unconfirmed updates after a crash) is stored, and handled, once.
 
 Updates are stored encrypted (Fernet, a key derived from LEOPARD_WATCH_SECRET): an update names its
-sender, and a copy of the data folder must not name a poaching tipster (issue 19; a tip's draft is
+sender, and a copy of the data folder must not name a poaching tipster (a tip's draft is
 kept in memory only). Without the secret (a laptop, the sandbox) the key is a file beside the
 database. Once done, the row keeps only the update's id.
 

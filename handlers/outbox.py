@@ -308,7 +308,7 @@ class OutboxSender:
             await self.store.outbox_retry(item.id, float(delay), f"429 retry after {delay}")
         except Forbidden as error:
             # The person blocked the bot (or left): nothing later will change that.
-            # A private chat's id is a person's Telegram id: never in a log line (issue 19).
+            # A private chat's id is a person's Telegram id: never in a log line.
             where = "a private chat" if item.chat_id > 0 else item.chat_id
             log.info("outbox %s to %s refused: %s", item.id, where, error.message)
             await self.store.outbox_failed(item.id, f"403 {error.message}", private=item.private)

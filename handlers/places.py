@@ -1,4 +1,4 @@
-"""Staff teach the bot places (issue 22): a point for a village, a township seat or a scenic spot.
+"""Staff teach the bot places: a point for a village, a township seat or a scenic spot.
 
 Three ways, all in the moderation group and all audited (who, when, where from): the **📍 Place it**
 button on the card of a report given only by a village's name (the bot asks for a pin as a reply), a

@@ -1,4 +1,4 @@
-"""Abuse limits, bans, /privacy and /forgetme, and the photo retention job (issue 10).
+"""Abuse limits, bans, /privacy and /forgetme, and the photo retention job.
 
 - A gatekeeper in the first handler group sees every update: a banned person is ignored (except
   /privacy, /forgetme and its buttons, so they can still delete their data), and a person sending
@@ -7,7 +7,7 @@
 - Reports per hour are counted from the stored reports when a report is sent (`report_limit_problem`,
   called by handlers/report.py's `submit`); the draft stays, to be sent later.
 - An anonymous tip carries `anonymous_key(user id, day)` instead of the id: an HMAC-SHA256 under a
-  random key of that day, held only in memory and replaced at midnight or by a restart (issue 19). It
+  random key of that day, held only in memory and replaced at midnight or by a restart. It
   lets limits and bans work for the rest of the day; nobody, not even with LEOPARD_WATCH_SECRET and
   the database, can recompute it afterwards to test whether an account sent a tip. The price: a
   tipster's limits and bans end with the day.

@@ -1055,7 +1055,7 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     stored_draft = draft
     if anonymous:
         # Nothing stored with an anonymous tip narrows down who sent it: not their language, not a
-        # moment finer than the minute (issue 19); its photos' facts go in as text for staff.
+        # moment finer than the minute; its photos' facts go in as text for staff.
         stored_draft = report.tip_for_storage(draft, svc.config.region.timezone)
         submitted_at = report.to_minute(submitted_at)
     reporter = Reporter(
@@ -1125,9 +1125,9 @@ async def delete_draft_files(
     only) or a stored report or saved draft (database) has the same file: files are named by content."""
     in_memory = {
         path
-        for other in application.user_data.values()
-        if isinstance(other.get(DRAFT), dict)
-        for p in other[DRAFT].get("photos", [])
+        for data in application.user_data.values()
+        if (other := draft_of(data)) is not None
+        for p in other.get("photos", [])
         for path in (p["original_path"], p["derived_path"], p["thumbnail_path"])
     }
     files = [(sha256, path) for sha256, path in dict.fromkeys(entry_files(draft.get("photos", [])))
@@ -1276,8 +1276,8 @@ async def sweep_tip_photos(context: ContextTypes.DEFAULT_TYPE, every_s: float = 
     svc = services(context)
     used = await svc.store.media_in_use()
     for data in context.application.user_data.values():  # drafts in memory (tips) and unsaved ones
-        draft = data.get(DRAFT)
-        for photo in draft.get("photos", []) if isinstance(draft, dict) else []:
+        draft = draft_of(data)
+        for photo in draft.get("photos", []) if draft is not None else []:
             paths = (photo["original_path"], photo["derived_path"], photo["thumbnail_path"])
             used |= {Path(path).name for path in paths if path}
     older_than = (svc.now() - svc.config.reports.tip_draft_expiry).timestamp()

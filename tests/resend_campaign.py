@@ -1,6 +1,6 @@
-"""Issue 24 §4, the crash campaign with people who send again: five figures that must stay at 0.
+"""The crash campaign with people who send again: five figures that must stay at 0.
 
-The bot runs as a process (tests/crash_harness.py :class:`BotProcess`), killed with SIGKILL now
+The bot runs as a process (tests/kit/process.py :class:`BotProcess`), killed with SIGKILL now
 and then and started again 1–4 s later (a shortened RestartSec), while residents go through their
 reports. Unlike the harness's :class:`Driver`, who asks
 "/start → Keep my report" whenever an answer does not come, a :class:`Resender` does what people do:
@@ -39,18 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.fake_telegram import FakeTelegram
-from tests.crash_harness import (
-    MENU,
-    RECEIPT,
-    UNSENT,
-    Campaign,
-    Driver,
-    Failure,
-    NeedResync,
-    Script,
-    Step,
-    db_rows,
-)
+from tests.crash_harness import UNSENT, Campaign, Driver, Failure, NeedResync, Script, Step
+from tests.kit import MENU, RECEIPT
+from tests.kit import rows as db_rows
 
 #: people send the same again after this much silence (seconds)
 SILENCE_S = (2.0, 3.5)
@@ -98,7 +89,7 @@ class Resender(Driver):
     def act_again(self, step: Step) -> None:
         """The same as last time: a tap on the key if it is on screen, else its label typed (a person
         with another keyboard on screen types or taps what they mean)."""
-        if step.action == "tap" and self.key(step.arg) is None and self.button(step.arg) is None:
+        if step.action == "tap" and self.key(step.arg) is None and self.find_button(step.arg) is None:
             self.fake.send_text(self.id, step.arg)
             self.last_update = self.fake.last_update_id()
             self.note(f"sent update {self.last_update}: typed {step.arg!r}")
@@ -110,19 +101,19 @@ class Resender(Driver):
         for a moment; None after `silence` seconds without a word."""
         deadline = time.monotonic() + silence
         while time.monotonic() < deadline:
-            if self._seen() > after:
+            if self.seen() > after:
                 # Let a burst (an acknowledgement, then the question) finish.
                 while True:
-                    seen = self._seen()
+                    seen = self.seen()
                     await asyncio.sleep(0.3)
-                    if self._seen() == seen:
+                    if self.seen() == seen:
                         break
                 bots = [m for m in self.messages() if m["message_id"] > after and _by_bot(m)]
                 if bots:
                     return bots[-1]
-                after = self._seen()  # only the person's own messages: keep waiting
+                after = self.seen()  # only the person's own messages: keep waiting
             with contextlib.suppress(AssertionError):
-                await self.fake.wait_for_message(self.id, after=self._seen(), timeout=0.25)
+                await self.fake.wait_for_message(self.id, after=self.seen(), timeout=0.25)
         return None
 
     def position(self, text: str) -> int | None:
@@ -150,7 +141,7 @@ class Resender(Driver):
                 self.out.receipt_code = self.receipt()
                 self.out.pos += 1
                 continue
-            after = self._seen()
+            after = self.seen()
             if first:
                 if not self.act(step):
                     self.act_again(step)
@@ -221,7 +212,11 @@ def visible_problems(fake: FakeTelegram, person: int, script: Script) -> list[st
 
 
 class ResendCampaign(Campaign):
-    """:class:`Campaign` with :class:`Resender` people and the five figures."""
+    """:class:`Campaign` with :class:`Resender` people and the five figures; the killed bot is started
+    again after RESTART_S (systemd's RestartSec, ten seconds in deploy/, shortened): people wait, then
+    send again, while it is down."""
+
+    restart_after = RESTART_S
 
     def __init__(self, directory: Path, *, seed: int, conversations: int, concurrency: int,
                  kill_every: tuple[float, float], max_kills: int = 1000) -> None:
@@ -233,47 +228,12 @@ class ResendCampaign(Campaign):
         self.twice_detail = ""
         self.resenders: list[Resender] = []
 
-    async def _killer(self, done: asyncio.Event) -> None:
-        """Kills the bot now and then, and starts it again after RESTART_S (systemd's RestartSec,
-        ten seconds in deploy/, shortened): people wait, then send again, while it is down."""
-        assert self.bot is not None
-        low, high = self.kill_every
-        while not done.is_set() and self.bot.kills < self.max_kills:
-            await self.bot.up.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), self.kill_rng.uniform(low, high))
-            if done.is_set():
-                return
-            await self.bot.kill()
-            await asyncio.sleep(self.kill_rng.uniform(*RESTART_S))
-            await self.bot.start()
-
-    async def run(self) -> None:
-        """All conversations, `concurrency` at a time, while the bot is killed now and then."""
+    def new_driver(self, script: Script) -> Resender:
         assert self.fake is not None and self.bot is not None
-        started = time.monotonic()
-        done = asyncio.Event()
-        killer = asyncio.create_task(self._killer(done))
-        semaphore = asyncio.Semaphore(self.concurrency)
-
-        async def one(script: Script) -> None:
-            async with semaphore:
-                assert self.fake is not None and self.bot is not None
-                driver = Resender(self.fake, self.bot, script, 100000 + script.number,
-                                  random.Random(self.people_rng.random()))
-                self.drivers.append(driver)
-                self.resenders.append(driver)
-                await driver.run()
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                for s in self.scripts:
-                    group.create_task(one(s))
-        finally:
-            done.set()
-            await killer
-        await self.bot.up.wait()
-        self.figures.wall_s = time.monotonic() - started
+        driver = Resender(self.fake, self.bot, script, 100000 + script.number,
+                          random.Random(self.people_rng.random()))
+        self.resenders.append(driver)
+        return driver
 
     def count(self) -> list[str]:
         """The five figures (after :meth:`reconcile`); returns what failed beyond them."""
@@ -282,8 +242,7 @@ class ResendCampaign(Campaign):
         five = self.five
         people = {d.id: d for d in self.resenders}
         # Updates lost: every update from a person of the campaign, stored and done.
-        sent = [u.update_id for u in self.fake._all_updates.values()
-                if _sender(u.data) in people]
+        sent = [u for u in self.fake.all_update_ids if _sender(self.fake.update(u)) in people]
         try:
             rows = {r["update_id"]: r["done_at"] for r in db_rows(db, "SELECT update_id, done_at FROM inbox")}
         except sqlite3.OperationalError:  # a bot without the durable inbox (bench: --baseline)

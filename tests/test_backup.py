@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import sqlite3
 from datetime import datetime
@@ -16,9 +15,7 @@ from bot.cli import main as cli_main
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from bot.store import MIGRATIONS, Store
-from tests.conftest import STAFF_GROUP, Person
-
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
+from tests.kit import CODE, STAFF_GROUP, Person
 
 
 async def test_backup_while_writing_is_consistent_and_has_every_committed_row(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 
 from bot.fake_telegram import FakeTelegram
 from handlers.bot_api_http import AiohttpRequest
-from tests.conftest import make_jpeg
+from tests.kit import make_jpeg
 
 PERSON = 4242
 

@@ -66,13 +66,13 @@ def test_card_escapes_and_fits_one_message() -> None:
 
 def test_new_incident_posts_an_album_and_a_card_but_a_joining_report_only_refreshes() -> None:
     new = report_messages(row(), NEW, -100, translator("en"), 5)
-    # No separate location message: the card links its coordinates to a map (issue 21 §4).
+    # No separate location message: the card links its coordinates to a map.
     assert [m.method for m in new] == ["send_message", "send_photos", "card"]
     assert new[1].payload["paths"] == ["d0", "d1", "d2"]
     joined = report_messages(row(id=2), JOINED, -100, translator("en"), 5)
     assert [m.method for m in joined] == ["send_message", "card"]
     # The reporter's receipt is the same whether their report started an incident, joined one or
-    # updated their own earlier report: only the code differs (issue 19).
+    # updated their own earlier report: only the code differs (a receipt is no oracle).
     updated = SubmittedReport(3, "HS-7K3F-9Q", created=True, incident_id=1, updated_existing=True)
     receipts = {
         report_messages(row(id=n, ref_code="HS-2026-00001"), outcome, -100, translator(language), 5)[0]

@@ -1,4 +1,4 @@
-"""Livestock compensation cases (issue 8): working days across holidays, the state machine, the store,
+"""Livestock compensation cases: working days across holidays, the state machine, the store,
 the monthly report, and end to end through the fake Bot API with a fixed clock."""
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ from bot.report import Kind
 from bot.store import Store
 from handlers import compensation as handlers_compensation
 from handlers import menu
-from handlers.app import build_application, run_bot
+from handlers.app import build_application, run_bot, start_running
 from handlers.common import Services, services
-from tests.conftest import STAFF_ADMIN, Person, make_jpeg, rows, start_bot
+from tests.kit import STAFF_ADMIN, Person, code_in, make_jpeg, rows
+from tests.kit.app import start_bot
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = bundled_calendar()
@@ -421,7 +422,7 @@ async def desk(fake: FakeTelegram, config, clock: Clock) -> AsyncIterator[Runnin
         destinations=(Destination("desk", COMP, frozenset({"livestock"}), trusted=True),),
     )
     application = build_application(changed)
-    # What handlers/app.py does once the lines of issue 8 are in (both calls are idempotent).
+    # What handlers/app.py does for the compensation chat (both calls are idempotent).
     handlers_compensation.register(application, changed)
     original = application.post_init
 
@@ -431,13 +432,7 @@ async def desk(fake: FakeTelegram, config, clock: Clock) -> AsyncIterator[Runnin
 
     application.post_init = post_init
     stop = asyncio.Event()
-    task = asyncio.create_task(run_bot(application, stop, poll_timeout=1))
-    for _ in range(200):
-        if application.running or task.done():
-            break
-        await asyncio.sleep(0.02)
-    if task.done():
-        task.result()
+    task = await start_running(application, run_bot(application, stop, poll_timeout=1))
     yield Running(application, stop, task)
     stop.set()
     with contextlib.suppress(Exception):
@@ -504,7 +499,7 @@ async def report_a_kill(owner: Person, t: Any, name: str = "张三") -> str:
     await owner.send(name, contains=phone[:6])
     await owner.send_contact("+8613912345678", contains=t.gettext("Please check your report"))
     receipt = await owner.tap(t.gettext("✅ Send report"), contains=t.gettext("Reference code:"))
-    return re.search(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}", receipt["text"]).group(0)
+    return code_in(receipt)
 
 
 async def test_a_case_from_verification_to_payment_across_national_day(
@@ -569,7 +564,7 @@ async def test_a_case_from_verification_to_payment_across_national_day(
     assert "1 survey photo" in card["text"] and "Leopard confirmed" in card["text"]
     await owner_told(fake, owner, "C1", day_text(ZH, date(2025, 10, 21)))  # remember to apply
 
-    # Not approved before the owner's application is on record (issue 21 §3).
+    # Not approved before the owner's application is on record.
     answer = await press(fake, STAFF_ADMIN, card, "Approve")
     assert answer.get("text") == "First record the owner's application: /applied C1."
     await staff_says(fake, "/applied C1", "C1: Surveyed.")
@@ -611,7 +606,7 @@ async def test_a_case_from_verification_to_payment_across_national_day(
 
 async def test_myreports_shows_the_case(fake: FakeTelegram, desk: Running, clock: Clock, config) -> None:
     if "case_lines" not in inspect.getsource(menu.my_reports):
-        pytest.skip("handlers/menu.py my_reports does not show cases yet (issue 8 lines not added)")
+        pytest.skip("handlers/menu.py my_reports does not show cases yet")
     owner = Person(fake, 802, "李四", language="en")
     code = await report_a_kill(owner, EN, "Li Si")
     report_row = rows(config.storage.database, "SELECT incident_id FROM reports WHERE ref_code = ?", code)[0]
@@ -701,7 +696,7 @@ async def test_reminders_and_digest_on_working_days_only(store: Store, config) -
 
 
 def test_a_chinese_case_card_is_chinese_throughout() -> None:
-    """Staff cards in Chinese: the command hints and usage examples too (issue 21 §7)."""
+    """Staff cards in Chinese: the command hints and usage examples too."""
     from bot.compensation import card_text as case_card_text
     from handlers.compensation import USAGE
 

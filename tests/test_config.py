@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import textwrap
+import tomllib
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.config import ConfigError, config_from, load_config
 from bot.i18n import translator
 from bot.safety import safety_text
 
@@ -30,7 +33,7 @@ def test_minimal_config(tmp_path: Path) -> None:
     # Telegram's limits as the bot paces itself: one message a second to a person, 20 a minute a group
     assert (config.pace.private_per_second, config.pace.group_per_minute) == (1.0, 20)
     settings = config.region
-    assert (settings.area_margin_m, settings.township_max_m) == (2000.0, 6000.0)  # issue 22 defaults
+    assert (settings.area_margin_m, settings.township_max_m) == (2000.0, 6000.0)  # the [region] defaults
     region = "[telegram]\nmoderation_chat_id = -1\n[region]\narea_margin_km = 0.5\ntownship_max_km = 10\n"
     config = load_config(write(tmp_path, region), ENV)
     assert (config.region.area_margin_m, config.region.township_max_m) == (500.0, 10_000.0)
@@ -184,3 +187,20 @@ def test_each_section_mirrors_its_table(tmp_path: Path) -> None:
     assert config.reports.max_age == timedelta(days=7) and config.region.area_margin_m == 1500.0
     assert config.telegram.moderation_chat_id == -100123
     assert config.with_settings(reports={"max_photos": 3}).reports == replace(config.reports, max_photos=3)
+
+
+def toml_examples(text: str) -> list[str]:
+    """The ```toml blocks of a Markdown file, unindented."""
+    return [textwrap.dedent(block) for block in re.findall(r"```toml\n(.*?)^\s*```", text, re.S | re.M)]
+
+
+@pytest.mark.parametrize("document", ["README.md", "deploy/GUIDE.md"])
+def test_the_documents_examples_load(tmp_path: Path, document: str) -> None:
+    """Every configuration snippet the documents show is made of real settings (each may leave out
+    the required staff group: it shows a part of a file)."""
+    examples = toml_examples((Path(__file__).resolve().parent.parent / document).read_text(encoding="utf-8"))
+    assert examples, f"{document} shows no configuration any more: update this test"
+    for example in examples:
+        data = tomllib.loads(example)
+        data.setdefault("telegram", {}).setdefault("moderation_chat_id", -1)
+        config_from(data, tmp_path, WEB_ENV)

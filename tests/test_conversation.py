@@ -13,43 +13,7 @@ import pytest
 
 from bot.fake_telegram import FakeTelegram
 from handlers import report as report_handlers
-from tests.conftest import STAFF_GROUP, Person, make_jpeg, rows
-
-HESHUN = (37.3296, 113.5702)
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
-
-
-async def staff_card(fake: FakeTelegram, code: str) -> dict:
-    """The card's text message (the album caption also carries the code)."""
-    await fake.wait_for_call(
-        "sendMessage",
-        timeout=20,
-        predicate=lambda c: (
-            str(c.params.get("chat_id")) == str(STAFF_GROUP) and code in str(c.params.get("text"))
-        ),
-    )
-    return next(m for m in fake.messages_in(STAFF_GROUP) if code in (m.get("text") or ""))
-
-
-async def report_sighting(person: Person, *, photo: bytes | None = None) -> str:
-    """Walks a sighting from the menu to the receipt; returns the reference code."""
-    await person.send("/start", contains="Leopard Watch")
-    await person.tap("I saw a leopard", contains="photos")
-    if photo is None:
-        await person.tap("No photo", contains="Where was it")
-    else:
-        await person.send_photo(photo, contains="Got 1 photo")
-        await person.tap("Done", contains="Where was it")
-    await person.send_location(*HESHUN, accuracy=25, contains="When did you see it")
-    await person.tap("Just now", contains="How many leopards")
-    await person.tap("2", contains="cubs")
-    await person.tap("No", contains="What was it doing")
-    await person.send("walking along the <b>ridge</b> & into trees", contains="How far")
-    await person.tap("50 to 200 m", contains="Please check your report")
-    receipt = await person.tap("Send report", contains="Reference code")
-    match = CODE.search(receipt["text"])
-    assert match, receipt
-    return match.group(0)
+from tests.kit import CODE, HESHUN, STAFF_GROUP, Person, make_jpeg, report_sighting, rows, staff_card
 
 
 async def test_sighting_end_to_end(fake: FakeTelegram, running, config) -> None:
@@ -129,7 +93,7 @@ async def test_cancel_and_start_during_a_draft(fake: FakeTelegram, running, conf
         for b in row
         if "Snares" in b["text"]
     )
-    before = person._seen()
+    before = person.seen()
     fake.press_button(person.id, menu, data)
     await fake.wait_for_message(person.id, contains="not sent yet", after=before)
     await person.tap("Throw it away", contains="Poaching tip")
@@ -140,11 +104,11 @@ async def test_bad_input_keeps_the_draft(fake: FakeTelegram, running, config) ->
     person = Person(fake, 504, language="en")
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
-    before = person._seen()
+    before = person.seen()
     fake.send_sticker(person.id)
     await fake.wait_for_message(person.id, contains="I need a photo", after=before)
     await person.tap("No photo", contains="Where was it")
-    before = person._seen()
+    before = person.seen()
     fake.send_sticker(person.id)  # (a voice note is an addition to the report now)
     await fake.wait_for_message(person.id, contains="I need a location", after=before)
     await person.send("x" * 4096, contains="send your location")  # clients split longer texts at 4096
@@ -374,7 +338,7 @@ async def test_place_names_map_links_and_live_locations(fake: FakeTelegram, runn
     await person.tap("I saw a leopard", contains="photos")
     await person.tap("No photo", contains="Where was it")
     await person.send("Atlantis", contains="don't know a place")
-    # A township nobody has given a point yet is still an answer: a named place (issue 22).
+    # A township nobody has given a point yet is still an answer: a named place.
     await person.send("李阳镇", contains="reported as Liyang Town (李阳镇) — no exact point")
     await person.send("/cancel", contains="cancelled")
     await person.send("/start")
@@ -396,7 +360,7 @@ async def test_place_names_map_links_and_live_locations(fake: FakeTelegram, runn
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
     await person.tap("No photo", contains="Where was it")
-    seen = person._seen()
+    seen = person.seen()
     live = fake.send_location(person.id, 37.30, 113.50, horizontal_accuracy=30, live_period=900)
     await fake.wait_for_message(person.id, contains="When did you see it", after=seen)
     fake.edit_live_location(person.id, live, 37.31, 113.51)
@@ -458,7 +422,7 @@ async def test_venue_and_did_you_mean(fake: FakeTelegram, running, config) -> No
     await person.tap("Yixing Town", contains="Location saved")
     await person.send("/cancel", contains="cancelled")
     await _at_location_step(person)
-    seen = person._seen()
+    seen = person.seen()
     fake.send_venue(person.id, 37.3301, 113.5702, "村委会 Village office", "义兴镇")
     await fake.wait_for_message(person.id, contains="When did you see it", after=seen)
     receipt = await person.finish_sighting()
@@ -511,7 +475,7 @@ async def test_a_reporter_who_blocked_the_bot_stops_nothing(fake: FakeTelegram, 
 
 
 async def test_times_the_way_people_say_them(fake: FakeTelegram, running, config) -> None:
-    """Issue 21 §6: 前天下午 is asked about, not guessed; the answer is read within that afternoon."""
+    """A vague time: 前天下午 is asked about, not guessed; the answer is read within that afternoon."""
     await running()
     person = Person(fake, 530, "王大爷", language="zh-hans")
     await person.send("/start", contains="和顺豹子守护")

@@ -1,4 +1,4 @@
-"""Issue 10, crash safety: the bot as a process, killed with SIGKILL and restarted.
+"""Crash safety: the bot as a process, killed with SIGKILL and restarted.
 
 The campaign (tests/crash_harness.py) runs 200 scripted conversations while the bot is killed at
 random moments, then reconciles what people saw with the database. The tests after it kill the bot at
@@ -20,19 +20,11 @@ from pathlib import Path
 import pytest
 
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import Person, make_jpeg
-from tests.crash_harness import (
-    GENERIC_ERROR,
-    MENU,
-    UNSENT,
-    Campaign,
-    db_problems,
-    db_rows,
-    kill_on,
-)
+from tests.crash_harness import UNSENT, Campaign, kill_on
+from tests.kit import CODE, GENERIC_ERROR, MENU, Person, db_problems, make_jpeg
+from tests.kit import rows as db_rows
 
 CONVERSATIONS = int(os.environ.get("CRASH_CONVERSATIONS", "200"))
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 async def test_conversations_survive_random_sigkills(tmp_path: Path) -> None:

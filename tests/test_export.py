@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import sys
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
@@ -21,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from dwca.read import DwCAReader
 from telegram.ext import CommandHandler, filters
 
-import tests.conftest
+import tests.kit.app
 from bot import locations, report
 from bot.compensation import default_plan
 from bot.config import Config
@@ -47,7 +46,7 @@ from bot.web.settings import WebSettings
 from handlers import export
 from handlers.common import Services
 from handlers.web import make_web_app
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, Person
 from tests.test_moderation import card_for, press, sighting
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -315,11 +314,7 @@ async def test_web_export_needs_the_right_bearer_token(export_client: TestClient
 @pytest.fixture
 def with_export_command(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registers /export like handlers/app.py will (unless it already does)."""
-    build = tests.conftest.build_application
-    # pytest imports tests/conftest.py as "conftest" (no tests/__init__.py); tests import tests.conftest.
-    here = Path(tests.conftest.__file__).resolve()
-    conftests = [m for m in list(sys.modules.values())
-                 if Path(getattr(m, "__file__", None) or "/").resolve() == here]
+    build = tests.kit.app.build_application
 
     def build_with_export(config: Config) -> Any:
         application = build(config)
@@ -330,8 +325,7 @@ def with_export_command(monkeypatch: pytest.MonkeyPatch) -> None:
             application.add_handler(CommandHandler("export", export.export_command, filters=staff_group))
         return application
 
-    for module in conftests:
-        monkeypatch.setattr(module, "build_application", build_with_export)
+    monkeypatch.setattr(tests.kit.app, "build_application", build_with_export)
 
 
 async def test_export_command_sends_the_verified_report_as_an_archive(
@@ -374,7 +368,7 @@ async def test_export_command_sends_the_verified_report_as_an_archive(
 
 
 def test_named_places_and_points_outside_heshun_in_exports() -> None:
-    """Issue 22: a named place has the township as locality and no coordinates (none exist) at both
+    """A named place has the township as locality and no coordinates (none exist) at both
     levels; a point past the margin says so in the remarks, with the county it is in."""
     from bot.geo import jinzhong_counties
 

@@ -44,7 +44,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.fake_telegram import FakeTelegram, RateLimits
+from bot.fake_telegram import ApiError, FakeTelegram, RateLimits
 from bot.fake_telegram.formatting import parse_html
 from bot.fake_telegram.spec import check_object, load_spec
 
@@ -767,3 +767,67 @@ async def test_long_run_helpers_for_load_generators(bot: telegram.Bot, fake: Fak
     assert third_path != second_path
     async with aiohttp.ClientSession() as session, session.get(second_path) as response:
         assert response.status == 200 and await response.read() == fake.download(second)
+
+
+# ---------------------------------------------------------------------------------------------- hooks
+
+
+async def test_hooks_see_what_the_bot_does_and_intercept_replaces_a_method(
+    fake: FakeTelegram, bot: telegram.Bot
+) -> None:
+    """The public hooks tests and benchmarks use instead of the fake's private state."""
+    await started(fake, USER)
+    stored: list[tuple[int, str]] = []
+    answered: list[tuple[str, bool]] = []
+    remove_message_hook = fake.on_bot_message(lambda chat, message: stored.append((chat, message["text"])))
+    fake.on_call(lambda call: answered.append((call.method, call.ok)))
+    await bot.send_message(USER, "one")
+    assert stored == [(USER, "one")]
+    assert ("sendMessage", True) in answered
+
+    seen: list[str] = []
+
+    def refuse_second(params: dict[str, Any], files: dict[str, Any], original: Any) -> Any:
+        seen.append(params["text"])
+        if params["text"] == "two":
+            raise ApiError.bad("refused by the test")
+        return original(params, files)
+
+    restore = fake.intercept("sendmessage", refuse_second)  # any spelling of the method's name
+    with pytest.raises(BadRequest, match="(?i)refused by the test"):
+        await bot.send_message(USER, "two")
+    await bot.send_message(USER, "three")
+    restore()
+    remove_message_hook()
+    await bot.send_message(USER, "four")
+    assert seen == ["two", "three"]
+    assert stored == [(USER, "one"), (USER, "three")]  # the refused one was never stored
+    assert [m["text"] for m in fake.messages_in(USER)] == ["one", "three", "four"]
+    with pytest.raises(ValueError):
+        fake.intercept("sendCarrierPigeon", refuse_second)
+
+
+async def test_updates_people_and_flood_budget_through_the_public_api(
+    fake: FakeTelegram, bot: telegram.Bot
+) -> None:
+    message = fake.send_text(USER, "hello")
+    update_id = fake.last_update_id()
+    assert fake.update(update_id)["message"]["text"] == "hello"
+    assert update_id in fake.all_update_ids and update_id in fake.pending_update_ids
+    assert fake.last_message_id(USER) == message["message_id"]
+    assert fake.last_message_id(424242) == 0
+    updates = await bot.get_updates(timeout=0)
+    await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)  # confirmed
+    fake.forget_delivered()
+    assert fake.all_update_ids == []
+    with pytest.raises(AssertionError):
+        fake.update(update_id)
+
+    assert fake.user(OTHER)["language_code"] == "en" and USER in fake.user_ids
+    fake.set_language(OTHER, "zh-hans")
+    fake.send_text(OTHER, "你好")
+    assert fake.update(fake.last_update_id())["message"]["from"]["language_code"] == "zh-hans"
+
+    fake.count_sent(GROUP, 20)  # Telegram counted a minute's worth the bot did not see
+    with pytest.raises(RetryAfter):
+        await bot.send_message(GROUP, "one too many")

@@ -1,4 +1,4 @@
-"""Issue 10, faults: the fake Bot API fails a share of calls with 5xx, 429 (retry_after) and timeouts.
+"""Faults: the fake Bot API fails a share of calls with 5xx, 429 (retry_after) and timeouts.
 
 Time is compressed: the outage lasts FAULT_WINDOW_S seconds instead of a minute, and a "timeout"
 hangs FAULT_HANG_S before the fake answers 504. Throughout, the bot must stay up; afterwards every
@@ -14,16 +14,9 @@ import time
 from pathlib import Path
 
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person
-from tests.crash_harness import (
-    MENU,
-    Driver,
-    build_script,
-    db_problems,
-    db_rows,
-    pending_outbox,
-    wait_until,
-)
+from tests.crash_harness import Driver, build_script
+from tests.kit import MENU, STAFF_ADMIN, STAFF_GROUP, Person, db_problems, pending_outbox, wait_until
+from tests.kit import rows as db_rows
 
 FAULT_RATE = 0.2
 FAULT_WINDOW_S = 15.0

@@ -1,4 +1,4 @@
-"""/forgetme forgets everything it can (issue 19 §4): every table, every file, after the person asks.
+"""/forgetme forgets everything it can: every table, every file, after the person asks.
 
 The person has a compensation case (owner name, phone, Telegram id), a report whose free text names
 them, a photo whose EXIF names them, a staff message about them still waiting in the outbox and one
@@ -27,7 +27,7 @@ from bot.media import store_photo
 from bot.records import Outgoing, Reporter, Review, StoredPhoto
 from bot.report import Kind, new_draft
 from bot.store import Store
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 PERSON_ID = 7301000042
@@ -126,9 +126,7 @@ async def test_forgetme_leaves_nothing_of_the_person_in_any_table_or_file(
         db.execute("UPDATE outbox SET due_at = ? WHERE chat_id = ?", (time.time() + 86400, RESEARCHERS))
 
     await running()
-    fake.add_user(PERSON_ID, "Zhao", last_name="Yunfeng", username=USERNAME, language_code="en")
-    person = object.__new__(Person)  # the fake user made above, with a username and a last name
-    person.fake, person.id = fake, PERSON_ID
+    person = Person(fake, PERSON_ID, "Zhao", language="en", last_name="Yunfeng", username=USERNAME)
     await fake.wait_for_call("sendMessage", timeout=20,
                              predicate=lambda c: "now: Reporter" in str(c.params.get("text")))
     # A draft cancelled earlier, and an unsent one: both with camera originals.

@@ -1,5 +1,5 @@
 """The real county: its outline and margin, the neighbouring counties, and its 8 townships and 183
-villages by name (issue 22). Data: bot/data/PROVENANCE.md."""
+villages by name. Data: bot/data/PROVENANCE.md."""
 
 from __future__ import annotations
 
@@ -228,7 +228,7 @@ def test_near_misses_give_did_you_mean(gaz: Gazetteer) -> None:
 
 
 def test_sandbox_map_draws_the_outline_and_the_known_points() -> None:
-    """Issue 22 §7: the sandbox's SVG map data is the county outline, and places appear once they
+    """The sandbox's SVG map data is the county outline, and places appear once they
     have a point (here one a staff member would teach; the point is the outline's own centroid)."""
     from bot import locations
     from bot.sandbox.world import map_data

@@ -1,4 +1,4 @@
-"""Issue 10, hostile input: a corpus of bad photos, coordinates, texts, buttons, commands, group
+"""Hostile input: a corpus of bad photos, coordinates, texts, buttons, commands, group
 messages, web-form posts and webhook bodies.
 
 Every case: nothing crashes (no handler raises: the error handler's log line and the admins' alert
@@ -30,19 +30,27 @@ from PIL import Image
 
 from bot.config import Config, StorageSettings, TelegramSettings
 from bot.fake_telegram import FakeTelegram
-from bot.fake_telegram.ratelimit import RateLimits
 from bot.pacing import PaceLimits
 from bot.report import REF_IN_TEXT
 from bot.store import Store
 from handlers.app import build_application
 from handlers.common import Services
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, RunningBot, make_jpeg, start_bot
-from tests.crash_harness import GENERIC_ERROR, db_problems, db_rows
+from tests.kit import (
+    GENERIC_ERROR,
+    HESHUN,
+    STAFF_ADMIN,
+    STAFF_GROUP,
+    Person,
+    db_problems,
+    machine_speed_limits,
+    make_jpeg,
+)
+from tests.kit import rows as db_rows
+from tests.kit.app import RunningBot, start_bot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 STRANGER = 9500  # a member of the staff group who is not staff
-HESHUN = (37.3296, 113.5702)
 SECRET = "hostile-secret-0123456789abcdef"
 _ids = itertools.count(60_000)
 
@@ -73,10 +81,9 @@ class World:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     tmp = tmp_path_factory.mktemp("hostile")
-    # Machine-speed people (as in tests/conftest.py); the staff group is not the subject here, so its
+    # Machine-speed people (as in the tests' fake); the staff group is not the subject here, so its
     # flood limit does not hold the cards back (the bot's own limiter still paces them).
-    fake = FakeTelegram(rate_limits=RateLimits(private_burst=20, private_per_second=20, group_per_minute=1000,
-                                                global_per_second=100))
+    fake = FakeTelegram(rate_limits=machine_speed_limits(group_per_minute=1000, global_per_second=100))
     await fake.start()
     fake.add_user(STAFF_ADMIN, "Staff", language_code="en")
     fake.add_user(STRANGER, "Not staff", language_code="en")
@@ -127,7 +134,7 @@ def no_generic_error(person: Person) -> None:
 
 async def answered(person: Person, act: Callable[[], Any], contains: str | None = None) -> str:
     """The bot's reply to `act` (which must come, and must not be the generic error)."""
-    seen = person._seen()
+    seen = person.seen()
     act()
     message = await person.fake.wait_for_message(person.id, contains=contains, after=seen)
     text = message.get("text") or message.get("caption") or ""
@@ -481,7 +488,7 @@ async def test_forged_buttons(clean: World, name: str) -> None:
     await clean.fake.wait_until_idle()
     assert len(clean.fake.callback_answers()) > answers, "the button press was not answered"
     # The draft is intact: its keyboard still works (and a few are carried on to a stored report).
-    seen = p._seen()
+    seen = p.seen()
     if name in SUBMIT_AFTER:
         clean.fake.press_reply_button(p.id, p.key("Send report") or "")
         wait = 1.5 if name.startswith("report-") else 8  # (those two never come: the bug)

@@ -1,4 +1,4 @@
-"""Issue 24 §1, the durable inbox: no update is lost to SIGKILL at any moment, none is handled twice.
+"""The durable inbox: no update is lost to SIGKILL at any moment, none is handled twice.
 
 The subject is a small bot on the real inbox (tests/inbox_child.py: the inbox's polling, the
 per-person update processor, the real SQLite store and persistence) that keeps each person's texts
@@ -35,7 +35,7 @@ import pytest
 from bot.fake_telegram import FakeTelegram
 from bot.fake_telegram.ratelimit import RateLimits
 from bot.store import Store
-from tests.crash_harness import wait_until
+from tests.kit import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = ROOT / "tests" / "inbox_child.py"

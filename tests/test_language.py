@@ -1,4 +1,4 @@
-"""Language, for real (issue 21 §5): /language mid-report, the menu's choice, the configured default.
+"""Language, for real: /language mid-report, the menu's choice, the configured default.
 
 Over the fake Bot API with Telegram's real limits (one message a second per private chat after a
 burst of five): the bot's own pacing, not a relaxed fake, keeps these conversations flowing.
@@ -10,9 +10,8 @@ import pytest
 
 from bot.fake_telegram import FakeTelegram
 from bot.report import REF_IN_TEXT
-from tests.conftest import Person, rows
+from tests.kit import HESHUN, Person, rows
 
-HESHUN = (37.3296, 113.5702)
 CODE = REF_IN_TEXT
 
 

@@ -1,4 +1,4 @@
-"""The hashed lock files (issue 19 §5): CI and the Docker image install exactly these.
+"""The hashed lock files: CI and the Docker image install exactly these.
 
 ``requirements.lock`` (the bot) and ``requirements-dev.lock`` (with the ``dev`` extra) are written by
 ``python3 scripts/lock.py``. These checks need no network: every dependency in pyproject.toml is

@@ -10,14 +10,14 @@ import pytest
 
 from bot.config import Destination
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import CODE, STAFF_ADMIN, STAFF_GROUP, Person, code_in, make_jpeg, rows
+from tests.kit import sighting as kit_sighting
 
 RESEARCHERS = -1002000000001
 PUBLIC = -1002000000002
 PATROL = -1002000000003
 OTHER_ADMIN = 9002  # a group administrator who is not in the configured list
 VILLAGER = 9003  # a member of the group who is not staff
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 @pytest.fixture
@@ -37,16 +37,8 @@ def destinations(fake: FakeTelegram) -> tuple[Destination, ...]:
 
 
 async def sighting(person: Person, lat: float = 37.3296, lon: float = 113.5702, photo: int | None = 1) -> str:
-    await person.send("/start")
-    await person.tap("I saw a leopard", contains="photos")
-    if photo is None:
-        await person.tap("No photo", contains="Where was it")
-    else:
-        await person.send_photo(make_jpeg(seed=photo), contains="Got 1 photo")
-        await person.tap("Done", contains="Where was it")
-    await person.send_location(lat, lon, accuracy=20, contains="When did you see it")
-    receipt = await person.finish_sighting()
-    return CODE.search(receipt["text"]).group(0)
+    """The kit's short sighting; its reference code."""
+    return code_in(await kit_sighting(person, lat, lon, photo))
 
 
 async def card_for(fake: FakeTelegram, code: str, *, contains: str | None = None) -> dict[str, Any]:
@@ -289,7 +281,7 @@ async def test_evidence_and_staff_commands(fake: FakeTelegram, bot, config) -> N
     fake.send_text(STAFF_ADMIN, f"/find {code.lower()}", chat_id=STAFF_GROUP)
     found = await fake.wait_for_message(STAFF_GROUP, contains="belongs to incident")
     assert code in found["text"]
-    # "Staff only." is said privately (issue 19 §5), never in the group, whose budget is 20 a minute.
+    # "Staff only." is said privately, never in the group, whose budget is 20 a minute.
     in_group = len(fake.messages_in(STAFF_GROUP))
     fake.send_text(VILLAGER, "/pending", chat_id=STAFF_GROUP)
     await fake.wait_for_call(

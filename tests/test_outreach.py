@@ -9,10 +9,8 @@ import zxingcpp
 from PIL import Image
 
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, Person
 from tests.test_moderation import card_for, press, sighting
-
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 async def test_safety_advice_on_request_and_after_a_sighting(fake: FakeTelegram, running, config) -> None:

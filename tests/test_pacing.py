@@ -1,4 +1,4 @@
-"""Telegram's limits per chat (issue 21 §4): the pacer, the PTB rate limiter, and end to end over the
+"""Telegram's limits per chat: the pacer, the PTB rate limiter, and end to end over the
 fake Bot API with Telegram's real limits (20 a minute per group, ~1/s per private chat, 30/s overall).
 """
 
@@ -13,7 +13,7 @@ from telegram.error import RetryAfter
 from bot.fake_telegram import FakeTelegram
 from bot.pacing import ChatPacer, PaceLimits
 from handlers.ratelimit import PerChatRateLimiter, counted
-from tests.conftest import STAFF_GROUP, Person, rows
+from tests.kit import STAFF_GROUP, Person, rows
 
 # Telegram's real private-chat limits and the bot's pacing as shipped (tests/conftest.py).
 pytestmark = pytest.mark.real_limits
@@ -249,7 +249,7 @@ async def test_a_429_for_the_staff_group_pauses_the_group_only(fake: FakeTelegra
     see): the group waits that long, everyone else carries on at once (PTB's AIORateLimiter held
     every request of the bot for it: a resident's /start waited 48 s)."""
     await running()
-    fake._limiter.check(STAFF_GROUP, False, 20)  # the group's minute is already spent at Telegram
+    fake.count_sent(STAFF_GROUP, 20)  # the group's minute is already spent at Telegram
     await asyncio.sleep(1.1)  # (those 20 also filled the overall 1 s window: let it pass)
     people = [Person(fake, 820 + n, language="en") for n in range(3)]
     await asyncio.gather(*(sighting_at(p, *FAR_APART[n]) for n, p in enumerate(people)))

@@ -1,4 +1,4 @@
-"""End to end (issue 22): a named place is an answer, staff teach places, the township of a point,
+"""End to end: a named place is an answer, staff teach places, the township of a point,
 Warn residents by township, /stats by township, posters for spots without a point.
 
 The points staff give places here are test input like a resident's pin, taken from the county's own
@@ -23,8 +23,8 @@ from bot.fake_telegram import FakeTelegram
 from bot.records import Reporter
 from bot.report import Kind, new_draft
 from bot.store import Store
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
-from tests.test_moderation import CODE, VILLAGER, card_for, press, sighting
+from tests.kit import CODE, STAFF_ADMIN, STAFF_GROUP, Person, rows
+from tests.test_moderation import VILLAGER, card_for, press, sighting
 
 XUCUN = "140723102220"  # 许村村, 松烟镇 (bot/data/heshun_villages.csv)
 
@@ -207,7 +207,7 @@ async def test_township_of_a_point_warn_residents_and_stats(
     assert "Township: Songyan Town (松烟镇)" in card["text"]
     await press(fake, STAFF_ADMIN, card, "Verify")
     card = await card_for(fake, code, contains="Verified by")
-    await press(fake, STAFF_ADMIN, card, "Warn residents")  # the preview first (issue 21)
+    await press(fake, STAFF_ADMIN, card, "Warn residents")  # the preview first (nothing public on one tap)
     card = await card_for(fake, code, contains="Warning for")
     assert "Songyan Town (松烟镇)" in card["text"].split("Warning for")[1]
     answer = await press(fake, STAFF_ADMIN, card, "Send the warning")

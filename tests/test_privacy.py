@@ -1,4 +1,4 @@
-"""Abuse limits, bans, /forgetme, anonymous tips and photo retention, over the fake Bot API (issue 10)."""
+"""Abuse limits, bans, /forgetme, anonymous tips and photo retention, over the fake Bot API."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from bot.store import Store
 from handlers import privacy
 from handlers.common import Services
 from handlers.privacy import anonymous_key, purge_expired_originals
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "privacy-test-secret-0123456789"
@@ -293,7 +293,7 @@ async def test_an_anonymous_tip_keeps_no_id_but_its_key_counts(fake: FakeTelegra
 
     # The day's key lived only in that process's memory: a new process (here: a fresh key, as a
     # restart or the next day draws) cannot tell this person's tips, even with the secret and the
-    # database; their limit starts again (issue 19).
+    # database; their limit starts again (the day's key is in memory only).
     monkeypatch.setattr(privacy, "_DAILY", privacy.DailyKey())
     await running(secret_key=SECRET, abuse={"reports_per_hour": 1})
     await tip_until_review(person)

@@ -1,4 +1,4 @@
-"""Issue 19 §1, the attack: probe reports read their own receipts to find unpublished reports.
+"""No oracle in receipts, the attack: probe reports read their own receipts to find unpublished reports.
 
 Someone files reports next to where they suspect a fresh sighting (or their own snare site), with a
 photo they showed someone, or twice the same, and compares what the bot tells them with what a report
@@ -16,23 +16,11 @@ from typing import Any
 
 from bot.fake_telegram import FakeTelegram
 from bot.report import REF_IN_TEXT
-from tests.conftest import Person, make_jpeg, rows
+from tests.kit import Person, rows, sighting
 
 HERE = (37.3296, 113.5702)  # the victim's fresh sighting
 SNARES = (37.2100, 113.4100)  # where someone reported snares
 FAR = [(37.46, 113.39), (37.05, 113.25), (37.40, 113.80), (37.15, 113.65)]  # 15+ km from both
-
-
-async def sighting(person: Person, lat: float, lon: float, photo: int | None) -> dict[str, Any]:
-    await person.send("/start")
-    await person.tap("I saw a leopard", contains="photos")
-    if photo is None:
-        await person.tap("No photo", contains="Where was it")
-    else:
-        await person.send_photo(make_jpeg(seed=photo), contains="Got 1 photo")
-        await person.tap("Done", contains="Where was it")
-    await person.send_location(lat, lon, accuracy=20, contains="When did you see it")
-    return await person.finish_sighting()
 
 
 async def tip(person: Person, lat: float, lon: float) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from telegram.error import NetworkError
 from bot.fake_telegram import FakeTelegram
 from bot.link import LinkState, TelegramLink
 from handlers.bot_api_http import InstrumentedRequest
-from tests.conftest import make_jpeg
+from tests.kit import make_jpeg
 from tests.proxies import HttpConnectProxy, Socks5Proxy, TlsFront
 
 PERSON = 4343

@@ -1,4 +1,4 @@
-"""Issue 24 §4: the crash campaign with people who send again after a silence; five figures at 0.
+"""The crash campaign with people who send again after a silence; five figures at 0.
 
 40 conversations (half of them sent, the rest left at a random step), the bot killed with SIGKILL
 at least 6 times at random moments, people who send the same again after 2–3.5 s of silence and

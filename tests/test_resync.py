@@ -1,4 +1,4 @@
-"""Issue 24 §2: whatever a person sends again is recognised, and the current question comes back with
+"""Resync: whatever a person sends again is recognised, and the current question comes back with
 its keyboard; the durable inbox in webhook mode (§1).
 
 A person who gets no reply sends the same again: the same pin, photo or contact, tapped or sent before
@@ -22,10 +22,8 @@ from bot.fake_telegram import FakeTelegram
 from bot.web.settings import WebSettings
 from handlers.app import build_application
 from handlers.web import SECRET_HEADER, run_webhook, webhook_secrets
-from tests.conftest import Person, make_jpeg, rows
-from tests.crash_harness import wait_until
+from tests.kit import HESHUN, Person, make_jpeg, rows, wait_until
 
-HESHUN = (37.3296, 113.5702)
 SECRET = "test-secret-0123456789abcdef"
 SETTINGS = WebSettings(enabled=True, port=0)
 
@@ -57,7 +55,7 @@ async def test_a_pin_sent_twice_asks_when_again_with_its_buttons(fake: FakeTeleg
     await person.send("/start")
     await person.tap("I saw a leopard", contains="photos")
     await person.tap("No photo", contains="Where was it")
-    seen = person._seen()
+    seen = person.seen()
     fake.send_location(person.id, *HESHUN, horizontal_accuracy=10)
     fake.send_location(person.id, *HESHUN, horizontal_accuracy=10)
     answers = await two_answers(fake, person, seen, "When did you see it")
@@ -71,7 +69,7 @@ async def test_a_photo_sent_twice_is_kept_once_and_done_stays_on_screen(fake: Fa
     person = Person(fake, 902, language="en")
     await person.send("/start")
     await person.tap("Tracks, scat", contains="photos")
-    seen = person._seen()
+    seen = person.seen()
     photo = make_jpeg(320, 240, seed=902)
     fake.send_photo(person.id, photo)
     fake.send_photo(person.id, photo)
@@ -95,7 +93,7 @@ async def test_a_contact_sent_twice_shows_the_review_again(fake: FakeTelegram, r
     await person.tap("1", contains="penned")
     await person.tap("Penned", contains="name")
     await person.send("Zhang San", contains="phone")
-    seen = person._seen()
+    seen = person.seen()
     fake.send_contact(person.id, "13912345678", "Zhang", contact_user_id=person.id)
     fake.send_contact(person.id, "13912345678", "Zhang", contact_user_id=person.id)
     answers = await two_answers(fake, person, seen, "Please check your report")
@@ -156,9 +154,9 @@ async def test_a_webhook_update_is_stored_before_the_200_and_a_second_delivery_i
             return bool(found) and found[0]["done_at"] is not None
 
         await wait_until(done, 10, "the update marked done in the inbox")
-        seen = person._seen()
+        seen = person.seen()
         # Telegram delivers the same update again (its 200 was lost on the way, say).
-        data = fake._all_updates[update_id].data
+        data = fake.update(update_id)
         async with aiohttp.ClientSession() as session, session.post(
             f"http://127.0.0.1:{port}/telegram/{path}", json=data, headers={SECRET_HEADER: token}
         ) as response:

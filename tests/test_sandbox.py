@@ -1,4 +1,4 @@
-"""The sandbox (issue 11): its JSON API drives the real bot through the fake Bot API.
+"""The sandbox: its JSON API drives the real bot through the fake Bot API.
 
 The page's API is used exactly as the page uses it; what happens behind it is the real application
 (`build_application` + `run_bot`) against `FakeTelegram`, writing the configured SQLite database.
@@ -28,9 +28,8 @@ from bot.fake_telegram.ratelimit import RateLimits
 from bot.sandbox.app import SANDBOX, make_sandbox_app
 from bot.sandbox.render import entities_to_html
 from bot.sandbox.world import COMPENSATION_GROUP, PUBLIC, RESEARCHERS, SandboxSettings
-from tests.conftest import make_jpeg
+from tests.kit import CODE, make_jpeg
 
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 HEADERS = {"X-Sandbox": "1"}
 GROUP = -1005550000001
 FAST = RateLimits(private_burst=20, private_per_second=20)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_jpeg
-from tests.test_sandbox import CODE, open_sandbox
+from tests.kit import CODE, make_jpeg
+from tests.test_sandbox import open_sandbox
 from tests.test_web_browser import ARGS, CHROMIUM
 
 async_api = pytest.importorskip("playwright.async_api", reason="pip install playwright (no browser download)")

@@ -1,4 +1,4 @@
-"""End to end, with Telegram's limits on: the staff loop has no holes (issue 21 §1–§3, issue 19).
+"""End to end, with Telegram's limits on: the staff loop has no holes.
 
 Every report is reviewed (one that joins after the decision is new work), no answer to staff is lost
 (typed normally, as a photo or a location, by the one reporter asked), and nothing public happens on
@@ -8,18 +8,16 @@ one careless tap (Verify can be undone before anything is sent; a warning is pre
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 import pytest
 
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import CODE, STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 from tests.test_moderation import PUBLIC, RESEARCHERS, card_for, destinations, press, sighting
 
 __all__ = ["destinations"]  # the channels fixture, shared with test_moderation
 
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 
 
 @pytest.fixture
@@ -226,7 +224,7 @@ async def test_an_anonymous_card_says_at_once_that_nobody_can_be_asked(
     await tipster.tap("Poison")
     await tipster.tap("Skip")
     await tipster.tap("Stay anonymous", contains="Please check")
-    # The hint names what is on screen: the answers are keys of the keyboard below (issue 21 §7).
+    # The hint names what is on screen: the answers are keys of the keyboard below.
     hint = await tipster.send("what now?", contains="keyboard below")
     assert "Please tap Send, Change or Cancel on the keyboard below." in hint["text"]
     assert tipster.key("Send report") and tipster.key("Change something") and tipster.key("Cancel")

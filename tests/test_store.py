@@ -138,7 +138,7 @@ def named_draft(place_id: str = "140723102220", at: datetime = NOW) -> dict:
 
 
 async def test_an_older_database_takes_named_places(tmp_path: Path) -> None:
-    """Migrations 7-8 on a database with data (issue 22): rows kept, schema re-read, NULL points allowed
+    """Migrations 7-8 on a database with data (named places): rows kept, schema re-read, NULL points allowed
     for reports only, a wrong number still refused, the whole database sound."""
     path = tmp_path / "old.sqlite3"
     old = Store.__new__(Store)

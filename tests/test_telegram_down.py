@@ -27,7 +27,7 @@ from bot.fake_telegram import FakeTelegram
 from bot.link import LinkState, TelegramLink
 from handlers.common import services
 from handlers.web import web_url
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, rows
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, rows
 from tests.test_web import Browserless, bot_with_web, ref_code
 
 SECRET = "test-secret-0123456789abcdef"

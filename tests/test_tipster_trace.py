@@ -1,4 +1,4 @@
-"""Issue 19 §2, the attacks: link an anonymous tip to the Telegram account that sent it.
+"""Tipsters stay hidden, the attacks: link an anonymous tip to the Telegram account that sent it.
 
 * Copy the data folder (database, -wal, -shm) after a tip and search its raw bytes for the tipster's
   id — as decimal text and as SQLite stores integers (big-endian 6 and 8 bytes in a record, a varint
@@ -31,7 +31,7 @@ from PIL import Image
 
 from bot import logs
 from bot.fake_telegram import FakeTelegram
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import STAFF_ADMIN, STAFF_GROUP, Person, make_jpeg, rows
 from tests.test_web import an_hour_ago, ref_code, tipline, web_config  # noqa: F401 - fixtures
 
 TIPSTER_ID = 6_123_456_789  # a realistic id: above 2**32, so SQLite stores it in 6 bytes
@@ -99,10 +99,7 @@ def camera_photo() -> bytes:
 
 
 def tipster(fake: FakeTelegram) -> Person:
-    fake.add_user(TIPSTER_ID, TIPSTER_NAME, username=TIPSTER_USERNAME, language_code="en")
-    person = Person.__new__(Person)
-    person.fake, person.id = fake, TIPSTER_ID
-    return person
+    return Person(fake, TIPSTER_ID, TIPSTER_NAME, language="en", username=TIPSTER_USERNAME)
 
 
 async def send_tip(person: Person, *, poster: bool = True, photo: bool = True) -> dict[str, Any]:
@@ -159,7 +156,7 @@ async def test_the_data_folder_holds_no_trace_of_the_tipster(
     assert sum(occurrences.values()) == 0, occurrences
     # The scan finds what it looks for: a sighting's reporter (not anonymous) is stored as a 6-byte
     # integer (reports.reporter_id) and as text ('tg:<id>' keys, the user_data of their draft).
-    from tests.test_probe_receipts import sighting
+    from tests.kit import sighting
 
     villager = Person(fake, TIPSTER_ID + 1, "Villager", language="en")
     await sighting(villager, 37.05, 113.25, photo=None)

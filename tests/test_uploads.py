@@ -1,4 +1,4 @@
-"""Uploads cannot exhaust memory or disk (issue 19 §3).
+"""Uploads cannot exhaust memory or disk.
 
 A 16-bit PNG through Telegram and the web (accepted within the decode budget; a bomb over it
 refused from its header), formats decoded without a full-size second copy. The peak RSS per format
@@ -35,7 +35,7 @@ from bot.photos import (
 )
 from bot.web.app import TIPLINE
 from bot.web.settings import MB
-from tests.conftest import Person, make_jpeg, rows
+from tests.kit import Person, make_jpeg, rows
 from tests.test_web import SETTINGS, Browserless, hidden, sighting, tipline, web_config  # noqa: F401
 
 TOO_LARGE = "too large for me to open"

@@ -1,4 +1,4 @@
-"""Videos, round video messages, GIFs and voice notes (issue 25): the clip code on real clips made
+"""Videos, round video messages, GIFs and voice notes: the clip code on real clips made
 with PyAV, and the whole path end to end over the fake Bot API.
 
 The stripped copies are read back with an independent reader: Debian's ``ffprobe`` (installed by
@@ -34,11 +34,10 @@ from handlers.common import Services
 from handlers.outbox import _uploadable
 from handlers.web import make_web_app
 from tests.clips import add_loci, make_clip, make_voice
-from tests.conftest import STAFF_ADMIN, STAFF_GROUP, Person, rows
-from tests.test_moderation import CODE, card_for
+from tests.kit import CODE, HESHUN, STAFF_ADMIN, STAFF_GROUP, Person, rows
+from tests.test_moderation import card_for
 from tests.test_web import SECRET, hidden, sighting
 
-HESHUN = (37.3296, 113.5702)
 CLIP_PLACE = "+37.3501+113.6102/"  # where the phone says the clip was made (©xyz, ISO 6709)
 PHONE_TAGS = {
     "location": CLIP_PLACE,

@@ -31,7 +31,7 @@ from bot.web import pages
 from bot.web.app import TIPLINE, request_language
 from bot.web.security import RateLimiter, Signer
 from bot.web.settings import MB, WebSettings, web_settings
-from handlers.app import build_application
+from handlers.app import build_application, start_running
 from handlers.bot_api_http import InstrumentedRequest
 from handlers.common import Services
 from handlers.web import (
@@ -42,10 +42,10 @@ from handlers.web import (
     web_url,
     webhook_secrets,
 )
-from tests.conftest import STAFF_GROUP, Person, make_jpeg, rows
+from tests.kit import CODE, Person, make_jpeg, rows
+from tests.kit import staff_card as kit_staff_card
 
 SECRET = "test-secret-0123456789abcdef"
-CODE = re.compile(r"HS-[0-9A-Z]{4}-[0-9A-Z]{2}")
 SETTINGS = WebSettings(enabled=True, port=0, reports_per_hour=5, posts_per_hour=50)
 
 
@@ -156,13 +156,7 @@ async def bot_with_web(config: Config, settings: WebSettings = SETTINGS) -> Asyn
     """The real bot (long polling) with the web server beside it, as `--mode polling` runs it."""
     stop = asyncio.Event()
     application = build_application(config)
-    task = asyncio.create_task(run_polling_with_web(application, stop, settings, poll_timeout=1))
-    for _ in range(250):
-        if application.running or task.done():
-            break
-        await asyncio.sleep(0.02)
-    if task.done():
-        task.result()
+    task = await start_running(application, run_polling_with_web(application, stop, settings, poll_timeout=1))
     try:
         yield application
     finally:
@@ -171,14 +165,8 @@ async def bot_with_web(config: Config, settings: WebSettings = SETTINGS) -> Asyn
 
 
 async def staff_card(fake: FakeTelegram, code: str) -> str:
-    await fake.wait_for_call(
-        "sendMessage",
-        timeout=20,
-        predicate=lambda c: (
-            str(c.params.get("chat_id")) == str(STAFF_GROUP) and code in str(c.params.get("text"))
-        ),
-    )
-    return next(m["text"] for m in fake.messages_in(STAFF_GROUP) if code in (m.get("text") or ""))
+    """The text of the staff card naming `code` (the kit's staff_card)."""
+    return str((await kit_staff_card(fake, code))["text"])
 
 
 # --- pure parts --------------------------------------------------------------------------------
@@ -334,7 +322,7 @@ async def test_same_form_twice_is_one_report(tipline, web_config: Config) -> Non
 
 
 async def test_a_point_outside_heshun_is_flagged_on_the_status_page(tipline) -> None:
-    """Issue 22: the confirmation (the status page right after sending) names the county and distance."""
+    """Places: the confirmation (the status page right after sending) names the county and distance."""
     from bot.geo import jinzhong_counties
 
     zuoquan = next(c for c in jinzhong_counties() if c.name_zh == "左权县").shape.representative_point()
@@ -587,7 +575,7 @@ async def test_a_posters_spot_is_recorded_and_offered_as_the_place(tipline, web_
     report = rows(web_config.storage.database, DETAILS, code)[0]
     assert '"spot": "yixing"' in report["details"] and "义兴" in report["place_name"]
 
-    # A poster's place without a point is offered too (issue 22): chosen, it is a named place, no point.
+    # A poster's place without a point is offered too: chosen, it is a named place, no point.
     page = await web.form_at("/report/sighting?spot=yunlongshan&lang=en")
     assert hidden(page, "spot") == "yunlongshan" and "I am at" in page
     chosen = sighting(location="", spot="yunlongshan", place="yunlongshan", t_behaviour="resting")
@@ -703,7 +691,7 @@ async def test_the_village_list_and_the_map_give_the_location_the_bot_would_stor
     # The list and the typed name are the same answer: the county seat's point, as the bot stores it.
     picked, typed = await stored({"village": "yixing"}), await stored({"location": "义兴镇"})
     assert picked[0] == 303 and picked == typed, (picked, typed)
-    # A village without a point: the same as typing its name, a named place (issue 22): no point.
+    # A village without a point: the same as typing its name, a named place: no point.
     picked, typed = await stored({"village": "140723100200"}), await stored({"location": "东仁村"})
     assert picked[0] == 303 and picked == typed, (picked, typed)
     assert isinstance(picked[1], dict) and picked[1]["latitude"] is None

@@ -19,8 +19,8 @@ import pytest
 from bot.config import Config
 from bot.fake_telegram import FakeTelegram
 from handlers.web import web_url
-from tests.conftest import make_jpeg
-from tests.test_web import CODE, bot_with_web, rows, staff_card, web_config  # noqa: F401 (fixture)
+from tests.kit import CODE, make_jpeg
+from tests.test_web import bot_with_web, rows, staff_card, web_config  # noqa: F401 (fixture)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

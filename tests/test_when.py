@@ -73,7 +73,7 @@ def test_formatted_moments_round_trip(moment: datetime) -> None:
     assert parse_when(moment.strftime("%Y-%m-%d %H:%M"), now=NOW, tz=TZ) == moment
 
 
-# --- the way people say it (issue 21 §6) ------------------------------------------------------
+# --- the way people say it ---------------------------------------------------------------------
 
 EVENING_NOW = datetime(2026, 11, 23, 23, 10, tzinfo=TZ)
 

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from bot.fake_telegram import FakeTelegram
-from bot.fake_telegram.server import PHOTO_UPLOAD_LIMIT
+from bot.fake_telegram.records import PHOTO_UPLOAD_LIMIT
 from bot.sandbox.render import message_json, reply_keyboard_json
 from bot.sandbox.world import RESIDENT_PHONE, Sandbox, SandboxSettings, county_centre, map_data
 
@@ -52,7 +52,7 @@ async def _run_world(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: starts the fake server and the real bot; stops both (the bot first)."""
     # Imported here: the page's helpers stay importable without python-telegram-bot.
     from bot.web.settings import WebSettings
-    from handlers.app import build_application, run_bot
+    from handlers.app import build_application, run_bot, start_running
     from handlers.web import WEB_RUNNER_KEY, attach_web
 
     sandbox = app[SANDBOX]
@@ -65,16 +65,8 @@ async def _run_world(app: web.Application) -> AsyncIterator[None]:
             # The web tip line too, on the page's address: web reports reach the same staff group.
             settings = WebSettings(enabled=True, listen=app[HOST], port=sandbox.settings.tipline_port)
             attach_web(application, settings)
-        task = asyncio.create_task(
-            run_bot(application, stop, poll_timeout=sandbox.settings.poll_timeout), name="sandbox-bot"
-        )
-        # Running means post_init has built the services and the first getUpdates is out.
-        for _ in range(500):
-            if application.running or task.done():
-                break
-            await asyncio.sleep(0.02)
-        if task.done():
-            task.result()
+        polling = run_bot(application, stop, poll_timeout=sandbox.settings.poll_timeout)
+        task = await start_running(application, polling, name="sandbox-bot")
         runner = application.bot_data.get(WEB_RUNNER_KEY)
         if runner is not None:
             sandbox.tipline_port = int(runner.addresses[0][1])

@@ -186,12 +186,12 @@ class Sandbox:
     # --- the resident ------------------------------------------------------------------------------
 
     def person_name(self, user_id: int) -> str:
-        data = self._user_data(user_id)
+        data = self.server().user(user_id)
         return " ".join(str(data[k]) for k in ("first_name", "last_name") if data.get(k))
 
     def language_code(self) -> str:
         """The resident's Telegram ``language_code``."""
-        return str(self._user_data(self.resident).get("language_code") or "")
+        return str(self.server().user(self.resident).get("language_code") or "")
 
     def resident_language(self) -> str:
         return "zh" if self.language_code().lower().startswith("zh") else "en"
@@ -204,32 +204,18 @@ class Sandbox:
         """
         if language not in LANGUAGE_CODES:
             raise ValueError(f"unknown language {language!r}")
-        self._user_data(self.resident)["language_code"] = LANGUAGE_CODES[language]
+        self.server().set_language(self.resident, LANGUAGE_CODES[language])
 
     def new_resident(self, language: str | None = None) -> int:
         """A different person (a fresh chat) becomes the resident; returns their user id."""
         language = language or self.resident_language()
         fake = self.server()
         user_id = next(self._ids)
-        while user_id in (self.staff, *self._known_users()):
+        while user_id in (self.staff, *fake.user_ids):
             user_id = next(self._ids)
         fake.add_user(user_id, f"村民{user_id - RESIDENT + 1}", language_code=LANGUAGE_CODES[language])
         self.resident = user_id
         return user_id
-
-    def _known_users(self) -> list[int]:
-        users: dict[int, Any] = getattr(self.server(), "_users", {})
-        return list(users)
-
-    def _user_data(self, user_id: int) -> dict[str, Any]:
-        # FakeTelegram has no public setter for a person's language yet; its user record is the
-        # dict every update's "from" is copied from, so changing it changes what the bot sees.
-        users: dict[int, Any] = getattr(self.server(), "_users", {})
-        record = users.get(user_id)
-        if record is None:
-            raise AssertionError(f"no user {user_id}")
-        data: dict[str, Any] = record.data
-        return data
 
 
 def county_centre() -> tuple[float, float]:

@@ -58,7 +58,7 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     conn.row_factory = aiosqlite.Row
     await conn.execute("PRAGMA busy_timeout = 5000")
     # Deleted and overwritten content is zeroed, not left in free space: a scrubbed receipt or
-    # a forgotten person must not stay readable in the file (issue 19).
+    # a forgotten person must not stay readable in the file.
     await conn.execute("PRAGMA secure_delete = ON")
     return conn
 

@@ -416,5 +416,5 @@ async def _finalize(
     state = await _card_state(conn, incident_id)
     assert state is not None
     await _enqueue(conn, compose(state), now)
-    if state.review is Review.VERIFIED:  # issue 8: a compensation case per livestock owner
+    if state.review is Review.VERIFIED:  # a compensation case per livestock owner
         await _open_cases(conn, replace(state, reports=state.decided_reports), None, None, now, cases)

@@ -99,7 +99,7 @@ class OutboxMixin(StoreCore):
 
 async def _enqueue(conn: aiosqlite.Connection, messages: Sequence[Outgoing], now: datetime) -> None:
     # A private row keeps only the kind of its purpose ("receipt", not "receipt:<report id>") and
-    # its minute: once scrubbed, nothing in it points at a report, a draft or a moment (issue 19).
+    # its minute: once scrubbed, nothing in it points at a report, a draft or a moment.
     minute = now.replace(second=0, microsecond=0).isoformat()
     await conn.executemany(
         "INSERT INTO outbox (chat_id, method, payload, purpose, created_at, due_at, private)"

@@ -106,7 +106,7 @@ class PrivacyMixin(StoreCore):
         (sha256, path) of the files of a draft they had not sent: deleted too unless something else uses
         them. Returns the files to delete (after the commit) and how many reports were anonymised.
 
-        Everything it can (issue 19 §4): the person's id, their names (`names`: what Telegram calls them
+        Everything it can: the person's id, their names (`names`: what Telegram calls them
         now, plus every name and username their reports stored) and their phone numbers are also
         removed from their compensation cases (owner name, phone and Telegram id: the cases stay as
         anonymous records of a loss, with amounts and dates; the posted case card is re-rendered without

@@ -61,7 +61,7 @@ class ReportsMixin(StoreCore):
                 0
             ]
             code = await _fresh_code(conn)
-            named = location.get("latitude") is None  # a village's name, no point (issue 22)
+            named = location.get("latitude") is None  # a village's name, no point (a named place)
             probe = _probe(draft, reporter, photos)
             earlier = None if named else await _earlier_same_report(conn, probe, self.dedupe_rules)
             if earlier is not None:

@@ -479,7 +479,7 @@ async def _submit(
     draft["answers"]["channel"] = "web"  # the staff card says where the report came from
     photos = [StoredPhoto.from_entry(p) for p in draft["photos"]]
     # Nobody on the web has an account: every web report is anonymous unless it carries a contact.
-    # A tip stores no language and no second of a time (issue 19), like one from Telegram.
+    # A tip stores no language and no second of a time, like one from Telegram.
     tip = kind is Kind.TIP
     language = svc.config.languages.default if tip else t.language
     reporter = Reporter(user_id=None, name=None, username=None, language=language, notify=False)
@@ -550,7 +550,7 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response(body, status=503, headers={"Cache-Control": "no-store"})
     lagging = outbox.lag_s > state.settings.max_outbox_lag_seconds
     # States only, never counts or durations: /healthz is often reachable by anyone, and a queue
-    # length or a lag that moves tells an onlooker that someone has just reported (issue 19).
+    # length or a lag that moves tells an onlooker that someone has just reported.
     body.update(
         status="ok" if link.up and not lagging else "degraded",
         database="ok",
@@ -616,7 +616,7 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-# --- researchers' export (issue 9): GET /export/{level}.{fmt} with a bearer token ------------------
+# --- researchers' export: GET /export/{level}.{fmt} with a bearer token -----------------------------
 # The token of each level is bot.export.export_token(secret, level); a trusted token also opens the
 # public export, a public token never opens the trusted one. See bot/export.py for what each holds.
 

@@ -1,4 +1,4 @@
-"""Web uploads wait in a staging area until their report is stored (issue 19 §3).
+"""Web uploads wait in a staging area until their report is stored: a refused post leaves nothing.
 
 A photo posted with the web form is checked (``bot.media.check_photo``) and written under
 ``<staging>/<id>/`` (the same originals/derived/thumbnails layout as the media folder), never into the

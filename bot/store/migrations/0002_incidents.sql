@@ -1,4 +1,4 @@
--- 2: incidents grouping reports (issue 5; the rules are in bot/dedupe.py).
+-- 2: incidents grouping reports (the rules are in bot/dedupe.py).
 -- An incident is matched only through its fixed anchor (its first report's fix), so only anchors
 -- are indexed: (anchor_cell, anchor_observed_s), where anchor_cell is the 0.01° grid cell of the
 -- anchor (bot.dedupe.grid_cell: the same arithmetic as the backfill below). A lookup seeks each cell

@@ -1,4 +1,4 @@
--- 4: abuse, privacy and backups (issue 10). A ban names a person the way reports do (reporter_key:
+-- 4: abuse, privacy and backups. A ban names a person the way reports do (reporter_key:
 -- 'tg:<id>', or an anonymous tipster's keyed hash, so a tipster can be banned without ever being
 -- identified). Their reports are kept and flagged hidden: out of the staff queue, still in the record,
 -- and still hidden if they later ask to be forgotten (their key is then replaced). An original photo

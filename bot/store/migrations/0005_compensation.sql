@@ -1,4 +1,4 @@
--- 5: livestock compensation cases (issue 8; the rules are in bot/compensation.py). One case per owner
+-- 5: livestock compensation cases (the rules are in bot/compensation.py). One case per owner
 -- of a verified livestock incident, keyed by (incident_id, owner_key). Days are county dates as ISO
 -- text ('YYYY-MM-DD'), money is in fen (1/100 yuan). The deadlines are stored when they are fixed
 -- (survey and apply at opening, payment at approval), so reminders find due cases with plain SQL.

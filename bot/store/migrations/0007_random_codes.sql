@@ -1,4 +1,4 @@
--- 7: nothing handed out says how many reports there are (issue 19). Reference codes are random
+-- 7: nothing handed out says how many reports there are. Reference codes are random
 -- (bot.report.new_reference_code); a repeat folded into the same person's earlier report gets a code
 -- of its own in report_drafts, so its receipt looks like any other. Exports name an occurrence by a
 -- random UUID kept with the report (stable from one export to the next), never by its code or id.

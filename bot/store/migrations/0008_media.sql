@@ -1,4 +1,4 @@
--- 8: videos and voice notes (issue 25) are media rows beside photos: a clip is a picture with a
+-- 8: videos and voice notes are media rows beside photos: a clip is a picture with a
 -- length (its derived copy is the metadata-free remux, its thumbnail a key frame, its phash the
 -- middle frame's), a voice note has no picture and may answer one question (answer_key).
 

@@ -1,4 +1,4 @@
--- 9: the staff loop (issue 21 §1–§3). A decision covers the reports staff saw on the card
+-- 9: the staff loop (every report reviewed, no answer lost). A decision covers the reports staff saw on the card
 -- (decided_reports, a JSON list; cards.shown is what the card showed when it was last rendered);
 -- a report joining a decided incident later stays 'new' and is reviewed on its own, its card
 -- re-posted at the bottom of the group (cards.repost). effects_due (epoch seconds): a decision's

@@ -1,4 +1,4 @@
--- 10: the durable inbox (issue 24). Every Telegram update is written here before Telegram is told it
+-- 10: the durable inbox. Every Telegram update is written here before Telegram is told it
 -- arrived (the next getUpdates offset, or the webhook's 200) and marked done once handled, so a
 -- crash loses none and a restart handles what was received and not done first. The update's JSON
 -- is cleared when it is done (a tip's words must not linger here); the id stays a while so a

@@ -1,4 +1,4 @@
--- 11: named places (issue 22). A report whose place is only a village's name has no point: its
+-- 11: named places. A report whose place is only a village's name has no point: its
 -- latitude/longitude are NULL (never a made-up point) and place_id names the gazetteer place. SQLite
 -- cannot drop a NOT NULL with ALTER TABLE; the documented way for a change that leaves the stored
 -- rows as they are is to edit the schema text (sqlite.org/lang_altertable.html, "other kinds of table

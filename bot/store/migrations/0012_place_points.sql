@@ -1,4 +1,4 @@
--- 12: what staff taught about places (issue 22): a point per gazetteer place (village, township seat,
+-- 12: what staff taught about places: a point per gazetteer place (village, township seat,
 -- scenic spot), who set it and when (every change is also in audit_log). reports.place_id names the
 -- place a report was given as (by name, a poster's spot, a did-you-mean choice); named-place reports
 -- are grouped by it (reports_by_place) and get its point once staff set one.
