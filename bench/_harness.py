@@ -353,6 +353,7 @@ async def spawn(
     concurrent_updates: int | None = None,
     echo_transport: str = "httpx",
     limiter: str = "per-chat",
+    read_connections: int = 0,
 ) -> BotProcess:
     """Starts the bot ("bot") or the echo application ("echo") in a child process against `fake`;
     returns once it polls."""
@@ -373,6 +374,7 @@ async def spawn(
             # The simulated people tap at machine speed (a report's ten taps in well under a
             # second); the per-person flood guard is for humans.
             messages_per_minute=1_000_000,
+            read_connections=read_connections,
         )
         variant = {
             # "off": the same switch for the bot and the echo ceiling; "aio": PTB's AIORateLimiter as

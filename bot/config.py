@@ -138,6 +138,10 @@ class StorageSettings:
 
     database: Path = Path("data/leopard-watch.sqlite3")
     media_dir: Path = Path("data/media")
+    # Read-only connections beside the one writer (bot/store/core.py, READERS): reads that come while a
+    # fsynced write is under way use one instead of waiting for the disk. 0: every read waits its turn
+    # on the writer, which measured faster where fsync takes about a millisecond.
+    read_connections: int = field(default=0, metadata=setting(check=between(0, 8)))
 
 
 @dataclass(frozen=True)
@@ -391,8 +395,8 @@ def config_from(
         for name, cls in SECTIONS.items()
     }
     storage: StorageSettings = sections["storage"]
-    sections["storage"] = StorageSettings(  # the defaults are relative to the file's folder too
-        database=resolve(str(storage.database)), media_dir=resolve(str(storage.media_dir))
+    sections["storage"] = replace(  # the defaults are relative to the file's folder too
+        storage, database=resolve(str(storage.database)), media_dir=resolve(str(storage.media_dir))
     )
     destinations = _destinations(data)
     _check_compensation_chat(sections["compensation"], destinations)

@@ -209,7 +209,13 @@ def build_application(config: Config) -> Application[Any, Any, Any, Any, Any, An
         .base_url(config.telegram.base_url)
         .base_file_url(config.telegram.base_file_url)
         .local_mode(config.telegram.local_mode)
-        .persistence(SQLitePersistence(config.storage.database, {CONVERSATION_NAME: state_for}))
+        .persistence(
+            SQLitePersistence(
+                config.storage.database,
+                {CONVERSATION_NAME: state_for},
+                read_connections=config.storage.read_connections,
+            )
+        )
         .rate_limiter(PerChatRateLimiter(config.pace))
         .request(InstrumentedRequest(connection_pool_size=256, link=link))
         .get_updates_request(InstrumentedRequest(connection_pool_size=1, link=link))

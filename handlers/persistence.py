@@ -56,7 +56,13 @@ def persisted(data: Mapping[str, Any]) -> UserData:
 class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]]):
     """PTB persistence that opens (and owns) the Store, since PTB loads it before post_init."""
 
-    def __init__(self, database_path: Path, conversation_states: Mapping[str, StateFromData]) -> None:
+    def __init__(
+        self,
+        database_path: Path,
+        conversation_states: Mapping[str, StateFromData],
+        *,
+        read_connections: int = 0,
+    ) -> None:
         super().__init__(
             store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
             # Handlers save as they go (`save`), and handlers/app.py saves after every update; this
@@ -65,6 +71,7 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
         )
         self.database_path = database_path
         self.conversation_states = conversation_states
+        self.read_connections = read_connections  # [storage] read_connections
         self._store: Store | None = None
         # The JSON last written per person, so unchanged data is not rewritten.
         self._saved: dict[int, str] = {}
@@ -72,7 +79,7 @@ class SQLitePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, Any]
     async def store(self) -> Store:
         """The database, opened on first use."""
         if self._store is None:
-            self._store = await Store.open(self.database_path)
+            self._store = await Store.open(self.database_path, readers=self.read_connections)
         return self._store
 
     async def close(self) -> None:

@@ -51,6 +51,8 @@ def test_minimal_config(tmp_path: Path) -> None:
         ("[telegram]\nmoderation_chat_id = -1\n[languages]\ndefault = 'fr'\n", ENV, "languages.default"),
         ("[telegram]\nmoderation_chat_id = -1\nstaff_user_ids = ['a']\n", ENV, "telegram.staff_user_ids"),
         ("[telegram\n", ENV, "not valid TOML"),
+        ("[telegram]\nmoderation_chat_id = -1\n[storage]\nread_connections = 9\n", ENV,
+         "storage.read_connections"),
         ("[telegram]\nmoderation_chat_id = -1\n[region]\narea_margin_km = -1\n", ENV,
          "region.area_margin_km"),
         ("[telegram]\nmoderation_chat_id = -1\n[region]\ntownship_max_km = 0\n", ENV,

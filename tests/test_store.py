@@ -240,6 +240,24 @@ async def test_reads_do_not_wait_for_a_write_and_see_what_was_committed(tmp_path
         await store.close()
 
 
+async def test_the_read_connections_setting_reaches_the_bots_store(tmp_path: Path) -> None:
+    """`[storage] read_connections` opens the bot's store (through PTB's persistence) with its readers."""
+    from bot.config import load_config
+    from handlers.persistence import SQLitePersistence
+
+    path = tmp_path / "config.toml"
+    text = "[telegram]\nmoderation_chat_id = -1\n[storage]\nread_connections = 2\n"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path, {"BOT_TOKEN": "1:x"})
+    persistence = SQLitePersistence(
+        config.storage.database, {}, read_connections=config.storage.read_connections
+    )
+    try:
+        await reads_beside_a_write(await persistence.store())
+    finally:
+        await persistence.close()
+
+
 async def reads_beside_a_write(store: Store) -> None:
     import asyncio
 

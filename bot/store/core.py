@@ -47,7 +47,8 @@ MIGRATIONS: list[str] = _load_migrations()
 #: reading on the writer (bot CPU per update 3.62 / 3.33 ms against 3.10 / 2.69 ms; 55 % / 54 % against
 #: 65 % / 78 %): each read on a reader pays two more trips to a database thread (BEGIN, COMMIT) and a
 #: page cache that every write empties, and the bot's reads are short. Where fsync is slow (an SD card,
-#: a network disk), `Store.open(path, readers=2)` keeps reads from waiting behind it.
+#: a network disk), `Store.open(path, readers=2)` keeps reads from waiting behind it: the bot's
+#: `[storage] read_connections` setting.
 READERS = 0
 
 

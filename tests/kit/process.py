@@ -33,6 +33,7 @@ def write_config(
     private_messages_per_second: float = 16,
     concurrent_updates: int | None = None,
     messages_per_minute: int | None = None,
+    read_connections: int = 0,
 ) -> Path:
     """A config TOML for the bot under test; database (bot.sqlite3) and media live next to it.
 
@@ -52,7 +53,10 @@ def write_config(
     ]
     if concurrent_updates is not None:
         telegram.append(f"concurrent_updates = {concurrent_updates}")
-    sections = [*telegram, "", "[storage]", 'database = "bot.sqlite3"', 'media_dir = "media"', ""]
+    storage = ["[storage]", 'database = "bot.sqlite3"', 'media_dir = "media"']
+    if read_connections:
+        storage.append(f"read_connections = {read_connections}")
+    sections = [*telegram, "", *storage, ""]
     if messages_per_minute is not None:
         sections += ["[abuse]", f"messages_per_minute = {messages_per_minute}", ""]
     path.write_text("\n".join(sections), encoding="utf-8")
