@@ -39,6 +39,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -555,6 +556,31 @@ def render(rows: list[Row], info: dict[str, str], mode: str, durations: dict[str
     )
 
 
+def benchmarks(quick: bool) -> list[tuple[str, str, list[str], Callable[[str], list[Row]]]]:
+    """(key, script, its arguments, what reads its output into rows), in the order they run."""
+    small = ["--quick"] if quick else []
+    return [
+        ("photos", "bench_photos.py", small, photos_rows),
+        ("video", "bench_video.py", small, video_rows),
+        ("dedupe", "bench_dedupe.py", ["--rows", "100000"] if quick else [], dedupe_rows),
+        ("e2e", "bench_e2e.py", small, lambda out: e2e_rows(out, quick)),
+        # The echo on aiohttp is about 4× faster: 4× the echo updates keep its runs seconds long.
+        (
+            "e2e-like",
+            "bench_e2e.py",
+            ["--quick", "--echo-transport", "aiohttp", "--echo-updates", "12000"],
+            e2e_like_rows,
+        ),
+        ("burst", "bench_burst.py", small, burst_rows),
+        ("web", "bench_web_throttled.py", small, web_rows),
+        ("pacing", "bench_pacing.py", [], pacing_rows),  # real time either way: Telegram's minute is the unit
+        ("formats", "bench_formats.py", [], formats_rows),
+        ("places", "bench_places.py", ["--points", "500"] if quick else [], places_rows),
+        ("inbox", "bench_inbox.py", ["--updates", "1000"] if quick else [], inbox_rows),
+        ("crash", "bench_crash_campaign.py", ["--runs", "1"] if quick else [], crash_rows),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -565,10 +591,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=[
-            "photos", "video", "dedupe", "e2e", "e2e-like", "burst", "web", "pacing", "formats", "places",
-            "inbox", "crash",
-        ],
+        choices=[key for key, *_ in benchmarks(quick=False)],
         help="run only these (repeatable)",
     )
     parser.add_argument(
@@ -578,25 +601,10 @@ def main() -> int:
     mode = "quick" if args.quick else "full"
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
-    plan: list[tuple[str, str, list[str]]] = [
-        ("photos", "bench_photos.py", ["--quick"] if args.quick else []),
-        ("video", "bench_video.py", ["--quick"] if args.quick else []),
-        ("dedupe", "bench_dedupe.py", ["--rows", "100000"] if args.quick else []),
-        ("e2e", "bench_e2e.py", ["--quick"] if args.quick else []),
-        # The echo on aiohttp is about 4× faster: 4× the echo updates keep its runs seconds long.
-        ("e2e-like", "bench_e2e.py", ["--quick", "--echo-transport", "aiohttp", "--echo-updates", "12000"]),
-        ("burst", "bench_burst.py", ["--quick"] if args.quick else []),
-        ("web", "bench_web_throttled.py", ["--quick"] if args.quick else []),
-        ("pacing", "bench_pacing.py", []),  # real time either way: Telegram's minute is the unit
-        ("formats", "bench_formats.py", []),
-        ("places", "bench_places.py", ["--points", "500"] if args.quick else []),
-        ("inbox", "bench_inbox.py", ["--updates", "1000"] if args.quick else []),
-        ("crash", "bench_crash_campaign.py", ["--runs", "1"] if args.quick else []),
-    ]
     rows: list[Row] = []
     durations: dict[str, float] = {}
     failed = False
-    for key, script, script_args in plan:
+    for key, script, script_args, read_rows in benchmarks(args.quick):
         if args.only and key not in args.only:
             continue
         out, seconds, status = run_script(script, script_args)
@@ -605,30 +613,7 @@ def main() -> int:
             # These two exit 1 on a MISS/FAIL of their own; their rows say so, the script did not fail.
             if status != 0 and not (key in ("places", "crash") and status == 1):
                 raise RuntimeError(f"exit status {status}")
-            if key == "photos":
-                rows += photos_rows(out)
-            elif key == "video":
-                rows += video_rows(out)
-            elif key == "dedupe":
-                rows += dedupe_rows(out)
-            elif key == "e2e":
-                rows += e2e_rows(out, args.quick)
-            elif key == "e2e-like":
-                rows += e2e_like_rows(out)
-            elif key == "web":
-                rows += web_rows(out)
-            elif key == "pacing":
-                rows += pacing_rows(out)
-            elif key == "formats":
-                rows += formats_rows(out)
-            elif key == "places":
-                rows += places_rows(out)
-            elif key == "inbox":
-                rows += inbox_rows(out)
-            elif key == "crash":
-                rows += crash_rows(out)
-            else:
-                rows += burst_rows(out)
+            rows += read_rows(out)
         except Exception as exc:  # a broken script is a row, and a non-zero exit at the end
             failed = True
             rows.append(Row(key, f"{script} failed: {exc}", "runs", "—", "", False))
